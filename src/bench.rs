@@ -1,0 +1,222 @@
+//! Benchmarks that measure speed as a ratio against a baseline run in the same process, never
+//! as timed assertions in tests.
+//!
+//! `bench corpus` runs the same cells two ways: the reference producer's naive sequential way
+//! (encode, decode to a `.yuv` file, `vmaf --threads 1` on it, one cell after another) and this
+//! kit's pipeline (cells in parallel, decoded frames streamed through a pipe). It reports wall
+//! times, the speed-up and the peak temporary disk of each.
+
+use crate::corpus::{self, CorpusRequest, References};
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::schema::Platform;
+use crate::sources;
+use crate::tools::{ffmpeg, vmaf, Toolset};
+use camino::{Utf8Path, Utf8PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A scratch folder: the one given, or a temporary one removed afterwards.
+pub struct WorkDir {
+    path: Utf8PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl WorkDir {
+    /// Uses `given`, or creates a temporary folder.
+    pub fn new(given: Option<Utf8PathBuf>) -> Result<WorkDir> {
+        match given {
+            Some(path) => {
+                std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
+                Ok(WorkDir { path, _temp: None })
+            }
+            None => {
+                let temp = tempfile::tempdir().map_err(|e| Error::io("(temporary folder)", e))?;
+                let path = Utf8PathBuf::from_path_buf(temp.path().to_owned()).map_err(|p| {
+                    Error::Environment(format!("temporary folder {} is not UTF-8", p.display()))
+                })?;
+                Ok(WorkDir {
+                    path,
+                    _temp: Some(temp),
+                })
+            }
+        }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Utf8Path {
+        &self.path
+    }
+}
+
+/// Samples a folder's total size every few milliseconds and keeps the peak.
+struct DiskSampler {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DiskSampler {
+    fn start(dir: Utf8PathBuf) -> DiskSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let peak = Arc::new(AtomicU64::new(0));
+        let (s, p) = (stop.clone(), peak.clone());
+        let thread = std::thread::spawn(move || loop {
+            p.fetch_max(dir_size(&dir), Ordering::SeqCst);
+            if s.load(Ordering::SeqCst) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        });
+        DiskSampler {
+            stop,
+            peak,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) -> u64 {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.peak.load(Ordering::SeqCst)
+    }
+}
+
+fn dir_size(dir: &Utf8Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => Utf8PathBuf::from_path_buf(e.path())
+                .map(|p| dir_size(&p))
+                .unwrap_or(0),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Runs both ways on the request's cells and returns the report to print.
+pub fn corpus(
+    request: &CorpusRequest,
+    tools: &Toolset,
+    platform: &Platform,
+    work: &Utf8Path,
+    progress: &Progress,
+) -> Result<String> {
+    let ref_dir = match &request.references {
+        References::Dir(dir) => dir.clone(),
+        References::Demo(dir) => corpus::demo::ensure(&tools.ffmpeg.path, dir)?,
+    };
+    let sources = sources::discover(&ref_dir, request.geometry)?;
+    let encoders = request
+        .encoders
+        .clone()
+        .unwrap_or_else(|| platform.default_encoders.clone());
+    let n_cells = sources.len() * encoders.len() * request.cqs.len();
+
+    progress.info(&format!(
+        "naive: {n_cells} cells one after another (encode, decode to .yuv, vmaf --threads 1)"
+    ));
+    let naive_dir = work.join("naive");
+    std::fs::create_dir_all(&naive_dir).map_err(|e| Error::io(&naive_dir, e))?;
+    let sampler = DiskSampler::start(naive_dir.clone());
+    let started = Instant::now();
+    let mut naive_encoded = 0u64;
+    for source in &sources {
+        let frames = request.frames.unwrap_or(source.frames);
+        let source_path = ref_dir.join(&source.file);
+        for encoder in &encoders {
+            for &cq in &request.cqs {
+                let encoded = naive_dir.join("cell.mkv");
+                let decoded =
+                    naive_dir.join(if source.format == crate::schema::SourceFormat::Y4m {
+                        "cell.y4m"
+                    } else {
+                        "cell.yuv"
+                    });
+                let settings = ffmpeg::EncodeSettings {
+                    encoder,
+                    cq,
+                    frames,
+                    threads: 0,
+                };
+                ffmpeg::encode(
+                    &tools.ffmpeg.path,
+                    source,
+                    source_path.as_str(),
+                    settings,
+                    encoded.as_str(),
+                )?
+                .output("naive encode")?;
+                naive_encoded += std::fs::metadata(&encoded)
+                    .map_err(|e| Error::io(&encoded, e))?
+                    .len();
+                ffmpeg::decode(
+                    &tools.ffmpeg.path,
+                    source,
+                    encoded.as_str(),
+                    frames,
+                    decoded.as_str(),
+                )
+                .output("naive decode")?;
+                let out = vmaf::score(
+                    &tools.vmaf.path,
+                    source,
+                    source_path.as_str(),
+                    decoded.as_str(),
+                    frames,
+                    1,
+                )
+                .output("naive vmaf")?;
+                vmaf::parse_report(&out.stdout).map_err(Error::Environment)?;
+                for f in [&encoded, &decoded] {
+                    std::fs::remove_file(f).map_err(|e| Error::io(f, e))?;
+                }
+            }
+        }
+    }
+    let naive_secs = started.elapsed().as_secs_f64();
+    let naive_peak = sampler.finish();
+
+    progress.info("pipeline: the same cells through `corpus` (parallel cells, streamed scoring)");
+    let pipeline_dir = work.join("pipeline");
+    std::fs::create_dir_all(&pipeline_dir).map_err(|e| Error::io(&pipeline_dir, e))?;
+    let store = pipeline_dir.join("shard.cells");
+    if store.exists() {
+        std::fs::remove_dir_all(&store).map_err(|e| Error::io(&store, e))?;
+    }
+    let sampler = DiskSampler::start(store.join("scratch"));
+    let started = Instant::now();
+    let request = CorpusRequest {
+        references: References::Dir(ref_dir),
+        ..request.clone()
+    };
+    let meta = corpus::run(&request, tools, platform, progress)?;
+    let pipeline_secs = started.elapsed().as_secs_f64();
+    let pipeline_peak = sampler.finish();
+    let pipeline_encoded: u64 = meta.cells.iter().map(|c| c.enc_bytes).sum();
+
+    let largest_cell = meta.cells.iter().map(|c| c.enc_bytes).max().unwrap_or(0);
+    Ok(format!(
+        "bench corpus: {n_cells} cells, {} rows, {} core(s), ffmpeg {}, libvmaf {}\n\
+         naive sequential : {naive_secs:8.2} s   peak temp disk {:>10} bytes (encoded total {naive_encoded})\n\
+         kit pipeline     : {pipeline_secs:8.2} s   peak temp disk {:>10} bytes (encoded total {pipeline_encoded}, {} jobs)\n\
+         speed-up         : {:.2}x\n\
+         pipeline peak temp disk / all encoded files: {:.3} (largest single encode {largest_cell} bytes)\n",
+        meta.n_rows,
+        crate::budget::cores(),
+        tools.ffmpeg.version,
+        tools.vmaf.version,
+        naive_peak,
+        pipeline_peak,
+        meta.settings.jobs,
+        naive_secs / pipeline_secs,
+        pipeline_peak as f64 / pipeline_encoded.max(1) as f64,
+    ))
+}

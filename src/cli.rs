@@ -1,0 +1,191 @@
+//! The command line: every subcommand and flag, with the help an operator acts on.
+
+use camino::Utf8PathBuf;
+use clap::{Args, Parser, Subcommand};
+
+/// Retrain and independently re-verify a VMAF regressor ensemble on your own hardware.
+///
+/// Exit codes: 0 success (or PROMOTE), 1 HOLD, 2 bad input or environment.
+#[derive(Debug, Parser)]
+#[command(name = "ensemble-kit", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// The ffmpeg to use (else $ENSEMBLE_KIT_FFMPEG, the bootstrap cache, then PATH).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub ffmpeg: Option<Utf8PathBuf>,
+
+    /// The libvmaf `vmaf` CLI to use (else $ENSEMBLE_KIT_VMAF, the bootstrap cache, then PATH).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub vmaf: Option<Utf8PathBuf>,
+
+    /// Only print warnings and errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also print every external command line.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 ok (PROMOTE), 1 HOLD, 2 bad input or environment.";
+
+/// The subcommands, one per pipeline stage plus tools around them.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Detect the platform tag and default encoders (SPEC §3; honours KIT_FAKE_*).
+    Platform {
+        /// Print JSON (schema: `ensemble-kit schema platform`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that this box can run the pipeline, with a fix for each failure.
+    Doctor(DoctorArgs),
+    /// Encode and score references into a corpus shard (JSON Lines + NAME.meta.json).
+    Corpus(CorpusArgs),
+    /// Print a JSON Schema of a kit file (corpus-row, shard-meta, cell, platform, doctor).
+    Schema {
+        /// The schema's name.
+        #[arg(required_unless_present = "out_dir")]
+        name: Option<String>,
+        /// Write every schema to DIR/NAME.schema.json instead.
+        #[arg(long, value_name = "DIR", conflicts_with = "name")]
+        out_dir: Option<Utf8PathBuf>,
+    },
+    /// Validate kit files (shards, shard metadata, cells, …) against their schemas.
+    Validate {
+        /// Files to check; each failure names file, line and field.
+        #[arg(required = true)]
+        files: Vec<Utf8PathBuf>,
+    },
+    /// Benchmarks that print speed ratios against a baseline run in the same process.
+    Bench(BenchArgs),
+}
+
+/// Where the references come from.
+#[derive(Debug, Args, Clone)]
+#[group(required = true, multiple = false)]
+pub struct ReferenceArgs {
+    /// Folder of references: `.yuv` (geometry from NAME_WxH_Nfps.yuv, else the flags, else
+    /// 1920x1080 25 fps) and `.y4m`.
+    #[arg(long, value_name = "DIR")]
+    pub ref_dir: Option<Utf8PathBuf>,
+
+    /// Use the built-in demo references (9 synthetic 320x180 clips; nothing to supply).
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// The cell grid and how to run it.
+#[derive(Debug, Args, Clone)]
+pub struct GridArgs {
+    /// Encoders, comma-separated (default: the platform's, see `ensemble-kit platform`).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub encoders: Option<Vec<String>>,
+
+    /// Quality levels (the encoder's cq/crf/qp), comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "19,25,31,37",
+        value_name = "LIST"
+    )]
+    pub cqs: Vec<u32>,
+
+    /// Score only the first N frames of every source.
+    #[arg(long, value_name = "N")]
+    pub frames: Option<u64>,
+
+    /// Cells run at once (default: cores / --threads). jobs × threads must not exceed cores.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Threads each cell's encoder and vmaf may use (default 1).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Width of raw references whose names carry no geometry.
+    #[arg(long)]
+    pub width: Option<u32>,
+
+    /// Height of raw references whose names carry no geometry.
+    #[arg(long)]
+    pub height: Option<u32>,
+
+    /// Frame rate of raw references whose names carry none (25, 29.97, 30000/1001).
+    #[arg(long, value_parser = parse_fps)]
+    pub fps: Option<crate::schema::Fps>,
+}
+
+fn parse_fps(text: &str) -> Result<crate::schema::Fps, String> {
+    crate::sources::parse_fps(text)
+}
+
+/// `ensemble-kit doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Encoders to prove usable (default: the platform's).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub encoders: Option<Vec<String>>,
+    /// References, to estimate the disk a run needs.
+    #[arg(long, value_name = "DIR")]
+    pub ref_dir: Option<Utf8PathBuf>,
+    /// Where outputs will be written (for the free-disk check).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out_dir: Utf8PathBuf,
+    /// Print JSON (schema: `ensemble-kit schema doctor`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ensemble-kit corpus`.
+#[derive(Debug, Args)]
+pub struct CorpusArgs {
+    #[command(flatten)]
+    pub references: ReferenceArgs,
+
+    /// The shard to write (`.jsonl`); its provenance goes to NAME.meta.json beside it.
+    #[arg(long, value_name = "SHARD.jsonl")]
+    pub out: Utf8PathBuf,
+
+    #[command(flatten)]
+    pub grid: GridArgs,
+
+    /// Write the shard even if some cells fail (they are listed in the metadata).
+    #[arg(long)]
+    pub allow_failed_cells: bool,
+
+    /// Where finished cells are kept for resuming (default: SHARD.cells/ beside the shard).
+    #[arg(long, value_name = "DIR")]
+    pub cell_dir: Option<Utf8PathBuf>,
+
+    /// Replace a shard from another run at --out.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `ensemble-kit bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Which benchmark.
+    #[command(subcommand)]
+    pub which: BenchKind,
+}
+
+/// The available benchmarks.
+#[derive(Debug, Subcommand)]
+pub enum BenchKind {
+    /// The corpus pipeline against the naive sequential way (encode, decode to .yuv, vmaf
+    /// --threads 1), on the same cells.
+    Corpus {
+        #[command(flatten)]
+        references: ReferenceArgs,
+        #[command(flatten)]
+        grid: GridArgs,
+        /// Scratch folder for both runs (default: a temporary folder).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<Utf8PathBuf>,
+    },
+}

@@ -1,0 +1,428 @@
+//! The corpus stage: references in, a validated shard out (SPEC §2–§5).
+//!
+//! Plan the cells (source × encoder × cq), reuse every cell the store already holds, run the
+//! rest in parallel under the thread budget, and write the shard plus its provenance
+//! (`NAME.meta.json`) atomically. A failed cell fails the run unless allowed, and every finished
+//! cell stays in the store so that a re-run resumes.
+
+pub mod cache;
+pub mod cell;
+pub mod demo;
+pub mod frames;
+
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::schema::{
+    self, CellSummary, CorpusRow, FailedCell, Platform, ShardMeta, ShardSettings, ShardTools,
+    Source, SCHEMA_VERSION,
+};
+use crate::sources::{self, GeometryFlags};
+use crate::tools::{ffmpeg, vmaf, Toolset};
+use crate::{atomic, budget, digest, timestamp};
+use cache::CellStore;
+use camino::{Utf8Path, Utf8PathBuf};
+use cell::Cell;
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// SPEC §3's default quality grid.
+pub const DEFAULT_CQS: &[u32] = &[19, 25, 31, 37];
+
+/// Where the references come from.
+#[derive(Debug, Clone)]
+pub enum References {
+    /// `--ref-dir DIR`.
+    Dir(Utf8PathBuf),
+    /// `--demo`: the built-in clips, rendered into this folder if missing.
+    Demo(Utf8PathBuf),
+}
+
+/// Everything a corpus run is asked to do.
+#[derive(Debug, Clone)]
+pub struct CorpusRequest {
+    /// The references.
+    pub references: References,
+    /// Geometry for raw files without it in their names.
+    pub geometry: GeometryFlags,
+    /// The shard to write (`*.jsonl`).
+    pub out: Utf8PathBuf,
+    /// Encoders; the platform's defaults when `None`.
+    pub encoders: Option<Vec<String>>,
+    /// Quality levels.
+    pub cqs: Vec<u32>,
+    /// Cells at once.
+    pub jobs: Option<usize>,
+    /// Threads per cell.
+    pub threads: Option<usize>,
+    /// Frames per source (from the start); all frames when `None`.
+    pub frames: Option<u64>,
+    /// Write the shard even if cells failed, listing them in the metadata.
+    pub allow_failed_cells: bool,
+    /// The cell store; `OUT.cells/` beside the shard when `None`.
+    pub cell_dir: Option<Utf8PathBuf>,
+    /// Replace a shard from another run at `out`.
+    pub force: bool,
+}
+
+/// The companion metadata file of a shard: `x/shard.jsonl` → `x/shard.meta.json`.
+pub fn meta_path(shard: &Utf8Path) -> Utf8PathBuf {
+    shard.with_extension("meta.json")
+}
+
+/// Runs the corpus stage and returns the written shard's metadata.
+pub fn run(
+    request: &CorpusRequest,
+    tools: &Toolset,
+    platform: &Platform,
+    progress: &Progress,
+) -> Result<ShardMeta> {
+    let out = &request.out;
+    if out.extension() != Some("jsonl") {
+        return Err(Error::Input(format!(
+            "--out `{out}` must name a .jsonl file (the shard)"
+        )));
+    }
+    check_writable(out)?;
+    let ref_dir = match &request.references {
+        References::Dir(dir) => dir.clone(),
+        References::Demo(dir) => {
+            progress.info(&format!("rendering the demo references into {dir}"));
+            demo::ensure(&tools.ffmpeg.path, dir)?
+        }
+    };
+    progress.info(&format!("hashing references in {ref_dir}"));
+    let sources = sources::discover(&ref_dir, request.geometry)?;
+    let frames = frames_per_source(&sources, request.frames)?;
+    let encoders = request
+        .encoders
+        .clone()
+        .unwrap_or_else(|| platform.default_encoders.clone());
+    let cqs = checked_cqs(&request.cqs, &encoders)?;
+    check_encoders(tools, &encoders, progress)?;
+    let (jobs, threads) = budget::split(request.jobs, request.threads)?;
+
+    let mut cells: Vec<Cell> = Vec::new();
+    for source in &sources {
+        for encoder in &encoders {
+            for &cq in &cqs {
+                cells.push(Cell {
+                    source,
+                    source_path: ref_dir.join(&source.file),
+                    encoder: encoder.clone(),
+                    cq,
+                    frames: frames.unwrap_or(source.frames),
+                });
+            }
+        }
+    }
+    let keyed: Vec<(Cell, String, schema::CellKeyInputs)> = cells
+        .into_iter()
+        .map(|cell| {
+            let inputs = cell.key_inputs(tools, threads)?;
+            Ok((cell, CellStore::key(&inputs), inputs))
+        })
+        .collect::<Result<_>>()?;
+    let plan_id = digest::sha256_bytes(
+        keyed
+            .iter()
+            .map(|(_, k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+            .as_bytes(),
+    );
+    check_not_in_the_way(out, &plan_id, request.force)?;
+
+    let store_dir = request
+        .cell_dir
+        .clone()
+        .unwrap_or_else(|| out.with_extension("cells"));
+    let store = CellStore::open(&store_dir)?;
+    progress.info(&format!(
+        "{} sources × {} encoders × {} cqs = {} cells; {jobs} at a time, {threads} thread(s) each; cell store {store_dir}",
+        sources.len(),
+        encoders.len(),
+        cqs.len(),
+        keyed.len()
+    ));
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| Error::Environment(format!("could not start {jobs} worker threads: {e}")))?;
+    let done = AtomicUsize::new(0);
+    let total = keyed.len();
+    let outcomes: Vec<std::result::Result<CellSummary, FailedCell>> = pool.install(|| {
+        keyed
+            .par_iter()
+            .map(|(cell, key, inputs)| {
+                let outcome = finish_cell(&store, tools, threads, cell, key, inputs, progress);
+                let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                match &outcome {
+                    Ok((summary, reused)) => progress.info(&format!(
+                        "cell {n}/{total} {} {}: {} frames",
+                        cell.label(),
+                        if *reused { "reused" } else { "done" },
+                        summary.rows
+                    )),
+                    Err(e) => {
+                        progress.warn(&format!("cell {n}/{total} {} FAILED: {e}", cell.label()))
+                    }
+                }
+                outcome.map(|(summary, _)| summary).map_err(|e| FailedCell {
+                    src: cell.source.name.clone(),
+                    encoder: cell.encoder.clone(),
+                    cq: cell.cq,
+                    error: e.to_string(),
+                })
+            })
+            .collect()
+    });
+    let (finished, failed): (Vec<_>, Vec<_>) = outcomes.into_iter().partition(|o| o.is_ok());
+    let finished: Vec<CellSummary> = finished
+        .into_iter()
+        .map(|o| o.expect("partitioned"))
+        .collect();
+    let failed: Vec<FailedCell> = failed
+        .into_iter()
+        .map(|o| o.expect_err("partitioned"))
+        .collect();
+    if !failed.is_empty() && !request.allow_failed_cells {
+        let details = failed
+            .iter()
+            .map(|f| {
+                format!(
+                    "--- cell {}/{}/cq{} ---\n{}",
+                    f.src, f.encoder, f.cq, f.error
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(Error::CellsFailed {
+            count: failed.len(),
+            details,
+        });
+    }
+
+    write_shard(out, &store, &finished)?;
+    let meta = ShardMeta {
+        kind: "shard-meta".into(),
+        schema_version: SCHEMA_VERSION,
+        kit_version: env!("CARGO_PKG_VERSION").into(),
+        created_at_utc: timestamp::now_utc()?,
+        plan_id,
+        shard_file: out.file_name().expect("checked .jsonl name").into(),
+        shard_sha256: digest::sha256_file(out)?,
+        n_rows: finished.iter().map(|c| c.rows).sum(),
+        platform: platform.clone(),
+        tools: ShardTools {
+            ffmpeg: tools.ffmpeg.clone(),
+            vmaf: tools.vmaf.clone(),
+        },
+        settings: ShardSettings {
+            encoders: encoders.clone(),
+            cqs: cqs.clone(),
+            frames_per_source: request.frames,
+            vmaf_model: vmaf::MODEL.into(),
+            jobs,
+            threads_per_job: threads,
+            allow_failed_cells: request.allow_failed_cells,
+        },
+        encoder_argv: encoder_argv(&keyed),
+        ref_dir: ref_dir.to_string(),
+        sources,
+        cells: finished,
+        failed_cells: failed,
+    };
+    atomic::write_json(&meta_path(out), &meta)?;
+    progress.info(&format!(
+        "wrote {} rows to {out} (+ {})",
+        meta.n_rows,
+        meta_path(out)
+    ));
+    Ok(meta)
+}
+
+/// Loads a finished cell from the store, or runs and stores it. Returns whether it was reused.
+fn finish_cell(
+    store: &CellStore,
+    tools: &Toolset,
+    threads: usize,
+    cell: &Cell,
+    key: &str,
+    inputs: &schema::CellKeyInputs,
+    progress: &Progress,
+) -> Result<(CellSummary, bool)> {
+    let summary = |record: &schema::CellRecord| CellSummary {
+        src: cell.source.name.clone(),
+        encoder: cell.encoder.clone(),
+        cq: cell.cq,
+        key: key.to_owned(),
+        rows: record.rows.len() as u64,
+        enc_bytes: record.enc_bytes,
+    };
+    match store.load(key) {
+        Ok(Some(record)) => return Ok((summary(&record), true)),
+        Ok(None) => {}
+        Err(e) => progress.warn(&format!(
+            "stored cell {} is unusable and will be recomputed: {e}",
+            cell.label()
+        )),
+    }
+    let record = cell.run(tools, threads, key, inputs.clone(), &store.scratch())?;
+    store.save(&record)?;
+    Ok((summary(&record), false))
+}
+
+/// Streams the rows of every finished cell, in plan order, into the shard (atomically).
+fn write_shard(out: &Utf8Path, store: &CellStore, cells: &[CellSummary]) -> Result<()> {
+    atomic::write_with(out, |w| {
+        for cell in cells {
+            let record = store
+                .load(&cell.key)
+                .map_err(std::io::Error::other)?
+                .ok_or_else(|| {
+                    std::io::Error::other(format!("cell {} vanished from the store", cell.key))
+                })?;
+            for row in &record.rows {
+                serde_json::to_writer(&mut *w, row)?;
+                w.write_all(b"\n")?;
+            }
+        }
+        Ok(())
+    })
+}
+
+fn encoder_argv(
+    keyed: &[(Cell, String, schema::CellKeyInputs)],
+) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+    let mut map: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for (cell, _, inputs) in keyed {
+        map.entry(cell.encoder.clone())
+            .or_default()
+            .entry(cell.cq.to_string())
+            .or_insert_with(|| inputs.encode_argv.clone());
+    }
+    map
+}
+
+fn frames_per_source(sources: &[Source], frames: Option<u64>) -> Result<Option<u64>> {
+    if let Some(wanted) = frames {
+        if wanted == 0 {
+            return Err(Error::Input("--frames must be at least 1".into()));
+        }
+        if let Some(short) = sources.iter().find(|s| s.frames < wanted) {
+            return Err(Error::Input(format!(
+                "source `{}` has only {} frames, fewer than --frames {wanted}; lower --frames or drop that source",
+                short.file, short.frames
+            )));
+        }
+    }
+    Ok(frames)
+}
+
+fn checked_cqs(cqs: &[u32], encoders: &[String]) -> Result<Vec<u32>> {
+    if cqs.is_empty() {
+        return Err(Error::Input("--cqs needs at least one value".into()));
+    }
+    if encoders.is_empty() {
+        return Err(Error::Input("--encoders needs at least one encoder".into()));
+    }
+    let mut sorted = cqs.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    for encoder in encoders {
+        for &cq in &sorted {
+            ffmpeg::check_cq(encoder, cq)?;
+        }
+    }
+    Ok(sorted)
+}
+
+fn check_encoders(tools: &Toolset, encoders: &[String], progress: &Progress) -> Result<()> {
+    for encoder in encoders {
+        ffmpeg::family(encoder)?;
+    }
+    let listed = ffmpeg::list_encoders(&tools.ffmpeg.path)?;
+    for encoder in encoders {
+        ffmpeg::check_usable(&tools.ffmpeg.path, encoder, &listed)?;
+        progress.detail(&format!(
+            "encoder {encoder}: listed and a trial encode works"
+        ));
+    }
+    Ok(())
+}
+
+/// Fails early, before any work, when the shard's folder cannot be written.
+fn check_writable(out: &Utf8Path) -> Result<()> {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_str().is_empty())
+        .unwrap_or(Utf8Path::new("."));
+    let unwritable = |e: std::io::Error| {
+        Error::Input(format!(
+            "cannot write the shard `{out}`: {e}; choose a writable --out"
+        ))
+    };
+    std::fs::create_dir_all(parent).map_err(unwritable)?;
+    tempfile::Builder::new()
+        .prefix(".ensemble-kit-probe")
+        .tempfile_in(parent)
+        .map_err(unwritable)?;
+    if out.is_dir() {
+        return Err(Error::Input(format!(
+            "--out `{out}` is a folder; name a .jsonl file"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses to overwrite a shard that another plan produced (unless `--force`).
+fn check_not_in_the_way(out: &Utf8Path, plan_id: &str, force: bool) -> Result<()> {
+    if force || !out.exists() {
+        return Ok(());
+    }
+    let meta = meta_path(out);
+    let theirs: Option<ShardMeta> = schema::read_json(&meta, "shard-meta").ok();
+    match theirs {
+        Some(m) if m.plan_id == plan_id => Ok(()),
+        _ => Err(Error::Input(format!(
+            "`{out}` already holds a shard from another run (different sources, encoders, cqs, frames or tools); \
+             choose another --out, or pass --force to replace it"
+        ))),
+    }
+}
+
+/// Reads a shard (validating every row) and, when its metadata is beside it, checks that the
+/// two agree. Returns the number of rows.
+pub fn validate_shard(shard: &Utf8Path) -> Result<u64> {
+    let mut rows = 0u64;
+    schema::for_each_jsonl(shard, "corpus-row", |_, _row: CorpusRow| {
+        rows += 1;
+        Ok(())
+    })?;
+    let meta_file = meta_path(shard);
+    if meta_file.exists() {
+        let meta: ShardMeta = schema::read_json(&meta_file, "shard-meta")?;
+        let mismatch = |field: &str, message: String| Error::Invalid {
+            path: meta_file.clone(),
+            line: None,
+            field: field.into(),
+            message,
+        };
+        if meta.n_rows != rows {
+            return Err(mismatch(
+                "/n_rows",
+                format!("says {} rows but {shard} has {rows}", meta.n_rows),
+            ));
+        }
+        let actual = digest::sha256_file(shard)?;
+        if meta.shard_sha256 != actual {
+            return Err(mismatch(
+                "/shard_sha256",
+                format!("does not match {shard} (its sha256 is {actual})"),
+            ));
+        }
+    }
+    Ok(rows)
+}

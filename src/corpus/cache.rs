@@ -1,0 +1,82 @@
+//! The cell store: each finished cell saved atomically under the SHA-256 of everything its
+//! result depends on (source hash, encoder, cq, the exact command lines, tool versions).
+//!
+//! A changed argument can never reuse a stale result. An unreadable or invalid stored cell is
+//! reported and simply recomputed: the store never makes a run fail by itself.
+
+use crate::atomic;
+use crate::digest;
+use crate::error::{Error, Result};
+use crate::schema::{self, CellKeyInputs, CellRecord};
+use camino::{Utf8Path, Utf8PathBuf};
+
+/// A folder of finished cells plus a scratch folder for encodes in flight, held under an
+/// exclusive lock so that two runs never share one store.
+#[derive(Debug)]
+pub struct CellStore {
+    dir: Utf8PathBuf,
+    _lock: std::fs::File,
+}
+
+impl CellStore {
+    /// Opens (creating) the store at `dir`, locks it, and clears scratch files a killed run
+    /// left behind.
+    pub fn open(dir: &Utf8Path) -> Result<CellStore> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let lock_path = dir.join("lock");
+        let lock = std::fs::File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+        if lock.try_lock().is_err() {
+            return Err(Error::Input(format!(
+                "another ensemble-kit run is using the cell store `{dir}`; wait for it to finish or pass another --cell-dir"
+            )));
+        }
+        let store = CellStore {
+            dir: dir.to_owned(),
+            _lock: lock,
+        };
+        let scratch = store.scratch();
+        if scratch.exists() {
+            std::fs::remove_dir_all(&scratch).map_err(|e| Error::io(&scratch, e))?;
+        }
+        std::fs::create_dir_all(&scratch).map_err(|e| Error::io(&scratch, e))?;
+        Ok(store)
+    }
+
+    /// Where encodes live while their cell is scored.
+    pub fn scratch(&self) -> Utf8PathBuf {
+        self.dir.join("scratch")
+    }
+
+    /// The cache key: SHA-256 of the canonical JSON of the inputs.
+    pub fn key(inputs: &CellKeyInputs) -> String {
+        digest::sha256_bytes(&serde_json::to_vec(inputs).expect("key inputs serialise"))
+    }
+
+    fn path(&self, key: &str) -> Utf8PathBuf {
+        self.dir.join(format!("{key}.json"))
+    }
+
+    /// The stored cell for `key`: `Ok(None)` when absent, `Err` (to be reported, then the cell
+    /// recomputed) when present but unreadable, invalid, or not matching its key.
+    pub fn load(&self, key: &str) -> Result<Option<CellRecord>> {
+        let path = self.path(key);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let record: CellRecord = schema::read_json(&path, "cell")?;
+        if record.key != key || Self::key(&record.inputs) != key {
+            return Err(Error::Invalid {
+                path,
+                line: None,
+                field: "/key".into(),
+                message: "the stored cell does not match its key".into(),
+            });
+        }
+        Ok(Some(record))
+    }
+
+    /// Saves a finished cell atomically.
+    pub fn save(&self, record: &CellRecord) -> Result<()> {
+        atomic::write_json(&self.path(&record.key), record)
+    }
+}

@@ -1,0 +1,37 @@
+//! SHA-256 of files and bytes, streamed so that a multi-gigabyte reference never sits in memory.
+
+use crate::error::{Error, Result};
+use camino::Utf8Path;
+use sha2::{Digest, Sha256};
+use std::io::Read;
+
+/// Lower-case hex SHA-256 of a byte slice.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Lower-case hex SHA-256 of a file, read in 1 MiB chunks.
+pub fn sha256_file(path: &Utf8Path) -> Result<String> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn known_vector() {
+        assert_eq!(
+            super::sha256_bytes(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

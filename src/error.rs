@@ -1,0 +1,81 @@
+//! Every error the kit can report, written in one place.
+//!
+//! Each variant says what failed and with which path or tool, so the message the operator reads
+//! is composed here and nowhere else. All of them exit with code 2 ("bad input or
+//! environment"); a HOLD verdict is not an error and never travels through this type.
+
+use camino::Utf8PathBuf;
+
+/// The kit's error type; its `Display` is the one sentence printed to the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input the operator gave us is wrong: a flag, a folder, a file's contents.
+    #[error("{0}")]
+    Input(String),
+
+    /// The machine lacks something the run needs (a tool, an encoder, disk space).
+    #[error("{0}")]
+    Environment(String),
+
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder involved.
+        path: Utf8PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+
+    /// An external program exited unsuccessfully; the tail of its stderr is kept.
+    #[error("{what} failed ({status}): `{command}`\n--- last lines of stderr ---\n{stderr_tail}")]
+    Tool {
+        /// What we were doing, in words ("encode cell foo/libx264/cq25").
+        what: String,
+        /// The command line, for copy-paste reproduction.
+        command: String,
+        /// Exit status or the reason it did not run.
+        status: String,
+        /// The last lines the program wrote to stderr.
+        stderr_tail: String,
+    },
+
+    /// A file the kit reads does not match its schema.
+    #[error("{path}{}: {field}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+    Invalid {
+        /// The file that failed validation.
+        path: Utf8PathBuf,
+        /// 1-based line number for JSON Lines files.
+        line: Option<usize>,
+        /// JSON pointer of the offending field ("/" for the whole document).
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// Some corpus cells failed and the operator did not allow that.
+    #[error("{count} cell(s) failed; finished cells are kept and a re-run resumes. Pass --allow-failed-cells to write the shard without them.\n{details}")]
+    CellsFailed {
+        /// How many cells failed.
+        count: usize,
+        /// One block per failed cell: its name and the error.
+        details: String,
+    },
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerned.
+    pub fn io(path: impl Into<Utf8PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The documented process exit code for this error (always 2: bad input or environment).
+    pub fn exit_code(&self) -> i32 {
+        2
+    }
+}
+
+/// The kit's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,193 @@
+//! ensemble-kit: retrain and independently re-verify a VMAF regressor ensemble on your own
+//! hardware, as one reproducible command.
+//!
+//! The data flows through one module per stage — `platform`, `sources`, `corpus`, … — each a
+//! function from typed inputs to typed outputs, callable alone (a subcommand) and from the
+//! pipeline. `tools` owns the external programs, `schema` every on-disk type, `error` every
+//! message. This file only wires the command line to the stages.
+
+pub mod atomic;
+pub mod bench;
+pub mod budget;
+pub mod cli;
+pub mod corpus;
+pub mod digest;
+pub mod doctor;
+pub mod error;
+pub mod platform;
+pub mod progress;
+pub mod schema;
+pub mod sources;
+pub mod timestamp;
+pub mod tools;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use cli::{Cli, Command, GridArgs, ReferenceArgs};
+use error::{Error, Result};
+use progress::{Progress, Verbosity};
+use tools::{ToolOverrides, Toolset};
+
+/// Runs one parsed command line and returns the process exit code (0 ok/PROMOTE, 1 HOLD).
+pub fn run(cli: Cli) -> Result<i32> {
+    let verbosity = match (cli.quiet, cli.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (_, true) => Verbosity::Verbose,
+        _ => Verbosity::Normal,
+    };
+    let progress = Progress::new(verbosity);
+    let overrides = ToolOverrides {
+        ffmpeg: cli.ffmpeg,
+        vmaf: cli.vmaf,
+    };
+    match cli.command {
+        Command::Platform { json } => {
+            let platform = platform::detect()?;
+            if json {
+                print_json(&platform);
+            } else {
+                print!("{}", platform::describe(&platform));
+            }
+            Ok(0)
+        }
+        Command::Doctor(args) => {
+            let platform = platform::detect()?;
+            let (jobs, _) = budget::split(None, None)?;
+            let request = doctor::DoctorRequest {
+                encoders: args.encoders,
+                ref_dir: args.ref_dir,
+                out_dir: args.out_dir,
+                jobs,
+            };
+            let report = doctor::run(&request, &overrides, &platform);
+            if args.json {
+                print_json(&report);
+            } else {
+                print!("{}", doctor::render(&report));
+            }
+            Ok(if report.ok { 0 } else { 2 })
+        }
+        Command::Corpus(args) => {
+            let platform = platform::detect()?;
+            let tools = Toolset::locate(&overrides)?;
+            let request = corpus::CorpusRequest {
+                references: references(&args.references, &args.out)?,
+                geometry: geometry(&args.grid),
+                out: args.out,
+                encoders: args.grid.encoders,
+                cqs: args.grid.cqs,
+                jobs: args.grid.jobs,
+                threads: args.grid.threads,
+                frames: args.grid.frames,
+                allow_failed_cells: args.allow_failed_cells,
+                cell_dir: args.cell_dir,
+                force: args.force,
+            };
+            corpus::run(&request, &tools, &platform, &progress)?;
+            Ok(0)
+        }
+        Command::Schema { name, out_dir } => {
+            if let Some(dir) = out_dir {
+                for doc in schema::ALL {
+                    let path = dir.join(format!("{}.schema.json", doc.name));
+                    atomic::write(&path, schema::render(doc.name)?.as_bytes())?;
+                    progress.info(&format!("wrote {path}"));
+                }
+            } else {
+                print!("{}", schema::render(name.as_deref().unwrap_or_default())?);
+            }
+            Ok(0)
+        }
+        Command::Validate { files } => {
+            for file in &files {
+                println!("{file}: ok ({})", validate(file)?);
+            }
+            Ok(0)
+        }
+        Command::Bench(args) => match args.which {
+            cli::BenchKind::Corpus {
+                references: refs,
+                grid,
+                work_dir,
+            } => {
+                let platform = platform::detect()?;
+                let tools = Toolset::locate(&overrides)?;
+                let work = bench::WorkDir::new(work_dir)?;
+                let request = corpus::CorpusRequest {
+                    references: references(&refs, &work.path().join("x"))?,
+                    geometry: geometry(&grid),
+                    out: work.path().join("pipeline/shard.jsonl"),
+                    encoders: grid.encoders,
+                    cqs: grid.cqs,
+                    jobs: grid.jobs,
+                    threads: grid.threads,
+                    frames: grid.frames,
+                    allow_failed_cells: false,
+                    cell_dir: None,
+                    force: true,
+                };
+                print!(
+                    "{}",
+                    bench::corpus(&request, &tools, &platform, work.path(), &progress)?
+                );
+                Ok(0)
+            }
+        },
+    }
+}
+
+/// Checks one kit file against its schema, choosing the schema from its extension or its
+/// `kind` field, and returns a short description of what it holds.
+pub fn validate(file: &Utf8Path) -> Result<String> {
+    if file.extension() == Some("jsonl") {
+        let rows = corpus::validate_shard(file)?;
+        return Ok(format!("corpus shard, {rows} rows"));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Invalid {
+        path: file.to_owned(),
+        line: Some(e.line()),
+        field: "/".into(),
+        message: format!("not valid JSON: {e}"),
+    })?;
+    let kind = schema::kind_of(&value).ok_or_else(|| Error::Invalid {
+        path: file.to_owned(),
+        line: None,
+        field: "/kind".into(),
+        message: "no `kind` field, so this is not a file the kit can check".into(),
+    })?;
+    schema::check(kind, &value, file, None)?;
+    Ok(kind.to_owned())
+}
+
+/// The references a command asked for; `--demo` clips go to the cache (or beside `out`).
+fn references(args: &ReferenceArgs, out: &Utf8Path) -> Result<corpus::References> {
+    match (&args.ref_dir, args.demo) {
+        (Some(dir), _) => Ok(corpus::References::Dir(dir.clone())),
+        (None, true) => {
+            let base = tools::cache_dir().unwrap_or_else(|| {
+                out.parent()
+                    .map(Utf8Path::to_owned)
+                    .unwrap_or_else(|| Utf8PathBuf::from("."))
+            });
+            Ok(corpus::References::Demo(
+                base.join(corpus::demo::dir_name()),
+            ))
+        }
+        (None, false) => Err(Error::Input("give --ref-dir DIR or --demo".into())),
+    }
+}
+
+fn geometry(grid: &GridArgs) -> sources::GeometryFlags {
+    sources::GeometryFlags {
+        width: grid.width,
+        height: grid.height,
+        fps: grid.fps,
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("output types serialise")
+    );
+}

@@ -1,0 +1,506 @@
+//! Every type the kit writes to disk or prints as JSON, defined once, with the JSON Schemas
+//! generated from them (`schemas/*.schema.json`) and the validation every read goes through.
+//!
+//! A file that fails validation is rejected with its path, line (for JSON Lines) and the JSON
+//! pointer of the offending field.
+
+use crate::error::{Error, Result};
+use crate::tools::Tool;
+use camino::Utf8Path;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::sync::OnceLock;
+
+/// Version of the on-disk formats below; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A frame rate as an exact fraction (`30000/1001`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Fps {
+    /// Numerator.
+    #[schemars(range(min = 1))]
+    pub num: u32,
+    /// Denominator.
+    #[schemars(range(min = 1))]
+    pub den: u32,
+}
+
+impl std::fmt::Display for Fps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.den == 1 {
+            write!(f, "{}", self.num)
+        } else {
+            write!(f, "{}/{}", self.num, self.den)
+        }
+    }
+}
+
+/// Width, height and frame rate of a reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Geometry {
+    /// Luma width in pixels (even).
+    #[schemars(range(min = 2))]
+    pub width: u32,
+    /// Luma height in pixels (even).
+    #[schemars(range(min = 2))]
+    pub height: u32,
+    /// Frames per second.
+    pub fps: Fps,
+}
+
+/// How a reference file stores its frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceFormat {
+    /// Headerless planar 4:2:0 8-bit (`.yuv`).
+    Raw,
+    /// YUV4MPEG2 (`.y4m`), 4:2:0 8-bit.
+    Y4m,
+}
+
+/// One reference video, identified by its content hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Source {
+    /// Source name used in corpus rows and folds (the file name without extension).
+    pub name: String,
+    /// File name relative to the reference folder.
+    pub file: String,
+    /// Raw or Y4M.
+    pub format: SourceFormat,
+    /// Geometry from the file name, the Y4M header, flags or the defaults.
+    pub geometry: Geometry,
+    /// Number of whole frames in the file.
+    pub frames: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the whole file.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub sha256: String,
+}
+
+/// One scored frame of one cell: the fields of the reference producer (SPEC §5).
+///
+/// `enc_bytes` and `enc_time_ms` describe the whole cell's encode (every row of a cell carries
+/// the same values).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorpusRow {
+    /// Source name.
+    #[schemars(length(min = 1))]
+    pub src: String,
+    /// SHA-256 of the source file.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub src_sha256: String,
+    /// ffmpeg encoder name.
+    #[schemars(length(min = 1))]
+    pub encoder: String,
+    /// Quality knob the cell was encoded at.
+    #[schemars(range(max = 255))]
+    pub cq: u32,
+    /// 0-based frame number within the cell.
+    pub frame_index: u64,
+    /// Size of the cell's encoded stream in bytes.
+    pub enc_bytes: u64,
+    /// Wall time of the cell's encode in milliseconds.
+    pub enc_time_ms: u64,
+    /// VMAF (model vmaf_v0.6.1).
+    #[schemars(range(min = 0.0, max = 100.0))]
+    pub vmaf: f64,
+    /// `integer_adm2`.
+    #[schemars(range(min = 0.0, max = 2.0))]
+    pub adm2: f64,
+    /// `integer_vif_scale0`.
+    #[schemars(range(min = 0.0, max = 2.0))]
+    pub vif_scale0: f64,
+    /// `integer_vif_scale1`.
+    #[schemars(range(min = 0.0, max = 2.0))]
+    pub vif_scale1: f64,
+    /// `integer_vif_scale2`.
+    #[schemars(range(min = 0.0, max = 2.0))]
+    pub vif_scale2: f64,
+    /// `integer_vif_scale3`.
+    #[schemars(range(min = 0.0, max = 2.0))]
+    pub vif_scale3: f64,
+    /// `integer_motion2`.
+    #[schemars(range(min = 0.0))]
+    pub motion2: f64,
+}
+
+/// Everything a cell's result depends on; its hash is the cell's cache key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CellKeyInputs {
+    /// Version of the cell cache layout.
+    pub cache_format: u32,
+    /// SHA-256 of the source.
+    pub src_sha256: String,
+    /// Encoder name.
+    pub encoder: String,
+    /// Quality knob.
+    pub cq: u32,
+    /// Frames scored.
+    pub frames: u64,
+    /// The encode command line with `{source}` and `{encoded}` for the paths.
+    pub encode_argv: Vec<String>,
+    /// The decode command line with `{encoded}` for the path.
+    pub decode_argv: Vec<String>,
+    /// The scoring command line with `{source}` for the path.
+    pub score_argv: Vec<String>,
+    /// ffmpeg's version.
+    pub ffmpeg_version: String,
+    /// libvmaf's version.
+    pub vmaf_version: String,
+}
+
+/// A finished cell as stored in the cell cache (`<cells>/<key>.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CellRecord {
+    /// Always `cell`.
+    #[schemars(extend("const" = "cell"))]
+    pub kind: String,
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// SHA-256 of the canonical JSON of `inputs`.
+    pub key: String,
+    /// What the result depends on.
+    pub inputs: CellKeyInputs,
+    /// Encoded stream size in bytes.
+    pub enc_bytes: u64,
+    /// Encode wall time in milliseconds.
+    pub enc_time_ms: u64,
+    /// Decode-and-score wall time in milliseconds.
+    pub score_time_ms: u64,
+    /// One row per frame, in frame order.
+    pub rows: Vec<CorpusRow>,
+}
+
+/// A cell that failed, as listed in the shard metadata when failures were allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FailedCell {
+    /// Source name.
+    pub src: String,
+    /// Encoder name.
+    pub encoder: String,
+    /// Quality knob.
+    pub cq: u32,
+    /// The error, including the tool's stderr tail.
+    pub error: String,
+}
+
+/// One finished cell as summarised in the shard metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CellSummary {
+    /// Source name.
+    pub src: String,
+    /// Encoder name.
+    pub encoder: String,
+    /// Quality knob.
+    pub cq: u32,
+    /// Cache key of the cell.
+    pub key: String,
+    /// Rows the cell contributed.
+    pub rows: u64,
+    /// Encoded size in bytes.
+    pub enc_bytes: u64,
+}
+
+/// The settings a shard was produced with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ShardSettings {
+    /// Encoders, in the order requested.
+    pub encoders: Vec<String>,
+    /// Quality levels, ascending.
+    pub cqs: Vec<u32>,
+    /// Frames scored per cell.
+    pub frames_per_source: Option<u64>,
+    /// libvmaf model.
+    pub vmaf_model: String,
+    /// Cells run at once.
+    pub jobs: usize,
+    /// Threads each cell's encoder and scorer may use.
+    pub threads_per_job: usize,
+    /// Whether failed cells were allowed.
+    pub allow_failed_cells: bool,
+}
+
+/// Provenance of a shard, written beside it as `SHARD.meta.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ShardMeta {
+    /// Always `shard-meta`.
+    #[schemars(extend("const" = "shard-meta"))]
+    pub kind: String,
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Version of ensemble-kit that wrote the shard.
+    pub kit_version: String,
+    /// When the shard was written (UTC, RFC 3339; `SOURCE_DATE_EPOCH` when set).
+    pub created_at_utc: String,
+    /// Hash of everything that decides the shard's rows; a re-run with the same plan resumes.
+    pub plan_id: String,
+    /// The shard's file name (beside this file).
+    pub shard_file: String,
+    /// SHA-256 of the shard file.
+    pub shard_sha256: String,
+    /// Number of rows in the shard.
+    pub n_rows: u64,
+    /// The machine that produced it.
+    pub platform: Platform,
+    /// ffmpeg and vmaf used.
+    pub tools: ShardTools,
+    /// Run settings.
+    pub settings: ShardSettings,
+    /// The exact encode command line per encoder and cq (paths as placeholders).
+    pub encoder_argv: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// The reference folder as given.
+    pub ref_dir: String,
+    /// The references, sorted by name.
+    pub sources: Vec<Source>,
+    /// The cells whose rows are in the shard.
+    pub cells: Vec<CellSummary>,
+    /// Cells that failed (only non-empty with `--allow-failed-cells`).
+    pub failed_cells: Vec<FailedCell>,
+}
+
+/// The tools a shard was scored with.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+pub struct ShardTools {
+    /// ffmpeg.
+    pub ffmpeg: Tool,
+    /// libvmaf's `vmaf`.
+    pub vmaf: Tool,
+}
+
+/// What `platform --json` prints and every shard records (SPEC §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Platform {
+    /// Always `platform`.
+    #[schemars(extend("const" = "platform"))]
+    pub kind: String,
+    /// `linux-x86_64-cuda`, `linux-x86_64-sycl`, `linux-x86_64-vulkan`, `darwin-arm64-cpu`, …
+    pub tag: String,
+    /// `uname -s` (`Linux`, `Darwin`).
+    pub os: String,
+    /// `uname -m` (`x86_64`, `arm64`, `aarch64`).
+    pub arch: String,
+    /// `nvidia-smi` succeeded.
+    pub has_nvidia: bool,
+    /// `vainfo` reports Intel's iHD driver.
+    pub has_intel_ihd: bool,
+    /// VideoToolbox is available (macOS).
+    pub has_videotoolbox: bool,
+    /// Encoders used when `--encoders` is not given.
+    pub default_encoders: Vec<String>,
+    /// The `KIT_FAKE_*` variables that shaped this answer.
+    pub faked: Vec<String>,
+}
+
+/// Outcome of one `doctor` check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// Works.
+    Pass,
+    /// Works, but worth a look.
+    Warn,
+    /// Blocks a run.
+    Fail,
+}
+
+/// One line of `doctor`'s table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Check {
+    /// What was checked.
+    pub item: String,
+    /// Outcome.
+    pub status: CheckStatus,
+    /// What was found.
+    pub detail: String,
+    /// How to fix a failure or warning (empty when passing).
+    pub fix: String,
+}
+
+/// What `doctor --json` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DoctorReport {
+    /// Always `doctor`.
+    #[schemars(extend("const" = "doctor"))]
+    pub kind: String,
+    /// Platform tag.
+    pub platform: String,
+    /// True when no check failed.
+    pub ok: bool,
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+}
+
+/// A named schema the kit publishes in `schemas/`.
+pub struct SchemaDoc {
+    /// Name used by `ensemble-kit schema NAME` and the file `schemas/NAME.schema.json`.
+    pub name: &'static str,
+    generate: fn() -> schemars::Schema,
+}
+
+/// Every published schema.
+pub const ALL: &[SchemaDoc] = &[
+    SchemaDoc {
+        name: "corpus-row",
+        generate: || schemars::schema_for!(CorpusRow),
+    },
+    SchemaDoc {
+        name: "shard-meta",
+        generate: || schemars::schema_for!(ShardMeta),
+    },
+    SchemaDoc {
+        name: "cell",
+        generate: || schemars::schema_for!(CellRecord),
+    },
+    SchemaDoc {
+        name: "platform",
+        generate: || schemars::schema_for!(Platform),
+    },
+    SchemaDoc {
+        name: "doctor",
+        generate: || schemars::schema_for!(DoctorReport),
+    },
+];
+
+/// The schema called `name`, as pretty JSON with a trailing newline.
+pub fn render(name: &str) -> Result<String> {
+    let doc = find(name)?;
+    let mut text = serde_json::to_string_pretty(&(doc.generate)()).expect("schemas serialise");
+    text.push('\n');
+    Ok(text)
+}
+
+fn find(name: &str) -> Result<&'static SchemaDoc> {
+    ALL.iter().find(|d| d.name == name).ok_or_else(|| {
+        let names: Vec<&str> = ALL.iter().map(|d| d.name).collect();
+        Error::Input(format!(
+            "unknown schema `{name}`; known: {}",
+            names.join(", ")
+        ))
+    })
+}
+
+fn validator(name: &str) -> Result<&'static jsonschema::Validator> {
+    static VALIDATORS: OnceLock<BTreeMap<&'static str, jsonschema::Validator>> = OnceLock::new();
+    let all = VALIDATORS.get_or_init(|| {
+        ALL.iter()
+            .map(|d| {
+                let schema = serde_json::to_value((d.generate)()).expect("schemas serialise");
+                let v = jsonschema::validator_for(&schema).expect("generated schemas compile");
+                (d.name, v)
+            })
+            .collect()
+    });
+    find(name).map(|d| &all[d.name])
+}
+
+/// Checks `value` against schema `name`; the error names `path`, `line` and the field.
+pub fn check(
+    name: &str,
+    value: &serde_json::Value,
+    path: &Utf8Path,
+    line: Option<usize>,
+) -> Result<()> {
+    let validator = validator(name)?;
+    if let Some(err) = validator.iter_errors(value).next() {
+        let pointer = err.instance_path().to_string();
+        return Err(Error::Invalid {
+            path: path.to_owned(),
+            line,
+            field: if pointer.is_empty() {
+                "/".to_owned()
+            } else {
+                pointer
+            },
+            message: err.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Reads a JSON file, validates it against schema `name`, and deserialises it.
+pub fn read_json<T: DeserializeOwned>(path: &Utf8Path, name: &str) -> Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Invalid {
+        path: path.to_owned(),
+        line: Some(e.line()),
+        field: "/".into(),
+        message: format!("not valid JSON: {e}"),
+    })?;
+    check(name, &value, path, None)?;
+    decode(value, path, None)
+}
+
+/// Streams a JSON Lines file, validating each line against schema `name` and handing the
+/// 1-based line number and the value to `each`. Memory stays flat in the file's size.
+pub fn for_each_jsonl<T: DeserializeOwned>(
+    path: &Utf8Path,
+    name: &str,
+    mut each: impl FnMut(usize, T) -> Result<()>,
+) -> Result<()> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line_no = i + 1;
+        let line = line.map_err(|e| Error::io(path, e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| Error::Invalid {
+            path: path.to_owned(),
+            line: Some(line_no),
+            field: "/".into(),
+            message: format!("not valid JSON: {e}"),
+        })?;
+        check(name, &value, path, Some(line_no))?;
+        each(line_no, decode(value, path, Some(line_no))?)?;
+    }
+    Ok(())
+}
+
+fn decode<T: DeserializeOwned>(
+    value: serde_json::Value,
+    path: &Utf8Path,
+    line: Option<usize>,
+) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| Error::Invalid {
+        path: path.to_owned(),
+        line,
+        field: "/".into(),
+        message: e.to_string(),
+    })
+}
+
+/// Which schema a JSON document claims through its `kind` field.
+pub fn kind_of(value: &serde_json::Value) -> Option<&str> {
+    value.get("kind").and_then(|k| k.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_schema_renders_and_compiles() {
+        for doc in ALL {
+            assert!(render(doc.name).unwrap().contains("\"$schema\""));
+            validator(doc.name).unwrap();
+        }
+    }
+
+    #[test]
+    fn bad_row_names_line_and_field() {
+        let row = serde_json::json!({"src": "a", "src_sha256": "00", "encoder": "x", "cq": 1,
+            "frame_index": 0, "enc_bytes": 1, "enc_time_ms": 1, "vmaf": 50.0, "adm2": 0.9,
+            "vif_scale0": 0.5, "vif_scale1": 0.5, "vif_scale2": 0.5, "vif_scale3": 0.5,
+            "motion2": 1.0});
+        let err = check("corpus-row", &row, Utf8Path::new("s.jsonl"), Some(7)).unwrap_err();
+        assert!(
+            err.to_string().starts_with("s.jsonl:7: /src_sha256:"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,28 @@
+//! The "now" written into output files: the real UTC time, or `SOURCE_DATE_EPOCH` when set so
+//! that two builds from the same inputs are byte-identical.
+
+use crate::error::{Error, Result};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The moment to stamp outputs with: `SOURCE_DATE_EPOCH` (seconds) if set, else the clock.
+pub fn now() -> Result<SystemTime> {
+    match std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        Some(text) => text
+            .parse::<u64>()
+            .map(|secs| UNIX_EPOCH + Duration::from_secs(secs))
+            .map_err(|_| {
+                Error::Input(format!(
+                    "SOURCE_DATE_EPOCH is `{text}`, but it must be whole seconds since 1970"
+                ))
+            }),
+        None => Ok(SystemTime::now()),
+    }
+}
+
+/// `now()` as RFC 3339 UTC with whole seconds (`2026-11-24T21:58:47Z`).
+pub fn now_utc() -> Result<String> {
+    Ok(humantime::format_rfc3339_seconds(now()?).to_string())
+}
