@@ -36,7 +36,7 @@ impl Invocation {
 
     /// The duct expression for this invocation; callers choose its redirections.
     pub fn expression(&self) -> duct::Expression {
-        duct::cmd(self.program.as_std_path(), &self.args)
+        duct::cmd(self.program.as_str(), &self.args)
     }
 
     /// Runs to completion capturing stdout and stderr; a non-zero exit becomes [`Error::Tool`].
