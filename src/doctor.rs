@@ -46,7 +46,7 @@ pub fn run(
             checks.push(pass(
                 "ffmpeg",
                 format!(
-                    "{} ({}, found by {:?})",
+                    "{} ({}, found by {})",
                     tool.path, tool.version, tool.found_by
                 ),
             ));
@@ -75,7 +75,7 @@ pub fn run(
 
     match tools::locate_vmaf(overrides) {
         Ok(tool) if tool.version == tools::PINNED_LIBVMAF => {
-            checks.push(pass("vmaf", format!("{} (libvmaf {}, found by {:?})", tool.path, tool.version, tool.found_by)))
+            checks.push(pass("vmaf", format!("{} (libvmaf {}, found by {})", tool.path, tool.version, tool.found_by)))
         }
         Ok(tool) => checks.push(Check {
             item: "vmaf".into(),

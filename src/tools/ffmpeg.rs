@@ -270,20 +270,20 @@ pub fn check_usable(ffmpeg: &Utf8Path, encoder: &str, listed: &BTreeSet<String>)
     let family = family(encoder)?;
     if !listed.contains(encoder) {
         return Err(Error::Environment(format!(
-            "ffmpeg `{ffmpeg}` does not offer the encoder `{encoder}` (it is not in `ffmpeg -encoders`); {}",
+            "ffmpeg `{ffmpeg}` does not offer the encoder `{encoder}` (it is not in `ffmpeg -encoders`)\nfix: {}",
             missing_encoder_fix(family)
         )));
     }
     trial_encode(ffmpeg, encoder)?
         .output(&format!("a one-frame trial encode with {encoder}"))
-        .map_err(|e| Error::Environment(format!("{e}\n{}", missing_encoder_fix(family))))?;
+        .map_err(|e| Error::Environment(format!("{e}\nfix: {}", missing_encoder_fix(family))))?;
     Ok(())
 }
 
 /// The one-line fix for an encoder family that ffmpeg cannot use.
 pub fn missing_encoder_fix(family: Family) -> &'static str {
     match family {
-        Family::Nvenc => "needs an NVIDIA GPU with its driver (nvidia-smi must work) and an ffmpeg built with NVENC (e.g. Debian's ffmpeg, or `nix run .#full`)",
+        Family::Nvenc => "needs an NVIDIA GPU with its driver (nvidia-smi must work) and an ffmpeg built with NVENC (Debian's and Homebrew's are)",
         Family::Qsv => "needs an Intel GPU with the iHD driver (vainfo must list it) and an ffmpeg built with oneVPL/libmfx",
         Family::Vaapi => "needs a VA-API driver (vainfo must work) and read access to /dev/dri/renderD128",
         Family::VideoToolbox => "needs macOS and an ffmpeg built with VideoToolbox (Homebrew's `brew install ffmpeg` is)",

@@ -29,6 +29,17 @@ pub enum FoundBy {
     Path,
 }
 
+impl std::fmt::Display for FoundBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FoundBy::Flag => "flag",
+            FoundBy::Environment => "environment",
+            FoundBy::BootstrapCache => "bootstrap cache",
+            FoundBy::Path => "PATH",
+        })
+    }
+}
+
 /// A located tool with its version string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Tool {

@@ -1,0 +1,253 @@
+//! Every bad input of the corpus stage: exit 2, one clear sentence naming the thing and the
+//! fix, and no output file left looking complete.
+
+mod common;
+use common::*;
+use predicates::str::contains;
+
+/// Runs `corpus` into a fresh folder expecting exit 2 with `message`, and checks no shard was left.
+fn refused(s: &Scratch, args: &[&str], message: &str) {
+    let shard = s.join("out/shard.jsonl");
+    kit()
+        .arg("corpus")
+        .args(args)
+        .args(["--out", shard.as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains(message));
+    assert!(!shard.exists(), "a refused run left {shard}");
+    assert!(!s.join("out/shard.meta.json").exists());
+}
+
+fn refs_with(s: &Scratch, files: &[(&str, usize)]) -> camino::Utf8PathBuf {
+    let refs = s.join("refs");
+    std::fs::create_dir_all(&refs).unwrap();
+    for (name, bytes) in files {
+        std::fs::write(refs.join(name), vec![0u8; *bytes]).unwrap();
+    }
+    refs
+}
+
+#[test]
+fn missing_ref_dir() {
+    let s = Scratch::new();
+    refused(
+        &s,
+        &["--ref-dir", s.join("nope").as_str()],
+        "is not an existing folder",
+    );
+}
+
+#[test]
+fn empty_ref_dir() {
+    let s = Scratch::new();
+    let refs = refs_with(&s, &[("notes.txt", 3)]);
+    refused(
+        &s,
+        &["--ref-dir", refs.as_str()],
+        "holds no .yuv or .y4m references",
+    );
+}
+
+#[test]
+fn yuv_that_is_not_whole_frames() {
+    let s = Scratch::new();
+    let refs = refs_with(&s, &[("clip_64x64_25fps.yuv", 64 * 64 * 3 / 2 * 2 + 5)]);
+    refused(
+        &s,
+        &["--ref-dir", refs.as_str()],
+        "not a whole number of 64x64 4:2:0 frames",
+    );
+}
+
+#[test]
+fn unknown_encoder() {
+    let s = Scratch::new();
+    refused(
+        &s,
+        &["--demo", "--encoders", "libx264,mpeg4"],
+        "unknown encoder `mpeg4`",
+    );
+}
+
+#[test]
+fn encoder_that_ffmpeg_lacks() {
+    let s = Scratch::new();
+    refused(
+        &s,
+        &["--demo", "--encoders", "libvvenc"],
+        "does not offer the encoder `libvvenc`",
+    );
+}
+
+#[test]
+fn hardware_encoder_without_its_hardware() {
+    let s = Scratch::new();
+    refused(&s, &["--demo", "--encoders", "h264_nvenc"], "h264_nvenc");
+}
+
+#[test]
+fn vmaf_path_that_does_not_exist() {
+    let s = Scratch::new();
+    refused(
+        &s,
+        &["--demo", "--vmaf", s.join("no-vmaf").as_str()],
+        "--vmaf points at",
+    );
+}
+
+#[test]
+fn vmaf_nowhere_to_be_found() {
+    let s = Scratch::new();
+    let shard = s.join("out/shard.jsonl");
+    let path = std::env::var("PATH")
+        .unwrap()
+        .split(':')
+        .filter(|d| !std::path::Path::new(d).join("vmaf").exists())
+        .collect::<Vec<_>>()
+        .join(":");
+    kit()
+        .args(["corpus", "--demo", "--out", shard.as_str()])
+        .env("ENSEMBLE_KIT_CACHE", s.join("empty-cache"))
+        .env("PATH", path)
+        .env_remove("ENSEMBLE_KIT_VMAF")
+        .assert()
+        .code(2)
+        .stderr(contains("`vmaf` was not found"))
+        .stderr(contains("scripts/bootstrap.sh"));
+}
+
+#[test]
+fn vmaf_too_old() {
+    let s = Scratch::new();
+    let old = script(&s.join("vmaf"), "echo 'VMAF version 1.5.3' >&2");
+    refused(
+        &s,
+        &["--demo", "--vmaf", old.as_str()],
+        "is libvmaf 1.5.3, but the kit needs libvmaf 2.0 or newer",
+    );
+}
+
+#[test]
+fn source_shorter_than_frames() {
+    let s = Scratch::new();
+    refused(
+        &s,
+        &["--demo", "--frames", "1000"],
+        "has only 40 frames, fewer than --frames 1000",
+    );
+}
+
+#[test]
+fn unwritable_output() {
+    let s = Scratch::new();
+    std::fs::write(s.join("a-file"), b"x").unwrap();
+    let shard = s.join("a-file/shard.jsonl");
+    kit()
+        .args(["corpus", "--demo", "--out", shard.as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains("cannot write the shard"));
+}
+
+#[test]
+fn output_that_is_not_jsonl() {
+    let s = Scratch::new();
+    let out = s.join("shard.csv");
+    kit()
+        .args(["corpus", "--demo", "--out", out.as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains("must name a .jsonl file"));
+}
+
+#[test]
+fn thread_budget_over_the_cores() {
+    let s = Scratch::new();
+    refused(
+        &s,
+        &["--demo", "--jobs", "64", "--threads", "64"],
+        "exceeds this machine's",
+    );
+}
+
+#[test]
+fn shard_from_another_run_in_the_way() {
+    let s = Scratch::new();
+    let shard = s.join("out/shard.jsonl");
+    kit()
+        .args([
+            "corpus",
+            "--demo",
+            "--frames",
+            "2",
+            "--cqs",
+            "19",
+            "--out",
+            shard.as_str(),
+        ])
+        .assert()
+        .success();
+    let before = std::fs::read(&shard).unwrap();
+    kit()
+        .args([
+            "corpus",
+            "--demo",
+            "--frames",
+            "2",
+            "--cqs",
+            "37",
+            "--out",
+            shard.as_str(),
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("already holds a shard from another run"))
+        .stderr(contains("--force"));
+    assert_eq!(
+        std::fs::read(&shard).unwrap(),
+        before,
+        "the other run's shard must be untouched"
+    );
+    kit()
+        .args([
+            "corpus",
+            "--demo",
+            "--frames",
+            "2",
+            "--cqs",
+            "37",
+            "--out",
+            shard.as_str(),
+            "--force",
+        ])
+        .assert()
+        .success();
+}
+
+#[test]
+fn validate_names_file_line_and_field() {
+    let s = Scratch::new();
+    let shard = s.join("bad.jsonl");
+    let good = r#"{"src":"a","src_sha256":"0000000000000000000000000000000000000000000000000000000000000000","encoder":"libx264","cq":25,"frame_index":0,"enc_bytes":10,"enc_time_ms":1,"vmaf":80.0,"adm2":0.9,"vif_scale0":0.5,"vif_scale1":0.6,"vif_scale2":0.7,"vif_scale3":0.8,"motion2":1.5}"#;
+    let bad = good.replace("\"vmaf\":80.0", "\"vmaf\":180.0");
+    std::fs::write(&shard, format!("{good}\n{good}\n{bad}\n")).unwrap();
+    kit()
+        .args(["validate", shard.as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains(format!("{shard}:3: /vmaf:")))
+        .stderr(contains("180.0"));
+}
+
+#[test]
+fn validate_refuses_unknown_documents() {
+    let s = Scratch::new();
+    let file = s.join("x.json");
+    std::fs::write(&file, "{\"hello\": 1}").unwrap();
+    kit()
+        .args(["validate", file.as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains("/kind"));
+}
