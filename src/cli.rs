@@ -45,7 +45,14 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Encode and score references into a corpus shard (JSON Lines + NAME.meta.json).
     Corpus(CorpusArgs),
-    /// Print a JSON Schema of a kit file (corpus-row, shard-meta, cell, platform, doctor).
+    /// Train the leave-one-source-out MLP ensemble per seed; writes loso_seed{N}.json.
+    Train(TrainArgs),
+    /// Apply the promotion gate to loso_seed*.json; writes PROMOTE.json or HOLD.json.
+    ///
+    /// Exit 0 PROMOTE, 1 HOLD, 2 bad input (missing, malformed or undefined seed files).
+    Verdict(VerdictArgs),
+    /// Print a JSON Schema of a kit file (corpus-row, shard-meta, cell, platform, doctor,
+    /// loso-seed, verdict).
     Schema {
         /// The schema's name.
         #[arg(required_unless_present = "out_dir")]
@@ -164,6 +171,46 @@ pub struct CorpusArgs {
     /// Replace a shard from another run at --out.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `ensemble-kit train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Corpus shard(s) (`.jsonl`); several are merged (deduplicated per frame).
+    #[arg(long, required = true, num_args = 1.., value_delimiter = ',', value_name = "SHARD")]
+    pub corpus: Vec<Utf8PathBuf>,
+    /// Where loso_seed{N}.json are written.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Utf8PathBuf,
+    /// Seeds; each is one full LOSO run (the gate uses 0..4).
+    #[arg(long, value_delimiter = ',', default_value = "0,1,2,3,4", value_name = "LIST")]
+    pub seeds: Vec<u64>,
+    /// Training epochs per fold.
+    #[arg(long, default_value_t = 200)]
+    pub epochs: usize,
+    /// Folds trained at once (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Merge shards scored by different libvmaf versions.
+    #[arg(long)]
+    pub allow_mixed_vmaf: bool,
+}
+
+/// `ensemble-kit verdict`.
+#[derive(Debug, Args)]
+pub struct VerdictArgs {
+    /// Folder holding loso_seed{N}.json.
+    #[arg(long, value_name = "DIR")]
+    pub loso_dir: Utf8PathBuf,
+    /// Seeds to judge; every one must have its file.
+    #[arg(long, value_delimiter = ',', default_value = "0,1,2,3,4", value_name = "LIST")]
+    pub seeds: Vec<u64>,
+    /// Reference corpus folder to describe in the verdict (counts and a content hash).
+    #[arg(long, value_name = "DIR")]
+    pub corpus_root: Option<Utf8PathBuf>,
+    /// Where to write the verdict (default: the --loso-dir).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<Utf8PathBuf>,
 }
 
 /// `ensemble-kit bench`.

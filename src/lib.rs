@@ -14,12 +14,16 @@ pub mod corpus;
 pub mod digest;
 pub mod doctor;
 pub mod error;
+pub mod gate;
+pub mod merge;
 pub mod platform;
 pub mod progress;
 pub mod schema;
 pub mod sources;
+pub mod stats;
 pub mod timestamp;
 pub mod tools;
+pub mod train;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use cli::{Cli, Command, GridArgs, ReferenceArgs};
@@ -85,6 +89,40 @@ pub fn run(cli: Cli) -> Result<i32> {
             corpus::run(&request, &tools, &platform, &progress)?;
             Ok(0)
         }
+        Command::Train(args) => {
+            let corpus = merge::load(&args.corpus, args.allow_mixed_vmaf)?;
+            let request = train::TrainRequest {
+                out_dir: args.out_dir,
+                seeds: args.seeds,
+                recipe: train::Recipe { epochs: args.epochs, ..train::Recipe::default() },
+                jobs: args.jobs,
+            };
+            let seeds = train::run(&request, &corpus, &progress)?;
+            for s in &seeds {
+                progress.info(&format!(
+                    "seed {}: mean PLCC {} (ridge baseline {})",
+                    s.seed,
+                    s.mean_plcc.map_or("undefined".into(), |p| format!("{p:.4}")),
+                    s.baseline_mean_plcc.map_or("undefined".into(), |p| format!("{p:.4}"))
+                ));
+            }
+            Ok(0)
+        }
+        Command::Verdict(args) => {
+            let request = gate::VerdictRequest {
+                loso_dir: args.loso_dir,
+                seeds: args.seeds,
+                corpus_root: args.corpus_root,
+                out_dir: args.out_dir,
+            };
+            let (verdict, path) = gate::run(&request)?;
+            let seeds: Vec<_> = request.seeds.iter().map(|&s| gate::read_seed(&request.loso_dir, s)).collect::<Result<_>>()?;
+            if verdict_visible(&progress) {
+                eprint!("{}", gate::summary(&verdict, &seeds));
+            }
+            progress.info(&format!("wrote {path}"));
+            Ok(if verdict.gate.passed { 0 } else { 1 })
+        }
         Command::Schema { name, out_dir } => {
             if let Some(dir) = out_dir {
                 for doc in schema::ALL {
@@ -135,6 +173,11 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
+/// The verdict summary is shown unless the operator asked for quiet.
+fn verdict_visible(progress: &Progress) -> bool {
+    progress.verbosity() != Verbosity::Quiet
+}
+
 /// Checks one kit file against its schema, choosing the schema from its extension or its
 /// `kind` field, and returns a short description of what it holds.
 pub fn validate(file: &Utf8Path) -> Result<String> {
@@ -149,7 +192,8 @@ pub fn validate(file: &Utf8Path) -> Result<String> {
         field: "/".into(),
         message: format!("not valid JSON: {e}"),
     })?;
-    let kind = schema::kind_of(&value).ok_or_else(|| Error::Invalid {
+    let is_verdict = value.get("verdict").is_some() && value.get("gate").is_some();
+    let kind = schema::kind_of(&value).or(is_verdict.then_some("verdict")).ok_or_else(|| Error::Invalid {
         path: file.to_owned(),
         line: None,
         field: "/kind".into(),

@@ -30,6 +30,11 @@ impl Progress {
         }
     }
 
+    /// The verbosity the operator chose.
+    pub fn verbosity(&self) -> Verbosity {
+        self.verbosity
+    }
+
     fn line(&self, tag: &str, message: &str) {
         let secs = self.started.elapsed().as_secs_f64();
         eprintln!("[{secs:7.1}s] {tag}{message}");

@@ -335,6 +335,153 @@ pub struct DoctorReport {
     pub checks: Vec<Check>,
 }
 
+/// One LOSO fold's outcome (SPEC §6).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FoldResult {
+    /// The held-out source.
+    pub held_out: String,
+    /// Training rows.
+    pub n_train: u64,
+    /// Validation (held-out) rows.
+    pub n_val: u64,
+    /// PLCC of the MLP on the held-out rows; null when undefined.
+    pub plcc: Option<f64>,
+    /// SROCC on the held-out rows; null when undefined.
+    pub srocc: Option<f64>,
+    /// RMSE on the held-out rows, in VMAF points.
+    pub rmse: Option<f64>,
+    /// PLCC of the ridge-regression baseline on the same fold.
+    pub baseline_plcc: Option<f64>,
+}
+
+/// `loso_seed{N}.json`: one seed's full LOSO run (SPEC §6 fields, plus extras).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LosoSeed {
+    /// Always `loso-seed`.
+    #[schemars(extend("const" = "loso-seed"))]
+    pub kind: String,
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The RNG seed.
+    pub seed: u64,
+    /// The corpus file(s), comma-separated as given.
+    pub corpus: String,
+    /// SHA-256 of the merged corpus rows (timings excluded).
+    pub corpus_sha256: String,
+    /// Rows after merging.
+    pub n_rows: u64,
+    /// Number of folds (sources).
+    pub n_folds: u64,
+    /// Per fold, in source order.
+    pub folds: Vec<FoldResult>,
+    /// Mean PLCC over folds with a defined PLCC; null if none.
+    pub mean_plcc: Option<f64>,
+    /// Sample standard deviation (ddof 1) of the fold PLCCs.
+    pub std_plcc: Option<f64>,
+    /// Smallest fold PLCC.
+    pub min_plcc: Option<f64>,
+    /// Largest fold PLCC.
+    pub max_plcc: Option<f64>,
+    /// Fisher-z 95 % confidence interval of `mean_plcc` over folds.
+    pub plcc_ci95: Option<[f64; 2]>,
+    /// Mean SROCC over folds.
+    pub mean_srocc: Option<f64>,
+    /// Mean RMSE over folds.
+    pub mean_rmse: Option<f64>,
+    /// Mean PLCC of the ridge-regression baseline on the same folds.
+    pub baseline_mean_plcc: Option<f64>,
+    /// Training epochs.
+    pub epochs: u64,
+    /// Mini-batch size.
+    pub batch_size: u64,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// L2 weight decay.
+    pub weight_decay: f64,
+    /// Dropout probability.
+    pub dropout: f64,
+    /// Slots of the encoder one-hot.
+    pub num_codecs: u64,
+    /// Encoder vocabulary version (`v2`).
+    pub encoder_vocab_version: String,
+    /// Rows whose encoder is outside the vocabulary (mapped to `unknown`).
+    pub unknown_encoder_rows: u64,
+    /// Hash of corpus, seed and recipe; a re-run with the same key reuses this file.
+    pub recipe_key: String,
+    /// Wall time of this seed's training in seconds (0 when `SOURCE_DATE_EPOCH` pins outputs).
+    pub wall_time_s: f64,
+}
+
+/// The gate's numbers (SPEC §7).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Gate {
+    /// All three rules pass.
+    pub passed: bool,
+    /// Mean over seeds of `mean_plcc`.
+    pub mean_plcc: f64,
+    /// 0.95.
+    pub mean_plcc_threshold: f64,
+    /// `mean_plcc ≥ threshold`.
+    pub mean_plcc_pass: bool,
+    /// max − min of the per-seed `mean_plcc`.
+    pub plcc_spread: f64,
+    /// 0.005.
+    pub plcc_spread_max: f64,
+    /// `plcc_spread ≤ max`.
+    pub plcc_spread_pass: bool,
+    /// Per seed (`"0"`, `"1"`, …) its `mean_plcc`.
+    pub per_seed_plccs: BTreeMap<String, f64>,
+    /// Every seed must reach this (0.95).
+    pub per_seed_min: f64,
+    /// Every seed reaches `per_seed_min`.
+    pub per_seed_pass: bool,
+    /// Seeds below `per_seed_min`.
+    pub failing_seeds: Vec<u64>,
+}
+
+/// The reference corpus the verdict describes (SPEC §7).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct VerdictCorpus {
+    /// Whether `--corpus-root` was given and exists.
+    pub present: bool,
+    /// The folder, as given.
+    pub corpus_root: Option<String>,
+    /// SHA-256 over the sorted (relative path, file SHA-256) lines of its files.
+    pub sha256: Option<String>,
+    /// Reference videos (`.yuv`/`.y4m` outside a `dis/` folder).
+    pub ref_count: u64,
+    /// Distorted videos (files under a `dis/` folder).
+    pub dis_count: u64,
+    /// `.yuv` files anywhere below it.
+    pub yuv_count: u64,
+}
+
+/// `PROMOTE.json` / `HOLD.json` (SPEC §7).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Verdict {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// `PROMOTE` or `HOLD`.
+    #[schemars(regex(pattern = "^(PROMOTE|HOLD)$"))]
+    pub verdict: String,
+    /// When the verdict was made (UTC; `SOURCE_DATE_EPOCH` when set).
+    pub generated_at_utc: String,
+    /// The folder of `loso_seed*.json` files, as given.
+    pub loso_dir: String,
+    /// The seeds judged.
+    pub seeds: Vec<u64>,
+    /// The gate.
+    pub gate: Gate,
+    /// The reference corpus.
+    pub corpus: VerdictCorpus,
+    /// What to do next, in a sentence.
+    pub recommendation: String,
+    /// `ADR-0309`.
+    pub adr: String,
+    /// `ADR-0303`.
+    pub parent_adr: String,
+}
+
 /// A named schema the kit publishes in `schemas/`.
 pub struct SchemaDoc {
     /// Name used by `ensemble-kit schema NAME` and the file `schemas/NAME.schema.json`.
@@ -363,6 +510,14 @@ pub const ALL: &[SchemaDoc] = &[
     SchemaDoc {
         name: "doctor",
         generate: || schemars::schema_for!(DoctorReport),
+    },
+    SchemaDoc {
+        name: "loso-seed",
+        generate: || schemars::schema_for!(LosoSeed),
+    },
+    SchemaDoc {
+        name: "verdict",
+        generate: || schemars::schema_for!(Verdict),
     },
 ];
 

@@ -1,0 +1,264 @@
+//! The gate (SPEC §7): PROMOTE iff the mean over seeds of `mean_plcc` ≥ 0.95, the seed-to-seed
+//! spread ≤ 0.005, and every seed ≥ 0.95. Writes `PROMOTE.json` or `HOLD.json` and removes the
+//! other, stale one, so an old verdict can never decide a later bundle.
+
+use crate::error::{Error, Result};
+use crate::schema::{self, Gate, LosoSeed, Verdict, VerdictCorpus, SCHEMA_VERSION};
+use crate::train::seed_path;
+use crate::{atomic, digest, timestamp};
+use camino::{Utf8Path, Utf8PathBuf};
+use std::collections::BTreeMap;
+
+/// Lowest acceptable mean over seeds of `mean_plcc`.
+pub const MEAN_PLCC_THRESHOLD: f64 = 0.95;
+/// Largest acceptable max − min of the per-seed `mean_plcc`.
+pub const PLCC_SPREAD_MAX: f64 = 0.005;
+/// Lowest acceptable `mean_plcc` of any single seed.
+pub const PER_SEED_MIN: f64 = 0.95;
+
+/// What `verdict` is asked to judge.
+#[derive(Debug, Clone)]
+pub struct VerdictRequest {
+    /// Folder of `loso_seed{N}.json`.
+    pub loso_dir: Utf8PathBuf,
+    /// Seeds to judge; each file must exist.
+    pub seeds: Vec<u64>,
+    /// The reference corpus folder to describe, if any.
+    pub corpus_root: Option<Utf8PathBuf>,
+    /// Where the verdict file goes (default: the LOSO folder).
+    pub out_dir: Option<Utf8PathBuf>,
+}
+
+/// Applies the three rules to (seed, mean PLCC) pairs.
+pub fn judge(per_seed: &[(u64, f64)]) -> Gate {
+    let values: Vec<f64> = per_seed.iter().map(|(_, p)| *p).collect();
+    let mean_plcc = values.iter().sum::<f64>() / values.len() as f64;
+    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let plcc_spread = max - min;
+    let failing_seeds: Vec<u64> = per_seed.iter().filter(|(_, p)| *p < PER_SEED_MIN).map(|(s, _)| *s).collect();
+    let mean_plcc_pass = mean_plcc >= MEAN_PLCC_THRESHOLD;
+    let plcc_spread_pass = plcc_spread <= PLCC_SPREAD_MAX;
+    let per_seed_pass = failing_seeds.is_empty();
+    Gate {
+        passed: mean_plcc_pass && plcc_spread_pass && per_seed_pass,
+        mean_plcc,
+        mean_plcc_threshold: MEAN_PLCC_THRESHOLD,
+        mean_plcc_pass,
+        plcc_spread,
+        plcc_spread_max: PLCC_SPREAD_MAX,
+        plcc_spread_pass,
+        per_seed_plccs: per_seed.iter().map(|(s, p)| (s.to_string(), *p)).collect::<BTreeMap<_, _>>(),
+        per_seed_min: PER_SEED_MIN,
+        per_seed_pass,
+        failing_seeds,
+    }
+}
+
+/// Reads and checks one seed file: present, valid JSON, our schema version, defined PLCC.
+pub fn read_seed(dir: &Utf8Path, seed: u64) -> Result<LosoSeed> {
+    let path = seed_path(dir, seed);
+    if !path.exists() {
+        return Err(Error::Input(format!(
+            "`{path}` is missing; train seed {seed} first (ensemble-kit train … --seeds {seed}) or drop it from --seeds"
+        )));
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Invalid {
+        path: path.clone(),
+        line: Some(e.line()),
+        field: "/".into(),
+        message: format!("not valid JSON: {e}"),
+    })?;
+    let version = value.get("schema_version").and_then(|v| v.as_u64());
+    if version != Some(u64::from(SCHEMA_VERSION)) {
+        return Err(Error::Invalid {
+            path,
+            line: None,
+            field: "/schema_version".into(),
+            message: format!(
+                "unknown schema version {}; this kit reads version {SCHEMA_VERSION} (retrain with this kit)",
+                value.get("schema_version").map_or("(missing)".into(), |v| v.to_string())
+            ),
+        });
+    }
+    schema::check("loso-seed", &value, &path, None)?;
+    let loso: LosoSeed = serde_json::from_value(value).map_err(|e| Error::Invalid {
+        path: path.clone(),
+        line: None,
+        field: "/".into(),
+        message: e.to_string(),
+    })?;
+    if loso.seed != seed {
+        return Err(Error::Invalid { path, line: None, field: "/seed".into(), message: format!("says seed {}, expected {seed}", loso.seed) });
+    }
+    if loso.mean_plcc.is_none() {
+        return Err(Error::Invalid {
+            path,
+            line: None,
+            field: "/mean_plcc".into(),
+            message: "PLCC is undefined for every fold of this seed (constant or too few rows); the gate cannot judge it".into(),
+        });
+    }
+    Ok(loso)
+}
+
+/// Judges the seeds, writes the verdict file (removing the stale opposite) and returns it.
+pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf)> {
+    let dir = &request.loso_dir;
+    let any_seed = dir
+        .read_dir_utf8()
+        .map_err(|e| Error::Input(format!("--loso-dir `{dir}` cannot be read: {e}")))?
+        .flatten()
+        .any(|e| e.file_name().starts_with("loso_seed") && e.file_name().ends_with(".json"));
+    if !any_seed {
+        return Err(Error::Input(format!("--loso-dir `{dir}` holds no loso_seed*.json files; run `ensemble-kit train` first")));
+    }
+    if request.seeds.is_empty() {
+        return Err(Error::Input("--seeds needs at least one seed".into()));
+    }
+    let seeds: Vec<LosoSeed> = request.seeds.iter().map(|&s| read_seed(dir, s)).collect::<Result<_>>()?;
+    let per_seed: Vec<(u64, f64)> = seeds.iter().map(|s| (s.seed, s.mean_plcc.expect("checked"))).collect();
+    let gate = judge(&per_seed);
+    let verdict_word = if gate.passed { "PROMOTE" } else { "HOLD" };
+    let verdict = Verdict {
+        schema_version: SCHEMA_VERSION,
+        verdict: verdict_word.into(),
+        generated_at_utc: timestamp::now_utc()?,
+        loso_dir: dir.to_string(),
+        seeds: request.seeds.clone(),
+        recommendation: recommendation(&gate),
+        gate,
+        corpus: describe_corpus(request.corpus_root.as_deref())?,
+        adr: "ADR-0309".into(),
+        parent_adr: "ADR-0303".into(),
+    };
+    let out_dir = request.out_dir.clone().unwrap_or_else(|| dir.clone());
+    let path = out_dir.join(format!("{verdict_word}.json"));
+    schema::check("verdict", &serde_json::to_value(&verdict).expect("serialises"), &path, None)?;
+    atomic::write_json(&path, &verdict)?;
+    let stale = out_dir.join(if verdict.gate.passed { "HOLD.json" } else { "PROMOTE.json" });
+    if stale.exists() {
+        std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
+    }
+    Ok((verdict, path))
+}
+
+fn recommendation(gate: &Gate) -> String {
+    if gate.passed {
+        return "Gate passed: export the ensemble (ensemble-kit export), bundle the results and send the bundle to the model owner.".into();
+    }
+    let mut failed = Vec::new();
+    if !gate.mean_plcc_pass {
+        failed.push(format!("mean PLCC {:.4} < {}", gate.mean_plcc, gate.mean_plcc_threshold));
+    }
+    if !gate.plcc_spread_pass {
+        failed.push(format!("seed spread {:.4} > {}", gate.plcc_spread, gate.plcc_spread_max));
+    }
+    if !gate.per_seed_pass {
+        failed.push(format!("seed(s) {:?} below {}", gate.failing_seeds, gate.per_seed_min));
+    }
+    format!("Do not ship this model: {}. Add or diversify sources and retrain.", failed.join("; "))
+}
+
+/// Describes the reference corpus folder for the verdict.
+fn describe_corpus(root: Option<&Utf8Path>) -> Result<VerdictCorpus> {
+    let Some(root) = root.filter(|r| r.is_dir()) else {
+        return Ok(VerdictCorpus {
+            present: false,
+            corpus_root: root.map(|r| r.to_string()),
+            sha256: None,
+            ref_count: 0,
+            dis_count: 0,
+            yuv_count: 0,
+        });
+    };
+    let mut files = Vec::new();
+    collect_files(root, root, &mut files)?;
+    files.sort();
+    let mut listing = String::new();
+    let (mut ref_count, mut dis_count, mut yuv_count) = (0, 0, 0);
+    for rel in &files {
+        let in_dis = rel.components().any(|c| c.as_str() == "dis");
+        let video = matches!(rel.extension(), Some("yuv" | "y4m"));
+        if in_dis {
+            dis_count += 1;
+        } else if video {
+            ref_count += 1;
+        }
+        if rel.extension() == Some("yuv") {
+            yuv_count += 1;
+        }
+        listing.push_str(&format!("{rel}\t{}\n", digest::sha256_file(&root.join(rel))?));
+    }
+    Ok(VerdictCorpus {
+        present: true,
+        corpus_root: Some(root.to_string()),
+        sha256: Some(digest::sha256_bytes(listing.as_bytes())),
+        ref_count,
+        dis_count,
+        yuv_count,
+    })
+}
+
+fn collect_files(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
+    for entry in dir.read_dir_utf8().map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+        if kind.is_dir() {
+            collect_files(root, entry.path(), out)?;
+        } else if kind.is_file() {
+            out.push(entry.path().strip_prefix(root).expect("below root").to_owned());
+        }
+    }
+    Ok(())
+}
+
+/// The human summary printed on stderr: per-seed PLCC, spread, and which rule failed.
+pub fn summary(verdict: &Verdict, seeds: &[LosoSeed]) -> String {
+    let g = &verdict.gate;
+    let mut text = format!("verdict: {}\n  seed  mean PLCC  min PLCC  baseline PLCC  95% CI\n", verdict.verdict);
+    for s in seeds {
+        let f = |v: Option<f64>| v.map_or("   n/a".to_owned(), |v| format!("{v:.4}"));
+        let ci = s.plcc_ci95.map_or("n/a".to_owned(), |[lo, hi]| format!("[{lo:.4}, {hi:.4}]"));
+        let mark = if g.failing_seeds.contains(&s.seed) { "  < per-seed minimum" } else { "" };
+        text.push_str(&format!(
+            "  {:>4}  {:>9}  {:>8}  {:>13}  {ci}{mark}\n",
+            s.seed,
+            f(s.mean_plcc),
+            f(s.min_plcc),
+            f(s.baseline_mean_plcc)
+        ));
+    }
+    let pass = |b: bool| if b { "pass" } else { "FAIL" };
+    text.push_str(&format!(
+        "  mean PLCC {:.4} (≥ {}) {}; spread {:.4} (≤ {}) {}; every seed ≥ {} {}\n  {}\n",
+        g.mean_plcc,
+        g.mean_plcc_threshold,
+        pass(g.mean_plcc_pass),
+        g.plcc_spread,
+        g.plcc_spread_max,
+        pass(g.plcc_spread_pass),
+        g.per_seed_min,
+        pass(g.per_seed_pass),
+        verdict.recommendation
+    ));
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules() {
+        assert!(judge(&[(0, 0.97), (1, 0.972)]).passed);
+        let by_mean = judge(&[(0, 0.949), (1, 0.9485)]);
+        assert!(!by_mean.mean_plcc_pass && by_mean.plcc_spread_pass);
+        let by_spread = judge(&[(0, 0.96), (1, 0.97)]);
+        assert!(by_spread.mean_plcc_pass && !by_spread.plcc_spread_pass);
+        let weak = judge(&[(0, 0.9502), (1, 0.9499), (2, 0.953)]);
+        assert!(weak.mean_plcc_pass && weak.plcc_spread_pass && !weak.per_seed_pass);
+        assert_eq!(weak.failing_seeds, vec![1]);
+    }
+}

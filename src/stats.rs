@@ -1,0 +1,97 @@
+//! Agreement statistics between predictions and targets: PLCC, SROCC (average ranks for ties),
+//! RMSE, and a Fisher-z confidence interval of a mean correlation. Undefined values (fewer than
+//! two points, or a constant series) are `None`, never a crash or a NaN.
+
+use statrs::distribution::{ContinuousCDF, Normal};
+use statrs::statistics::{Data, OrderStatistics, RankTieBreaker};
+
+/// Pearson's linear correlation; `None` for n < 2 or a constant series.
+pub fn plcc(a: &[f64], b: &[f64]) -> Option<f64> {
+    assert_eq!(a.len(), b.len(), "paired series");
+    let n = a.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / n as f64;
+    let (ma, mb) = (mean(a), mean(b));
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (&x, &y) in a.iter().zip(b) {
+        let (dx, dy) = (x - ma, y - mb);
+        sab += dx * dy;
+        saa += dx * dx;
+        sbb += dy * dy;
+    }
+    let r = sab / (saa * sbb).sqrt();
+    r.is_finite().then_some(r.clamp(-1.0, 1.0))
+}
+
+/// Spearman's rank correlation: PLCC of the ranks, ties sharing their average rank.
+pub fn srocc(a: &[f64], b: &[f64]) -> Option<f64> {
+    let ranks = |v: &[f64]| Data::new(v.to_vec()).ranks(RankTieBreaker::Average);
+    plcc(&ranks(a), &ranks(b))
+}
+
+/// Root mean squared error; `None` when empty.
+pub fn rmse(a: &[f64], b: &[f64]) -> Option<f64> {
+    if a.is_empty() {
+        return None;
+    }
+    let sum: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
+    Some((sum / a.len() as f64).sqrt())
+}
+
+/// Mean of the defined values; `None` when there are none.
+pub fn mean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = values.into_iter().fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| sum / n as f64)
+}
+
+/// Sample standard deviation (ddof 1); `None` for fewer than two values.
+pub fn sample_std(values: &[f64]) -> Option<f64> {
+    if values.len() < 2 {
+        return None;
+    }
+    let m = mean(values.iter().copied())?;
+    let ss: f64 = values.iter().map(|v| (v - m) * (v - m)).sum();
+    Some((ss / (values.len() - 1) as f64).sqrt())
+}
+
+/// 95 % confidence interval of a mean correlation by Fisher's z: average atanh(r) over the
+/// folds, ± z₀.₉₇₅ × (sample std / √k), mapped back with tanh. `None` for fewer than two folds.
+pub fn fisher_z_ci95(correlations: &[f64]) -> Option<(f64, f64)> {
+    let z: Vec<f64> = correlations.iter().map(|r| r.clamp(-0.999_999_999, 0.999_999_999).atanh()).collect();
+    let centre = mean(z.iter().copied())?;
+    let se = sample_std(&z)? / (z.len() as f64).sqrt();
+    let quantile = Normal::standard().inverse_cdf(0.975);
+    Some(((centre - quantile * se).tanh(), (centre + quantile * se).tanh()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_values() {
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let b = [2.0, 4.0, 5.0, 4.0, 5.0];
+        assert!((plcc(&a, &b).unwrap() - 0.774_596_669).abs() < 1e-8);
+        // Ties in b share average ranks: b ranks = 1, 2.5, 4.5, 2.5, 4.5.
+        assert!((srocc(&a, &b).unwrap() - 0.737_864_787).abs() < 1e-8);
+        assert!((rmse(&a, &b).unwrap() - 1.8f64.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn undefined_is_none() {
+        assert_eq!(plcc(&[1.0], &[2.0]), None);
+        assert_eq!(plcc(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
+        assert_eq!(srocc(&[], &[]), None);
+        assert_eq!(sample_std(&[0.9]), None);
+        assert_eq!(fisher_z_ci95(&[0.9]), None);
+    }
+
+    #[test]
+    fn ci_brackets_the_mean() {
+        let (lo, hi) = fisher_z_ci95(&[0.97, 0.98, 0.99, 0.985]).unwrap();
+        assert!(lo < 0.98 && hi > 0.98 && hi < 1.0, "{lo} {hi}");
+    }
+}

@@ -1,0 +1,329 @@
+//! The train stage (SPEC §6): leave-one-source-out cross-validation of the MLP, repeated per
+//! seed, written as `loso_seed{N}.json`.
+//!
+//! Every (seed, fold) pair trains from its own deterministic RNG stream (ChaCha8 seeded by the
+//! seed, stream = fold index), so folds and seeds train in parallel and the files are
+//! byte-identical whatever `--jobs` is. A seed file whose `recipe_key` matches is reused.
+
+pub mod features;
+pub mod mathf;
+pub mod mlp;
+pub mod ridge;
+
+use crate::error::{Error, Result};
+use crate::merge::Corpus;
+use crate::progress::Progress;
+use crate::schema::{self, FoldResult, LosoSeed, SCHEMA_VERSION};
+use crate::{atomic, budget, digest, stats};
+use camino::{Utf8Path, Utf8PathBuf};
+use features::{Standardiser, CODEC_BLOCK};
+use mlp::{Adam, AdamConfig, Mlp, Workspace, INPUT};
+use ndarray::{Array1, Array2};
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// The training recipe of SPEC §6.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Recipe {
+    /// Passes over the training rows.
+    pub epochs: usize,
+    /// Mini-batch size.
+    pub batch_size: usize,
+    /// Adam settings.
+    pub adam: AdamConfig,
+}
+
+impl Default for Recipe {
+    fn default() -> Self {
+        Recipe { epochs: 200, batch_size: 32, adam: AdamConfig { lr: 5e-4, weight_decay: 1e-5 } }
+    }
+}
+
+/// The default seeds of the gate.
+pub const DEFAULT_SEEDS: &[u64] = &[0, 1, 2, 3, 4];
+
+/// The corpus as model inputs: raw features, codec blocks, targets and fold membership.
+pub struct Dataset {
+    features: Vec<[f64; 6]>,
+    codec: Vec<[f32; CODEC_BLOCK]>,
+    target: Vec<f32>,
+    source: Vec<usize>,
+    /// Sorted unique source names: the folds.
+    pub sources: Vec<String>,
+    /// Rows whose encoder is outside the vocabulary.
+    pub unknown_encoder_rows: u64,
+}
+
+impl Dataset {
+    /// Builds the dataset; fewer than two sources is an input error.
+    pub fn new(corpus: &Corpus) -> Result<Dataset> {
+        let mut sources: Vec<String> = corpus.rows.iter().map(|r| r.src.clone()).collect();
+        sources.sort();
+        sources.dedup();
+        if sources.len() < 2 {
+            return Err(Error::Input(format!(
+                "the corpus ({}) has {} source(s); leave-one-source-out needs at least 2",
+                corpus.files.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", "),
+                sources.len()
+            )));
+        }
+        let rows = &corpus.rows;
+        Ok(Dataset {
+            features: rows.iter().map(features::raw_features).collect(),
+            codec: rows.iter().map(|r| features::codec_block(&r.encoder, r.cq)).collect(),
+            target: rows.iter().map(|r| r.vmaf as f32).collect(),
+            source: rows.iter().map(|r| sources.binary_search(&r.src).expect("listed")).collect(),
+            unknown_encoder_rows: rows.iter().filter(|r| features::is_unknown(&r.encoder)).count() as u64,
+            sources,
+        })
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.target.len()
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.target.is_empty()
+    }
+
+    /// Inputs and targets of the given rows under a standardiser.
+    pub fn matrix(&self, rows: &[usize], standardiser: &Standardiser) -> (Array2<f32>, Array1<f32>) {
+        let mut x = Array2::zeros((rows.len(), INPUT));
+        for (mut out, &i) in x.rows_mut().into_iter().zip(rows) {
+            out.assign(&ndarray::ArrayView1::from(&standardiser.input(&self.features[i], &self.codec[i])));
+        }
+        (x, rows.iter().map(|&i| self.target[i]).collect())
+    }
+
+    /// The standardiser of the given rows.
+    pub fn standardiser(&self, rows: &[usize]) -> Standardiser {
+        Standardiser::fit(rows.iter().map(|&i| &self.features[i]))
+    }
+}
+
+/// Trains one network on `x`/`y` from `rng`: PyTorch-default init, then per epoch a fresh
+/// shuffle and batches with fresh dropout masks.
+pub fn fit(x: &Array2<f32>, y: &Array1<f32>, recipe: &Recipe, rng: &mut ChaCha8Rng) -> Mlp {
+    let mut model = Mlp::init(rng);
+    let mut adam = Adam::new(recipe.adam);
+    let mut ws = Workspace::new(recipe.batch_size);
+    let n = x.nrows();
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut xb = Array2::zeros((recipe.batch_size, INPUT));
+    let mut yb = Array1::zeros(recipe.batch_size);
+    for _ in 0..recipe.epochs {
+        shuffle(&mut order, rng);
+        for batch in order.chunks(recipe.batch_size) {
+            let b = batch.len();
+            for (k, &i) in batch.iter().enumerate() {
+                xb.row_mut(k).assign(&x.row(i));
+                yb[k] = y[i];
+            }
+            ws.draw_masks(rng, b);
+            model.train_step(&mut adam, xb.slice(ndarray::s![..b, ..]), yb.slice(ndarray::s![..b]), &mut ws);
+        }
+    }
+    model
+}
+
+/// Fisher–Yates with the fold's RNG.
+fn shuffle(order: &mut [usize], rng: &mut ChaCha8Rng) {
+    for i in (1..order.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        order.swap(i, j);
+    }
+}
+
+/// The RNG of one (seed, fold): ChaCha8 seeded by `seed`, on stream `fold`.
+pub fn rng_for(seed: u64, fold: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(fold);
+    rng
+}
+
+/// One fold's predictions and scores.
+fn run_fold(data: &Dataset, fold: usize, seed: u64, recipe: &Recipe, baseline: Option<f64>) -> FoldResult {
+    let (train, val): (Vec<usize>, Vec<usize>) = (0..data.len()).partition(|&i| data.source[i] != fold);
+    let standardiser = data.standardiser(&train);
+    let (x_train, y_train) = data.matrix(&train, &standardiser);
+    let (x_val, y_val) = data.matrix(&val, &standardiser);
+    let model = fit(&x_train, &y_train, recipe, &mut rng_for(seed, fold as u64));
+    let predicted: Vec<f64> = model.predict(x_val.view()).iter().map(|&v| f64::from(v)).collect();
+    let truth: Vec<f64> = y_val.iter().map(|&v| f64::from(v)).collect();
+    FoldResult {
+        held_out: data.sources[fold].clone(),
+        n_train: train.len() as u64,
+        n_val: val.len() as u64,
+        plcc: stats::plcc(&predicted, &truth),
+        srocc: stats::srocc(&predicted, &truth),
+        rmse: stats::rmse(&predicted, &truth),
+        baseline_plcc: baseline,
+    }
+}
+
+/// The ridge baseline's PLCC on one fold.
+fn baseline_fold(data: &Dataset, fold: usize) -> Option<f64> {
+    let (train, val): (Vec<usize>, Vec<usize>) = (0..data.len()).partition(|&i| data.source[i] != fold);
+    let standardiser = data.standardiser(&train);
+    let (x_train, y_train) = data.matrix(&train, &standardiser);
+    let (x_val, y_val) = data.matrix(&val, &standardiser);
+    let predicted = ridge::fit_predict(&x_train, &y_train, &x_val)?;
+    stats::plcc(&predicted, &y_val.iter().map(|&v| f64::from(v)).collect::<Vec<_>>())
+}
+
+/// What `train` is asked to do.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    /// Where `loso_seed{N}.json` go.
+    pub out_dir: Utf8PathBuf,
+    /// Seeds, each a full LOSO run.
+    pub seeds: Vec<u64>,
+    /// The recipe.
+    pub recipe: Recipe,
+    /// (seed, fold) trainings at once.
+    pub jobs: Option<usize>,
+}
+
+/// The file of one seed.
+pub fn seed_path(dir: &Utf8Path, seed: u64) -> Utf8PathBuf {
+    dir.join(format!("loso_seed{seed}.json"))
+}
+
+/// Runs LOSO for every seed (reusing seed files whose recipe key matches) and writes them.
+pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Result<Vec<LosoSeed>> {
+    if request.seeds.is_empty() {
+        return Err(Error::Input("--seeds needs at least one seed".into()));
+    }
+    let data = Dataset::new(corpus)?;
+    if data.unknown_encoder_rows > 0 {
+        progress.warn(&format!(
+            "{} row(s) have an encoder outside vocabulary {} and use its `unknown` slot",
+            data.unknown_encoder_rows,
+            features::ENCODER_VOCAB_VERSION
+        ));
+    }
+    let (jobs, _) = budget::split(request.jobs, Some(1))?;
+    let corpus_label = corpus.files.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",");
+    let key_of = |seed: u64| {
+        digest::sha256_bytes(format!("{}|{seed}|{:?}|{}", corpus.sha256, request.recipe, env!("CARGO_PKG_VERSION")).as_bytes())
+    };
+
+    let mut finished: Vec<Option<LosoSeed>> = Vec::new();
+    for &seed in &request.seeds {
+        let path = seed_path(&request.out_dir, seed);
+        let reusable = path
+            .exists()
+            .then(|| schema::read_json::<LosoSeed>(&path, "loso-seed").ok())
+            .flatten()
+            .filter(|s| s.recipe_key == key_of(seed));
+        if reusable.is_some() {
+            progress.info(&format!("seed {seed}: reusing {path}"));
+        }
+        finished.push(reusable);
+    }
+    let todo: Vec<u64> = request.seeds.iter().zip(&finished).filter(|(_, f)| f.is_none()).map(|(s, _)| *s).collect();
+    let n_folds = data.sources.len();
+    progress.info(&format!(
+        "{} rows, {n_folds} folds, {} seed(s) to train ({} reused), {} epochs, {jobs} at a time",
+        data.len(),
+        todo.len(),
+        request.seeds.len() - todo.len(),
+        request.recipe.epochs
+    ));
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| Error::Environment(format!("could not start {jobs} worker threads: {e}")))?;
+    let results: Vec<(u64, FoldResult, f64)> = pool.install(|| {
+        let baselines: Vec<Option<f64>> =
+            if todo.is_empty() { Vec::new() } else { (0..n_folds).into_par_iter().map(|f| baseline_fold(&data, f)).collect() };
+        let tasks: Vec<(u64, usize)> = todo.iter().flat_map(|&s| (0..n_folds).map(move |f| (s, f))).collect();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let results: Vec<(u64, FoldResult, f64)> = tasks
+            .par_iter()
+            .map(|&(seed, fold)| {
+                let t = Instant::now();
+                let result = run_fold(&data, fold, seed, &request.recipe, baselines[fold]);
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                progress.info(&format!(
+                    "fold {n}/{} seed {seed} held-out {}: PLCC {}",
+                    tasks.len(),
+                    result.held_out,
+                    result.plcc.map_or("undefined".into(), |p| format!("{p:.4}"))
+                ));
+                (seed, result, t.elapsed().as_secs_f64())
+            })
+            .collect();
+        results
+    });
+
+    let pinned = std::env::var_os("SOURCE_DATE_EPOCH").is_some();
+    let mut out = Vec::new();
+    for (&seed, reused) in request.seeds.iter().zip(finished) {
+        let loso = match reused {
+            Some(loso) => loso,
+            None => {
+                let folds: Vec<FoldResult> = results.iter().filter(|(s, _, _)| *s == seed).map(|(_, f, _)| f.clone()).collect();
+                let wall: f64 = results.iter().filter(|(s, _, _)| *s == seed).map(|(_, _, t)| t).sum();
+                let loso = summarise(seed, folds, &data, corpus, &corpus_label, &request.recipe, key_of(seed), if pinned { 0.0 } else { wall });
+                atomic::write_json(&seed_path(&request.out_dir, seed), &loso)?;
+                loso
+            }
+        };
+        out.push(loso);
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn summarise(
+    seed: u64,
+    folds: Vec<FoldResult>,
+    data: &Dataset,
+    corpus: &Corpus,
+    corpus_label: &str,
+    recipe: &Recipe,
+    recipe_key: String,
+    wall_time_s: f64,
+) -> LosoSeed {
+    let plccs: Vec<f64> = folds.iter().filter_map(|f| f.plcc).collect();
+    let ci = stats::fisher_z_ci95(&plccs).map(|(lo, hi)| [lo, hi]);
+    LosoSeed {
+        kind: "loso-seed".into(),
+        schema_version: SCHEMA_VERSION,
+        seed,
+        corpus: corpus_label.to_owned(),
+        corpus_sha256: corpus.sha256.clone(),
+        n_rows: data.len() as u64,
+        n_folds: folds.len() as u64,
+        mean_plcc: stats::mean(plccs.iter().copied()),
+        std_plcc: stats::sample_std(&plccs),
+        min_plcc: plccs.iter().copied().reduce(f64::min),
+        max_plcc: plccs.iter().copied().reduce(f64::max),
+        plcc_ci95: ci,
+        mean_srocc: stats::mean(folds.iter().filter_map(|f| f.srocc)),
+        mean_rmse: stats::mean(folds.iter().filter_map(|f| f.rmse)),
+        baseline_mean_plcc: stats::mean(folds.iter().filter_map(|f| f.baseline_plcc)),
+        folds,
+        epochs: recipe.epochs as u64,
+        batch_size: recipe.batch_size as u64,
+        lr: round_f32(recipe.adam.lr),
+        weight_decay: round_f32(recipe.adam.weight_decay),
+        dropout: round_f32(mlp::DROPOUT),
+        num_codecs: features::ENCODER_VOCAB_V2.len() as u64,
+        encoder_vocab_version: features::ENCODER_VOCAB_VERSION.into(),
+        unknown_encoder_rows: data.unknown_encoder_rows,
+        recipe_key,
+        wall_time_s,
+    }
+}
+
+/// An f32 hyper-parameter as the f64 its decimal spelling means (5e-4, not 0.000500000024).
+fn round_f32(v: f32) -> f64 {
+    v.to_string().parse().expect("f32 prints as a number")
+}

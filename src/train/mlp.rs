@@ -1,0 +1,273 @@
+//! The SPEC §6 network, 20 → 64 → 64 → 1 with exact GELU and dropout 0.1, trained by Adam with
+//! L2 weight decay added to the gradient exactly as `torch.optim.Adam` does.
+//!
+//! Weights are stored input-major (`w1` is 20×64, i.e. PyTorch's `weight.T`) so a batch's
+//! forward pass is `x · w1`. All buffers of a training step live in [`Workspace`], so the inner
+//! loop allocates nothing.
+
+use super::mathf::{gelu_backward, gelu_forward};
+use ndarray::{linalg::general_mat_mul, s, Array1, Array2, ArrayView1, ArrayView2, Axis};
+use rand_core::RngCore;
+
+/// Network input width: 6 features + 14 codec columns.
+pub const INPUT: usize = 20;
+/// Width of both hidden layers.
+pub const HIDDEN: usize = 64;
+/// Dropout probability during training.
+pub const DROPOUT: f32 = 0.1;
+
+/// The network's parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mlp {
+    /// First layer weights, INPUT×HIDDEN.
+    pub w1: Array2<f32>,
+    /// First layer bias.
+    pub b1: Array1<f32>,
+    /// Second layer weights, HIDDEN×HIDDEN.
+    pub w2: Array2<f32>,
+    /// Second layer bias.
+    pub b2: Array1<f32>,
+    /// Output weights, HIDDEN.
+    pub w3: Array1<f32>,
+    /// Output bias.
+    pub b3: f32,
+}
+
+/// A uniform f32 in [0, 1) from 24 random bits.
+pub fn uniform01(rng: &mut impl RngCore) -> f32 {
+    (rng.next_u32() >> 8) as f32 * (1.0 / (1u32 << 24) as f32)
+}
+
+fn uniform_array(rng: &mut impl RngCore, n: usize, bound: f32) -> Vec<f32> {
+    (0..n).map(|_| (uniform01(rng) * 2.0 - 1.0) * bound).collect()
+}
+
+impl Mlp {
+    /// PyTorch's default `nn.Linear` initialisation: Kaiming-uniform weights with a = √5, which
+    /// is uniform in ±1/√fan_in, and biases uniform in ±1/√fan_in.
+    pub fn init(rng: &mut impl RngCore) -> Mlp {
+        let b_in = 1.0 / (INPUT as f32).sqrt();
+        let b_hidden = 1.0 / (HIDDEN as f32).sqrt();
+        // Drawn in PyTorch's order: weight then bias, layer by layer (values differ anyway).
+        let w1 = Array2::from_shape_vec((INPUT, HIDDEN), uniform_array(rng, INPUT * HIDDEN, b_in)).expect("shape");
+        let b1 = Array1::from(uniform_array(rng, HIDDEN, b_in));
+        let w2 = Array2::from_shape_vec((HIDDEN, HIDDEN), uniform_array(rng, HIDDEN * HIDDEN, b_hidden)).expect("shape");
+        let b2 = Array1::from(uniform_array(rng, HIDDEN, b_hidden));
+        let w3 = Array1::from(uniform_array(rng, HIDDEN, b_hidden));
+        let b3 = uniform_array(rng, 1, b_hidden)[0];
+        Mlp { w1, b1, w2, b2, w3, b3 }
+    }
+
+    /// Predictions for a batch (evaluation mode: no dropout).
+    pub fn predict(&self, x: ArrayView2<f32>) -> Array1<f32> {
+        let mut ws = Workspace::new(x.nrows());
+        let n = x.nrows();
+        self.forward(x, &mut ws, n, false);
+        ws.out.slice(s![..n]).to_owned()
+    }
+
+    /// Forward pass of the first `n` rows into the workspace; with `train`, applies the
+    /// dropout masks already in `ws.mask1`/`ws.mask2`.
+    fn forward(&self, x: ArrayView2<f32>, ws: &mut Workspace, n: usize, train: bool) {
+        let z1 = &mut ws.z1.slice_mut(s![..n, ..]);
+        z1.assign(&self.b1.broadcast((n, HIDDEN)).expect("bias broadcasts"));
+        general_mat_mul(1.0, &x, &self.w1, 1.0, z1);
+        let mut h1 = ws.h1.slice_mut(s![..n, ..]);
+        gelu_forward(as_slice(&ws.z1, n), slice_mut(&mut ws.cdf1, n), h1.as_slice_mut().expect("contiguous"));
+        if train {
+            h1 *= &ws.mask1.slice(s![..n, ..]);
+        }
+        let z2 = &mut ws.z2.slice_mut(s![..n, ..]);
+        z2.assign(&self.b2.broadcast((n, HIDDEN)).expect("bias broadcasts"));
+        general_mat_mul(1.0, &ws.h1.slice(s![..n, ..]), &self.w2, 1.0, z2);
+        let mut h2 = ws.h2.slice_mut(s![..n, ..]);
+        gelu_forward(as_slice(&ws.z2, n), slice_mut(&mut ws.cdf2, n), h2.as_slice_mut().expect("contiguous"));
+        if train {
+            h2 *= &ws.mask2.slice(s![..n, ..]);
+        }
+        let out = ws.h2.slice(s![..n, ..]).dot(&self.w3) + self.b3;
+        ws.out.slice_mut(s![..n]).assign(&out);
+    }
+
+    /// One Adam step on a batch with the dropout masks in `ws`; returns the batch's MSE loss.
+    pub fn train_step(&mut self, adam: &mut Adam, x: ArrayView2<f32>, y: ArrayView1<f32>, ws: &mut Workspace) -> f32 {
+        let n = x.nrows();
+        self.forward(x, ws, n, true);
+        let out = ws.out.slice(s![..n]);
+        let diff = &out - &y;
+        let loss = diff.mapv(|d| d * d).sum() / n as f32;
+        let g_out = diff * (2.0 / n as f32);
+
+        let h1 = ws.h1.slice(s![..n, ..]);
+        let h2 = ws.h2.slice(s![..n, ..]);
+        let grads = &mut ws.grads;
+        grads.w3.assign(&h2.t().dot(&g_out));
+        grads.b3 = g_out.sum();
+        // d(h2) = g_out ⊗ w3, then through dropout and GELU.
+        let mut g2 = ws.g2.slice_mut(s![..n, ..]);
+        for (mut row, &g) in g2.axis_iter_mut(Axis(0)).zip(g_out.iter()) {
+            row.assign(&(&self.w3 * g));
+        }
+        gelu_backward(as_slice(&ws.z2, n), as_slice(&ws.cdf2, n), as_slice(&ws.mask2, n), slice_mut(&mut ws.g2, n));
+        let g2 = ws.g2.slice(s![..n, ..]);
+        general_mat_mul(1.0, &h1.t(), &g2, 0.0, &mut grads.w2);
+        grads.b2.assign(&g2.sum_axis(Axis(0)));
+        let mut g1 = ws.g1.slice_mut(s![..n, ..]);
+        general_mat_mul(1.0, &g2, &self.w2.t(), 0.0, &mut g1);
+        gelu_backward(as_slice(&ws.z1, n), as_slice(&ws.cdf1, n), as_slice(&ws.mask1, n), slice_mut(&mut ws.g1, n));
+        let g1 = ws.g1.slice(s![..n, ..]);
+        general_mat_mul(1.0, &x.t(), &g1, 0.0, &mut grads.w1);
+        grads.b1.assign(&g1.sum_axis(Axis(0)));
+
+        adam.step(self, grads);
+        loss
+    }
+}
+
+fn as_slice(a: &Array2<f32>, n: usize) -> &[f32] {
+    &a.as_slice().expect("workspace is contiguous")[..n * HIDDEN]
+}
+
+fn slice_mut(a: &mut Array2<f32>, n: usize) -> &mut [f32] {
+    &mut a.as_slice_mut().expect("workspace is contiguous")[..n * HIDDEN]
+}
+
+/// Gradients with the same shapes as [`Mlp`].
+#[derive(Debug, Clone)]
+pub struct Grads {
+    w1: Array2<f32>,
+    b1: Array1<f32>,
+    w2: Array2<f32>,
+    b2: Array1<f32>,
+    w3: Array1<f32>,
+    b3: f32,
+}
+
+impl Grads {
+    fn zeros() -> Grads {
+        Grads {
+            w1: Array2::zeros((INPUT, HIDDEN)),
+            b1: Array1::zeros(HIDDEN),
+            w2: Array2::zeros((HIDDEN, HIDDEN)),
+            b2: Array1::zeros(HIDDEN),
+            w3: Array1::zeros(HIDDEN),
+            b3: 0.0,
+        }
+    }
+}
+
+/// Every buffer one training step needs, sized for the largest batch.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    z1: Array2<f32>,
+    cdf1: Array2<f32>,
+    h1: Array2<f32>,
+    z2: Array2<f32>,
+    cdf2: Array2<f32>,
+    h2: Array2<f32>,
+    out: Array1<f32>,
+    g1: Array2<f32>,
+    g2: Array2<f32>,
+    /// Dropout mask of the first hidden layer: 0 or 1/(1-p).
+    pub mask1: Array2<f32>,
+    /// Dropout mask of the second hidden layer.
+    pub mask2: Array2<f32>,
+    grads: Grads,
+}
+
+impl Workspace {
+    /// Buffers for batches of up to `batch` rows.
+    pub fn new(batch: usize) -> Workspace {
+        let m = || Array2::zeros((batch, HIDDEN));
+        Workspace {
+            z1: m(),
+            cdf1: m(),
+            h1: m(),
+            z2: m(),
+            cdf2: m(),
+            h2: m(),
+            out: Array1::zeros(batch),
+            g1: m(),
+            g2: m(),
+            mask1: m(),
+            mask2: m(),
+            grads: Grads::zeros(),
+        }
+    }
+
+    /// Draws fresh dropout masks for the first `n` rows (keep with probability 1-p, scaled).
+    pub fn draw_masks(&mut self, rng: &mut impl RngCore, n: usize) {
+        let keep = 1.0 / (1.0 - DROPOUT);
+        for mask in [&mut self.mask1, &mut self.mask2] {
+            for v in mask.slice_mut(s![..n, ..]).iter_mut() {
+                *v = if uniform01(rng) < DROPOUT { 0.0 } else { keep };
+            }
+        }
+    }
+}
+
+/// Adam hyper-parameters of SPEC §6.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdamConfig {
+    /// Learning rate.
+    pub lr: f32,
+    /// L2 penalty added to the gradient.
+    pub weight_decay: f32,
+}
+
+/// Adam's state: first and second moments per parameter and the step count.
+#[derive(Debug, Clone)]
+pub struct Adam {
+    config: AdamConfig,
+    step: i32,
+    m: Grads,
+    v: Grads,
+}
+
+impl Adam {
+    /// Fresh optimiser state.
+    pub fn new(config: AdamConfig) -> Adam {
+        Adam { config, step: 0, m: Grads::zeros(), v: Grads::zeros() }
+    }
+
+    /// `torch.optim.Adam.step` (β = 0.9, 0.999, ε = 1e-8, L2 decay, no amsgrad).
+    fn step(&mut self, p: &mut Mlp, g: &Grads) {
+        const B1: f32 = 0.9;
+        const B2: f32 = 0.999;
+        const EPS: f32 = 1e-8;
+        self.step += 1;
+        let bc1 = 1.0 - B1.powi(self.step);
+        let bc2_sqrt = (1.0 - B2.powi(self.step)).sqrt();
+        let step_size = self.config.lr / bc1;
+        let wd = self.config.weight_decay;
+        let update = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
+            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+                let g = g + wd * *p;
+                *m = B1 * *m + (1.0 - B1) * g;
+                *v = B2 * *v + (1.0 - B2) * g * g;
+                let denom = v.sqrt() / bc2_sqrt + EPS;
+                *p -= step_size * *m / denom;
+            }
+        };
+        let (m, v) = (&mut self.m, &mut self.v);
+        update(flat_mut(&mut p.w1), flat(&g.w1), flat_mut(&mut m.w1), flat_mut(&mut v.w1));
+        update(flat1_mut(&mut p.b1), flat1(&g.b1), flat1_mut(&mut m.b1), flat1_mut(&mut v.b1));
+        update(flat_mut(&mut p.w2), flat(&g.w2), flat_mut(&mut m.w2), flat_mut(&mut v.w2));
+        update(flat1_mut(&mut p.b2), flat1(&g.b2), flat1_mut(&mut m.b2), flat1_mut(&mut v.b2));
+        update(flat1_mut(&mut p.w3), flat1(&g.w3), flat1_mut(&mut m.w3), flat1_mut(&mut v.w3));
+        update(std::slice::from_mut(&mut p.b3), &[g.b3], std::slice::from_mut(&mut m.b3), std::slice::from_mut(&mut v.b3));
+    }
+}
+
+fn flat(a: &Array2<f32>) -> &[f32] {
+    a.as_slice().expect("contiguous")
+}
+fn flat_mut(a: &mut Array2<f32>) -> &mut [f32] {
+    a.as_slice_mut().expect("contiguous")
+}
+fn flat1(a: &Array1<f32>) -> &[f32] {
+    a.as_slice().expect("contiguous")
+}
+fn flat1_mut(a: &mut Array1<f32>) -> &mut [f32] {
+    a.as_slice_mut().expect("contiguous")
+}
