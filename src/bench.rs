@@ -111,7 +111,7 @@ pub fn corpus(
 ) -> Result<String> {
     let ref_dir = match &request.references {
         References::Dir(dir) => dir.clone(),
-        References::Demo(dir) => corpus::demo::ensure(&tools.ffmpeg.path, dir)?,
+        References::Demo(dir, frames) => corpus::demo::ensure(&tools.ffmpeg.path, dir, *frames)?,
     };
     let sources = sources::discover(&ref_dir, request.geometry)?;
     let encoders = request
@@ -218,5 +218,174 @@ pub fn corpus(
         meta.settings.jobs,
         naive_secs / pipeline_secs,
         pipeline_peak as f64 / pipeline_encoded.max(1) as f64,
+    ))
+}
+
+/// What `bench train` compares.
+#[derive(Debug, Clone)]
+pub struct TrainBench {
+    /// Corpus shard(s).
+    pub corpus: Vec<Utf8PathBuf>,
+    /// Seeds.
+    pub seeds: Vec<u64>,
+    /// Epochs per fold.
+    pub epochs: usize,
+    /// Folds at once, for both sides.
+    pub jobs: usize,
+    /// Python with torch.
+    pub python: String,
+    /// `torch_loso.py`.
+    pub torch_script: Utf8PathBuf,
+}
+
+/// Runs a child to completion, timing it and sampling its peak resident memory (Linux).
+fn timed_child(
+    mut command: std::process::Command,
+    what: &str,
+) -> Result<(f64, Option<u64>, Vec<u8>)> {
+    let started = Instant::now();
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Environment(format!("{what}: could not start: {e}")))?;
+    let status_file = format!("/proc/{}/status", child.id());
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let (stop, peak) = (stop.clone(), peak.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                if let Some(kib) = std::fs::read_to_string(&status_file)
+                    .ok()
+                    .and_then(|s| high_water_kib(&s))
+                {
+                    peak.fetch_max(kib, Ordering::SeqCst);
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let output = child
+        .wait_with_output()
+        .map_err(|e| Error::Environment(format!("{what}: {e}")))?;
+    stop.store(true, Ordering::SeqCst);
+    let _ = sampler.join();
+    if !output.status.success() {
+        return Err(Error::Tool {
+            what: what.into(),
+            command: format!("{command:?}"),
+            status: output.status.to_string(),
+            stderr_tail: crate::tools::process::stderr_tail(&output.stderr),
+        });
+    }
+    let kib = peak.load(Ordering::SeqCst);
+    Ok((
+        started.elapsed().as_secs_f64(),
+        (kib > 0).then_some(kib * 1024),
+        output.stdout,
+    ))
+}
+
+/// `VmHWM` (peak resident set) from a /proc status file, in KiB.
+fn high_water_kib(status: &str) -> Option<u64> {
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Runs both trainers and returns the report to print.
+pub fn train(request: &TrainBench, work: &Utf8Path, progress: &Progress) -> Result<String> {
+    let corpus_list = request
+        .corpus
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let seeds = request
+        .seeds
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let kit_dir = work.join("kit");
+    let torch_dir = work.join("torch");
+
+    progress.info(&format!(
+        "kit: train, {} seed(s), {} epochs, {} jobs",
+        request.seeds.len(),
+        request.epochs,
+        request.jobs
+    ));
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::Environment(format!("cannot find this program: {e}")))?;
+    let mut kit = std::process::Command::new(exe);
+    kit.args([
+        "-q",
+        "train",
+        "--corpus",
+        &corpus_list,
+        "--out-dir",
+        kit_dir.as_str(),
+        "--seeds",
+        &seeds,
+    ])
+    .args([
+        "--epochs",
+        &request.epochs.to_string(),
+        "--jobs",
+        &request.jobs.to_string(),
+    ]);
+    let (kit_secs, kit_peak, _) = timed_child(kit, "kit train")?;
+
+    progress.info("torch: scripts/reference/torch_loso.py, same corpus, seeds and jobs");
+    let mut torch = std::process::Command::new(&request.python);
+    torch
+        .arg(request.torch_script.as_str())
+        .arg("--corpus")
+        .args(request.corpus.iter().map(|c| c.as_str()));
+    torch
+        .args(["--out-dir", torch_dir.as_str(), "--seeds", &seeds])
+        .args([
+            "--epochs",
+            &request.epochs.to_string(),
+            "--jobs",
+            &request.jobs.to_string(),
+        ]);
+    let (torch_secs, torch_peak, stdout) = timed_child(torch, "torch_loso.py")?;
+    let torch_summary: serde_json::Value = serde_json::from_slice(&stdout)
+        .map_err(|e| Error::Environment(format!("torch_loso.py printed no JSON summary: {e}")))?;
+    let torch_mean = torch_summary["mean_plcc"].as_f64().unwrap_or(f64::NAN);
+
+    let kit_seeds: Vec<f64> = request
+        .seeds
+        .iter()
+        .map(|&s| {
+            crate::gate::read_seed(&kit_dir, s).map(|l| l.mean_plcc.expect("checked by read_seed"))
+        })
+        .collect::<Result<_>>()?;
+    let kit_mean = kit_seeds.iter().sum::<f64>() / kit_seeds.len() as f64;
+    let mib = |b: Option<u64>| {
+        b.map_or("n/a".to_owned(), |b| {
+            format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
+        })
+    };
+    Ok(format!(
+        "bench train: {corpus_list}, seeds {seeds}, {} epochs, {} jobs each, {} core(s)\n\
+         kit train        : {kit_secs:8.2} s   peak memory {}\n\
+         torch_loso.py    : {torch_secs:8.2} s   peak memory {} (main process)\n\
+         speed-up         : {:.1}x\n\
+         mean PLCC        : kit {kit_mean:.5}   torch {torch_mean:.5}   difference {:+.5}\n",
+        request.epochs,
+        request.jobs,
+        crate::budget::cores(),
+        mib(kit_peak),
+        mib(torch_peak),
+        torch_secs / kit_secs,
+        kit_mean - torch_mean,
     ))
 }

@@ -71,18 +71,26 @@ pub enum Command {
     Bench(BenchArgs),
 }
 
-/// Where the references come from.
+/// Where the references come from (exactly one of `--ref-dir` and `--demo`).
 #[derive(Debug, Args, Clone)]
-#[group(required = true, multiple = false)]
 pub struct ReferenceArgs {
     /// Folder of references: `.yuv` (geometry from NAME_WxH_Nfps.yuv, else the flags, else
     /// 1920x1080 25 fps) and `.y4m`.
-    #[arg(long, value_name = "DIR")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        conflicts_with = "demo",
+        required_unless_present = "demo"
+    )]
     pub ref_dir: Option<Utf8PathBuf>,
 
     /// Use the built-in demo references (9 synthetic 320x180 clips; nothing to supply).
     #[arg(long)]
     pub demo: bool,
+
+    /// Frames per demo clip (with --demo).
+    #[arg(long, value_name = "N", default_value_t = crate::corpus::demo::DEFAULT_FRAMES, requires = "demo")]
+    pub demo_frames: u64,
 }
 
 /// The cell grid and how to run it.
@@ -183,7 +191,12 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub out_dir: Utf8PathBuf,
     /// Seeds; each is one full LOSO run (the gate uses 0..4).
-    #[arg(long, value_delimiter = ',', default_value = "0,1,2,3,4", value_name = "LIST")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0,1,2,3,4",
+        value_name = "LIST"
+    )]
     pub seeds: Vec<u64>,
     /// Training epochs per fold.
     #[arg(long, default_value_t = 200)]
@@ -203,7 +216,12 @@ pub struct VerdictArgs {
     #[arg(long, value_name = "DIR")]
     pub loso_dir: Utf8PathBuf,
     /// Seeds to judge; every one must have its file.
-    #[arg(long, value_delimiter = ',', default_value = "0,1,2,3,4", value_name = "LIST")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0,1,2,3,4",
+        value_name = "LIST"
+    )]
     pub seeds: Vec<u64>,
     /// Reference corpus folder to describe in the verdict (counts and a content hash).
     #[arg(long, value_name = "DIR")]
@@ -231,6 +249,41 @@ pub enum BenchKind {
         references: ReferenceArgs,
         #[command(flatten)]
         grid: GridArgs,
+        /// Scratch folder for both runs (default: a temporary folder).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<Utf8PathBuf>,
+    },
+    /// `train` against our PyTorch implementation of the same recipe
+    /// (scripts/reference/torch_loso.py), same corpus, seeds and jobs: speed, peak memory,
+    /// and the difference in mean PLCC.
+    Train {
+        /// Corpus shard(s) (e.g. from scripts/make-bench-corpus.sh).
+        #[arg(long, required = true, num_args = 1.., value_delimiter = ',', value_name = "SHARD")]
+        corpus: Vec<Utf8PathBuf>,
+        /// Seeds.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "0,1,2,3,4",
+            value_name = "LIST"
+        )]
+        seeds: Vec<u64>,
+        /// Epochs per fold.
+        #[arg(long, default_value_t = 200)]
+        epochs: usize,
+        /// Folds trained at once by each side (default: one per core).
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
+        /// The Python that has torch installed.
+        #[arg(long, default_value = "python3")]
+        python: String,
+        /// The PyTorch reference script.
+        #[arg(
+            long,
+            default_value = "scripts/reference/torch_loso.py",
+            value_name = "PATH"
+        )]
+        torch_script: Utf8PathBuf,
         /// Scratch folder for both runs (default: a temporary folder).
         #[arg(long, value_name = "DIR")]
         work_dir: Option<Utf8PathBuf>,

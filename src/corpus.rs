@@ -34,8 +34,8 @@ pub const DEFAULT_CQS: &[u32] = &[19, 25, 31, 37];
 pub enum References {
     /// `--ref-dir DIR`.
     Dir(Utf8PathBuf),
-    /// `--demo`: the built-in clips, rendered into this folder if missing.
-    Demo(Utf8PathBuf),
+    /// `--demo`: the built-in clips of this many frames, rendered into this folder if missing.
+    Demo(Utf8PathBuf, u64),
 }
 
 /// Everything a corpus run is asked to do.
@@ -86,9 +86,9 @@ pub fn run(
     check_writable(out)?;
     let ref_dir = match &request.references {
         References::Dir(dir) => dir.clone(),
-        References::Demo(dir) => {
+        References::Demo(dir, frames) => {
             progress.info(&format!("rendering the demo references into {dir}"));
-            demo::ensure(&tools.ffmpeg.path, dir)?
+            demo::ensure(&tools.ffmpeg.path, dir, *frames)?
         }
     };
     progress.info(&format!("hashing references in {ref_dir}"));

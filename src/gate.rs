@@ -36,7 +36,11 @@ pub fn judge(per_seed: &[(u64, f64)]) -> Gate {
     let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let min = values.iter().copied().fold(f64::INFINITY, f64::min);
     let plcc_spread = max - min;
-    let failing_seeds: Vec<u64> = per_seed.iter().filter(|(_, p)| *p < PER_SEED_MIN).map(|(s, _)| *s).collect();
+    let failing_seeds: Vec<u64> = per_seed
+        .iter()
+        .filter(|(_, p)| *p < PER_SEED_MIN)
+        .map(|(s, _)| *s)
+        .collect();
     let mean_plcc_pass = mean_plcc >= MEAN_PLCC_THRESHOLD;
     let plcc_spread_pass = plcc_spread <= PLCC_SPREAD_MAX;
     let per_seed_pass = failing_seeds.is_empty();
@@ -48,7 +52,10 @@ pub fn judge(per_seed: &[(u64, f64)]) -> Gate {
         plcc_spread,
         plcc_spread_max: PLCC_SPREAD_MAX,
         plcc_spread_pass,
-        per_seed_plccs: per_seed.iter().map(|(s, p)| (s.to_string(), *p)).collect::<BTreeMap<_, _>>(),
+        per_seed_plccs: per_seed
+            .iter()
+            .map(|(s, p)| (s.to_string(), *p))
+            .collect::<BTreeMap<_, _>>(),
         per_seed_min: PER_SEED_MIN,
         per_seed_pass,
         failing_seeds,
@@ -90,7 +97,12 @@ pub fn read_seed(dir: &Utf8Path, seed: u64) -> Result<LosoSeed> {
         message: e.to_string(),
     })?;
     if loso.seed != seed {
-        return Err(Error::Invalid { path, line: None, field: "/seed".into(), message: format!("says seed {}, expected {seed}", loso.seed) });
+        return Err(Error::Invalid {
+            path,
+            line: None,
+            field: "/seed".into(),
+            message: format!("says seed {}, expected {seed}", loso.seed),
+        });
     }
     if loso.mean_plcc.is_none() {
         return Err(Error::Invalid {
@@ -112,13 +124,22 @@ pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf)> {
         .flatten()
         .any(|e| e.file_name().starts_with("loso_seed") && e.file_name().ends_with(".json"));
     if !any_seed {
-        return Err(Error::Input(format!("--loso-dir `{dir}` holds no loso_seed*.json files; run `ensemble-kit train` first")));
+        return Err(Error::Input(format!(
+            "--loso-dir `{dir}` holds no loso_seed*.json files; run `ensemble-kit train` first"
+        )));
     }
     if request.seeds.is_empty() {
         return Err(Error::Input("--seeds needs at least one seed".into()));
     }
-    let seeds: Vec<LosoSeed> = request.seeds.iter().map(|&s| read_seed(dir, s)).collect::<Result<_>>()?;
-    let per_seed: Vec<(u64, f64)> = seeds.iter().map(|s| (s.seed, s.mean_plcc.expect("checked"))).collect();
+    let seeds: Vec<LosoSeed> = request
+        .seeds
+        .iter()
+        .map(|&s| read_seed(dir, s))
+        .collect::<Result<_>>()?;
+    let per_seed: Vec<(u64, f64)> = seeds
+        .iter()
+        .map(|s| (s.seed, s.mean_plcc.expect("checked")))
+        .collect();
     let gate = judge(&per_seed);
     let verdict_word = if gate.passed { "PROMOTE" } else { "HOLD" };
     let verdict = Verdict {
@@ -135,9 +156,18 @@ pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf)> {
     };
     let out_dir = request.out_dir.clone().unwrap_or_else(|| dir.clone());
     let path = out_dir.join(format!("{verdict_word}.json"));
-    schema::check("verdict", &serde_json::to_value(&verdict).expect("serialises"), &path, None)?;
+    schema::check(
+        "verdict",
+        &serde_json::to_value(&verdict).expect("serialises"),
+        &path,
+        None,
+    )?;
     atomic::write_json(&path, &verdict)?;
-    let stale = out_dir.join(if verdict.gate.passed { "HOLD.json" } else { "PROMOTE.json" });
+    let stale = out_dir.join(if verdict.gate.passed {
+        "HOLD.json"
+    } else {
+        "PROMOTE.json"
+    });
     if stale.exists() {
         std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
     }
@@ -150,15 +180,27 @@ fn recommendation(gate: &Gate) -> String {
     }
     let mut failed = Vec::new();
     if !gate.mean_plcc_pass {
-        failed.push(format!("mean PLCC {:.4} < {}", gate.mean_plcc, gate.mean_plcc_threshold));
+        failed.push(format!(
+            "mean PLCC {:.4} < {}",
+            gate.mean_plcc, gate.mean_plcc_threshold
+        ));
     }
     if !gate.plcc_spread_pass {
-        failed.push(format!("seed spread {:.4} > {}", gate.plcc_spread, gate.plcc_spread_max));
+        failed.push(format!(
+            "seed spread {:.4} > {}",
+            gate.plcc_spread, gate.plcc_spread_max
+        ));
     }
     if !gate.per_seed_pass {
-        failed.push(format!("seed(s) {:?} below {}", gate.failing_seeds, gate.per_seed_min));
+        failed.push(format!(
+            "seed(s) {:?} below {}",
+            gate.failing_seeds, gate.per_seed_min
+        ));
     }
-    format!("Do not ship this model: {}. Add or diversify sources and retrain.", failed.join("; "))
+    format!(
+        "Do not ship this model: {}. Add or diversify sources and retrain.",
+        failed.join("; ")
+    )
 }
 
 /// Describes the reference corpus folder for the verdict.
@@ -189,7 +231,10 @@ fn describe_corpus(root: Option<&Utf8Path>) -> Result<VerdictCorpus> {
         if rel.extension() == Some("yuv") {
             yuv_count += 1;
         }
-        listing.push_str(&format!("{rel}\t{}\n", digest::sha256_file(&root.join(rel))?));
+        listing.push_str(&format!(
+            "{rel}\t{}\n",
+            digest::sha256_file(&root.join(rel))?
+        ));
     }
     Ok(VerdictCorpus {
         present: true,
@@ -208,7 +253,13 @@ fn collect_files(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) ->
         if kind.is_dir() {
             collect_files(root, entry.path(), out)?;
         } else if kind.is_file() {
-            out.push(entry.path().strip_prefix(root).expect("below root").to_owned());
+            out.push(
+                entry
+                    .path()
+                    .strip_prefix(root)
+                    .expect("below root")
+                    .to_owned(),
+            );
         }
     }
     Ok(())
@@ -217,11 +268,20 @@ fn collect_files(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) ->
 /// The human summary printed on stderr: per-seed PLCC, spread, and which rule failed.
 pub fn summary(verdict: &Verdict, seeds: &[LosoSeed]) -> String {
     let g = &verdict.gate;
-    let mut text = format!("verdict: {}\n  seed  mean PLCC  min PLCC  baseline PLCC  95% CI\n", verdict.verdict);
+    let mut text = format!(
+        "verdict: {}\n  seed  mean PLCC  min PLCC  baseline PLCC  95% CI\n",
+        verdict.verdict
+    );
     for s in seeds {
         let f = |v: Option<f64>| v.map_or("   n/a".to_owned(), |v| format!("{v:.4}"));
-        let ci = s.plcc_ci95.map_or("n/a".to_owned(), |[lo, hi]| format!("[{lo:.4}, {hi:.4}]"));
-        let mark = if g.failing_seeds.contains(&s.seed) { "  < per-seed minimum" } else { "" };
+        let ci = s
+            .plcc_ci95
+            .map_or("n/a".to_owned(), |[lo, hi]| format!("[{lo:.4}, {hi:.4}]"));
+        let mark = if g.failing_seeds.contains(&s.seed) {
+            "  < per-seed minimum"
+        } else {
+            ""
+        };
         text.push_str(&format!(
             "  {:>4}  {:>9}  {:>8}  {:>13}  {ci}{mark}\n",
             s.seed,

@@ -94,7 +94,10 @@ pub fn run(cli: Cli) -> Result<i32> {
             let request = train::TrainRequest {
                 out_dir: args.out_dir,
                 seeds: args.seeds,
-                recipe: train::Recipe { epochs: args.epochs, ..train::Recipe::default() },
+                recipe: train::Recipe {
+                    epochs: args.epochs,
+                    ..train::Recipe::default()
+                },
                 jobs: args.jobs,
             };
             let seeds = train::run(&request, &corpus, &progress)?;
@@ -102,8 +105,10 @@ pub fn run(cli: Cli) -> Result<i32> {
                 progress.info(&format!(
                     "seed {}: mean PLCC {} (ridge baseline {})",
                     s.seed,
-                    s.mean_plcc.map_or("undefined".into(), |p| format!("{p:.4}")),
-                    s.baseline_mean_plcc.map_or("undefined".into(), |p| format!("{p:.4}"))
+                    s.mean_plcc
+                        .map_or("undefined".into(), |p| format!("{p:.4}")),
+                    s.baseline_mean_plcc
+                        .map_or("undefined".into(), |p| format!("{p:.4}"))
                 ));
             }
             Ok(0)
@@ -116,7 +121,11 @@ pub fn run(cli: Cli) -> Result<i32> {
                 out_dir: args.out_dir,
             };
             let (verdict, path) = gate::run(&request)?;
-            let seeds: Vec<_> = request.seeds.iter().map(|&s| gate::read_seed(&request.loso_dir, s)).collect::<Result<_>>()?;
+            let seeds: Vec<_> = request
+                .seeds
+                .iter()
+                .map(|&s| gate::read_seed(&request.loso_dir, s))
+                .collect::<Result<_>>()?;
             if verdict_visible(&progress) {
                 eprint!("{}", gate::summary(&verdict, &seeds));
             }
@@ -169,6 +178,28 @@ pub fn run(cli: Cli) -> Result<i32> {
                 );
                 Ok(0)
             }
+            cli::BenchKind::Train {
+                corpus,
+                seeds,
+                epochs,
+                jobs,
+                python,
+                torch_script,
+                work_dir,
+            } => {
+                let work = bench::WorkDir::new(work_dir)?;
+                let (jobs, _) = budget::split(jobs, Some(1))?;
+                let request = bench::TrainBench {
+                    corpus,
+                    seeds,
+                    epochs,
+                    jobs,
+                    python,
+                    torch_script,
+                };
+                print!("{}", bench::train(&request, work.path(), &progress)?);
+                Ok(0)
+            }
         },
     }
 }
@@ -193,12 +224,14 @@ pub fn validate(file: &Utf8Path) -> Result<String> {
         message: format!("not valid JSON: {e}"),
     })?;
     let is_verdict = value.get("verdict").is_some() && value.get("gate").is_some();
-    let kind = schema::kind_of(&value).or(is_verdict.then_some("verdict")).ok_or_else(|| Error::Invalid {
-        path: file.to_owned(),
-        line: None,
-        field: "/kind".into(),
-        message: "no `kind` field, so this is not a file the kit can check".into(),
-    })?;
+    let kind = schema::kind_of(&value)
+        .or(is_verdict.then_some("verdict"))
+        .ok_or_else(|| Error::Invalid {
+            path: file.to_owned(),
+            line: None,
+            field: "/kind".into(),
+            message: "no `kind` field, so this is not a file the kit can check".into(),
+        })?;
     schema::check(kind, &value, file, None)?;
     Ok(kind.to_owned())
 }
@@ -213,8 +246,10 @@ fn references(args: &ReferenceArgs, out: &Utf8Path) -> Result<corpus::References
                     .map(Utf8Path::to_owned)
                     .unwrap_or_else(|| Utf8PathBuf::from("."))
             });
+            let frames = args.demo_frames;
             Ok(corpus::References::Demo(
-                base.join(corpus::demo::dir_name()),
+                base.join(corpus::demo::dir_name(frames)),
+                frames,
             ))
         }
         (None, false) => Err(Error::Input("give --ref-dir DIR or --demo".into())),

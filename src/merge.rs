@@ -29,18 +29,31 @@ pub struct Corpus {
 }
 
 fn key(row: &CorpusRow) -> RowKey {
-    (row.src_sha256.clone(), row.encoder.clone(), row.cq, row.frame_index)
+    (
+        row.src_sha256.clone(),
+        row.encoder.clone(),
+        row.cq,
+        row.frame_index,
+    )
 }
 
 /// Two rows agree when everything but the encode timing is equal.
 fn same_values(a: &CorpusRow, b: &CorpusRow) -> bool {
-    CorpusRow { enc_time_ms: 0, ..a.clone() } == CorpusRow { enc_time_ms: 0, ..b.clone() }
+    CorpusRow {
+        enc_time_ms: 0,
+        ..a.clone()
+    } == CorpusRow {
+        enc_time_ms: 0,
+        ..b.clone()
+    }
 }
 
 /// Loads and merges `files`.
 pub fn load(files: &[Utf8PathBuf], allow_mixed_vmaf: bool) -> Result<Corpus> {
     if files.is_empty() {
-        return Err(Error::Input("no corpus given; pass --corpus SHARD.jsonl (one or more)".into()));
+        return Err(Error::Input(
+            "no corpus given; pass --corpus SHARD.jsonl (one or more)".into(),
+        ));
     }
     let mut rows: BTreeMap<RowKey, (CorpusRow, usize)> = BTreeMap::new();
     let mut duplicates = 0u64;
@@ -73,7 +86,10 @@ pub fn load(files: &[Utf8PathBuf], allow_mixed_vmaf: bool) -> Result<Corpus> {
         })?;
     }
     if versions.len() > 1 && !allow_mixed_vmaf {
-        let list: Vec<String> = versions.iter().map(|(v, f)| format!("{f} (libvmaf {v})")).collect();
+        let list: Vec<String> = versions
+            .iter()
+            .map(|(v, f)| format!("{f} (libvmaf {v})"))
+            .collect();
         return Err(Error::Input(format!(
             "shards were scored by different libvmaf versions: {}; re-score with one version or pass --allow-mixed-vmaf",
             list.join(", ")
@@ -82,7 +98,14 @@ pub fn load(files: &[Utf8PathBuf], allow_mixed_vmaf: bool) -> Result<Corpus> {
     let rows: Vec<CorpusRow> = rows.into_values().map(|(row, _)| row).collect();
     let mut canonical = Vec::new();
     for row in &rows {
-        serde_json::to_writer(&mut canonical, &CorpusRow { enc_time_ms: 0, ..row.clone() }).expect("rows serialise");
+        serde_json::to_writer(
+            &mut canonical,
+            &CorpusRow {
+                enc_time_ms: 0,
+                ..row.clone()
+            },
+        )
+        .expect("rows serialise");
         canonical.push(b'\n');
     }
     Ok(Corpus {

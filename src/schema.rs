@@ -382,7 +382,8 @@ pub struct LosoSeed {
     pub min_plcc: Option<f64>,
     /// Largest fold PLCC.
     pub max_plcc: Option<f64>,
-    /// Fisher-z 95 % confidence interval of `mean_plcc` over folds.
+    /// Fisher-z 95 % confidence interval of `mean_plcc`: the mean of the folds' lower and
+    /// upper bounds tanh(atanh(r) ± 1.96/√(n_val − 3)).
     pub plcc_ci95: Option<[f64; 2]>,
     /// Mean SROCC over folds.
     pub mean_srocc: Option<f64>,

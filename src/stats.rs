@@ -42,7 +42,9 @@ pub fn rmse(a: &[f64], b: &[f64]) -> Option<f64> {
 
 /// Mean of the defined values; `None` when there are none.
 pub fn mean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
-    let (sum, n) = values.into_iter().fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    let (sum, n) = values
+        .into_iter()
+        .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
     (n > 0).then(|| sum / n as f64)
 }
 
@@ -56,14 +58,25 @@ pub fn sample_std(values: &[f64]) -> Option<f64> {
     Some((ss / (values.len() - 1) as f64).sqrt())
 }
 
-/// 95 % confidence interval of a mean correlation by Fisher's z: average atanh(r) over the
-/// folds, ± z₀.₉₇₅ × (sample std / √k), mapped back with tanh. `None` for fewer than two folds.
-pub fn fisher_z_ci95(correlations: &[f64]) -> Option<(f64, f64)> {
-    let z: Vec<f64> = correlations.iter().map(|r| r.clamp(-0.999_999_999, 0.999_999_999).atanh()).collect();
-    let centre = mean(z.iter().copied())?;
-    let se = sample_std(&z)? / (z.len() as f64).sqrt();
+/// 95 % confidence interval of a mean correlation by Fisher's z: each correlation `r` from `n`
+/// points gets the interval tanh(atanh(r) ± z₀.₉₇₅/√(n−3)); the mean's interval is the mean of
+/// the lower and of the upper bounds (conservative: it assumes the folds' errors move together,
+/// and it always brackets the mean). Pairs with n ≤ 3 carry no interval and are skipped;
+/// `None` when none is left.
+pub fn fisher_z_ci95(correlations: &[(f64, u64)]) -> Option<(f64, f64)> {
     let quantile = Normal::standard().inverse_cdf(0.975);
-    Some(((centre - quantile * se).tanh(), (centre + quantile * se).tanh()))
+    let bounds: Vec<(f64, f64)> = correlations
+        .iter()
+        .filter(|(_, n)| *n > 3)
+        .map(|&(r, n)| {
+            let z = r.clamp(-0.999_999_999, 0.999_999_999).atanh();
+            let half = quantile / ((n - 3) as f64).sqrt();
+            ((z - half).tanh(), (z + half).tanh())
+        })
+        .collect();
+    let lo = mean(bounds.iter().map(|b| b.0))?;
+    let hi = mean(bounds.iter().map(|b| b.1))?;
+    Some((lo, hi))
 }
 
 #[cfg(test)]
@@ -86,12 +99,14 @@ mod tests {
         assert_eq!(plcc(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]), None);
         assert_eq!(srocc(&[], &[]), None);
         assert_eq!(sample_std(&[0.9]), None);
-        assert_eq!(fisher_z_ci95(&[0.9]), None);
+        assert_eq!(fisher_z_ci95(&[(0.9, 3)]), None);
     }
 
     #[test]
     fn ci_brackets_the_mean() {
-        let (lo, hi) = fisher_z_ci95(&[0.97, 0.98, 0.99, 0.985]).unwrap();
-        assert!(lo < 0.98 && hi > 0.98 && hi < 1.0, "{lo} {hi}");
+        let folds = [(0.97, 160), (0.98, 160), (0.99, 160), (0.40, 160)];
+        let mean = folds.iter().map(|f| f.0).sum::<f64>() / 4.0;
+        let (lo, hi) = fisher_z_ci95(&folds).unwrap();
+        assert!(lo < mean && mean < hi && hi < 1.0, "{lo} {mean} {hi}");
     }
 }

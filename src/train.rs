@@ -37,7 +37,14 @@ pub struct Recipe {
 
 impl Default for Recipe {
     fn default() -> Self {
-        Recipe { epochs: 200, batch_size: 32, adam: AdamConfig { lr: 5e-4, weight_decay: 1e-5 } }
+        Recipe {
+            epochs: 200,
+            batch_size: 32,
+            adam: AdamConfig {
+                lr: 5e-4,
+                weight_decay: 1e-5,
+            },
+        }
     }
 }
 
@@ -65,17 +72,31 @@ impl Dataset {
         if sources.len() < 2 {
             return Err(Error::Input(format!(
                 "the corpus ({}) has {} source(s); leave-one-source-out needs at least 2",
-                corpus.files.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", "),
+                corpus
+                    .files
+                    .iter()
+                    .map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 sources.len()
             )));
         }
         let rows = &corpus.rows;
         Ok(Dataset {
             features: rows.iter().map(features::raw_features).collect(),
-            codec: rows.iter().map(|r| features::codec_block(&r.encoder, r.cq)).collect(),
+            codec: rows
+                .iter()
+                .map(|r| features::codec_block(&r.encoder, r.cq))
+                .collect(),
             target: rows.iter().map(|r| r.vmaf as f32).collect(),
-            source: rows.iter().map(|r| sources.binary_search(&r.src).expect("listed")).collect(),
-            unknown_encoder_rows: rows.iter().filter(|r| features::is_unknown(&r.encoder)).count() as u64,
+            source: rows
+                .iter()
+                .map(|r| sources.binary_search(&r.src).expect("listed"))
+                .collect(),
+            unknown_encoder_rows: rows
+                .iter()
+                .filter(|r| features::is_unknown(&r.encoder))
+                .count() as u64,
             sources,
         })
     }
@@ -91,10 +112,16 @@ impl Dataset {
     }
 
     /// Inputs and targets of the given rows under a standardiser.
-    pub fn matrix(&self, rows: &[usize], standardiser: &Standardiser) -> (Array2<f32>, Array1<f32>) {
+    pub fn matrix(
+        &self,
+        rows: &[usize],
+        standardiser: &Standardiser,
+    ) -> (Array2<f32>, Array1<f32>) {
         let mut x = Array2::zeros((rows.len(), INPUT));
         for (mut out, &i) in x.rows_mut().into_iter().zip(rows) {
-            out.assign(&ndarray::ArrayView1::from(&standardiser.input(&self.features[i], &self.codec[i])));
+            out.assign(&ndarray::ArrayView1::from(
+                &standardiser.input(&self.features[i], &self.codec[i]),
+            ));
         }
         (x, rows.iter().map(|&i| self.target[i]).collect())
     }
@@ -124,7 +151,12 @@ pub fn fit(x: &Array2<f32>, y: &Array1<f32>, recipe: &Recipe, rng: &mut ChaCha8R
                 yb[k] = y[i];
             }
             ws.draw_masks(rng, b);
-            model.train_step(&mut adam, xb.slice(ndarray::s![..b, ..]), yb.slice(ndarray::s![..b]), &mut ws);
+            model.train_step(
+                &mut adam,
+                xb.slice(ndarray::s![..b, ..]),
+                yb.slice(ndarray::s![..b]),
+                &mut ws,
+            );
         }
     }
     model
@@ -146,13 +178,24 @@ pub fn rng_for(seed: u64, fold: u64) -> ChaCha8Rng {
 }
 
 /// One fold's predictions and scores.
-fn run_fold(data: &Dataset, fold: usize, seed: u64, recipe: &Recipe, baseline: Option<f64>) -> FoldResult {
-    let (train, val): (Vec<usize>, Vec<usize>) = (0..data.len()).partition(|&i| data.source[i] != fold);
+fn run_fold(
+    data: &Dataset,
+    fold: usize,
+    seed: u64,
+    recipe: &Recipe,
+    baseline: Option<f64>,
+) -> FoldResult {
+    let (train, val): (Vec<usize>, Vec<usize>) =
+        (0..data.len()).partition(|&i| data.source[i] != fold);
     let standardiser = data.standardiser(&train);
     let (x_train, y_train) = data.matrix(&train, &standardiser);
     let (x_val, y_val) = data.matrix(&val, &standardiser);
     let model = fit(&x_train, &y_train, recipe, &mut rng_for(seed, fold as u64));
-    let predicted: Vec<f64> = model.predict(x_val.view()).iter().map(|&v| f64::from(v)).collect();
+    let predicted: Vec<f64> = model
+        .predict(x_val.view())
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
     let truth: Vec<f64> = y_val.iter().map(|&v| f64::from(v)).collect();
     FoldResult {
         held_out: data.sources[fold].clone(),
@@ -167,12 +210,16 @@ fn run_fold(data: &Dataset, fold: usize, seed: u64, recipe: &Recipe, baseline: O
 
 /// The ridge baseline's PLCC on one fold.
 fn baseline_fold(data: &Dataset, fold: usize) -> Option<f64> {
-    let (train, val): (Vec<usize>, Vec<usize>) = (0..data.len()).partition(|&i| data.source[i] != fold);
+    let (train, val): (Vec<usize>, Vec<usize>) =
+        (0..data.len()).partition(|&i| data.source[i] != fold);
     let standardiser = data.standardiser(&train);
     let (x_train, y_train) = data.matrix(&train, &standardiser);
     let (x_val, y_val) = data.matrix(&val, &standardiser);
     let predicted = ridge::fit_predict(&x_train, &y_train, &x_val)?;
-    stats::plcc(&predicted, &y_val.iter().map(|&v| f64::from(v)).collect::<Vec<_>>())
+    stats::plcc(
+        &predicted,
+        &y_val.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),
+    )
 }
 
 /// What `train` is asked to do.
@@ -207,9 +254,22 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
         ));
     }
     let (jobs, _) = budget::split(request.jobs, Some(1))?;
-    let corpus_label = corpus.files.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",");
+    let corpus_label = corpus
+        .files
+        .iter()
+        .map(|f| f.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     let key_of = |seed: u64| {
-        digest::sha256_bytes(format!("{}|{seed}|{:?}|{}", corpus.sha256, request.recipe, env!("CARGO_PKG_VERSION")).as_bytes())
+        digest::sha256_bytes(
+            format!(
+                "{}|{seed}|{:?}|{}",
+                corpus.sha256,
+                request.recipe,
+                env!("CARGO_PKG_VERSION")
+            )
+            .as_bytes(),
+        )
     };
 
     let mut finished: Vec<Option<LosoSeed>> = Vec::new();
@@ -225,7 +285,13 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
         }
         finished.push(reusable);
     }
-    let todo: Vec<u64> = request.seeds.iter().zip(&finished).filter(|(_, f)| f.is_none()).map(|(s, _)| *s).collect();
+    let todo: Vec<u64> = request
+        .seeds
+        .iter()
+        .zip(&finished)
+        .filter(|(_, f)| f.is_none())
+        .map(|(s, _)| *s)
+        .collect();
     let n_folds = data.sources.len();
     progress.info(&format!(
         "{} rows, {n_folds} folds, {} seed(s) to train ({} reused), {} epochs, {jobs} at a time",
@@ -240,9 +306,18 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
         .build()
         .map_err(|e| Error::Environment(format!("could not start {jobs} worker threads: {e}")))?;
     let results: Vec<(u64, FoldResult, f64)> = pool.install(|| {
-        let baselines: Vec<Option<f64>> =
-            if todo.is_empty() { Vec::new() } else { (0..n_folds).into_par_iter().map(|f| baseline_fold(&data, f)).collect() };
-        let tasks: Vec<(u64, usize)> = todo.iter().flat_map(|&s| (0..n_folds).map(move |f| (s, f))).collect();
+        let baselines: Vec<Option<f64>> = if todo.is_empty() {
+            Vec::new()
+        } else {
+            (0..n_folds)
+                .into_par_iter()
+                .map(|f| baseline_fold(&data, f))
+                .collect()
+        };
+        let tasks: Vec<(u64, usize)> = todo
+            .iter()
+            .flat_map(|&s| (0..n_folds).map(move |f| (s, f)))
+            .collect();
         let done = std::sync::atomic::AtomicUsize::new(0);
         let results: Vec<(u64, FoldResult, f64)> = tasks
             .par_iter()
@@ -254,7 +329,9 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
                     "fold {n}/{} seed {seed} held-out {}: PLCC {}",
                     tasks.len(),
                     result.held_out,
-                    result.plcc.map_or("undefined".into(), |p| format!("{p:.4}"))
+                    result
+                        .plcc
+                        .map_or("undefined".into(), |p| format!("{p:.4}"))
                 ));
                 (seed, result, t.elapsed().as_secs_f64())
             })
@@ -268,9 +345,26 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
         let loso = match reused {
             Some(loso) => loso,
             None => {
-                let folds: Vec<FoldResult> = results.iter().filter(|(s, _, _)| *s == seed).map(|(_, f, _)| f.clone()).collect();
-                let wall: f64 = results.iter().filter(|(s, _, _)| *s == seed).map(|(_, _, t)| t).sum();
-                let loso = summarise(seed, folds, &data, corpus, &corpus_label, &request.recipe, key_of(seed), if pinned { 0.0 } else { wall });
+                let folds: Vec<FoldResult> = results
+                    .iter()
+                    .filter(|(s, _, _)| *s == seed)
+                    .map(|(_, f, _)| f.clone())
+                    .collect();
+                let wall: f64 = results
+                    .iter()
+                    .filter(|(s, _, _)| *s == seed)
+                    .map(|(_, _, t)| t)
+                    .sum();
+                let loso = summarise(
+                    seed,
+                    folds,
+                    &data,
+                    corpus,
+                    &corpus_label,
+                    &request.recipe,
+                    key_of(seed),
+                    if pinned { 0.0 } else { wall },
+                );
                 atomic::write_json(&seed_path(&request.out_dir, seed), &loso)?;
                 loso
             }
@@ -292,7 +386,11 @@ fn summarise(
     wall_time_s: f64,
 ) -> LosoSeed {
     let plccs: Vec<f64> = folds.iter().filter_map(|f| f.plcc).collect();
-    let ci = stats::fisher_z_ci95(&plccs).map(|(lo, hi)| [lo, hi]);
+    let with_n: Vec<(f64, u64)> = folds
+        .iter()
+        .filter_map(|f| f.plcc.map(|p| (p, f.n_val)))
+        .collect();
+    let ci = stats::fisher_z_ci95(&with_n).map(|(lo, hi)| [lo, hi]);
     LosoSeed {
         kind: "loso-seed".into(),
         schema_version: SCHEMA_VERSION,

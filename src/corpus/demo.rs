@@ -7,8 +7,8 @@ use crate::error::{Error, Result};
 use crate::tools::ffmpeg;
 use camino::{Utf8Path, Utf8PathBuf};
 
-/// Frames per demo clip.
-pub const FRAMES: u64 = 40;
+/// Frames per demo clip unless `--demo-frames` says otherwise.
+pub const DEFAULT_FRAMES: u64 = 40;
 
 /// The demo clips: name and lavfi graph, each 320x180 at 25 fps with a little temporal noise.
 pub const SCENES: &[(&str, &str)] = &[
@@ -17,7 +17,7 @@ pub const SCENES: &[(&str, &str)] = &[
     ("fractal_zoom", "mandelbrot=s=320x180:r=25:start_scale=1.5:end_scale=0.3:maxiter=256"),
     ("gradient_flat", "gradients=s=320x180:r=25:c0=0x2a4a78ff:c1=0xe0b080ff:c2=0x40a060ff:nb_colors=3:speed=0.02:seed=3,format=yuv420p,noise=alls=3:allf=t:all_seed=3"),
     ("life_blur", "life=s=320x180:r=25:mold=10:ratio=0.45:seed=5:life_color=#e8d8a8:death_color=#203040,gblur=sigma=1.0"),
-    ("pan_fast", "testsrc2=s=640x360:r=25,scroll=h=0.05:v=0.013,scale=320:180,noise=alls=6:allf=t:all_seed=5"),
+    ("pan_fast", "testsrc2=s=640x360:r=25,scroll=h=0.02:v=0.005,scale=320:180,gblur=sigma=0.6,noise=alls=24:allf=t+u:all_seed=5"),
     ("plasma", "nullsrc=s=320x180:r=25,geq=lum='128+90*sin(X/17+T*3)*cos(Y/13-T*2)':cb='128+40*sin(T+X/40)':cr='128+40*cos(T+Y/30)',noise=alls=5:allf=t:all_seed=9"),
     ("sierpinski", "sierpinski=s=320x180:r=25:type=carpet:jump=3:seed=2,gblur=sigma=0.5"),
     ("testsrc_slow", "testsrc2=s=320x180:r=5,fps=25,noise=alls=8:allf=t:all_seed=13"),
@@ -25,11 +25,11 @@ pub const SCENES: &[(&str, &str)] = &[
 
 /// The demo folder's name inside the cache: keyed by the scene list, so an edited scene is
 /// rendered afresh instead of reusing stale clips.
-pub fn dir_name() -> String {
+pub fn dir_name(frames: u64) -> String {
     let recipe: String = SCENES.iter().map(|(n, g)| format!("{n}={g};")).collect();
     format!(
         "demo-references-{}",
-        &crate::digest::sha256_bytes(format!("{FRAMES};{recipe}").as_bytes())[..12]
+        &crate::digest::sha256_bytes(format!("{frames};{recipe}").as_bytes())[..12]
     )
 }
 
@@ -38,10 +38,14 @@ pub fn file_name(scene: &str) -> String {
     format!("demo_{scene}_320x180_25fps.yuv")
 }
 
-/// Renders any missing demo clip into `dir` (atomically per clip) and returns `dir`.
-pub fn ensure(ffmpeg_path: &Utf8Path, dir: &Utf8Path) -> Result<Utf8PathBuf> {
+/// Renders any missing demo clip of `frames` frames into `dir` (atomically per clip) and
+/// returns `dir`.
+pub fn ensure(ffmpeg_path: &Utf8Path, dir: &Utf8Path, frames: u64) -> Result<Utf8PathBuf> {
+    if frames == 0 {
+        return Err(Error::Input("--demo-frames must be at least 1".into()));
+    }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let expected = crate::sources::frame_bytes(320, 180) * FRAMES;
+    let expected = crate::sources::frame_bytes(320, 180) * frames;
     for (scene, graph) in SCENES {
         let target = dir.join(file_name(scene));
         if std::fs::metadata(&target)
@@ -55,7 +59,7 @@ pub fn ensure(ffmpeg_path: &Utf8Path, dir: &Utf8Path) -> Result<Utf8PathBuf> {
             file_name(scene),
             std::process::id()
         ));
-        let render = ffmpeg::render_lavfi(ffmpeg_path, graph, FRAMES, &partial);
+        let render = ffmpeg::render_lavfi(ffmpeg_path, graph, frames, &partial);
         let outcome = render.output(&format!("rendering demo clip {scene}"));
         let bytes = std::fs::read(&partial);
         let _ = std::fs::remove_file(&partial);

@@ -6,12 +6,29 @@
 use crate::schema::CorpusRow;
 
 /// The six features, in model order.
-pub const FEATURE_ORDER: [&str; 6] = ["adm2", "vif_scale0", "vif_scale1", "vif_scale2", "vif_scale3", "motion2"];
+pub const FEATURE_ORDER: [&str; 6] = [
+    "adm2",
+    "vif_scale0",
+    "vif_scale1",
+    "vif_scale2",
+    "vif_scale3",
+    "motion2",
+];
 
 /// Encoder vocabulary v2, in slot order; anything else maps to `unknown`.
 pub const ENCODER_VOCAB_V2: [&str; 12] = [
-    "libx264", "libx265", "libsvtav1", "libvvenc", "libvpx-vp9", "h264_nvenc", "hevc_nvenc", "av1_nvenc", "h264_qsv",
-    "hevc_qsv", "av1_qsv", "unknown",
+    "libx264",
+    "libx265",
+    "libsvtav1",
+    "libvvenc",
+    "libvpx-vp9",
+    "h264_nvenc",
+    "hevc_nvenc",
+    "av1_nvenc",
+    "h264_qsv",
+    "hevc_qsv",
+    "av1_qsv",
+    "unknown",
 ];
 
 /// Name of the vocabulary above.
@@ -31,7 +48,10 @@ pub const MIN_STD: f64 = 1e-8;
 
 /// The vocabulary slot of an encoder (`unknown`'s slot for anything outside it).
 pub fn encoder_slot(encoder: &str) -> usize {
-    ENCODER_VOCAB_V2.iter().position(|e| *e == encoder).unwrap_or(ENCODER_VOCAB_V2.len() - 1)
+    ENCODER_VOCAB_V2
+        .iter()
+        .position(|e| *e == encoder)
+        .unwrap_or(ENCODER_VOCAB_V2.len() - 1)
 }
 
 /// Whether an encoder falls outside the vocabulary.
@@ -41,7 +61,14 @@ pub fn is_unknown(encoder: &str) -> bool {
 
 /// The raw six features of a row.
 pub fn raw_features(row: &CorpusRow) -> [f64; 6] {
-    [row.adm2, row.vif_scale0, row.vif_scale1, row.vif_scale2, row.vif_scale3, row.motion2]
+    [
+        row.adm2,
+        row.vif_scale0,
+        row.vif_scale1,
+        row.vif_scale2,
+        row.vif_scale3,
+        row.motion2,
+    ]
 }
 
 /// The codec block of a row.
@@ -81,7 +108,11 @@ impl Standardiser {
         }
         let std = var.map(|s| {
             let sd = (s / n).sqrt();
-            if sd < MIN_STD { 1.0 } else { sd }
+            if sd < MIN_STD {
+                1.0
+            } else {
+                sd
+            }
         });
         Standardiser { mean, std }
     }
@@ -113,7 +144,10 @@ mod tests {
 
     #[test]
     fn constant_feature_gets_unit_std() {
-        let rows = [[1.0, 2.0, 0.5, 0.5, 0.5, 0.0], [3.0, 2.0, 0.5, 0.5, 0.5, 0.0]];
+        let rows = [
+            [1.0, 2.0, 0.5, 0.5, 0.5, 0.0],
+            [3.0, 2.0, 0.5, 0.5, 0.5, 0.0],
+        ];
         let s = Standardiser::fit(rows.iter());
         assert_eq!(s.mean[0], 2.0);
         assert_eq!(s.std[0], 1.0);

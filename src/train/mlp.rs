@@ -39,7 +39,9 @@ pub fn uniform01(rng: &mut impl RngCore) -> f32 {
 }
 
 fn uniform_array(rng: &mut impl RngCore, n: usize, bound: f32) -> Vec<f32> {
-    (0..n).map(|_| (uniform01(rng) * 2.0 - 1.0) * bound).collect()
+    (0..n)
+        .map(|_| (uniform01(rng) * 2.0 - 1.0) * bound)
+        .collect()
 }
 
 impl Mlp {
@@ -49,13 +51,25 @@ impl Mlp {
         let b_in = 1.0 / (INPUT as f32).sqrt();
         let b_hidden = 1.0 / (HIDDEN as f32).sqrt();
         // Drawn in PyTorch's order: weight then bias, layer by layer (values differ anyway).
-        let w1 = Array2::from_shape_vec((INPUT, HIDDEN), uniform_array(rng, INPUT * HIDDEN, b_in)).expect("shape");
+        let w1 = Array2::from_shape_vec((INPUT, HIDDEN), uniform_array(rng, INPUT * HIDDEN, b_in))
+            .expect("shape");
         let b1 = Array1::from(uniform_array(rng, HIDDEN, b_in));
-        let w2 = Array2::from_shape_vec((HIDDEN, HIDDEN), uniform_array(rng, HIDDEN * HIDDEN, b_hidden)).expect("shape");
+        let w2 = Array2::from_shape_vec(
+            (HIDDEN, HIDDEN),
+            uniform_array(rng, HIDDEN * HIDDEN, b_hidden),
+        )
+        .expect("shape");
         let b2 = Array1::from(uniform_array(rng, HIDDEN, b_hidden));
         let w3 = Array1::from(uniform_array(rng, HIDDEN, b_hidden));
         let b3 = uniform_array(rng, 1, b_hidden)[0];
-        Mlp { w1, b1, w2, b2, w3, b3 }
+        Mlp {
+            w1,
+            b1,
+            w2,
+            b2,
+            w3,
+            b3,
+        }
     }
 
     /// Predictions for a batch (evaluation mode: no dropout).
@@ -73,7 +87,11 @@ impl Mlp {
         z1.assign(&self.b1.broadcast((n, HIDDEN)).expect("bias broadcasts"));
         general_mat_mul(1.0, &x, &self.w1, 1.0, z1);
         let mut h1 = ws.h1.slice_mut(s![..n, ..]);
-        gelu_forward(as_slice(&ws.z1, n), slice_mut(&mut ws.cdf1, n), h1.as_slice_mut().expect("contiguous"));
+        gelu_forward(
+            as_slice(&ws.z1, n),
+            slice_mut(&mut ws.cdf1, n),
+            h1.as_slice_mut().expect("contiguous"),
+        );
         if train {
             h1 *= &ws.mask1.slice(s![..n, ..]);
         }
@@ -81,7 +99,11 @@ impl Mlp {
         z2.assign(&self.b2.broadcast((n, HIDDEN)).expect("bias broadcasts"));
         general_mat_mul(1.0, &ws.h1.slice(s![..n, ..]), &self.w2, 1.0, z2);
         let mut h2 = ws.h2.slice_mut(s![..n, ..]);
-        gelu_forward(as_slice(&ws.z2, n), slice_mut(&mut ws.cdf2, n), h2.as_slice_mut().expect("contiguous"));
+        gelu_forward(
+            as_slice(&ws.z2, n),
+            slice_mut(&mut ws.cdf2, n),
+            h2.as_slice_mut().expect("contiguous"),
+        );
         if train {
             h2 *= &ws.mask2.slice(s![..n, ..]);
         }
@@ -90,7 +112,13 @@ impl Mlp {
     }
 
     /// One Adam step on a batch with the dropout masks in `ws`; returns the batch's MSE loss.
-    pub fn train_step(&mut self, adam: &mut Adam, x: ArrayView2<f32>, y: ArrayView1<f32>, ws: &mut Workspace) -> f32 {
+    pub fn train_step(
+        &mut self,
+        adam: &mut Adam,
+        x: ArrayView2<f32>,
+        y: ArrayView1<f32>,
+        ws: &mut Workspace,
+    ) -> f32 {
         let n = x.nrows();
         self.forward(x, ws, n, true);
         let out = ws.out.slice(s![..n]);
@@ -108,13 +136,23 @@ impl Mlp {
         for (mut row, &g) in g2.axis_iter_mut(Axis(0)).zip(g_out.iter()) {
             row.assign(&(&self.w3 * g));
         }
-        gelu_backward(as_slice(&ws.z2, n), as_slice(&ws.cdf2, n), as_slice(&ws.mask2, n), slice_mut(&mut ws.g2, n));
+        gelu_backward(
+            as_slice(&ws.z2, n),
+            as_slice(&ws.cdf2, n),
+            as_slice(&ws.mask2, n),
+            slice_mut(&mut ws.g2, n),
+        );
         let g2 = ws.g2.slice(s![..n, ..]);
         general_mat_mul(1.0, &h1.t(), &g2, 0.0, &mut grads.w2);
         grads.b2.assign(&g2.sum_axis(Axis(0)));
         let mut g1 = ws.g1.slice_mut(s![..n, ..]);
         general_mat_mul(1.0, &g2, &self.w2.t(), 0.0, &mut g1);
-        gelu_backward(as_slice(&ws.z1, n), as_slice(&ws.cdf1, n), as_slice(&ws.mask1, n), slice_mut(&mut ws.g1, n));
+        gelu_backward(
+            as_slice(&ws.z1, n),
+            as_slice(&ws.cdf1, n),
+            as_slice(&ws.mask1, n),
+            slice_mut(&mut ws.g1, n),
+        );
         let g1 = ws.g1.slice(s![..n, ..]);
         general_mat_mul(1.0, &x.t(), &g1, 0.0, &mut grads.w1);
         grads.b1.assign(&g1.sum_axis(Axis(0)));
@@ -227,7 +265,12 @@ pub struct Adam {
 impl Adam {
     /// Fresh optimiser state.
     pub fn new(config: AdamConfig) -> Adam {
-        Adam { config, step: 0, m: Grads::zeros(), v: Grads::zeros() }
+        Adam {
+            config,
+            step: 0,
+            m: Grads::zeros(),
+            v: Grads::zeros(),
+        }
     }
 
     /// `torch.optim.Adam.step` (β = 0.9, 0.999, ε = 1e-8, L2 decay, no amsgrad).
@@ -250,12 +293,42 @@ impl Adam {
             }
         };
         let (m, v) = (&mut self.m, &mut self.v);
-        update(flat_mut(&mut p.w1), flat(&g.w1), flat_mut(&mut m.w1), flat_mut(&mut v.w1));
-        update(flat1_mut(&mut p.b1), flat1(&g.b1), flat1_mut(&mut m.b1), flat1_mut(&mut v.b1));
-        update(flat_mut(&mut p.w2), flat(&g.w2), flat_mut(&mut m.w2), flat_mut(&mut v.w2));
-        update(flat1_mut(&mut p.b2), flat1(&g.b2), flat1_mut(&mut m.b2), flat1_mut(&mut v.b2));
-        update(flat1_mut(&mut p.w3), flat1(&g.w3), flat1_mut(&mut m.w3), flat1_mut(&mut v.w3));
-        update(std::slice::from_mut(&mut p.b3), &[g.b3], std::slice::from_mut(&mut m.b3), std::slice::from_mut(&mut v.b3));
+        update(
+            flat_mut(&mut p.w1),
+            flat(&g.w1),
+            flat_mut(&mut m.w1),
+            flat_mut(&mut v.w1),
+        );
+        update(
+            flat1_mut(&mut p.b1),
+            flat1(&g.b1),
+            flat1_mut(&mut m.b1),
+            flat1_mut(&mut v.b1),
+        );
+        update(
+            flat_mut(&mut p.w2),
+            flat(&g.w2),
+            flat_mut(&mut m.w2),
+            flat_mut(&mut v.w2),
+        );
+        update(
+            flat1_mut(&mut p.b2),
+            flat1(&g.b2),
+            flat1_mut(&mut m.b2),
+            flat1_mut(&mut v.b2),
+        );
+        update(
+            flat1_mut(&mut p.w3),
+            flat1(&g.w3),
+            flat1_mut(&mut m.w3),
+            flat1_mut(&mut v.w3),
+        );
+        update(
+            std::slice::from_mut(&mut p.b3),
+            &[g.b3],
+            std::slice::from_mut(&mut m.b3),
+            std::slice::from_mut(&mut v.b3),
+        );
     }
 }
 

@@ -1,0 +1,200 @@
+//! The gate end to end through the binary: golden verdict files for PROMOTE and each way to
+//! HOLD, and exit 2 for every kind of bad seed file.
+
+mod common;
+use common::*;
+
+/// A valid `loso_seed{seed}.json` whose folds give `mean_plcc`.
+fn seed_file(dir: &camino::Utf8Path, seed: u64, mean_plcc: Option<f64>) -> serde_json::Value {
+    let fold = |name: &str, p: Option<f64>| serde_json::json!({"held_out": name, "n_train": 100, "n_val": 50, "plcc": p, "srocc": p, "rmse": 2.5, "baseline_plcc": 0.9});
+    let doc = serde_json::json!({
+        "kind": "loso-seed", "schema_version": 1, "seed": seed, "corpus": "corpus.jsonl",
+        "corpus_sha256": "00", "n_rows": 300, "n_folds": 2,
+        "folds": [fold("a", mean_plcc), fold("b", mean_plcc)],
+        "mean_plcc": mean_plcc, "std_plcc": mean_plcc.map(|_| 0.0), "min_plcc": mean_plcc, "max_plcc": mean_plcc,
+        "plcc_ci95": null, "mean_srocc": mean_plcc, "mean_rmse": 2.5, "baseline_mean_plcc": 0.9,
+        "epochs": 200, "batch_size": 32, "lr": 0.0005, "weight_decay": 1e-5, "dropout": 0.1,
+        "num_codecs": 12, "encoder_vocab_version": "v2", "unknown_encoder_rows": 0,
+        "recipe_key": "k", "wall_time_s": 0.0
+    });
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join(format!("loso_seed{seed}.json")),
+        serde_json::to_string_pretty(&doc).unwrap(),
+    )
+    .unwrap();
+    doc
+}
+
+/// Runs `verdict` in `root` on `root/loso` with a pinned clock; returns (exit code, stderr).
+fn verdict(root: &camino::Utf8Path, extra: &[&str]) -> (i32, String) {
+    let out = kit()
+        .current_dir(root)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args(["verdict", "--loso-dir", "loso"])
+        .args(extra)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn golden(name: &str, actual_path: &camino::Utf8Path) {
+    let actual = std::fs::read_to_string(actual_path).unwrap();
+    let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &actual).unwrap();
+    }
+    assert_eq!(
+        actual,
+        std::fs::read_to_string(&path).unwrap(),
+        "{name} differs from its golden file"
+    );
+}
+
+fn case(plccs: &[f64]) -> Scratch {
+    let s = Scratch::new();
+    for (seed, &p) in plccs.iter().enumerate() {
+        seed_file(&s.join("loso"), seed as u64, Some(p));
+    }
+    s
+}
+
+#[test]
+fn promote() {
+    let s = case(&[0.970, 0.971, 0.972, 0.9705, 0.9715]);
+    std::fs::write(s.join("loso/HOLD.json"), "{}").unwrap();
+    let (code, stderr) = verdict(s.path(), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("verdict: PROMOTE"), "{stderr}");
+    golden("verdict-promote.json", &s.join("loso/PROMOTE.json"));
+    assert!(
+        !s.join("loso/HOLD.json").exists(),
+        "the stale HOLD.json must be removed"
+    );
+}
+
+#[test]
+fn hold_by_mean() {
+    let s = case(&[0.940, 0.941, 0.942, 0.9405, 0.9415]);
+    std::fs::write(s.join("loso/PROMOTE.json"), "{}").unwrap();
+    let (code, stderr) = verdict(s.path(), &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("mean PLCC 0.9410 (≥ 0.95) FAIL"),
+        "{stderr}"
+    );
+    golden("verdict-hold-mean.json", &s.join("loso/HOLD.json"));
+    assert!(
+        !s.join("loso/PROMOTE.json").exists(),
+        "the stale PROMOTE.json must be removed"
+    );
+}
+
+#[test]
+fn hold_by_spread() {
+    let s = case(&[0.960, 0.970, 0.965, 0.962, 0.968]);
+    let (code, stderr) = verdict(s.path(), &[]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("spread 0.0100 (≤ 0.005) FAIL"), "{stderr}");
+    golden("verdict-hold-spread.json", &s.join("loso/HOLD.json"));
+}
+
+#[test]
+fn hold_by_one_weak_seed() {
+    let s = case(&[0.9520, 0.9530, 0.9495, 0.9525, 0.9535]);
+    let (code, stderr) = verdict(s.path(), &[]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("< per-seed minimum"), "{stderr}");
+    golden("verdict-hold-weak-seed.json", &s.join("loso/HOLD.json"));
+}
+
+#[test]
+fn verdict_describes_the_reference_corpus() {
+    let s = case(&[0.970, 0.971, 0.972, 0.9705, 0.9715]);
+    std::fs::create_dir_all(s.join("refs/dis")).unwrap();
+    std::fs::write(s.join("refs/a.yuv"), b"abc").unwrap();
+    std::fs::write(s.join("refs/dis/a_cq25.yuv"), b"def").unwrap();
+    let (code, _) = verdict(s.path(), &["--corpus-root", "refs"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.join("loso/PROMOTE.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["corpus"]["present"], true);
+    assert_eq!(
+        (
+            v["corpus"]["ref_count"].as_u64(),
+            v["corpus"]["dis_count"].as_u64(),
+            v["corpus"]["yuv_count"].as_u64()
+        ),
+        (Some(1), Some(1), Some(2))
+    );
+    kit()
+        .args([
+            "validate",
+            s.join("loso/PROMOTE.json").as_str(),
+            s.join("loso/loso_seed0.json").as_str(),
+        ])
+        .assert()
+        .success();
+}
+
+fn refused(s: &Scratch, message: &str) {
+    let (code, stderr) = verdict(s.path(), &[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(message),
+        "expected `{message}` in: {stderr}"
+    );
+    assert!(!s.join("loso/PROMOTE.json").exists() && !s.join("loso/HOLD.json").exists());
+}
+
+#[test]
+fn missing_seed_file() {
+    let s = case(&[0.97, 0.97, 0.97, 0.97]);
+    refused(&s, "loso_seed4.json` is missing");
+}
+
+#[test]
+fn malformed_seed_file() {
+    let s = case(&[0.97; 5]);
+    std::fs::write(s.join("loso/loso_seed2.json"), "{\"seed\": 2,\n  oops").unwrap();
+    refused(&s, "loso/loso_seed2.json:2: /: not valid JSON");
+}
+
+#[test]
+fn wrong_schema_version() {
+    let s = case(&[0.97; 5]);
+    let mut doc = seed_file(&s.join("loso"), 3, Some(0.97));
+    doc["schema_version"] = 99.into();
+    std::fs::write(s.join("loso/loso_seed3.json"), doc.to_string()).unwrap();
+    refused(
+        &s,
+        "loso/loso_seed3.json: /schema_version: unknown schema version 99",
+    );
+}
+
+#[test]
+fn field_of_the_wrong_type() {
+    let s = case(&[0.97; 5]);
+    let mut doc = seed_file(&s.join("loso"), 1, Some(0.97));
+    doc["folds"][1]["n_val"] = "fifty".into();
+    std::fs::write(s.join("loso/loso_seed1.json"), doc.to_string()).unwrap();
+    refused(&s, "loso/loso_seed1.json: /folds/1/n_val:");
+}
+
+#[test]
+fn undefined_plcc() {
+    let s = case(&[0.97; 5]);
+    seed_file(&s.join("loso"), 0, None);
+    refused(&s, "loso/loso_seed0.json: /mean_plcc: PLCC is undefined");
+}
+
+#[test]
+fn empty_loso_dir() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.join("loso")).unwrap();
+    refused(&s, "holds no loso_seed*.json files");
+}
