@@ -35,6 +35,23 @@ const EXIT_CODES: &str = "Exit codes: 0 ok (PROMOTE), 1 HOLD, 2 bad input or env
 /// The subcommands, one per pipeline stage plus tools around them.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The whole pipeline: doctor → corpus → train → verdict → (PROMOTE) export → bundle.
+    ///
+    /// Re-running with the same arguments resumes where it stopped. Exit 0 PROMOTE, 1 HOLD,
+    /// 2 bad input or environment.
+    Full(FullArgs),
+    /// Merge shards from several boxes into one corpus (deduplicated per frame).
+    Merge {
+        /// The shards (`.jsonl`, each with its `.meta.json` when it has one).
+        #[arg(required = true)]
+        shards: Vec<Utf8PathBuf>,
+        /// The merged corpus to write (`.jsonl`; provenance goes to NAME.meta.json).
+        #[arg(long, value_name = "CORPUS.jsonl")]
+        out: Utf8PathBuf,
+        /// Merge shards scored by different libvmaf versions.
+        #[arg(long)]
+        allow_mixed_vmaf: bool,
+    },
     /// Detect the platform tag and default encoders (SPEC §3; honours KIT_FAKE_*).
     Platform {
         /// Print JSON (schema: `ensemble-kit schema platform`).
@@ -51,6 +68,57 @@ pub enum Command {
     ///
     /// Exit 0 PROMOTE, 1 HOLD, 2 bad input (missing, malformed or undefined seed files).
     Verdict(VerdictArgs),
+    /// After PROMOTE: fit each seed on the whole corpus; write ONNX models and sidecars.
+    Export(ExportArgs),
+    /// Write manifest.json and a deterministic ensemble-results-<UTC>.tar.gz of a results folder.
+    Bundle {
+        /// The results folder (corpus, LOSO files, verdict, models).
+        #[arg(long, value_name = "DIR")]
+        out_dir: Utf8PathBuf,
+    },
+    /// Check a results bundle against its manifest and sidecars; optionally extract it safely.
+    ///
+    /// Exit 0 when every file matches, 2 naming each missing, extra or altered file.
+    Verify {
+        /// The `.tar.gz` bundle.
+        bundle: Utf8PathBuf,
+        /// Extract into DIR after verifying (no absolute paths, `..`, links or devices).
+        #[arg(long, value_name = "DIR")]
+        extract: Option<Utf8PathBuf>,
+    },
+    /// Compare two verdicts (files or bundles): exit 0 agree, 1 disagree, 2 bad input.
+    Compare {
+        /// The first verdict file or bundle.
+        a: Utf8PathBuf,
+        /// The second verdict file or bundle.
+        b: Utf8PathBuf,
+    },
+    /// Pack raw references losslessly (FFV1 .mkv per source + manifest) to ship them.
+    PackCorpus {
+        /// Folder of `.yuv` references.
+        #[arg(long, value_name = "DIR")]
+        ref_dir: Utf8PathBuf,
+        /// The archive to write (a tar).
+        #[arg(long, value_name = "ARCHIVE")]
+        out: Utf8PathBuf,
+        /// Width of references whose names carry no geometry.
+        #[arg(long)]
+        width: Option<u32>,
+        /// Height of references whose names carry no geometry.
+        #[arg(long)]
+        height: Option<u32>,
+        /// Frame rate of references whose names carry none.
+        #[arg(long, value_parser = parse_fps)]
+        fps: Option<crate::schema::Fps>,
+    },
+    /// Restore byte-identical `.yuv` references from a pack-corpus archive (resumable).
+    ExtractCorpus {
+        /// The archive.
+        archive: Utf8PathBuf,
+        /// Where to restore the `.yuv` files.
+        #[arg(long, value_name = "DIR")]
+        to: Utf8PathBuf,
+    },
     /// Print a JSON Schema of a kit file (corpus-row, shard-meta, cell, platform, doctor,
     /// loso-seed, verdict).
     Schema {
@@ -181,6 +249,48 @@ pub struct CorpusArgs {
     pub force: bool,
 }
 
+/// `ensemble-kit full`.
+#[derive(Debug, Args)]
+pub struct FullArgs {
+    /// Folder of references (see `corpus --help`).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["demo", "corpus"])]
+    pub ref_dir: Option<Utf8PathBuf>,
+    /// Use the built-in demo references.
+    #[arg(long, conflicts_with = "corpus")]
+    pub demo: bool,
+    /// Frames per demo clip (with --demo).
+    #[arg(long, value_name = "N", default_value_t = crate::corpus::demo::DEFAULT_FRAMES, requires = "demo")]
+    pub demo_frames: u64,
+    /// Train on ready shards instead of scoring references (e.g. merged from several boxes).
+    #[arg(long, num_args = 1.., value_delimiter = ',', value_name = "SHARD")]
+    pub corpus: Vec<Utf8PathBuf>,
+    #[command(flatten)]
+    pub grid: GridArgs,
+    /// Seeds; each is one full LOSO run.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0,1,2,3,4",
+        value_name = "LIST"
+    )]
+    pub seeds: Vec<u64>,
+    /// Training epochs per fold.
+    #[arg(long, default_value_t = 200)]
+    pub epochs: usize,
+    /// The results folder.
+    #[arg(long, value_name = "DIR", default_value = "ensemble-results")]
+    pub out_dir: Utf8PathBuf,
+    /// Ensemble id of exported models.
+    #[arg(long, default_value = crate::export::DEFAULT_ENSEMBLE_ID)]
+    pub ensemble_id: String,
+    /// Write the shard even if some cells fail.
+    #[arg(long)]
+    pub allow_failed_cells: bool,
+    /// Merge shards scored by different libvmaf versions.
+    #[arg(long)]
+    pub allow_mixed_vmaf: bool,
+}
+
 /// `ensemble-kit train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
@@ -202,6 +312,35 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 200)]
     pub epochs: usize,
     /// Folds trained at once (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Merge shards scored by different libvmaf versions.
+    #[arg(long)]
+    pub allow_mixed_vmaf: bool,
+}
+
+/// `ensemble-kit export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Corpus shard(s), the same the verdict judged.
+    #[arg(long, required = true, num_args = 1.., value_delimiter = ',', value_name = "SHARD")]
+    pub corpus: Vec<Utf8PathBuf>,
+    /// The PROMOTE.json that allows the export.
+    #[arg(long, value_name = "FILE")]
+    pub verdict: Utf8PathBuf,
+    /// Where `<ensemble-id>_seed<N>.onnx` and `.json` go.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Utf8PathBuf,
+    /// Seeds to export (default: the verdict's).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub seeds: Option<Vec<u64>>,
+    /// Ensemble id, the models' file name prefix.
+    #[arg(long, default_value = crate::export::DEFAULT_ENSEMBLE_ID)]
+    pub ensemble_id: String,
+    /// Training epochs (as for `train`).
+    #[arg(long, default_value_t = 200)]
+    pub epochs: usize,
+    /// Fits at once (default: one per core).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Merge shards scored by different libvmaf versions.

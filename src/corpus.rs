@@ -274,8 +274,10 @@ fn finish_cell(
     Ok((summary(&record), false))
 }
 
-/// Streams the rows of every finished cell, in plan order, into the shard (atomically).
+/// Streams the rows of every finished cell, in plan order, into the shard (atomically). With
+/// `SOURCE_DATE_EPOCH` set, `enc_time_ms` is written as 0 so the shard is byte-reproducible.
 fn write_shard(out: &Utf8Path, store: &CellStore, cells: &[CellSummary]) -> Result<()> {
+    let pinned = timestamp::pinned();
     atomic::write_with(out, |w| {
         for cell in cells {
             let record = store
@@ -285,7 +287,14 @@ fn write_shard(out: &Utf8Path, store: &CellStore, cells: &[CellSummary]) -> Resu
                     std::io::Error::other(format!("cell {} vanished from the store", cell.key))
                 })?;
             for row in &record.rows {
-                serde_json::to_writer(&mut *w, row)?;
+                let timing = if pinned { 0 } else { row.enc_time_ms };
+                serde_json::to_writer(
+                    &mut *w,
+                    &CorpusRow {
+                        enc_time_ms: timing,
+                        ..row.clone()
+                    },
+                )?;
                 w.write_all(b"\n")?;
             }
         }
@@ -393,8 +402,8 @@ fn check_not_in_the_way(out: &Utf8Path, plan_id: &str, force: bool) -> Result<()
     }
 }
 
-/// Reads a shard (validating every row) and, when its metadata is beside it, checks that the
-/// two agree. Returns the number of rows.
+/// Reads a shard or merged corpus (validating every row) and, when its metadata is beside it,
+/// checks that the two agree. Returns the number of rows.
 pub fn validate_shard(shard: &Utf8Path) -> Result<u64> {
     let mut rows = 0u64;
     schema::for_each_jsonl(shard, "corpus-row", |_, _row: CorpusRow| {
@@ -403,23 +412,36 @@ pub fn validate_shard(shard: &Utf8Path) -> Result<u64> {
     })?;
     let meta_file = meta_path(shard);
     if meta_file.exists() {
-        let meta: ShardMeta = schema::read_json(&meta_file, "shard-meta")?;
+        let text = std::fs::read_to_string(&meta_file).map_err(|e| Error::io(&meta_file, e))?;
+        let merged = text.contains("\"merged-corpus\"");
+        let (n_rows, sha) = if merged {
+            let m: schema::MergedMeta = schema::read_json(&meta_file, "merged-corpus")?;
+            (m.n_rows, m.corpus_sha256)
+        } else {
+            let m: ShardMeta = schema::read_json(&meta_file, "shard-meta")?;
+            (m.n_rows, m.shard_sha256)
+        };
         let mismatch = |field: &str, message: String| Error::Invalid {
             path: meta_file.clone(),
             line: None,
             field: field.into(),
             message,
         };
-        if meta.n_rows != rows {
+        if n_rows != rows {
             return Err(mismatch(
                 "/n_rows",
-                format!("says {} rows but {shard} has {rows}", meta.n_rows),
+                format!("says {n_rows} rows but {shard} has {rows}"),
             ));
         }
         let actual = digest::sha256_file(shard)?;
-        if meta.shard_sha256 != actual {
+        if sha != actual {
+            let field = if merged {
+                "/corpus_sha256"
+            } else {
+                "/shard_sha256"
+            };
             return Err(mismatch(
-                "/shard_sha256",
+                field,
                 format!("does not match {shard} (its sha256 is {actual})"),
             ));
         }

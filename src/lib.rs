@@ -6,16 +6,21 @@
 //! pipeline. `tools` owns the external programs, `schema` every on-disk type, `error` every
 //! message. This file only wires the command line to the stages.
 
+pub mod archive;
 pub mod atomic;
 pub mod bench;
 pub mod budget;
+pub mod bundle;
 pub mod cli;
+pub mod compare;
 pub mod corpus;
 pub mod digest;
 pub mod doctor;
 pub mod error;
+pub mod export;
 pub mod gate;
 pub mod merge;
+pub mod pipeline;
 pub mod platform;
 pub mod progress;
 pub mod schema;
@@ -24,6 +29,7 @@ pub mod stats;
 pub mod timestamp;
 pub mod tools;
 pub mod train;
+pub mod transport;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use cli::{Cli, Command, GridArgs, ReferenceArgs};
@@ -131,6 +137,122 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             progress.info(&format!("wrote {path}"));
             Ok(if verdict.gate.passed { 0 } else { 1 })
+        }
+        Command::Export(args) => {
+            let corpus = merge::load(&args.corpus, args.allow_mixed_vmaf)?;
+            let request = export::ExportRequest {
+                out_dir: args.out_dir,
+                verdict: args.verdict,
+                seeds: args.seeds,
+                ensemble_id: args.ensemble_id,
+                recipe: train::Recipe {
+                    epochs: args.epochs,
+                    ..train::Recipe::default()
+                },
+                jobs: args.jobs,
+            };
+            export::run(&request, &corpus, &progress)?;
+            Ok(0)
+        }
+        Command::Bundle { out_dir } => {
+            let (manifest, path) = bundle::run(&out_dir)?;
+            progress.info(&format!(
+                "{}: {} files, verdict {}",
+                path, manifest.n_files, manifest.verdict
+            ));
+            println!("{path}");
+            Ok(0)
+        }
+        Command::Verify {
+            bundle: path,
+            extract,
+        } => {
+            let verified = bundle::verify(&path, extract.as_deref())?;
+            println!(
+                "{path}: ok ({} files match the manifest; verdict {})",
+                verified.files, verified.manifest.verdict
+            );
+            if let Some(dir) = extract {
+                println!("extracted into {dir}");
+            }
+            Ok(0)
+        }
+        Command::Compare { a, b } => {
+            let (agree, report) = compare::run(&a, &b)?;
+            print!("{report}");
+            Ok(if agree { 0 } else { 1 })
+        }
+        Command::PackCorpus {
+            ref_dir,
+            out,
+            width,
+            height,
+            fps,
+        } => {
+            let ffmpeg = tools::locate_ffmpeg(&overrides)?;
+            let geometry = sources::GeometryFlags { width, height, fps };
+            let manifest = transport::pack(&ffmpeg, &ref_dir, geometry, &out, &progress)?;
+            println!("{out}: {} reference(s)", manifest.rows.len());
+            Ok(0)
+        }
+        Command::ExtractCorpus { archive, to } => {
+            let ffmpeg = tools::locate_ffmpeg(&overrides)?;
+            let (restored, skipped) = transport::extract(&ffmpeg, &archive, &to, &progress)?;
+            println!("{to}: {restored} restored, {skipped} already present; every sha256 verified");
+            Ok(0)
+        }
+        Command::Merge {
+            shards,
+            out,
+            allow_mixed_vmaf,
+        } => {
+            let corpus = merge::load(&shards, allow_mixed_vmaf)?;
+            let meta = merge::write(&corpus, &out)?;
+            progress.info(&format!(
+                "merged {} shard(s): {} rows ({} duplicates dropped) into {out}",
+                shards.len(),
+                meta.n_rows,
+                meta.duplicates_dropped
+            ));
+            Ok(0)
+        }
+        Command::Full(args) => {
+            let platform = platform::detect()?;
+            let references = if args.corpus.is_empty() {
+                Some(references(
+                    &ReferenceArgs {
+                        ref_dir: args.ref_dir,
+                        demo: args.demo,
+                        demo_frames: args.demo_frames,
+                    },
+                    &args.out_dir,
+                )?)
+            } else {
+                None
+            };
+            let request = pipeline::FullRequest {
+                references,
+                corpus: args.corpus,
+                geometry: geometry(&args.grid),
+                encoders: args.grid.encoders,
+                cqs: args.grid.cqs,
+                frames: args.grid.frames,
+                jobs: args.grid.jobs,
+                threads: args.grid.threads,
+                allow_failed_cells: args.allow_failed_cells,
+                allow_mixed_vmaf: args.allow_mixed_vmaf,
+                seeds: args.seeds,
+                recipe: train::Recipe {
+                    epochs: args.epochs,
+                    ..train::Recipe::default()
+                },
+                out_dir: args.out_dir,
+                ensemble_id: args.ensemble_id,
+            };
+            let outcome = pipeline::run(&request, &overrides, &platform, &progress)?;
+            eprint!("{}", pipeline::summary(&outcome));
+            println!("{}", outcome.bundle);
+            Ok(if outcome.verdict.gate.passed { 0 } else { 1 })
         }
         Command::Schema { name, out_dir } => {
             if let Some(dir) = out_dir {

@@ -1,14 +1,15 @@
-//! Reading one or more shards as one corpus: every row validated, rows deduplicated on
-//! (`src_sha256`, `encoder`, `cq`, `frame_index`) — never on `src_sha256` alone — and two rows
-//! with the same key but different values reported as a conflict naming both shards. Shards
-//! scored by different libvmaf versions are refused unless explicitly allowed.
+//! The merge stage: one or more shards read as one corpus. Every row is validated; rows are
+//! deduplicated on (`src_sha256`, `encoder`, `cq`, `frame_index`) — never on `src_sha256` alone,
+//! which would collapse distinct cells — and two rows with the same key but different values are
+//! a conflict naming both shards. Shards scored by different libvmaf versions are refused unless
+//! explicitly allowed. `merge` writes the union with every input's provenance.
 
 use crate::corpus::meta_path;
-use crate::digest;
 use crate::error::{Error, Result};
-use crate::schema::{self, CorpusRow, ShardMeta};
+use crate::schema::{self, CorpusRow, MergedMeta, MergedShard, ShardMeta, SCHEMA_VERSION};
+use crate::{atomic, digest, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The identity of a row across shards.
 pub type RowKey = (String, String, u32, u64);
@@ -18,13 +19,15 @@ pub type RowKey = (String, String, u32, u64);
 pub struct Corpus {
     /// The shard files, as given.
     pub files: Vec<Utf8PathBuf>,
+    /// Rows each file contributed before deduplication.
+    pub file_rows: Vec<u64>,
     /// Unique rows, sorted by key.
     pub rows: Vec<CorpusRow>,
     /// SHA-256 of the rows (timings excluded) in key order: the corpus's identity.
     pub sha256: String,
     /// The libvmaf versions that scored it (from the shards' metadata, when present).
     pub vmaf_versions: Vec<String>,
-    /// Duplicate rows dropped.
+    /// Identical rows dropped.
     pub duplicates: u64,
 }
 
@@ -37,14 +40,51 @@ fn key(row: &CorpusRow) -> RowKey {
     )
 }
 
-/// Two rows agree when everything but the encode timing is equal.
-fn same_values(a: &CorpusRow, b: &CorpusRow) -> bool {
+/// A row with its timing zeroed: what two shards must agree on.
+fn timeless(row: &CorpusRow) -> CorpusRow {
     CorpusRow {
         enc_time_ms: 0,
-        ..a.clone()
-    } == CorpusRow {
-        enc_time_ms: 0,
-        ..b.clone()
+        ..row.clone()
+    }
+}
+
+/// What sits beside a shard: a shard's or a merged corpus's metadata.
+enum Provenance {
+    Shard(Box<ShardMeta>),
+    Merged(Box<MergedMeta>),
+}
+
+impl Provenance {
+    fn vmaf_versions(&self) -> Vec<String> {
+        match self {
+            Provenance::Shard(m) => vec![m.tools.vmaf.version.clone()],
+            Provenance::Merged(m) => m.vmaf_versions.clone(),
+        }
+    }
+}
+
+fn provenance(shard: &Utf8Path) -> Result<Option<Provenance>> {
+    let path = meta_path(shard);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Invalid {
+        path: path.clone(),
+        line: Some(e.line()),
+        field: "/".into(),
+        message: format!("not valid JSON: {e}"),
+    })?;
+    if schema::kind_of(&value) == Some("merged-corpus") {
+        Ok(Some(Provenance::Merged(schema::read_json(
+            &path,
+            "merged-corpus",
+        )?)))
+    } else {
+        Ok(Some(Provenance::Shard(schema::read_json(
+            &path,
+            "shard-meta",
+        )?)))
     }
 }
 
@@ -52,30 +92,33 @@ fn same_values(a: &CorpusRow, b: &CorpusRow) -> bool {
 pub fn load(files: &[Utf8PathBuf], allow_mixed_vmaf: bool) -> Result<Corpus> {
     if files.is_empty() {
         return Err(Error::Input(
-            "no corpus given; pass --corpus SHARD.jsonl (one or more)".into(),
+            "no corpus given; pass one or more .jsonl shards".into(),
         ));
     }
     let mut rows: BTreeMap<RowKey, (CorpusRow, usize)> = BTreeMap::new();
     let mut duplicates = 0u64;
+    let mut file_rows = Vec::new();
     let mut versions: BTreeMap<String, Utf8PathBuf> = BTreeMap::new();
     for (index, file) in files.iter().enumerate() {
         if !file.is_file() {
             return Err(Error::Input(format!("corpus `{file}` does not exist; pass the .jsonl shard written by `ensemble-kit corpus`")));
         }
-        if let Some(version) = vmaf_version(file)? {
+        for version in provenance(file)?
+            .map(|p| p.vmaf_versions())
+            .unwrap_or_default()
+        {
             versions.entry(version).or_insert_with(|| file.clone());
         }
+        let mut count = 0u64;
         schema::for_each_jsonl(file, "corpus-row", |line, row: CorpusRow| {
+            count += 1;
             match rows.get(&key(&row)) {
-                Some((existing, from)) if same_values(existing, &row) => {
-                    let _ = from;
-                    duplicates += 1;
-                }
+                Some((existing, _)) if timeless(existing) == timeless(&row) => duplicates += 1,
                 Some((existing, from)) => {
                     return Err(Error::Input(format!(
-                        "conflicting rows for {}/{}/cq{}/frame {}: `{}` and `{}` (line {line}) disagree (vmaf {} vs {}); \
+                        "conflicting rows for {}/{}/cq{}/frame {}: `{}` and `{file}` (line {line}) disagree (vmaf {} vs {}); \
                          these shards were not scored the same way and cannot be merged",
-                        row.src, row.encoder, row.cq, row.frame_index, files[*from], file, existing.vmaf, row.vmaf
+                        row.src, row.encoder, row.cq, row.frame_index, files[*from], existing.vmaf, row.vmaf
                     )));
                 }
                 None => {
@@ -84,6 +127,7 @@ pub fn load(files: &[Utf8PathBuf], allow_mixed_vmaf: bool) -> Result<Corpus> {
             }
             Ok(())
         })?;
+        file_rows.push(count);
     }
     if versions.len() > 1 && !allow_mixed_vmaf {
         let list: Vec<String> = versions
@@ -98,18 +142,12 @@ pub fn load(files: &[Utf8PathBuf], allow_mixed_vmaf: bool) -> Result<Corpus> {
     let rows: Vec<CorpusRow> = rows.into_values().map(|(row, _)| row).collect();
     let mut canonical = Vec::new();
     for row in &rows {
-        serde_json::to_writer(
-            &mut canonical,
-            &CorpusRow {
-                enc_time_ms: 0,
-                ..row.clone()
-            },
-        )
-        .expect("rows serialise");
+        serde_json::to_writer(&mut canonical, &timeless(row)).expect("rows serialise");
         canonical.push(b'\n');
     }
     Ok(Corpus {
         files: files.to_vec(),
+        file_rows,
         sha256: digest::sha256_bytes(&canonical),
         rows,
         vmaf_versions: versions.into_keys().collect(),
@@ -117,12 +155,64 @@ pub fn load(files: &[Utf8PathBuf], allow_mixed_vmaf: bool) -> Result<Corpus> {
     })
 }
 
-/// The libvmaf version recorded in a shard's metadata, if the metadata is beside it.
-fn vmaf_version(shard: &Utf8Path) -> Result<Option<String>> {
-    let meta = meta_path(shard);
-    if !meta.exists() {
-        return Ok(None);
+/// Writes the merged corpus to `out` (`.jsonl`, rows in key order) and its provenance beside it.
+pub fn write(corpus: &Corpus, out: &Utf8Path) -> Result<MergedMeta> {
+    if out.extension() != Some("jsonl") {
+        return Err(Error::Input(format!(
+            "--out `{out}` must name a .jsonl file"
+        )));
     }
-    let meta: ShardMeta = schema::read_json(&meta, "shard-meta")?;
-    Ok(Some(meta.tools.vmaf.version))
+    if corpus.files.iter().any(|f| f == out) {
+        return Err(Error::Input(format!(
+            "--out `{out}` is also an input; write the merge to a new file"
+        )));
+    }
+    let pinned = timestamp::pinned();
+    atomic::write_with(out, |w| {
+        for row in &corpus.rows {
+            serde_json::to_writer(&mut *w, &if pinned { timeless(row) } else { row.clone() })?;
+            w.write_all(b"\n")?;
+        }
+        Ok(())
+    })?;
+    let shards = corpus
+        .files
+        .iter()
+        .zip(&corpus.file_rows)
+        .map(|(file, &rows)| {
+            let (meta, merged) = match provenance(file)? {
+                Some(Provenance::Shard(m)) => (Some(*m), None),
+                Some(Provenance::Merged(m)) => (None, Some(m)),
+                None => (None, None),
+            };
+            Ok(MergedShard {
+                file: file.to_string(),
+                sha256: digest::sha256_file(file)?,
+                rows,
+                meta,
+                merged,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let meta = MergedMeta {
+        kind: "merged-corpus".into(),
+        schema_version: SCHEMA_VERSION,
+        kit_version: env!("CARGO_PKG_VERSION").into(),
+        created_at_utc: timestamp::now_utc()?,
+        corpus_file: out.file_name().expect("checked name").into(),
+        corpus_sha256: digest::sha256_file(out)?,
+        rows_sha256: corpus.sha256.clone(),
+        n_rows: corpus.rows.len() as u64,
+        duplicates_dropped: corpus.duplicates,
+        vmaf_versions: corpus
+            .vmaf_versions
+            .iter()
+            .cloned()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
+        shards,
+    };
+    atomic::write_json(&meta_path(out), &meta)?;
+    Ok(meta)
 }

@@ -483,6 +483,203 @@ pub struct Verdict {
     pub parent_adr: String,
 }
 
+/// How the 14-wide codec block is laid out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CodecBlockLayout {
+    /// The one-hot slots, in order (the last is `unknown`).
+    pub onehot: Vec<String>,
+    /// Slot 12: `preset_norm`, always this value.
+    pub preset_norm: f64,
+    /// Slot 13: `crf_norm`, how it is computed.
+    pub crf_norm: String,
+}
+
+/// The corpus a model was fitted on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SidecarCorpus {
+    /// The shard(s), comma-separated as given.
+    pub path: String,
+    /// SHA-256 of the merged rows (timings excluded).
+    pub sha256: String,
+    /// Rows.
+    pub n_rows: u64,
+    /// Smallest cq.
+    pub cq_min: u32,
+    /// Largest cq.
+    pub cq_max: u32,
+}
+
+/// The recipe a model was fitted with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TrainingRecipe {
+    /// Epochs.
+    pub epochs: u64,
+    /// Mini-batch size.
+    pub batch_size: u64,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// L2 weight decay.
+    pub weight_decay: f64,
+    /// Dropout during training.
+    pub dropout: f64,
+    /// Layer widths, input to output.
+    pub layers: Vec<u64>,
+    /// `gelu-erf`.
+    pub activation: String,
+    /// RNG and stream the fit used (`chacha8`, seed, stream).
+    pub rng: String,
+}
+
+/// The JSON beside each exported model (SPEC §8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Sidecar {
+    /// Always `model-sidecar`.
+    #[schemars(extend("const" = "model-sidecar"))]
+    pub kind: String,
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// `<ensemble_id>_seed<N>`.
+    pub id: String,
+    /// The ensemble this member belongs to.
+    pub ensemble_id: String,
+    /// The seed.
+    pub seed: u64,
+    /// The codec block's layout.
+    pub codec_block_layout: CodecBlockLayout,
+    /// Encoder vocabulary (v2).
+    pub encoder_vocab: Vec<String>,
+    /// Vocabulary version.
+    pub encoder_vocab_version: String,
+    /// The six features, in input order.
+    pub feature_order: Vec<String>,
+    /// Means to subtract before feeding `features`.
+    pub feature_mean: Vec<f64>,
+    /// Standard deviations to divide by.
+    pub feature_std: Vec<f64>,
+    /// The model's file name (beside this file).
+    pub onnx: String,
+    /// SHA-256 of the model file, which holds every weight.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub sha256: String,
+    /// ONNX opset.
+    pub opset: u64,
+    /// The corpus it was fitted on.
+    pub corpus: SidecarCorpus,
+    /// How it was fitted.
+    pub training_recipe: TrainingRecipe,
+    /// The gate that allowed the export.
+    pub gate: Gate,
+}
+
+/// One file listed in a bundle manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ManifestFile {
+    /// Path relative to the results folder, `/`-separated.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the content.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub sha256: String,
+}
+
+/// `manifest.json` of a results bundle (SPEC §9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Manifest {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// `PROMOTE` or `HOLD`.
+    #[schemars(regex(pattern = "^(PROMOTE|HOLD)$"))]
+    pub verdict: String,
+    /// When the bundle was made (UTC; `SOURCE_DATE_EPOCH` when set).
+    pub generated_at_utc: String,
+    /// Every bundled file but the manifest, sorted by path.
+    pub files: Vec<ManifestFile>,
+    /// `files.len()`.
+    pub n_files: u64,
+}
+
+/// One reference in a corpus-transport archive (SPEC §9).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TransportRow {
+    /// Source name.
+    pub corpus: String,
+    /// The raw file's name, restored by `extract-corpus`.
+    pub yuv: String,
+    /// The lossless FFV1 Matroska file's name inside the archive.
+    pub mkv: String,
+    /// Always `yuv420p`.
+    pub pix_fmt: String,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// Frame rate (`25`, `30000/1001`).
+    pub fps: String,
+    /// Raw size in bytes.
+    pub in_bytes: u64,
+    /// Matroska size in bytes.
+    pub out_bytes: u64,
+    /// SHA-256 of the raw file.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub yuv_sha256: String,
+}
+
+/// `transport-manifest.json` inside a corpus-transport archive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TransportManifest {
+    /// Always `corpus-transport`.
+    #[schemars(extend("const" = "corpus-transport"))]
+    pub kind: String,
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// One row per reference, sorted by name.
+    pub rows: Vec<TransportRow>,
+}
+
+/// One input of a merged corpus, with its own provenance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MergedShard {
+    /// The shard file, as given.
+    pub file: String,
+    /// SHA-256 of the shard file.
+    pub sha256: String,
+    /// Rows it contributed before deduplication.
+    pub rows: u64,
+    /// Its `.meta.json`, when it had one (shards from other boxes carry theirs).
+    pub meta: Option<ShardMeta>,
+    /// The merged corpus's provenance, when the input was itself a merge.
+    pub merged: Option<Box<MergedMeta>>,
+}
+
+/// Provenance of a merged corpus, written beside it as `CORPUS.meta.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct MergedMeta {
+    /// Always `merged-corpus`.
+    #[schemars(extend("const" = "merged-corpus"))]
+    pub kind: String,
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Version of ensemble-kit that merged.
+    pub kit_version: String,
+    /// When (UTC; `SOURCE_DATE_EPOCH` when set).
+    pub created_at_utc: String,
+    /// The merged file's name (beside this file).
+    pub corpus_file: String,
+    /// SHA-256 of the merged file.
+    pub corpus_sha256: String,
+    /// SHA-256 of the rows with timings excluded: the corpus identity `train` reports.
+    pub rows_sha256: String,
+    /// Unique rows.
+    pub n_rows: u64,
+    /// Identical rows dropped.
+    pub duplicates_dropped: u64,
+    /// The libvmaf versions that scored the rows.
+    pub vmaf_versions: Vec<String>,
+    /// Every input, in the order given.
+    pub shards: Vec<MergedShard>,
+}
+
 /// A named schema the kit publishes in `schemas/`.
 pub struct SchemaDoc {
     /// Name used by `ensemble-kit schema NAME` and the file `schemas/NAME.schema.json`.
@@ -519,6 +716,22 @@ pub const ALL: &[SchemaDoc] = &[
     SchemaDoc {
         name: "verdict",
         generate: || schemars::schema_for!(Verdict),
+    },
+    SchemaDoc {
+        name: "model-sidecar",
+        generate: || schemars::schema_for!(Sidecar),
+    },
+    SchemaDoc {
+        name: "manifest",
+        generate: || schemars::schema_for!(Manifest),
+    },
+    SchemaDoc {
+        name: "corpus-transport",
+        generate: || schemars::schema_for!(TransportManifest),
+    },
+    SchemaDoc {
+        name: "merged-corpus",
+        generate: || schemars::schema_for!(MergedMeta),
     },
 ];
 

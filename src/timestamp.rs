@@ -26,3 +26,9 @@ pub fn now() -> Result<SystemTime> {
 pub fn now_utc() -> Result<String> {
     Ok(humantime::format_rfc3339_seconds(now()?).to_string())
 }
+
+/// Whether `SOURCE_DATE_EPOCH` pins outputs; measured durations are then written as 0 so that
+/// two runs of the same inputs give the same bytes.
+pub fn pinned() -> bool {
+    std::env::var_os("SOURCE_DATE_EPOCH").is_some_and(|v| !v.is_empty())
+}

@@ -146,8 +146,13 @@ pub fn fit(x: &Array2<f32>, y: &Array1<f32>, recipe: &Recipe, rng: &mut ChaCha8R
         shuffle(&mut order, rng);
         for batch in order.chunks(recipe.batch_size) {
             let b = batch.len();
+            let (rows, xb_flat) = (
+                x.as_slice().expect("contiguous"),
+                xb.as_slice_mut().expect("contiguous"),
+            );
             for (k, &i) in batch.iter().enumerate() {
-                xb.row_mut(k).assign(&x.row(i));
+                xb_flat[k * INPUT..(k + 1) * INPUT]
+                    .copy_from_slice(&rows[i * INPUT..(i + 1) * INPUT]);
                 yb[k] = y[i];
             }
             ws.draw_masks(rng, b);
@@ -339,7 +344,7 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
         results
     });
 
-    let pinned = std::env::var_os("SOURCE_DATE_EPOCH").is_some();
+    let pinned = crate::timestamp::pinned();
     let mut out = Vec::new();
     for (&seed, reused) in request.seeds.iter().zip(finished) {
         let loso = match reused {
@@ -422,6 +427,6 @@ fn summarise(
 }
 
 /// An f32 hyper-parameter as the f64 its decimal spelling means (5e-4, not 0.000500000024).
-fn round_f32(v: f32) -> f64 {
+pub fn round_f32(v: f32) -> f64 {
     v.to_string().parse().expect("f32 prints as a number")
 }

@@ -19,7 +19,7 @@ pub const SCENES: &[(&str, &str)] = &[
     ("life_blur", "life=s=320x180:r=25:mold=10:ratio=0.45:seed=5:life_color=#e8d8a8:death_color=#203040,gblur=sigma=1.0"),
     ("pan_fast", "testsrc2=s=640x360:r=25,scroll=h=0.02:v=0.005,scale=320:180,gblur=sigma=0.6,noise=alls=24:allf=t+u:all_seed=5"),
     ("plasma", "nullsrc=s=320x180:r=25,geq=lum='128+90*sin(X/17+T*3)*cos(Y/13-T*2)':cb='128+40*sin(T+X/40)':cr='128+40*cos(T+Y/30)',noise=alls=5:allf=t:all_seed=9"),
-    ("sierpinski", "sierpinski=s=320x180:r=25:type=carpet:jump=3:seed=2,gblur=sigma=0.5"),
+    ("sierpinski", "sierpinski=s=320x180:r=25:type=carpet:jump=3:seed=2,gblur=sigma=1.5,noise=alls=10:allf=t:all_seed=2"),
     ("testsrc_slow", "testsrc2=s=320x180:r=5,fps=25,noise=alls=8:allf=t:all_seed=13"),
 ];
 

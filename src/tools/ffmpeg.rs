@@ -236,6 +236,44 @@ pub fn decode(
     Invocation::new(ffmpeg, args)
 }
 
+/// Losslessly compresses a raw reference into FFV1 Matroska (for shipping references).
+pub fn ffv1_pack(ffmpeg: &Utf8Path, source: &Source, source_path: &str, out: &str) -> Invocation {
+    let mut args = base_args();
+    args.push("-y".into());
+    args.extend(source_input_args(source, source_path));
+    args.extend(
+        [
+            "-map",
+            "0:v:0",
+            "-c:v",
+            "ffv1",
+            "-level",
+            "3",
+            "-g",
+            "1",
+            "-slicecrc",
+            "1",
+            "-fflags",
+            "+bitexact",
+            "-f",
+            "matroska",
+        ]
+        .map(str::to_owned),
+    );
+    args.push(out.into());
+    Invocation::new(ffmpeg, args)
+}
+
+/// Decodes any video file to raw 8-bit 4:2:0 planes at its own size, to `out` (`-` for stdout).
+pub fn raw_decode(ffmpeg: &Utf8Path, input: &str, out: &str) -> Invocation {
+    let mut args = base_args();
+    args.push("-y".into());
+    args.extend(["-i".into(), input.into()]);
+    args.extend(["-pix_fmt", "yuv420p", "-f", "rawvideo"].map(str::to_owned));
+    args.push(out.into());
+    Invocation::new(ffmpeg, args)
+}
+
 /// A one-frame encode of a synthetic picture with `encoder`, to prove it really works here.
 pub fn trial_encode(ffmpeg: &Utf8Path, encoder: &str) -> Result<Invocation> {
     let enc = encoder_args(encoder, 30)?;

@@ -6,7 +6,7 @@
 //! loop allocates nothing.
 
 use super::mathf::{gelu_backward, gelu_forward};
-use ndarray::{linalg::general_mat_mul, s, Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{linalg::general_mat_mul, s, Array1, Array2, ArrayView1, ArrayView2};
 use rand_core::RngCore;
 
 /// Network input width: 6 features + 14 codec columns.
@@ -74,41 +74,46 @@ impl Mlp {
 
     /// Predictions for a batch (evaluation mode: no dropout).
     pub fn predict(&self, x: ArrayView2<f32>) -> Array1<f32> {
-        let mut ws = Workspace::new(x.nrows());
         let n = x.nrows();
+        let mut ws = Workspace::new(n);
         self.forward(x, &mut ws, n, false);
-        ws.out.slice(s![..n]).to_owned()
+        Array1::from(ws.out[..n].to_vec())
     }
 
     /// Forward pass of the first `n` rows into the workspace; with `train`, applies the
     /// dropout masks already in `ws.mask1`/`ws.mask2`.
     fn forward(&self, x: ArrayView2<f32>, ws: &mut Workspace, n: usize, train: bool) {
-        let z1 = &mut ws.z1.slice_mut(s![..n, ..]);
-        z1.assign(&self.b1.broadcast((n, HIDDEN)).expect("bias broadcasts"));
-        general_mat_mul(1.0, &x, &self.w1, 1.0, z1);
-        let mut h1 = ws.h1.slice_mut(s![..n, ..]);
-        gelu_forward(
-            as_slice(&ws.z1, n),
+        general_mat_mul(1.0, &x, &self.w1, 0.0, &mut ws.z1.slice_mut(s![..n, ..]));
+        let b1 = self.b1.as_slice().expect("contiguous");
+        bias_gelu(
+            slice_mut(&mut ws.z1, n),
+            b1,
             slice_mut(&mut ws.cdf1, n),
-            h1.as_slice_mut().expect("contiguous"),
+            slice_mut(&mut ws.h1, n),
+            train.then(|| as_slice(&ws.mask1, n)),
         );
-        if train {
-            h1 *= &ws.mask1.slice(s![..n, ..]);
-        }
-        let z2 = &mut ws.z2.slice_mut(s![..n, ..]);
-        z2.assign(&self.b2.broadcast((n, HIDDEN)).expect("bias broadcasts"));
-        general_mat_mul(1.0, &ws.h1.slice(s![..n, ..]), &self.w2, 1.0, z2);
-        let mut h2 = ws.h2.slice_mut(s![..n, ..]);
-        gelu_forward(
-            as_slice(&ws.z2, n),
+        general_mat_mul(
+            1.0,
+            &ws.h1.slice(s![..n, ..]),
+            &self.w2,
+            0.0,
+            &mut ws.z2.slice_mut(s![..n, ..]),
+        );
+        let b2 = self.b2.as_slice().expect("contiguous");
+        bias_gelu(
+            slice_mut(&mut ws.z2, n),
+            b2,
             slice_mut(&mut ws.cdf2, n),
-            h2.as_slice_mut().expect("contiguous"),
+            slice_mut(&mut ws.h2, n),
+            train.then(|| as_slice(&ws.mask2, n)),
         );
-        if train {
-            h2 *= &ws.mask2.slice(s![..n, ..]);
+        let w3 = self.w3.as_slice().expect("contiguous");
+        for (out, h) in ws.out[..n]
+            .iter_mut()
+            .zip(as_slice(&ws.h2, n).chunks_exact(HIDDEN))
+        {
+            *out = self.b3 + dot(h, w3);
         }
-        let out = ws.h2.slice(s![..n, ..]).dot(&self.w3) + self.b3;
-        ws.out.slice_mut(s![..n]).assign(&out);
     }
 
     /// One Adam step on a batch with the dropout masks in `ws`; returns the batch's MSE loss.
@@ -121,44 +126,95 @@ impl Mlp {
     ) -> f32 {
         let n = x.nrows();
         self.forward(x, ws, n, true);
-        let out = ws.out.slice(s![..n]);
-        let diff = &out - &y;
-        let loss = diff.mapv(|d| d * d).sum() / n as f32;
-        let g_out = diff * (2.0 / n as f32);
-
-        let h1 = ws.h1.slice(s![..n, ..]);
-        let h2 = ws.h2.slice(s![..n, ..]);
-        let grads = &mut ws.grads;
-        grads.w3.assign(&h2.t().dot(&g_out));
-        grads.b3 = g_out.sum();
-        // d(h2) = g_out ⊗ w3, then through dropout and GELU.
-        let mut g2 = ws.g2.slice_mut(s![..n, ..]);
-        for (mut row, &g) in g2.axis_iter_mut(Axis(0)).zip(g_out.iter()) {
-            row.assign(&(&self.w3 * g));
+        let mut loss = 0.0;
+        for ((g, &out), &y) in ws.g_out[..n].iter_mut().zip(&ws.out[..n]).zip(y.iter()) {
+            let diff = out - y;
+            loss += diff * diff;
+            *g = diff * (2.0 / n as f32);
         }
-        gelu_backward(
-            as_slice(&ws.z2, n),
-            as_slice(&ws.cdf2, n),
-            as_slice(&ws.mask2, n),
-            slice_mut(&mut ws.g2, n),
-        );
+        let loss = loss / n as f32;
+
+        let grads = &mut ws.grads;
+        let w3 = self.w3.as_slice().expect("contiguous");
+        let gw3 = grads.w3.as_slice_mut().expect("contiguous");
+        gw3.fill(0.0);
+        grads.b3 = ws.g_out[..n].iter().sum();
+        // Output layer, then d(h2) = g_out ⊗ w3 through dropout and GELU, row by row.
+        for ((((h2, g2), z2), (cdf, mask)), &g) in as_slice(&ws.h2, n)
+            .chunks_exact(HIDDEN)
+            .zip(slice_mut(&mut ws.g2, n).chunks_exact_mut(HIDDEN))
+            .zip(as_slice(&ws.z2, n).chunks_exact(HIDDEN))
+            .zip(
+                as_slice(&ws.cdf2, n)
+                    .chunks_exact(HIDDEN)
+                    .zip(as_slice(&ws.mask2, n).chunks_exact(HIDDEN)),
+            )
+            .zip(&ws.g_out[..n])
+        {
+            for (gw, &h) in gw3.iter_mut().zip(h2) {
+                *gw += h * g;
+            }
+            for (d, &w) in g2.iter_mut().zip(w3) {
+                *d = g * w;
+            }
+            gelu_backward(z2, cdf, mask, g2);
+        }
         let g2 = ws.g2.slice(s![..n, ..]);
-        general_mat_mul(1.0, &h1.t(), &g2, 0.0, &mut grads.w2);
-        grads.b2.assign(&g2.sum_axis(Axis(0)));
-        let mut g1 = ws.g1.slice_mut(s![..n, ..]);
-        general_mat_mul(1.0, &g2, &self.w2.t(), 0.0, &mut g1);
+        general_mat_mul(1.0, &ws.h1.slice(s![..n, ..]).t(), &g2, 0.0, &mut grads.w2);
+        column_sums(
+            as_slice(&ws.g2, n),
+            grads.b2.as_slice_mut().expect("contiguous"),
+        );
+        general_mat_mul(
+            1.0,
+            &g2,
+            &self.w2.t(),
+            0.0,
+            &mut ws.g1.slice_mut(s![..n, ..]),
+        );
         gelu_backward(
             as_slice(&ws.z1, n),
             as_slice(&ws.cdf1, n),
             as_slice(&ws.mask1, n),
             slice_mut(&mut ws.g1, n),
         );
-        let g1 = ws.g1.slice(s![..n, ..]);
-        general_mat_mul(1.0, &x.t(), &g1, 0.0, &mut grads.w1);
-        grads.b1.assign(&g1.sum_axis(Axis(0)));
+        general_mat_mul(1.0, &x.t(), &ws.g1.slice(s![..n, ..]), 0.0, &mut grads.w1);
+        column_sums(
+            as_slice(&ws.g1, n),
+            grads.b1.as_slice_mut().expect("contiguous"),
+        );
 
         adam.step(self, grads);
         loss
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Adds the bias to each row of `z`, then GELU (keeping Φ in `cdf`) and, in training, dropout.
+fn bias_gelu(z: &mut [f32], bias: &[f32], cdf: &mut [f32], h: &mut [f32], mask: Option<&[f32]>) {
+    for row in z.chunks_exact_mut(HIDDEN) {
+        for (v, b) in row.iter_mut().zip(bias) {
+            *v += b;
+        }
+    }
+    gelu_forward(z, cdf, h);
+    if let Some(mask) = mask {
+        for (v, m) in h.iter_mut().zip(mask) {
+            *v *= m;
+        }
+    }
+}
+
+/// Sums the rows of a row-major matrix of width HIDDEN into `out`.
+fn column_sums(rows: &[f32], out: &mut [f32]) {
+    out.fill(0.0);
+    for row in rows.chunks_exact(HIDDEN) {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
     }
 }
 
@@ -203,7 +259,8 @@ pub struct Workspace {
     z2: Array2<f32>,
     cdf2: Array2<f32>,
     h2: Array2<f32>,
-    out: Array1<f32>,
+    out: Vec<f32>,
+    g_out: Vec<f32>,
     g1: Array2<f32>,
     g2: Array2<f32>,
     /// Dropout mask of the first hidden layer: 0 or 1/(1-p).
@@ -224,7 +281,8 @@ impl Workspace {
             z2: m(),
             cdf2: m(),
             h2: m(),
-            out: Array1::zeros(batch),
+            out: vec![0.0; batch],
+            g_out: vec![0.0; batch],
             g1: m(),
             g2: m(),
             mask1: m(),
@@ -233,12 +291,21 @@ impl Workspace {
         }
     }
 
-    /// Draws fresh dropout masks for the first `n` rows (keep with probability 1-p, scaled).
+    /// Draws fresh dropout masks for the first `n` rows: each unit is dropped when 16 random
+    /// bits fall below p·2¹⁶ (p = 0.100006), else kept and scaled by 1/(1−p).
     pub fn draw_masks(&mut self, rng: &mut impl RngCore, n: usize) {
         let keep = 1.0 / (1.0 - DROPOUT);
+        let threshold = (DROPOUT * 65536.0).round() as u64;
         for mask in [&mut self.mask1, &mut self.mask2] {
-            for v in mask.slice_mut(s![..n, ..]).iter_mut() {
-                *v = if uniform01(rng) < DROPOUT { 0.0 } else { keep };
+            for quad in slice_mut(mask, n).chunks_mut(4) {
+                let bits = rng.next_u64();
+                for (k, v) in quad.iter_mut().enumerate() {
+                    *v = if (bits >> (16 * k)) & 0xffff < threshold {
+                        0.0
+                    } else {
+                        keep
+                    };
+                }
             }
         }
     }
@@ -277,20 +344,23 @@ impl Adam {
     fn step(&mut self, p: &mut Mlp, g: &Grads) {
         const B1: f32 = 0.9;
         const B2: f32 = 0.999;
-        const EPS: f32 = 1e-8;
         self.step += 1;
         let bc1 = 1.0 - B1.powi(self.step);
         let bc2_sqrt = (1.0 - B2.powi(self.step)).sqrt();
         let step_size = self.config.lr / bc1;
         let wd = self.config.weight_decay;
         let update = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
-            for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                let g = g + wd * *p;
-                *m = B1 * *m + (1.0 - B1) * g;
-                *v = B2 * *v + (1.0 - B2) * g * g;
-                let denom = v.sqrt() / bc2_sqrt + EPS;
-                *p -= step_size * *m / denom;
-            }
+            adam_update(
+                p,
+                g,
+                m,
+                v,
+                AdamStep {
+                    step_size,
+                    inv_bc2_sqrt: 1.0 / bc2_sqrt,
+                    wd,
+                },
+            );
         };
         let (m, v) = (&mut self.m, &mut self.v);
         update(
@@ -329,6 +399,29 @@ impl Adam {
             std::slice::from_mut(&mut m.b3),
             std::slice::from_mut(&mut v.b3),
         );
+    }
+}
+
+/// The per-step constants of an Adam update.
+#[derive(Clone, Copy)]
+struct AdamStep {
+    step_size: f32,
+    inv_bc2_sqrt: f32,
+    wd: f32,
+}
+
+super::mathf::with_avx2! {
+    /// One Adam update of a parameter slice with L2 decay added to the gradient.
+    fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: AdamStep) {
+        const B1: f32 = 0.9;
+        const B2: f32 = 0.999;
+        const EPS: f32 = 1e-8;
+        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            let g = g + k.wd * *p;
+            *m = B1 * *m + (1.0 - B1) * g;
+            *v = B2 * *v + (1.0 - B2) * g * g;
+            *p -= k.step_size * *m / (v.sqrt() * k.inv_bc2_sqrt + EPS);
+        }
     }
 }
 

@@ -1,0 +1,220 @@
+//! `full`: doctor → corpus → train → verdict → (PROMOTE) export → bundle, in one process, in one
+//! results folder:
+//!
+//! ```text
+//! OUT/corpus/shard.jsonl (+ .meta.json, + shard.cells/ cell store, never bundled)
+//! OUT/loso/loso_seed{N}.json
+//! OUT/PROMOTE.json | OUT/HOLD.json
+//! OUT/models/<ensemble-id>_seed{N}.onnx + .json      (PROMOTE only)
+//! OUT/manifest.json, OUT/ensemble-results-<UTC>.tar.gz
+//! ```
+//!
+//! A re-run with the same arguments resumes: finished cells and seeds are reused through their
+//! content keys, so only unfinished work runs; a changed argument changes exactly the keys that
+//! depend on it. Leftovers a new run would not produce (other seeds, models after a HOLD, older
+//! bundles) are removed so that only this run's verdict decides the bundle.
+
+use crate::corpus::{self, CorpusRequest, References};
+use crate::error::{Error, Result};
+use crate::progress::Progress;
+use crate::schema::{LosoSeed, Platform, Verdict};
+use crate::sources::GeometryFlags;
+use crate::tools::{ToolOverrides, Toolset};
+use crate::train::{self, Recipe};
+use crate::{bundle, doctor, export, gate, merge};
+use camino::{Utf8Path, Utf8PathBuf};
+
+/// Everything `full` is asked to do.
+#[derive(Debug, Clone)]
+pub struct FullRequest {
+    /// References to score, or `None` when `corpus` shards are given instead.
+    pub references: Option<References>,
+    /// Ready shards to train on (skips the corpus stage).
+    pub corpus: Vec<Utf8PathBuf>,
+    /// Geometry for raw references without it in their names.
+    pub geometry: GeometryFlags,
+    /// Encoders (platform defaults when `None`).
+    pub encoders: Option<Vec<String>>,
+    /// Quality levels.
+    pub cqs: Vec<u32>,
+    /// Frames per source.
+    pub frames: Option<u64>,
+    /// Cells or folds at once.
+    pub jobs: Option<usize>,
+    /// Threads per cell.
+    pub threads: Option<usize>,
+    /// Keep going past failed cells.
+    pub allow_failed_cells: bool,
+    /// Merge shards of different libvmaf versions.
+    pub allow_mixed_vmaf: bool,
+    /// Seeds.
+    pub seeds: Vec<u64>,
+    /// Training recipe.
+    pub recipe: Recipe,
+    /// The results folder.
+    pub out_dir: Utf8PathBuf,
+    /// Ensemble id of exported models.
+    pub ensemble_id: String,
+}
+
+/// What `full` produced.
+#[derive(Debug, Clone)]
+pub struct FullOutcome {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Per-seed LOSO results.
+    pub seeds: Vec<LosoSeed>,
+    /// The bundle.
+    pub bundle: Utf8PathBuf,
+}
+
+fn remove(path: &Utf8Path) -> Result<()> {
+    let result = if path.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    };
+    match result {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
+        _ => Ok(()),
+    }
+}
+
+/// Runs the whole pipeline.
+pub fn run(
+    request: &FullRequest,
+    overrides: &ToolOverrides,
+    platform: &Platform,
+    progress: &Progress,
+) -> Result<FullOutcome> {
+    let out = &request.out_dir;
+    let shards = match &request.references {
+        Some(references) => {
+            progress.info("stage 1/6 doctor");
+            let report = doctor::run(
+                &doctor::DoctorRequest {
+                    encoders: request.encoders.clone(),
+                    ref_dir: match references {
+                        References::Dir(d) => Some(d.clone()),
+                        References::Demo(..) => None,
+                    },
+                    out_dir: out.clone(),
+                    jobs: request.jobs.unwrap_or_else(crate::budget::cores),
+                },
+                overrides,
+                platform,
+            );
+            if !report.ok {
+                return Err(Error::Environment(format!(
+                    "doctor found problems:\n{}",
+                    doctor::render(&report)
+                )));
+            }
+            progress.info("stage 2/6 corpus");
+            let tools = Toolset::locate(overrides)?;
+            let shard = out.join("corpus/shard.jsonl");
+            let corpus_request = CorpusRequest {
+                references: references.clone(),
+                geometry: request.geometry,
+                out: shard.clone(),
+                encoders: request.encoders.clone(),
+                cqs: request.cqs.clone(),
+                jobs: request.jobs,
+                threads: request.threads,
+                frames: request.frames,
+                allow_failed_cells: request.allow_failed_cells,
+                cell_dir: None,
+                force: true,
+            };
+            corpus::run(&corpus_request, &tools, platform, progress)?;
+            vec![shard]
+        }
+        None => request.corpus.clone(),
+    };
+    let corpus = merge::load(&shards, request.allow_mixed_vmaf)?;
+
+    progress.info("stage 3/6 train");
+    let loso_dir = out.join("loso");
+    if loso_dir.is_dir() {
+        for entry in loso_dir
+            .read_dir_utf8()
+            .map_err(|e| Error::io(&loso_dir, e))?
+            .flatten()
+        {
+            let name = entry.file_name();
+            let wanted = request
+                .seeds
+                .iter()
+                .any(|s| name == format!("loso_seed{s}.json"));
+            if !wanted {
+                remove(entry.path())?;
+            }
+        }
+    }
+    let train_request = train::TrainRequest {
+        out_dir: loso_dir.clone(),
+        seeds: request.seeds.clone(),
+        recipe: request.recipe,
+        jobs: request.jobs,
+    };
+    let seeds = train::run(&train_request, &corpus, progress)?;
+
+    progress.info("stage 4/6 verdict");
+    let corpus_root = match &request.references {
+        Some(References::Dir(dir)) => Some(dir.clone()),
+        _ => None,
+    };
+    let verdict_request = gate::VerdictRequest {
+        loso_dir: loso_dir.clone(),
+        seeds: request.seeds.clone(),
+        corpus_root,
+        out_dir: Some(out.clone()),
+    };
+    let (verdict, _) = gate::run(&verdict_request)?;
+
+    let models = out.join("models");
+    remove(&models)?;
+    if verdict.gate.passed {
+        progress.info("stage 5/6 export");
+        let export_request = export::ExportRequest {
+            out_dir: models,
+            verdict: out.join("PROMOTE.json"),
+            seeds: Some(request.seeds.clone()),
+            ensemble_id: request.ensemble_id.clone(),
+            recipe: request.recipe,
+            jobs: request.jobs,
+        };
+        export::run(&export_request, &corpus, progress)?;
+    } else {
+        progress.info("stage 5/6 export skipped: the gate said HOLD");
+    }
+
+    progress.info("stage 6/6 bundle");
+    for entry in out
+        .read_dir_utf8()
+        .map_err(|e| Error::io(out, e))?
+        .flatten()
+    {
+        if entry.file_name().starts_with("ensemble-results-")
+            && entry.file_name().ends_with(".tar.gz")
+        {
+            remove(entry.path())?;
+        }
+    }
+    let (_, bundle_path) = bundle::run(out)?;
+    Ok(FullOutcome {
+        verdict,
+        seeds,
+        bundle: bundle_path,
+    })
+}
+
+/// The one screen printed at the end.
+pub fn summary(outcome: &FullOutcome) -> String {
+    format!(
+        "{}bundle: {}\nverify it with: ensemble-kit verify {}\n",
+        gate::summary(&outcome.verdict, &outcome.seeds),
+        outcome.bundle,
+        outcome.bundle
+    )
+}

@@ -1,0 +1,384 @@
+//! PROMOTE delivers: demo corpus → train → verdict → export → bundle → verify, tamper
+//! detection for every bundled file, byte-identical double builds, compare, and the corpus
+//! transport round trip with hostile archives refused.
+
+mod common;
+use camino::{Utf8Path, Utf8PathBuf};
+use common::*;
+use predicates::str::contains;
+use std::io::Read;
+use std::sync::OnceLock;
+
+const EPOCH: &str = "1700000000";
+
+/// A results folder that went through the whole PROMOTE path once (shared by the tests).
+fn promoted() -> &'static Utf8PathBuf {
+    static DIR: OnceLock<Utf8PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Utf8PathBuf::from_path_buf(tempfile::tempdir().unwrap().keep()).unwrap();
+        let out = root.join("results");
+        let shard = out.join("corpus/shard.jsonl");
+        let run = |args: &[&str]| {
+            kit()
+                .current_dir(&root)
+                .env("SOURCE_DATE_EPOCH", EPOCH)
+                .args(args)
+                .arg("-q")
+                .assert()
+                .success();
+        };
+        run(&["corpus", "--demo", "--out", shard.as_str()]);
+        std::fs::remove_dir_all(out.join("corpus/shard.cells")).unwrap();
+        run(&[
+            "train",
+            "--corpus",
+            shard.as_str(),
+            "--out-dir",
+            "results/loso",
+            "--seeds",
+            "0,1",
+        ]);
+        run(&[
+            "verdict",
+            "--loso-dir",
+            "results/loso",
+            "--seeds",
+            "0,1",
+            "--out-dir",
+            "results",
+        ]);
+        run(&[
+            "export",
+            "--corpus",
+            shard.as_str(),
+            "--verdict",
+            "results/PROMOTE.json",
+            "--out-dir",
+            "results/models",
+        ]);
+        root
+    })
+}
+
+fn bundle(root: &Utf8Path) -> Utf8PathBuf {
+    let out = kit()
+        .current_dir(root)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .args(["bundle", "--out-dir", "results", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    root.join(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// Copies the shared results folder so a test can change it.
+fn copy_of_promoted() -> Scratch {
+    let s = Scratch::new();
+    let status = std::process::Command::new("cp")
+        .args(["-a", promoted().join("results").as_str(), s.path().as_str()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    s
+}
+
+#[test]
+fn promote_path_gives_a_bundle_that_verifies_and_extracts() {
+    let s = copy_of_promoted();
+    let path = bundle(s.path());
+    assert!(
+        path.file_name()
+            .unwrap()
+            .starts_with("ensemble-results-2023"),
+        "{path}"
+    );
+    kit()
+        .args(["verify", path.as_str()])
+        .assert()
+        .success()
+        .stdout(contains("ok ("))
+        .stdout(contains("verdict PROMOTE"));
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.join("results/manifest.json")).unwrap())
+            .unwrap();
+    let names: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"PROMOTE.json")
+            && names.contains(&"models/fr_regressor_v2_ensemble_v1_seed1.onnx"),
+        "{names:?}"
+    );
+    assert!(
+        names.windows(2).all(|w| w[0] < w[1]),
+        "manifest paths are sorted"
+    );
+    let extracted = s.join("extracted");
+    kit()
+        .args(["verify", path.as_str(), "--extract", extracted.as_str()])
+        .assert()
+        .success();
+    for name in names {
+        assert_eq!(
+            std::fs::read(extracted.join(name)).unwrap(),
+            std::fs::read(s.join("results").join(name)).unwrap(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn bundle_is_byte_identical_when_built_twice() {
+    let s = copy_of_promoted();
+    let first = std::fs::read(bundle(s.path())).unwrap();
+    let second = std::fs::read(bundle(s.path())).unwrap();
+    assert_eq!(
+        ensemble_kit::digest::sha256_bytes(&first),
+        ensemble_kit::digest::sha256_bytes(&second)
+    );
+    let t = copy_of_promoted();
+    assert_eq!(
+        std::fs::read(bundle(t.path())).unwrap(),
+        first,
+        "a copy of the folder bundles to the same bytes"
+    );
+}
+
+/// Rewrites a bundle with one byte of entry `victim` flipped.
+fn tampered(original: &Utf8Path, victim: &str, out: &Utf8Path) {
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(original).unwrap(),
+    ));
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        std::fs::File::create(out).unwrap(),
+        flate2::Compression::fast(),
+    ));
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).unwrap();
+        if name == victim {
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x01;
+        }
+        let mut header = entry.header().clone();
+        builder
+            .append_data(&mut header, &name, bytes.as_slice())
+            .unwrap();
+    }
+    builder.into_inner().unwrap().finish().unwrap();
+}
+
+#[test]
+fn flipping_one_byte_in_any_file_is_caught_and_named() {
+    let s = copy_of_promoted();
+    let path = bundle(s.path());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.join("results/manifest.json")).unwrap())
+            .unwrap();
+    for file in manifest["files"].as_array().unwrap() {
+        let name = file["path"].as_str().unwrap();
+        let bad = s.join("bad.tar.gz");
+        tampered(&path, name, &bad);
+        kit()
+            .args(["verify", bad.as_str()])
+            .assert()
+            .code(2)
+            .stderr(contains(format!("altered: {name}")));
+    }
+    let bad = s.join("bad.tar.gz");
+    tampered(&path, "manifest.json", &bad);
+    kit().args(["verify", bad.as_str()]).assert().code(2);
+}
+
+#[test]
+fn bundling_refuses_a_stale_or_mismatched_verdict() {
+    let s = copy_of_promoted();
+    std::fs::write(
+        s.join("results/HOLD.json"),
+        std::fs::read(s.join("results/PROMOTE.json")).unwrap(),
+    )
+    .unwrap();
+    kit()
+        .current_dir(s.path())
+        .args(["bundle", "--out-dir", "results"])
+        .assert()
+        .code(2)
+        .stderr(contains("more than one verdict"));
+    std::fs::remove_file(s.join("results/HOLD.json")).unwrap();
+    let seed0 = s.join("results/loso/loso_seed0.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&seed0).unwrap()).unwrap();
+    doc["mean_plcc"] = 0.5.into();
+    std::fs::write(&seed0, doc.to_string()).unwrap();
+    kit()
+        .current_dir(s.path())
+        .args(["bundle", "--out-dir", "results"])
+        .assert()
+        .code(2)
+        .stderr(contains("is stale"));
+}
+
+#[test]
+fn export_refuses_a_hold() {
+    let s = copy_of_promoted();
+    let mut verdict: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.join("results/PROMOTE.json")).unwrap())
+            .unwrap();
+    verdict["verdict"] = "HOLD".into();
+    std::fs::write(s.join("results/HOLD.json"), verdict.to_string()).unwrap();
+    kit()
+        .current_dir(s.path())
+        .args([
+            "export",
+            "--corpus",
+            "results/corpus/shard.jsonl",
+            "--verdict",
+            "results/HOLD.json",
+            "--out-dir",
+            "m",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("says HOLD"));
+}
+
+#[test]
+fn compare_agrees_and_disagrees() {
+    let s = copy_of_promoted();
+    let path = bundle(s.path());
+    let promote = s.join("results/PROMOTE.json");
+    kit()
+        .args(["compare", promote.as_str(), path.as_str()])
+        .assert()
+        .code(0)
+        .stdout(contains("AGREE: both PROMOTE"));
+    let mut hold: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&promote).unwrap()).unwrap();
+    hold["verdict"] = "HOLD".into();
+    hold["gate"]["per_seed_plccs"]["0"] = 0.9.into();
+    let hold_path = s.join("other/HOLD.json");
+    std::fs::create_dir_all(hold_path.parent().unwrap()).unwrap();
+    std::fs::write(&hold_path, hold.to_string()).unwrap();
+    kit()
+        .args(["compare", promote.as_str(), hold_path.as_str()])
+        .assert()
+        .code(1)
+        .stdout(contains("DISAGREE: A says PROMOTE, B says HOLD"));
+    kit()
+        .args(["compare", promote.as_str(), s.join("nope.json").as_str()])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn corpus_transport_round_trip_is_byte_identical_and_resumable() {
+    let s = Scratch::new();
+    let refs = s.join("refs");
+    std::fs::create_dir_all(&refs).unwrap();
+    render_raw(
+        &refs,
+        "noise_160x90_25fps.yuv",
+        "testsrc2=s=160x90:r=25,noise=alls=20:allf=t",
+        5,
+    );
+    render_raw(
+        &refs,
+        "fractal_128x72_30fps.yuv",
+        "mandelbrot=s=128x72:r=30",
+        4,
+    );
+    let archive = s.join("ship/refs.tar");
+    kit()
+        .args([
+            "pack-corpus",
+            "--ref-dir",
+            refs.as_str(),
+            "--out",
+            archive.as_str(),
+        ])
+        .assert()
+        .success();
+    let to = s.join("restored");
+    kit()
+        .args(["extract-corpus", archive.as_str(), "--to", to.as_str()])
+        .assert()
+        .success()
+        .stdout(contains("2 restored, 0 already present"));
+    for name in ["noise_160x90_25fps.yuv", "fractal_128x72_30fps.yuv"] {
+        assert_eq!(
+            std::fs::read(to.join(name)).unwrap(),
+            std::fs::read(refs.join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    kit()
+        .args(["extract-corpus", archive.as_str(), "--to", to.as_str()])
+        .assert()
+        .success()
+        .stdout(contains("0 restored, 2 already present"));
+}
+
+/// Writes a tar whose one entry has a raw (unchecked) name and type.
+fn hostile_tar(path: &Utf8Path, name: &str, kind: tar::EntryType) {
+    let mut header = tar::Header::new_gnu();
+    let field = &mut header.as_old_mut().name;
+    field[..name.len()].copy_from_slice(name.as_bytes());
+    header.set_entry_type(kind);
+    header.set_size(if kind == tar::EntryType::Symlink {
+        0
+    } else {
+        3
+    });
+    header.set_mode(0o644);
+    if kind == tar::EntryType::Symlink {
+        header.set_link_name("/etc/passwd").unwrap();
+    }
+    header.set_cksum();
+    let mut builder = tar::Builder::new(std::fs::File::create(path).unwrap());
+    let body: &[u8] = if kind == tar::EntryType::Symlink {
+        b""
+    } else {
+        b"abc"
+    };
+    builder.append(&header, body).unwrap();
+    builder.finish().unwrap();
+}
+
+#[test]
+fn hostile_archives_are_refused() {
+    let s = Scratch::new();
+    let absolute = s.join("absolute-target");
+    for (name, kind, why) in [
+        ("../x", tar::EntryType::Regular, "climbs out"),
+        (absolute.as_str(), tar::EntryType::Regular, "absolute path"),
+        ("link", tar::EntryType::Symlink, "Symlink entry"),
+    ] {
+        let archive = s.join("hostile.tar");
+        hostile_tar(&archive, name, kind);
+        kit()
+            .args([
+                "extract-corpus",
+                archive.as_str(),
+                "--to",
+                s.join("out").as_str(),
+            ])
+            .assert()
+            .code(2)
+            .stderr(contains(why));
+        kit()
+            .args(["verify", archive.as_str()])
+            .assert()
+            .code(2)
+            .stderr(contains(why));
+    }
+    assert!(!s.join("x").exists() && !absolute.exists() && !s.join("out/link").exists());
+}
