@@ -25,6 +25,11 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub verbose: bool,
 
+    /// `human` (lines or bars on stderr) or `json` (NDJSON progress events on stdout; schema
+    /// `ensemble-kit schema progress-event`).
+    #[arg(long, global = true, value_parser = ["human", "json"], default_value = "human")]
+    pub message_format: String,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -40,6 +45,15 @@ pub enum Command {
     /// Re-running with the same arguments resumes where it stopped. Exit 0 PROMOTE, 1 HOLD,
     /// 2 bad input or environment.
     Full(FullArgs),
+    /// Summarise a results folder for CI: step outputs (`key=value`) or a markdown table.
+    Report {
+        /// The results folder of `full`.
+        #[arg(long, value_name = "DIR", default_value = "ensemble-results")]
+        out_dir: Utf8PathBuf,
+        /// `outputs` (verdict, mean-plcc, plcc-spread, bundle, verdict-file) or `markdown`.
+        #[arg(long, value_parser = ["outputs", "markdown"], default_value = "outputs")]
+        format: String,
+    },
     /// Merge shards from several boxes into one corpus (deduplicated per frame).
     Merge {
         /// The shards (`.jsonl`, each with its `.meta.json` when it has one).

@@ -13,8 +13,8 @@ pub mod frames;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::schema::{
-    self, CellSummary, CorpusRow, FailedCell, Platform, ShardMeta, ShardSettings, ShardTools,
-    Source, SCHEMA_VERSION,
+    self, CellSummary, CorpusRow, FailedCell, Platform, ProgressEvent, ShardMeta, ShardSettings,
+    ShardTools, Source, SCHEMA_VERSION,
 };
 use crate::sources::{self, GeometryFlags};
 use crate::tools::{ffmpeg, vmaf, Toolset};
@@ -152,23 +152,36 @@ pub fn run(
         .map_err(|e| Error::Environment(format!("could not start {jobs} worker threads: {e}")))?;
     let done = AtomicUsize::new(0);
     let total = keyed.len();
+    progress.stage_start("corpus", Some(total as u64));
     let outcomes: Vec<std::result::Result<CellSummary, FailedCell>> = pool.install(|| {
         keyed
             .par_iter()
             .map(|(cell, key, inputs)| {
                 let outcome = finish_cell(&store, tools, threads, cell, key, inputs, progress);
                 let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                let status = match &outcome {
+                    Ok((_, true)) => "reused",
+                    Ok((_, false)) => "done",
+                    Err(_) => "failed",
+                };
                 match &outcome {
-                    Ok((summary, reused)) => progress.info(&format!(
-                        "cell {n}/{total} {} {}: {} frames",
+                    Ok((summary, _)) => progress.info(&format!(
+                        "cell {n}/{total} {} {status}: {} frames",
                         cell.label(),
-                        if *reused { "reused" } else { "done" },
                         summary.rows
                     )),
                     Err(e) => {
                         progress.warn(&format!("cell {n}/{total} {} FAILED: {e}", cell.label()))
                     }
                 }
+                progress.advance(&cell.label());
+                progress.event(
+                    ProgressEvent::new("cell")
+                        .stage("corpus")
+                        .count(n as u64, total as u64)
+                        .item(&cell.label())
+                        .status(status),
+                );
                 outcome.map(|(summary, _)| summary).map_err(|e| FailedCell {
                     src: cell.source.name.clone(),
                     encoder: cell.encoder.clone(),
@@ -178,6 +191,7 @@ pub fn run(
             })
             .collect()
     });
+    progress.stage_finish("corpus");
     let (finished, failed): (Vec<_>, Vec<_>) = outcomes.into_iter().partition(|o| o.is_ok());
     let finished: Vec<CellSummary> = finished
         .into_iter()
@@ -268,6 +282,11 @@ fn finish_cell(
             "stored cell {} is unusable and will be recomputed: {e}",
             cell.label()
         )),
+    }
+    if progress.verbosity() >= crate::progress::Verbosity::Verbose {
+        for line in cell.command_lines(tools, threads, &store.scratch(), key)? {
+            progress.detail(&format!("cell {}: {line}", cell.label()));
+        }
     }
     let record = cell.run(tools, threads, key, inputs.clone(), &store.scratch())?;
     store.save(&record)?;

@@ -44,7 +44,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         (_, true) => Verbosity::Verbose,
         _ => Verbosity::Normal,
     };
-    let progress = Progress::new(verbosity);
+    let progress = Progress::new(verbosity, cli.message_format == "json");
     let overrides = ToolOverrides {
         ffmpeg: cli.ffmpeg,
         vmaf: cli.vmaf,
@@ -199,6 +199,18 @@ pub fn run(cli: Cli) -> Result<i32> {
             let ffmpeg = tools::locate_ffmpeg(&overrides)?;
             let (restored, skipped) = transport::extract(&ffmpeg, &archive, &to, &progress)?;
             println!("{to}: {restored} restored, {skipped} already present; every sha256 verified");
+            Ok(0)
+        }
+        Command::Report { out_dir, format } => {
+            let (outputs, markdown) = pipeline::report(&out_dir)?;
+            print!(
+                "{}",
+                if format == "markdown" {
+                    markdown
+                } else {
+                    outputs
+                }
+            );
             Ok(0)
         }
         Command::Merge {

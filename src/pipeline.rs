@@ -17,7 +17,7 @@
 use crate::corpus::{self, CorpusRequest, References};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::schema::{LosoSeed, Platform, Verdict};
+use crate::schema::{LosoSeed, Platform, ProgressEvent, Verdict};
 use crate::sources::GeometryFlags;
 use crate::tools::{ToolOverrides, Toolset};
 use crate::train::{self, Recipe};
@@ -171,6 +171,13 @@ pub fn run(
         out_dir: Some(out.clone()),
     };
     let (verdict, _) = gate::run(&verdict_request)?;
+    progress.event(ProgressEvent {
+        plcc: Some(verdict.gate.mean_plcc),
+        spread: Some(verdict.gate.plcc_spread),
+        ..ProgressEvent::new("verdict")
+            .stage("verdict")
+            .status(&verdict.verdict)
+    });
 
     let models = out.join("models");
     remove(&models)?;
@@ -202,6 +209,12 @@ pub fn run(
         }
     }
     let (_, bundle_path) = bundle::run(out)?;
+    progress.event(
+        ProgressEvent::new("bundle")
+            .stage("bundle")
+            .item(bundle_path.as_str())
+            .status(&verdict.verdict),
+    );
     Ok(FullOutcome {
         verdict,
         seeds,
@@ -217,4 +230,65 @@ pub fn summary(outcome: &FullOutcome) -> String {
         outcome.bundle,
         outcome.bundle
     )
+}
+
+/// What a results folder says, for CI systems: `key=value` lines (GitHub step outputs) and a
+/// markdown verdict table (the step summary).
+pub fn report(out_dir: &Utf8Path) -> Result<(String, String)> {
+    let verdict_file = ["PROMOTE.json", "HOLD.json"]
+        .iter()
+        .map(|n| out_dir.join(n))
+        .find(|p| p.exists())
+        .ok_or_else(|| {
+            Error::Input(format!(
+                "{out_dir} holds no PROMOTE.json or HOLD.json; run `ensemble-kit full` first"
+            ))
+        })?;
+    let verdict: Verdict = crate::schema::read_json(&verdict_file, "verdict")?;
+    let mut bundles: Vec<Utf8PathBuf> = out_dir
+        .read_dir_utf8()
+        .map_err(|e| Error::io(out_dir, e))?
+        .flatten()
+        .filter(|e| {
+            e.file_name().starts_with("ensemble-results-") && e.file_name().ends_with(".tar.gz")
+        })
+        .map(|e| e.path().to_owned())
+        .collect();
+    bundles.sort();
+    let bundle = bundles.pop().map(|b| b.to_string()).unwrap_or_default();
+    let g = &verdict.gate;
+    let outputs = format!(
+        "verdict={}\nmean-plcc={:.6}\nplcc-spread={:.6}\nbundle={bundle}\nverdict-file={verdict_file}\n",
+        verdict.verdict, g.mean_plcc, g.plcc_spread
+    );
+    let mark = |pass: bool| if pass { "✅" } else { "❌" };
+    let mut markdown = format!(
+        "### ensemble-kit verdict: **{}**\n\n| rule | value | limit | |\n|---|---|---|---|\n\
+         | mean PLCC over seeds | {:.4} | ≥ {} | {} |\n| seed spread (max − min) | {:.4} | ≤ {} | {} |\n\
+         | every seed | min {:.4} | ≥ {} | {} |\n\n| seed | mean PLCC |\n|---|---|\n",
+        verdict.verdict,
+        g.mean_plcc,
+        g.mean_plcc_threshold,
+        mark(g.mean_plcc_pass),
+        g.plcc_spread,
+        g.plcc_spread_max,
+        mark(g.plcc_spread_pass),
+        g.per_seed_plccs.values().copied().fold(f64::INFINITY, f64::min),
+        g.per_seed_min,
+        mark(g.per_seed_pass),
+    );
+    let mut seeds: Vec<(u64, f64)> = g
+        .per_seed_plccs
+        .iter()
+        .map(|(s, p)| (s.parse().unwrap_or(0), *p))
+        .collect();
+    seeds.sort_by_key(|(s, _)| *s);
+    for (seed, plcc) in seeds {
+        markdown.push_str(&format!("| {seed} | {plcc:.4} |\n"));
+    }
+    markdown.push_str(&format!(
+        "\n{}\n\nBundle: `{bundle}`\n",
+        verdict.recommendation
+    ));
+    Ok((outputs, markdown))
 }

@@ -1,6 +1,14 @@
-//! Progress and diagnostics for people: timestamped lines on stderr, so that logs in CI read
-//! the same as a terminal. Stdout stays reserved for machine-readable output.
+//! Progress for people and machines, shared by every stage and thread of one run.
+//!
+//! - On a terminal: a bar per counted stage (cells, folds) with counts and ETA, log lines printed
+//!   above it (`indicatif`).
+//! - Not a terminal (CI logs, pipes): plain timestamped lines on stderr, no redraws.
+//! - `--message-format json`: NDJSON events on stdout (`schemas/progress-event.schema.json`),
+//!   human lines suppressed; warnings still go to stderr.
 
+use crate::schema::ProgressEvent;
+use std::io::IsTerminal;
+use std::sync::Mutex;
 use std::time::Instant;
 
 /// How much the operator wants to hear.
@@ -18,15 +26,21 @@ pub enum Verbosity {
 #[derive(Debug)]
 pub struct Progress {
     verbosity: Verbosity,
+    json: bool,
+    terminal: bool,
     started: Instant,
+    bar: Mutex<Option<indicatif::ProgressBar>>,
 }
 
 impl Progress {
-    /// A reporter at `verbosity`, timing from now.
-    pub fn new(verbosity: Verbosity) -> Self {
+    /// A reporter at `verbosity`, emitting NDJSON events when `json`.
+    pub fn new(verbosity: Verbosity, json: bool) -> Self {
         Progress {
             verbosity,
+            json,
+            terminal: std::io::stderr().is_terminal(),
             started: Instant::now(),
+            bar: Mutex::new(None),
         }
     }
 
@@ -35,21 +49,32 @@ impl Progress {
         self.verbosity
     }
 
+    /// Whether human lines are shown at all.
+    fn human(&self, at_least: Verbosity) -> bool {
+        !self.json && self.verbosity >= at_least
+    }
+
     fn line(&self, tag: &str, message: &str) {
-        let secs = self.started.elapsed().as_secs_f64();
-        eprintln!("[{secs:7.1}s] {tag}{message}");
+        let text = format!(
+            "[{:7.1}s] {tag}{message}",
+            self.started.elapsed().as_secs_f64()
+        );
+        match self.bar.lock().expect("progress lock").as_ref() {
+            Some(bar) => bar.println(text),
+            None => eprintln!("{text}"),
+        }
     }
 
     /// Normal progress.
     pub fn info(&self, message: &str) {
-        if self.verbosity >= Verbosity::Normal {
+        if self.human(Verbosity::Normal) {
             self.line("", message);
         }
     }
 
     /// Detail for `--verbose`.
     pub fn detail(&self, message: &str) {
-        if self.verbosity >= Verbosity::Verbose {
+        if self.human(Verbosity::Verbose) {
             self.line("", message);
         }
     }
@@ -57,5 +82,52 @@ impl Progress {
     /// Something the operator should look at; always shown.
     pub fn warn(&self, message: &str) {
         self.line("warning: ", message);
+    }
+
+    /// Emits one machine-readable event (only with `--message-format json`).
+    pub fn event(&self, event: ProgressEvent) {
+        if self.json {
+            let event = ProgressEvent {
+                elapsed_s: (self.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+                ..event
+            };
+            println!(
+                "{}",
+                serde_json::to_string(&event).expect("events serialise")
+            );
+        }
+    }
+
+    /// A stage starts; counted stages (`total` items) get a bar on a terminal.
+    pub fn stage_start(&self, stage: &str, total: Option<u64>) {
+        self.event(ProgressEvent::new("stage-start").stage(stage).total(total));
+        if let (Some(total), true, true) = (total, self.terminal, self.human(Verbosity::Normal)) {
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{prefix:>8} [{bar:30}] {pos}/{len} {elapsed} eta {eta} {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(stage.to_owned());
+            *self.bar.lock().expect("progress lock") = Some(bar);
+        }
+    }
+
+    /// One item of the current counted stage is done.
+    pub fn advance(&self, message: &str) {
+        if let Some(bar) = self.bar.lock().expect("progress lock").as_ref() {
+            bar.inc(1);
+            bar.set_message(message.to_owned());
+        }
+    }
+
+    /// A stage finished.
+    pub fn stage_finish(&self, stage: &str) {
+        if let Some(bar) = self.bar.lock().expect("progress lock").take() {
+            bar.finish_and_clear();
+        }
+        self.event(ProgressEvent::new("stage-finish").stage(stage));
     }
 }

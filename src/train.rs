@@ -13,7 +13,7 @@ pub mod ridge;
 use crate::error::{Error, Result};
 use crate::merge::Corpus;
 use crate::progress::Progress;
-use crate::schema::{self, FoldResult, LosoSeed, SCHEMA_VERSION};
+use crate::schema::{self, FoldResult, LosoSeed, ProgressEvent, SCHEMA_VERSION};
 use crate::{atomic, budget, digest, stats};
 use camino::{Utf8Path, Utf8PathBuf};
 use features::{Standardiser, CODEC_BLOCK};
@@ -324,23 +324,34 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
             .flat_map(|&s| (0..n_folds).map(move |f| (s, f)))
             .collect();
         let done = std::sync::atomic::AtomicUsize::new(0);
+        progress.stage_start("train", Some(tasks.len() as u64));
         let results: Vec<(u64, FoldResult, f64)> = tasks
             .par_iter()
             .map(|&(seed, fold)| {
                 let t = Instant::now();
                 let result = run_fold(&data, fold, seed, &request.recipe, baselines[fold]);
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                let plcc = result
+                    .plcc
+                    .map_or("undefined".into(), |p| format!("{p:.4}"));
                 progress.info(&format!(
-                    "fold {n}/{} seed {seed} held-out {}: PLCC {}",
+                    "fold {n}/{} seed {seed} held-out {}: PLCC {plcc}",
                     tasks.len(),
-                    result.held_out,
-                    result
-                        .plcc
-                        .map_or("undefined".into(), |p| format!("{p:.4}"))
+                    result.held_out
                 ));
+                progress.advance(&format!("seed {seed} {}", result.held_out));
+                progress.event(ProgressEvent {
+                    seed: Some(seed),
+                    plcc: result.plcc,
+                    ..ProgressEvent::new("fold")
+                        .stage("train")
+                        .count(n as u64, tasks.len() as u64)
+                        .item(&result.held_out)
+                });
                 (seed, result, t.elapsed().as_secs_f64())
             })
             .collect();
+        progress.stage_finish("train");
         results
     });
 

@@ -76,6 +76,23 @@ impl Cell<'_> {
         ])
     }
 
+    /// The encode, decode and score command lines with real paths, for `--verbose`.
+    pub fn command_lines(
+        &self,
+        tools: &Toolset,
+        threads: usize,
+        scratch: &Utf8Path,
+        key: &str,
+    ) -> Result<Vec<String>> {
+        let encoded = scratch.join(format!("{key}.mkv"));
+        let [encode, decode, score] =
+            self.invocations(tools, threads, encoded.as_str(), self.source_path.as_str())?;
+        Ok(vec![
+            encode.display(),
+            format!("{} | {}", decode.display(), score.display()),
+        ])
+    }
+
     /// Everything the cell's result depends on (paths replaced by placeholders), i.e. its key.
     pub fn key_inputs(&self, tools: &Toolset, threads: usize) -> Result<CellKeyInputs> {
         let [encode, decode, score] = self.invocations(tools, threads, "{encoded}", "{source}")?;
