@@ -262,8 +262,11 @@ pub fn run(cli: Cli) -> Result<i32> {
                 ensemble_id: args.ensemble_id,
             };
             let outcome = pipeline::run(&request, &overrides, &platform, &progress)?;
-            eprint!("{}", pipeline::summary(&outcome));
-            println!("{}", outcome.bundle);
+            // With JSON events the `bundle` event carries the path; stdout stays pure NDJSON.
+            if !progress.is_json() {
+                eprint!("{}", pipeline::summary(&outcome));
+                println!("{}", outcome.bundle);
+            }
             Ok(if outcome.verdict.gate.passed { 0 } else { 1 })
         }
         Command::Schema { name, out_dir } => {

@@ -49,6 +49,11 @@ impl Progress {
         self.verbosity
     }
 
+    /// Whether stdout carries NDJSON events (so nothing else may be printed there).
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
     /// Whether human lines are shown at all.
     fn human(&self, at_least: Verbosity) -> bool {
         !self.json && self.verbosity >= at_least

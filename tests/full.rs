@@ -240,3 +240,48 @@ fn merge_refuses_conflicts_mixed_versions_and_malformed_shards() {
         .stderr(contains(format!("{malformed}:1:")));
     assert!(!s.join("m2.jsonl").exists());
 }
+
+#[test]
+fn json_message_format_is_pure_ndjson_with_a_schema() {
+    let s = Scratch::new();
+    let out = kit()
+        .current_dir(s.path())
+        .args([
+            "full",
+            "--demo",
+            "--frames",
+            "4",
+            "--seeds",
+            "0",
+            "--epochs",
+            "5",
+            "--message-format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let mut kinds = std::collections::BTreeSet::new();
+    for (i, line) in stdout.lines().enumerate() {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("line {}: {e}: {line}", i + 1));
+        ensemble_kit::schema::check(
+            "progress-event",
+            &value,
+            Utf8Path::new("stdout"),
+            Some(i + 1),
+        )
+        .unwrap();
+        kinds.insert(value["event"].as_str().unwrap().to_owned());
+    }
+    for kind in [
+        "stage-start",
+        "stage-finish",
+        "cell",
+        "fold",
+        "verdict",
+        "bundle",
+    ] {
+        assert!(kinds.contains(kind), "no `{kind}` event in:\n{stdout}");
+    }
+}
