@@ -116,6 +116,24 @@ pub fn for_each_file(
     Ok(())
 }
 
+/// How errors name a member of an archive: `archive!member`.
+pub fn member_label(archive: &Utf8Path, member: &Utf8Path) -> Utf8PathBuf {
+    Utf8PathBuf::from(format!("{archive}!{member}"))
+}
+
+/// Reads a whole archive member into memory (manifests, verdicts, small results files).
+pub fn read_member(
+    archive: &Utf8Path,
+    member: &Utf8Path,
+    reader: &mut dyn Read,
+) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::Input(format!("{archive}: cannot read `{member}`: {e}")))?;
+    Ok(bytes)
+}
+
 /// Streams `reader` into `dest` atomically, returning (size, sha256).
 pub fn extract_to(dest: &Utf8Path, reader: &mut dyn Read) -> Result<(u64, String)> {
     use sha2::Digest;

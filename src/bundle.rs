@@ -189,18 +189,19 @@ pub fn verify(bundle: &Utf8Path, extract: Option<&Utf8Path>) -> Result<Verified>
     let mut manifest_bytes = None;
     let mut sidecars: Vec<(String, Sidecar)> = Vec::new();
     archive::for_each_file(bundle, |name, reader| {
-        let mut bytes = Vec::new();
-        reader
-            .read_to_end(&mut bytes)
-            .map_err(|e| Error::Input(format!("{bundle}: cannot read `{name}`: {e}")))?;
+        if name.extension() != Some("json") {
+            let hashed = archive::hash_reader(reader)
+                .map_err(|e| Error::Input(format!("{bundle}: cannot read `{name}`: {e}")))?;
+            seen.insert(name.to_string(), hashed);
+            return Ok(());
+        }
+        let bytes = archive::read_member(bundle, name, reader)?;
         if name.as_str() == MANIFEST {
             manifest_bytes = Some(bytes);
             return Ok(());
         }
-        if name.extension() == Some("json") {
-            if let Ok(sidecar) = serde_json::from_slice::<Sidecar>(&bytes) {
-                sidecars.push((name.to_string(), sidecar));
-            }
+        if let Ok(sidecar) = serde_json::from_slice::<Sidecar>(&bytes) {
+            sidecars.push((name.to_string(), sidecar));
         }
         seen.insert(
             name.to_string(),
@@ -213,15 +214,11 @@ pub fn verify(bundle: &Utf8Path, extract: Option<&Utf8Path>) -> Result<Verified>
             "{bundle} has no {MANIFEST}; it is not a results bundle"
         ))
     })?;
-    let value: serde_json::Value = serde_json::from_slice(&manifest_bytes)
-        .map_err(|e| Error::Input(format!("{bundle}: {MANIFEST} is not valid JSON: {e}")))?;
-    schema::check(
+    let manifest: Manifest = schema::parse_checked(
+        &manifest_bytes,
+        &archive::member_label(bundle, Utf8Path::new(MANIFEST)),
         "manifest",
-        &value,
-        &Utf8PathBuf::from(format!("{bundle}!{MANIFEST}")),
-        None,
     )?;
-    let manifest: Manifest = serde_json::from_value(value).expect("validated");
 
     let mut problems = Vec::new();
     for file in &manifest.files {

@@ -23,15 +23,12 @@ pub fn load(path: &Utf8Path) -> Result<Verdict> {
     let mut found = None;
     archive::for_each_file(path, |name, reader| {
         if matches!(name.file_name(), Some("PROMOTE.json" | "HOLD.json")) {
-            let mut bytes = Vec::new();
-            reader
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::Input(format!("{path}: cannot read {name}: {e}")))?;
-            let value: serde_json::Value = serde_json::from_slice(&bytes)
-                .map_err(|e| Error::Input(format!("{path}: {name} is not valid JSON: {e}")))?;
-            let label = camino::Utf8PathBuf::from(format!("{path}!{name}"));
-            schema::check("verdict", &value, &label, None)?;
-            found = Some(serde_json::from_value(value).expect("validated"));
+            let bytes = archive::read_member(path, name, reader)?;
+            found = Some(schema::parse_checked(
+                &bytes,
+                &archive::member_label(path, name),
+                "verdict",
+            )?);
         }
         Ok(())
     })?;

@@ -70,13 +70,7 @@ pub fn read_seed(dir: &Utf8Path, seed: u64) -> Result<LosoSeed> {
             "`{path}` is missing; train seed {seed} first (ensemble-kit train … --seeds {seed}) or drop it from --seeds"
         )));
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Invalid {
-        path: path.clone(),
-        line: Some(e.line()),
-        field: "/".into(),
-        message: format!("not valid JSON: {e}"),
-    })?;
+    let value = schema::read_value(&path)?;
     let version = value.get("schema_version").and_then(|v| v.as_u64());
     if version != Some(u64::from(SCHEMA_VERSION)) {
         return Err(Error::Invalid {

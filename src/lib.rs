@@ -353,13 +353,7 @@ pub fn validate(file: &Utf8Path) -> Result<String> {
         let rows = corpus::validate_shard(file)?;
         return Ok(format!("corpus shard, {rows} rows"));
     }
-    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Invalid {
-        path: file.to_owned(),
-        line: Some(e.line()),
-        field: "/".into(),
-        message: format!("not valid JSON: {e}"),
-    })?;
+    let value = schema::read_value(file)?;
     let is_verdict = value.get("verdict").is_some() && value.get("gate").is_some();
     let kind = schema::kind_of(&value)
         .or(is_verdict.then_some("verdict"))

@@ -68,13 +68,7 @@ fn provenance(shard: &Utf8Path) -> Result<Option<Provenance>> {
     if !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Invalid {
-        path: path.clone(),
-        line: Some(e.line()),
-        field: "/".into(),
-        message: format!("not valid JSON: {e}"),
-    })?;
+    let value = schema::read_value(&path)?;
     if schema::kind_of(&value) == Some("merged-corpus") {
         Ok(Some(Provenance::Merged(schema::read_json(
             &path,

@@ -872,17 +872,36 @@ pub fn check(
     Ok(())
 }
 
-/// Reads a JSON file, validates it against schema `name`, and deserialises it.
-pub fn read_json<T: DeserializeOwned>(path: &Utf8Path, name: &str) -> Result<T> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Invalid {
+/// Parses JSON bytes that came from `path` (a file, or `archive!member`); an error names it
+/// and the line.
+pub fn parse_value(bytes: &[u8], path: &Utf8Path) -> Result<serde_json::Value> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Invalid {
         path: path.to_owned(),
         line: Some(e.line()),
         field: "/".into(),
         message: format!("not valid JSON: {e}"),
-    })?;
+    })
+}
+
+/// Reads a file as JSON, before any schema check.
+pub fn read_value(path: &Utf8Path) -> Result<serde_json::Value> {
+    parse_value(&std::fs::read(path).map_err(|e| Error::io(path, e))?, path)
+}
+
+/// Parses JSON bytes from `path`, validates them against schema `name`, and deserialises them.
+pub fn parse_checked<T: DeserializeOwned>(bytes: &[u8], path: &Utf8Path, name: &str) -> Result<T> {
+    let value = parse_value(bytes, path)?;
     check(name, &value, path, None)?;
     decode(value, path, None)
+}
+
+/// Reads a JSON file, validates it against schema `name`, and deserialises it.
+pub fn read_json<T: DeserializeOwned>(path: &Utf8Path, name: &str) -> Result<T> {
+    parse_checked(
+        &std::fs::read(path).map_err(|e| Error::io(path, e))?,
+        path,
+        name,
+    )
 }
 
 /// Streams a JSON Lines file, validating each line against schema `name` and handing the

@@ -11,7 +11,7 @@ use crate::schema::{self, SourceFormat, TransportManifest, TransportRow, SCHEMA_
 use crate::sources::{self, GeometryFlags};
 use crate::tools::{ffmpeg, process::Invocation, Tool};
 use crate::{atomic, digest};
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 
 /// Name of the manifest inside a transport archive.
 pub const MANIFEST: &str = "transport-manifest.json";
@@ -147,20 +147,12 @@ pub fn extract(
     let mut manifest: Option<TransportManifest> = None;
     archive::for_each_file(archive_path, |name, reader| {
         if name.as_str() == MANIFEST {
-            let mut bytes = Vec::new();
-            reader
-                .read_to_end(&mut bytes)
-                .map_err(|e| Error::Input(format!("{archive_path}: {e}")))?;
-            let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-                Error::Input(format!("{archive_path}: {MANIFEST} is not valid JSON: {e}"))
-            })?;
-            schema::check(
+            let bytes = archive::read_member(archive_path, name, reader)?;
+            manifest = Some(schema::parse_checked(
+                &bytes,
+                &archive::member_label(archive_path, name),
                 "corpus-transport",
-                &value,
-                &Utf8PathBuf::from(format!("{archive_path}!{MANIFEST}")),
-                None,
-            )?;
-            manifest = Some(serde_json::from_value(value).expect("validated"));
+            )?);
         }
         Ok(())
     })?;
