@@ -170,8 +170,11 @@ pub fn corpus(
                     source,
                     source_path.as_str(),
                     decoded.as_str(),
-                    frames,
-                    1,
+                    vmaf::ScoreSettings {
+                        frames,
+                        threads: 1,
+                        backend: crate::schema::ScoringBackend::Cpu,
+                    },
                 )
                 .output("naive vmaf")?;
                 vmaf::parse_report(&out.stdout).map_err(Error::Environment)?;

@@ -13,8 +13,8 @@ pub mod frames;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::schema::{
-    self, CellSummary, CorpusRow, FailedCell, Platform, ProgressEvent, ShardMeta, ShardSettings,
-    ShardTools, Source, SCHEMA_VERSION,
+    self, CellSummary, CorpusRow, FailedCell, Platform, ProgressEvent, ScoringBackend, ShardMeta,
+    ShardSettings, ShardTools, Source, SCHEMA_VERSION,
 };
 use crate::sources::{self, GeometryFlags};
 use crate::tools::{ffmpeg, vmaf, Toolset};
@@ -101,6 +101,7 @@ pub fn run(
     let cqs = checked_cqs(&request.cqs, &encoders)?;
     check_encoders(tools, &encoders, progress)?;
     let (jobs, threads) = budget::split(request.jobs, request.threads)?;
+    let backend = scoring_backend(tools, platform, progress);
 
     let mut cells: Vec<Cell> = Vec::new();
     for source in &sources {
@@ -112,6 +113,7 @@ pub fn run(
                     encoder: encoder.clone(),
                     cq,
                     frames: frames.unwrap_or(source.frames),
+                    backend,
                 });
             }
         }
@@ -241,6 +243,7 @@ pub fn run(
             jobs,
             threads_per_job: threads,
             allow_failed_cells: request.allow_failed_cells,
+            scoring_backend: backend,
         },
         encoder_argv: encoder_argv(&keyed),
         ref_dir: ref_dir.to_string(),
@@ -332,6 +335,24 @@ fn encoder_argv(
             .or_insert_with(|| inputs.encode_argv.clone());
     }
     map
+}
+
+/// CUDA scoring on a box with an NVIDIA GPU and a CUDA build of libvmaf; otherwise the CPU,
+/// with a warning when the box has a GPU that this `vmaf` cannot use.
+fn scoring_backend(tools: &Toolset, platform: &Platform, progress: &Progress) -> ScoringBackend {
+    if !platform.has_nvidia {
+        return ScoringBackend::Cpu;
+    }
+    if vmaf::supports_cuda(&tools.vmaf.path) {
+        progress.info("scoring on the GPU (CUDA build of libvmaf, --gpumask 0)");
+        ScoringBackend::Cuda
+    } else {
+        progress.warn(&format!(
+            "this box has an NVIDIA GPU but `{}` (libvmaf {}) was built without CUDA; scoring on the CPU",
+            tools.vmaf.path, tools.vmaf.version
+        ));
+        ScoringBackend::Cpu
+    }
 }
 
 fn frames_per_source(sources: &[Source], frames: Option<u64>) -> Result<Option<u64>> {

@@ -206,6 +206,16 @@ pub struct CellSummary {
     pub enc_bytes: u64,
 }
 
+/// Where libvmaf computes the features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ScoringBackend {
+    /// On the CPU.
+    Cpu,
+    /// On an NVIDIA GPU (`vmaf --gpumask 0`, CUDA build of libvmaf).
+    Cuda,
+}
+
 /// The settings a shard was produced with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ShardSettings {
@@ -223,6 +233,8 @@ pub struct ShardSettings {
     pub threads_per_job: usize,
     /// Whether failed cells were allowed.
     pub allow_failed_cells: bool,
+    /// Where libvmaf scored this shard.
+    pub scoring_backend: ScoringBackend,
 }
 
 /// Provenance of a shard, written beside it as `SHARD.meta.json`.

@@ -3,7 +3,7 @@
 //! arguments), plus the decode and scoring lines, checked against `tests/golden/argv.txt`.
 
 use camino::Utf8Path;
-use ensemble_kit::schema::{Fps, Geometry, Source, SourceFormat};
+use ensemble_kit::schema::{Fps, Geometry, ScoringBackend, Source, SourceFormat};
 use ensemble_kit::tools::{ffmpeg, vmaf};
 
 pub const ENCODERS: &[&str] = &[
@@ -66,15 +66,7 @@ fn render() -> String {
     ));
     text.push_str(&format!(
         "score raw: {}\n",
-        vmaf::score(
-            Utf8Path::new("vmaf"),
-            &raw,
-            "{source}",
-            "/dev/stdin",
-            250,
-            1
-        )
-        .display()
+        vmaf::score(Utf8Path::new("vmaf"), &raw, "{source}", "/dev/stdin", cpu()).display()
     ));
     text.push_str(&format!(
         "score y4m: {}\n",
@@ -83,12 +75,27 @@ fn render() -> String {
             &source(SourceFormat::Y4m),
             "{source}",
             "/dev/stdin",
-            250,
-            1
+            cpu()
         )
         .display()
     ));
+    let cuda = vmaf::ScoreSettings {
+        backend: ScoringBackend::Cuda,
+        ..cpu()
+    };
+    text.push_str(&format!(
+        "score raw cuda: {}\n",
+        vmaf::score(Utf8Path::new("vmaf"), &raw, "{source}", "/dev/stdin", cuda).display()
+    ));
     text
+}
+
+fn cpu() -> vmaf::ScoreSettings {
+    vmaf::ScoreSettings {
+        frames: 250,
+        threads: 1,
+        backend: ScoringBackend::Cpu,
+    }
 }
 
 #[test]

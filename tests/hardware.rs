@@ -100,6 +100,20 @@ fn golden_line(encoder: &str, cq: u32) -> String {
         .replace('\'', "")
 }
 
+/// The real vmaf the kit would use (the bootstrap cache, else PATH).
+fn real_vmaf() -> String {
+    let cache = std::env::var("ENSEMBLE_KIT_CACHE")
+        .map(Utf8PathBuf::from)
+        .unwrap_or_else(|_| {
+            Utf8PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/ensemble-kit")
+        });
+    let cached = cache.join("libvmaf-2.3.1/bin/vmaf");
+    if cached.is_file() {
+        return cached.to_string();
+    }
+    "vmaf".into()
+}
+
 fn run_box(b: &Box) {
     let s = Scratch::new();
     let log = s.join("argv.log");
@@ -127,12 +141,19 @@ fn run_box(b: &Box) {
     for (k, v) in b.fakes {
         cmd.env(k, v);
     }
-    cmd.assert().success();
+    let stderr = String::from_utf8(cmd.assert().success().get_output().stderr.clone()).unwrap();
     kit().args(["validate", shard.as_str()]).assert().success();
+    if b.tag.ends_with("cuda") {
+        assert!(
+            stderr.contains("built without CUDA; scoring on the CPU"),
+            "never silently: {stderr}"
+        );
+    }
 
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(s.join("shard.meta.json")).unwrap()).unwrap();
     assert_eq!(meta["platform"]["tag"], b.tag);
+    assert_eq!(meta["settings"]["scoring_backend"], "cpu");
     let defaults: Vec<String> =
         serde_json::from_value(meta["platform"]["default_encoders"].clone()).unwrap();
     let encoders: std::collections::BTreeSet<String> = rows(&shard)
@@ -179,6 +200,58 @@ fn every_platform_scores_through_its_own_encoders() {
     for b in BOXES {
         run_box(b);
     }
+}
+
+#[test]
+fn cuda_box_with_a_cuda_vmaf_scores_on_the_gpu() {
+    let s = Scratch::new();
+    let (log, vmaf_log, shard) = (
+        s.join("argv.log"),
+        s.join("vmaf.log"),
+        s.join("shard.jsonl"),
+    );
+    let root = Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = kit();
+    cmd.args([
+        "corpus",
+        "--demo",
+        "--frames",
+        "3",
+        "--cqs",
+        "25",
+        "--encoders",
+        "h264_nvenc",
+        "--out",
+        shard.as_str(),
+    ])
+    .args([
+        "--ffmpeg",
+        root.join("tests/fixtures/standin-ffmpeg.sh").as_str(),
+    ])
+    .args([
+        "--vmaf",
+        root.join("tests/fixtures/standin-vmaf-cuda.sh").as_str(),
+    ])
+    .env("STANDIN_REAL_FFMPEG", real_ffmpeg())
+    .env("STANDIN_ARGV_LOG", &log)
+    .env("STANDIN_REAL_VMAF", real_vmaf())
+    .env("STANDIN_VMAF_LOG", &vmaf_log);
+    for (k, v) in BOXES[0].fakes {
+        cmd.env(k, v);
+    }
+    cmd.assert()
+        .success()
+        .stderr(predicates::str::contains("scoring on the GPU"));
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.join("shard.meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["settings"]["scoring_backend"], "cuda");
+    let logged = std::fs::read_to_string(&vmaf_log).unwrap();
+    let scored: Vec<&str> = logged
+        .lines()
+        .filter(|l| l.contains("--reference"))
+        .collect();
+    assert_eq!(scored.len(), 9, "one scoring run per cell");
+    assert!(scored.iter().all(|l| l.contains("--gpumask 0")), "{logged}");
 }
 
 #[test]

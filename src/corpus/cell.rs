@@ -30,6 +30,8 @@ pub struct Cell<'a> {
     pub cq: u32,
     /// Frames to encode and score from the start of the source.
     pub frames: u64,
+    /// Where libvmaf scores.
+    pub backend: crate::schema::ScoringBackend,
 }
 
 impl Cell<'_> {
@@ -70,8 +72,11 @@ impl Cell<'_> {
                 self.source,
                 source_path,
                 "/dev/stdin",
-                self.frames,
-                threads,
+                vmaf::ScoreSettings {
+                    frames: self.frames,
+                    threads,
+                    backend: self.backend,
+                },
             ),
         ])
     }

@@ -2,7 +2,7 @@
 
 use super::process::Invocation;
 use crate::error::{Error, Result};
-use crate::schema::{Source, SourceFormat};
+use crate::schema::{ScoringBackend, Source, SourceFormat};
 use camino::Utf8Path;
 use serde::Deserialize;
 
@@ -36,16 +36,50 @@ pub fn check_supported(vmaf: &Utf8Path, version: &str) -> Result<()> {
     }
 }
 
-/// Scores `frames` frames of `distorted` (a path, or `/dev/stdin` for a pipe) against the
-/// reference, printing per-frame JSON on stdout.
+/// How a scoring run is set up: frames, CPU threads, and where libvmaf computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScoreSettings {
+    /// Frames to score from the start.
+    pub frames: u64,
+    /// CPU threads libvmaf may use.
+    pub threads: usize,
+    /// CPU or CUDA.
+    pub backend: ScoringBackend,
+}
+
+/// Whether this `vmaf` was built with CUDA: such builds take `--gpumask` (their usage text,
+/// printed by `vmaf` without arguments, lists it).
+pub fn supports_cuda(vmaf: &Utf8Path) -> bool {
+    Invocation::new(vmaf, vec![])
+        .expression()
+        .stdin_null()
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .map(|out| {
+            let text = String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr);
+            text.contains("--gpumask")
+        })
+        .unwrap_or(false)
+}
+
+/// Scores frames of `distorted` (a path, or `/dev/stdin` for a pipe) against the reference,
+/// printing per-frame JSON on stdout. On the CUDA backend, `--gpumask 0` lets libvmaf use the
+/// GPU for every feature it has a CUDA kernel for.
 pub fn score(
     vmaf: &Utf8Path,
     source: &Source,
     reference: &str,
     distorted: &str,
-    frames: u64,
-    threads: usize,
+    settings: ScoreSettings,
 ) -> Invocation {
+    let ScoreSettings {
+        frames,
+        threads,
+        backend,
+    } = settings;
     let mut args: Vec<String> = vec![
         "--reference".into(),
         reference.into(),
@@ -77,6 +111,9 @@ pub fn score(
         "/dev/stdout".into(),
         "--quiet".into(),
     ]);
+    if backend == ScoringBackend::Cuda {
+        args.extend(["--gpumask".into(), "0".into()]);
+    }
     Invocation::new(vmaf, args)
 }
 
