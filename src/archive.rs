@@ -80,10 +80,15 @@ pub fn safe_path(archive: &Utf8Path, raw: &str) -> Result<Utf8PathBuf> {
     Ok(path)
 }
 
-/// Opens `path` as a tar archive, gzip-compressed when it ends in `.gz`.
+/// Opens `path` as a tar archive, gzip-compressed or not (told by the gzip magic bytes).
 pub fn open(path: &Utf8Path) -> Result<tar::Archive<Box<dyn Read>>> {
+    let mut magic = [0u8; 2];
+    let gzip = std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == [0x1f, 0x8b];
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader: Box<dyn Read> = if path.extension() == Some("gz") {
+    let reader: Box<dyn Read> = if gzip {
         Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)))
     } else {
         Box::new(std::io::BufReader::new(file))

@@ -133,6 +133,20 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         to: Utf8PathBuf,
     },
+    /// Build libvmaf's `vmaf` CLI for one platform (meson at the libvmaf folder); writes
+    /// OUT/vmaf and OUT/BUILD.json.
+    BuildLibvmaf {
+        /// linux-x86_64-cuda, linux-x86_64-sycl, linux-x86_64-vulkan, darwin-arm64-cpu, darwin-x86_64-cpu.
+        #[arg(long)]
+        platform: String,
+        /// libvmaf source: the libvmaf folder, a vmaf checkout, or an unpacked libvmaf-sys crate
+        /// (default: the pinned crate from cargo's cache, hash-checked).
+        #[arg(long, value_name = "DIR")]
+        source: Option<Utf8PathBuf>,
+        /// Where to put `vmaf` and `BUILD.json` (default: binaries/PLATFORM).
+        #[arg(long, value_name = "DIR")]
+        out: Option<Utf8PathBuf>,
+    },
     /// Print a JSON Schema of a kit file (corpus-row, shard-meta, cell, platform, doctor,
     /// loso-seed, verdict).
     Schema {

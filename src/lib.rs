@@ -19,6 +19,7 @@ pub mod doctor;
 pub mod error;
 pub mod export;
 pub mod gate;
+pub mod libvmaf;
 pub mod merge;
 pub mod pipeline;
 pub mod platform;
@@ -199,6 +200,21 @@ pub fn run(cli: Cli) -> Result<i32> {
             let ffmpeg = tools::locate_ffmpeg(&overrides)?;
             let (restored, skipped) = transport::extract(&ffmpeg, &archive, &to, &progress)?;
             println!("{to}: {restored} restored, {skipped} already present; every sha256 verified");
+            Ok(0)
+        }
+        Command::BuildLibvmaf {
+            platform,
+            source,
+            out,
+        } => {
+            let out = out.unwrap_or_else(|| Utf8PathBuf::from("binaries").join(&platform));
+            let build = libvmaf::build(&platform, source.as_deref(), &out, &progress)?;
+            println!(
+                "{}: libvmaf {} for {}",
+                out.join(&build.binary),
+                build.libvmaf_version,
+                build.platform
+            );
             Ok(0)
         }
         Command::Report { out_dir, format } => {

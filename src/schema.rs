@@ -769,6 +769,34 @@ impl ProgressEvent {
     }
 }
 
+/// `BUILD.json` written by `build-libvmaf`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LibvmafBuild {
+    /// Always `libvmaf-build`.
+    #[schemars(extend("const" = "libvmaf-build"))]
+    pub kind: String,
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The platform tag it was built for.
+    pub platform: String,
+    /// The source folder, or the pinned crate.
+    pub source: String,
+    /// Where meson ran, relative to the source.
+    pub meson_root: String,
+    /// The meson options used.
+    pub meson_options: Vec<String>,
+    /// What the built `vmaf --version` reports.
+    pub libvmaf_version: String,
+    /// The binary's file name (beside BUILD.json).
+    pub binary: String,
+    /// SHA-256 of the binary.
+    pub binary_sha256: String,
+    /// When (UTC; `SOURCE_DATE_EPOCH` when set).
+    pub built_at_utc: String,
+    /// The libvmaf version the kit pins.
+    pub pinned: String,
+}
+
 /// A named schema the kit publishes in `schemas/`.
 pub struct SchemaDoc {
     /// Name used by `ensemble-kit schema NAME` and the file `schemas/NAME.schema.json`.
@@ -825,6 +853,10 @@ pub const ALL: &[SchemaDoc] = &[
     SchemaDoc {
         name: "progress-event",
         generate: || schemars::schema_for!(ProgressEvent),
+    },
+    SchemaDoc {
+        name: "libvmaf-build",
+        generate: || schemars::schema_for!(LibvmafBuild),
     },
 ];
 

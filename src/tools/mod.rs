@@ -5,6 +5,7 @@
 //! (`ENSEMBLE_KIT_FFMPEG`, `ENSEMBLE_KIT_VMAF`), then the bootstrap cache, then `PATH`.
 
 pub mod ffmpeg;
+pub mod meson;
 pub mod process;
 pub mod vmaf;
 
