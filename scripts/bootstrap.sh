@@ -7,7 +7,9 @@
 # A second run finds everything in place and does nothing.
 #
 # Cache folder: $ENSEMBLE_KIT_CACHE, else $XDG_CACHE_HOME/ensemble-kit, else ~/.cache/ensemble-kit
-# (the same rule as the kit). Set ENSEMBLE_KIT_SKIP_PACKAGES=1 to skip apt/brew.
+# (the same rule as the kit). Set ENSEMBLE_KIT_SKIP_PACKAGES=1 to skip apt/brew, and
+# ENSEMBLE_KIT_LIBVMAF_CRATE=FILE to use a copy of the pinned crate instead of fetching it with
+# cargo (the distribution tarball ships one, so machines without Rust need no cargo).
 set -euo pipefail
 
 LIBVMAF_VERSION=2.3.1
@@ -81,7 +83,9 @@ build_vmaf() {
     return 0
   fi
   local crate actual src build
-  crate=$(fetch_crate)
+  crate=${ENSEMBLE_KIT_LIBVMAF_CRATE:-}
+  [ -n "$crate" ] || crate=$(fetch_crate)
+  [ -f "$crate" ] || die "the pinned libvmaf crate $crate does not exist"
   actual=$(sha256_of "$crate")
   [ "$actual" = "$CRATE_SHA256" ] || die "$crate has sha256 $actual, expected $CRATE_SHA256; refusing to build"
   src="$CACHE/src-$CRATE-$CRATE_VERSION"

@@ -147,6 +147,16 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<Utf8PathBuf>,
     },
+    /// Build the distribution tarball for machines without Nix (deterministic under
+    /// SOURCE_DATE_EPOCH): binary, scripts, schemas, pinned libvmaf source, README-FIRST.md.
+    MakeDistributionTarball {
+        /// The `.tar.gz` to write.
+        #[arg(long, value_name = "FILE")]
+        out: Utf8PathBuf,
+        /// The ensemble-kit checkout holding `scripts/` and `schemas/`.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        project_dir: Utf8PathBuf,
+    },
     /// Print a JSON Schema of a kit file (corpus-row, shard-meta, cell, platform, doctor,
     /// loso-seed, verdict).
     Schema {

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod compare;
 pub mod corpus;
 pub mod digest;
+pub mod distribution;
 pub mod doctor;
 pub mod error;
 pub mod export;
@@ -214,6 +215,15 @@ pub fn run(cli: Cli) -> Result<i32> {
                 out.join(&build.binary),
                 build.libvmaf_version,
                 build.platform
+            );
+            Ok(0)
+        }
+        Command::MakeDistributionTarball { out, project_dir } => {
+            let manifest = distribution::build(&project_dir, &out)?;
+            println!(
+                "{out}: {} files, {}",
+                manifest.n_files,
+                distribution::prefix()
             );
             Ok(0)
         }

@@ -84,8 +84,9 @@ fn check_options(root: &Utf8Path, options: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Extracts the pinned crate from cargo's download cache into `into`, after checking its hash.
-pub fn pinned_source(into: &Utf8Path) -> Result<Utf8PathBuf> {
+/// The pinned crate in cargo's download cache (put there by `scripts/bootstrap.sh`), after
+/// checking its SHA-256.
+pub fn locate_pinned_crate() -> Result<Utf8PathBuf> {
     let home = std::env::var("CARGO_HOME")
         .map(Utf8PathBuf::from)
         .or_else(|_| std::env::var("HOME").map(|h| Utf8PathBuf::from(h).join(".cargo")))
@@ -107,10 +108,16 @@ pub fn pinned_source(into: &Utf8Path) -> Result<Utf8PathBuf> {
     let sha = digest::sha256_file(&crate_file)?;
     if sha != PINNED_CRATE.1 {
         return Err(Error::Environment(format!(
-            "{crate_file} has sha256 {sha}, expected {}; refusing to build it",
+            "{crate_file} has sha256 {sha}, expected {}; refusing to use it",
             PINNED_CRATE.1
         )));
     }
+    Ok(crate_file)
+}
+
+/// Extracts the pinned crate into `into` and returns `into`.
+pub fn pinned_source(into: &Utf8Path) -> Result<Utf8PathBuf> {
+    let crate_file = locate_pinned_crate()?;
     archive::for_each_file(&crate_file, |name, reader| {
         let inner: Utf8PathBuf = name.components().skip(1).collect();
         if inner.as_str().is_empty() {

@@ -769,6 +769,24 @@ impl ProgressEvent {
     }
 }
 
+/// `MANIFEST.json` of a distribution tarball.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DistributionManifest {
+    /// Always `distribution`.
+    #[schemars(extend("const" = "distribution"))]
+    pub kind: String,
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// ensemble-kit version.
+    pub version: String,
+    /// OS and architecture of the binary.
+    pub target: String,
+    /// Every other file of the tarball, relative to its top folder, sorted.
+    pub files: Vec<ManifestFile>,
+    /// `files.len()`.
+    pub n_files: u64,
+}
+
 /// `BUILD.json` written by `build-libvmaf`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LibvmafBuild {
@@ -857,6 +875,10 @@ pub const ALL: &[SchemaDoc] = &[
     SchemaDoc {
         name: "libvmaf-build",
         generate: || schemars::schema_for!(LibvmafBuild),
+    },
+    SchemaDoc {
+        name: "distribution",
+        generate: || schemars::schema_for!(DistributionManifest),
     },
 ];
 
