@@ -1,0 +1,2 @@
+# `import nixpkgs { system; config; }` on the stand-in input.
+{ system, config ? { } }: import ./pkgs.nix { inherit system config; }
