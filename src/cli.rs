@@ -304,14 +304,8 @@ pub struct FullArgs {
     pub corpus: Vec<Utf8PathBuf>,
     #[command(flatten)]
     pub grid: GridArgs,
-    /// Seeds; each is one full LOSO run.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "0,1,2,3,4",
-        value_name = "LIST"
-    )]
-    pub seeds: Vec<u64>,
+    #[command(flatten)]
+    pub seeds: SeedArgs,
     /// Training epochs per fold.
     #[arg(long, default_value_t = 200)]
     pub epochs: usize,
@@ -332,13 +326,32 @@ pub struct FullArgs {
 /// `ensemble-kit train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Corpus shard(s) (`.jsonl`); several are merged (deduplicated per frame).
-    #[arg(long, required = true, num_args = 1.., value_delimiter = ',', value_name = "SHARD")]
-    pub corpus: Vec<Utf8PathBuf>,
+    #[command(flatten)]
+    pub shards: ShardArgs,
     /// Where loso_seed{N}.json are written.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Utf8PathBuf,
-    /// Seeds; each is one full LOSO run (the gate uses 0..4).
+    #[command(flatten)]
+    pub seeds: SeedArgs,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+}
+
+/// The corpus a training stage reads.
+#[derive(Debug, Args, Clone)]
+pub struct ShardArgs {
+    /// Corpus shard(s) (`.jsonl`); several are merged (deduplicated per frame).
+    #[arg(long, required = true, num_args = 1.., value_delimiter = ',', value_name = "SHARD")]
+    pub corpus: Vec<Utf8PathBuf>,
+    /// Merge shards scored by different libvmaf versions.
+    #[arg(long)]
+    pub allow_mixed_vmaf: bool,
+}
+
+/// The seeds to train or judge.
+#[derive(Debug, Args, Clone)]
+pub struct SeedArgs {
+    /// Seeds, comma-separated; each is one full LOSO run (the gate is defined over 0..4).
     #[arg(
         long,
         value_delimiter = ',',
@@ -346,23 +359,24 @@ pub struct TrainArgs {
         value_name = "LIST"
     )]
     pub seeds: Vec<u64>,
-    /// Training epochs per fold.
+}
+
+/// How long to train and how many fits run at once.
+#[derive(Debug, Args, Clone)]
+pub struct RecipeArgs {
+    /// Training epochs per fit.
     #[arg(long, default_value_t = 200)]
     pub epochs: usize,
-    /// Folds trained at once (default: one per core).
+    /// Fits (folds, seeds) at once (default: one per core).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
-    /// Merge shards scored by different libvmaf versions.
-    #[arg(long)]
-    pub allow_mixed_vmaf: bool,
 }
 
 /// `ensemble-kit export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// Corpus shard(s), the same the verdict judged.
-    #[arg(long, required = true, num_args = 1.., value_delimiter = ',', value_name = "SHARD")]
-    pub corpus: Vec<Utf8PathBuf>,
+    #[command(flatten)]
+    pub shards: ShardArgs,
     /// The PROMOTE.json that allows the export.
     #[arg(long, value_name = "FILE")]
     pub verdict: Utf8PathBuf,
@@ -375,15 +389,8 @@ pub struct ExportArgs {
     /// Ensemble id, the models' file name prefix.
     #[arg(long, default_value = crate::export::DEFAULT_ENSEMBLE_ID)]
     pub ensemble_id: String,
-    /// Training epochs (as for `train`).
-    #[arg(long, default_value_t = 200)]
-    pub epochs: usize,
-    /// Fits at once (default: one per core).
-    #[arg(long, value_name = "N")]
-    pub jobs: Option<usize>,
-    /// Merge shards scored by different libvmaf versions.
-    #[arg(long)]
-    pub allow_mixed_vmaf: bool,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
 }
 
 /// `ensemble-kit verdict`.
@@ -392,14 +399,8 @@ pub struct VerdictArgs {
     /// Folder holding loso_seed{N}.json.
     #[arg(long, value_name = "DIR")]
     pub loso_dir: Utf8PathBuf,
-    /// Seeds to judge; every one must have its file.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "0,1,2,3,4",
-        value_name = "LIST"
-    )]
-    pub seeds: Vec<u64>,
+    #[command(flatten)]
+    pub seeds: SeedArgs,
     /// Reference corpus folder to describe in the verdict (counts and a content hash).
     #[arg(long, value_name = "DIR")]
     pub corpus_root: Option<Utf8PathBuf>,
@@ -437,20 +438,10 @@ pub enum BenchKind {
         /// Corpus shard(s) (e.g. from scripts/make-bench-corpus.sh).
         #[arg(long, required = true, num_args = 1.., value_delimiter = ',', value_name = "SHARD")]
         corpus: Vec<Utf8PathBuf>,
-        /// Seeds.
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "0,1,2,3,4",
-            value_name = "LIST"
-        )]
-        seeds: Vec<u64>,
-        /// Epochs per fold.
-        #[arg(long, default_value_t = 200)]
-        epochs: usize,
-        /// Folds trained at once by each side (default: one per core).
-        #[arg(long, value_name = "N")]
-        jobs: Option<usize>,
+        #[command(flatten)]
+        seeds: SeedArgs,
+        #[command(flatten)]
+        recipe: RecipeArgs,
         /// The Python that has torch installed.
         #[arg(long, default_value = "python3")]
         python: String,

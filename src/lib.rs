@@ -98,15 +98,12 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Train(args) => {
-            let corpus = merge::load(&args.corpus, args.allow_mixed_vmaf)?;
+            let corpus = merge::load(&args.shards.corpus, args.shards.allow_mixed_vmaf)?;
             let request = train::TrainRequest {
                 out_dir: args.out_dir,
-                seeds: args.seeds,
-                recipe: train::Recipe {
-                    epochs: args.epochs,
-                    ..train::Recipe::default()
-                },
-                jobs: args.jobs,
+                seeds: args.seeds.seeds,
+                recipe: recipe(&args.recipe),
+                jobs: args.recipe.jobs,
             };
             let seeds = train::run(&request, &corpus, &progress)?;
             for s in &seeds {
@@ -124,7 +121,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Verdict(args) => {
             let request = gate::VerdictRequest {
                 loso_dir: args.loso_dir,
-                seeds: args.seeds,
+                seeds: args.seeds.seeds,
                 corpus_root: args.corpus_root,
                 out_dir: args.out_dir,
             };
@@ -141,17 +138,14 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(if verdict.gate.passed { 0 } else { 1 })
         }
         Command::Export(args) => {
-            let corpus = merge::load(&args.corpus, args.allow_mixed_vmaf)?;
+            let corpus = merge::load(&args.shards.corpus, args.shards.allow_mixed_vmaf)?;
             let request = export::ExportRequest {
                 out_dir: args.out_dir,
                 verdict: args.verdict,
                 seeds: args.seeds,
                 ensemble_id: args.ensemble_id,
-                recipe: train::Recipe {
-                    epochs: args.epochs,
-                    ..train::Recipe::default()
-                },
-                jobs: args.jobs,
+                recipe: recipe(&args.recipe),
+                jobs: args.recipe.jobs,
             };
             export::run(&request, &corpus, &progress)?;
             Ok(0)
@@ -279,7 +273,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 threads: args.grid.threads,
                 allow_failed_cells: args.allow_failed_cells,
                 allow_mixed_vmaf: args.allow_mixed_vmaf,
-                seeds: args.seeds,
+                seeds: args.seeds.seeds,
                 recipe: train::Recipe {
                     epochs: args.epochs,
                     ..train::Recipe::default()
@@ -344,18 +338,17 @@ pub fn run(cli: Cli) -> Result<i32> {
             cli::BenchKind::Train {
                 corpus,
                 seeds,
-                epochs,
-                jobs,
+                recipe: knobs,
                 python,
                 torch_script,
                 work_dir,
             } => {
                 let work = bench::WorkDir::new(work_dir)?;
-                let (jobs, _) = budget::split(jobs, Some(1))?;
+                let (jobs, _) = budget::split(knobs.jobs, Some(1))?;
                 let request = bench::TrainBench {
                     corpus,
-                    seeds,
-                    epochs,
+                    seeds: seeds.seeds,
+                    epochs: knobs.epochs,
                     jobs,
                     python,
                     torch_script,
@@ -410,6 +403,14 @@ fn references(args: &ReferenceArgs, out: &Utf8Path) -> Result<corpus::References
             ))
         }
         (None, false) => Err(Error::Input("give --ref-dir DIR or --demo".into())),
+    }
+}
+
+/// The training recipe of SPEC §6 with the operator's epoch count.
+fn recipe(args: &cli::RecipeArgs) -> train::Recipe {
+    train::Recipe {
+        epochs: args.epochs,
+        ..train::Recipe::default()
     }
 }
 
