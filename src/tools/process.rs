@@ -39,16 +39,21 @@ impl Invocation {
         duct::cmd(self.program.as_str(), &self.args)
     }
 
-    /// Runs to completion capturing stdout and stderr; a non-zero exit becomes [`Error::Tool`].
-    pub fn output(&self, what: &str) -> Result<std::process::Output> {
-        let output = self
-            .expression()
+    /// Runs to completion capturing stdout and stderr, whatever the exit status; only a
+    /// program that cannot start is an error.
+    pub fn capture(&self, what: &str) -> Result<std::process::Output> {
+        self.expression()
             .stdin_null()
             .stdout_capture()
             .stderr_capture()
             .unchecked()
             .run()
-            .map_err(|e| self.failure(what, format!("could not start: {e}"), b""))?;
+            .map_err(|e| self.failure(what, format!("could not start: {e}"), b""))
+    }
+
+    /// Runs to completion capturing stdout and stderr; a non-zero exit becomes [`Error::Tool`].
+    pub fn output(&self, what: &str) -> Result<std::process::Output> {
+        let output = self.capture(what)?;
         if output.status.success() {
             Ok(output)
         } else {

@@ -51,16 +51,10 @@ pub struct ScoreSettings {
 /// printed by `vmaf` without arguments, lists it).
 pub fn supports_cuda(vmaf: &Utf8Path) -> bool {
     Invocation::new(vmaf, vec![])
-        .expression()
-        .stdin_null()
-        .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .run()
+        .capture("reading vmaf's usage")
         .map(|out| {
-            let text = String::from_utf8_lossy(&out.stdout).to_string()
-                + &String::from_utf8_lossy(&out.stderr);
-            text.contains("--gpumask")
+            String::from_utf8_lossy(&out.stdout).contains("--gpumask")
+                || String::from_utf8_lossy(&out.stderr).contains("--gpumask")
         })
         .unwrap_or(false)
 }
