@@ -8,7 +8,7 @@
 
 use crate::archive::{self, Entry};
 use crate::error::{Error, Result};
-use crate::schema::{self, Manifest, ManifestFile, Sidecar, Verdict, SCHEMA_VERSION};
+use crate::schema::{self, LosoSeed, Manifest, ManifestFile, Sidecar, Verdict, SCHEMA_VERSION};
 use crate::{atomic, digest, gate, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::BTreeMap;
@@ -54,8 +54,9 @@ fn walk(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<(
     Ok(())
 }
 
-/// The one verdict file in the results folder, re-judged from its LOSO files.
-fn current_verdict(dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(Verdict, Utf8PathBuf)> {
+/// The one verdict file in the results folder, re-judged from its LOSO files, and the hash of
+/// the corpus those files were trained on.
+fn current_verdict(dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(Verdict, String)> {
     let verdicts: Vec<&Utf8PathBuf> = files
         .iter()
         .filter(|f| matches!(f.file_name(), Some("PROMOTE.json" | "HOLD.json")))
@@ -73,25 +74,36 @@ fn current_verdict(dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(Verdict, Ut
     let path = dir.join(&rel);
     let verdict: Verdict = schema::read_json(&path, "verdict")?;
     let loso_dir = Utf8Path::new(&verdict.loso_dir);
-    let per_seed: Vec<(u64, f64)> = verdict
+    let seeds: Vec<LosoSeed> = verdict
         .seeds
         .iter()
-        .map(|&s| gate::read_seed(loso_dir, s).map(|l| (s, l.mean_plcc.expect("checked"))))
+        .map(|&s| gate::read_seed(loso_dir, s))
         .collect::<Result<_>>()?;
+    let per_seed: Vec<(u64, f64)> = seeds
+        .iter()
+        .map(|l| (l.seed, l.mean_plcc.expect("checked")))
+        .collect();
     if gate::judge(&per_seed) != verdict.gate {
         return Err(Error::Input(format!(
             "{path} is stale: the LOSO results in {} no longer give that gate; re-run `ensemble-kit verdict`",
             verdict.loso_dir
         )));
     }
-    Ok((verdict, rel))
+    let judged_corpus = seeds
+        .first()
+        .map(|l| l.corpus_sha256.clone())
+        .unwrap_or_default();
+    Ok((verdict, judged_corpus))
 }
 
 /// Checks every model sidecar in the folder: allowed only with PROMOTE, fitted on the judged
 /// corpus, and matching its model file's hash.
-fn check_models(dir: &Utf8Path, files: &[Utf8PathBuf], verdict: &Verdict) -> Result<()> {
-    let judged_corpus =
-        gate::read_seed(Utf8Path::new(&verdict.loso_dir), verdict.seeds[0])?.corpus_sha256;
+fn check_models(
+    dir: &Utf8Path,
+    files: &[Utf8PathBuf],
+    verdict: &Verdict,
+    judged_corpus: &str,
+) -> Result<()> {
     for rel in files.iter().filter(|f| f.extension() == Some("onnx")) {
         if verdict.verdict != "PROMOTE" {
             return Err(Error::Input(format!(
@@ -126,8 +138,8 @@ pub fn run(dir: &Utf8Path) -> Result<(Manifest, Utf8PathBuf)> {
     let mut files = Vec::new();
     walk(dir, dir, &mut files)?;
     files.sort();
-    let (verdict, _) = current_verdict(dir, &files)?;
-    check_models(dir, &files, &verdict)?;
+    let (verdict, judged_corpus) = current_verdict(dir, &files)?;
+    check_models(dir, &files, &verdict, &judged_corpus)?;
     let listed: Vec<ManifestFile> = files
         .iter()
         .map(|rel| {

@@ -109,8 +109,9 @@ pub fn read_seed(dir: &Utf8Path, seed: u64) -> Result<LosoSeed> {
     Ok(loso)
 }
 
-/// Judges the seeds, writes the verdict file (removing the stale opposite) and returns it.
-pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf)> {
+/// Judges the seeds, writes the verdict file (removing the stale opposite) and returns it with
+/// its path and the seed files it judged.
+pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSeed>)> {
     let dir = &request.loso_dir;
     let any_seed = dir
         .read_dir_utf8()
@@ -165,7 +166,7 @@ pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf)> {
     if stale.exists() {
         std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
     }
-    Ok((verdict, path))
+    Ok((verdict, path, seeds))
 }
 
 fn recommendation(gate: &Gate) -> String {

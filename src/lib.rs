@@ -125,12 +125,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 corpus_root: args.corpus_root,
                 out_dir: args.out_dir,
             };
-            let (verdict, path) = gate::run(&request)?;
-            let seeds: Vec<_> = request
-                .seeds
-                .iter()
-                .map(|&s| gate::read_seed(&request.loso_dir, s))
-                .collect::<Result<_>>()?;
+            let (verdict, path, seeds) = gate::run(&request)?;
             if verdict_visible(&progress) {
                 eprint!("{}", gate::summary(&verdict, &seeds));
             }

@@ -170,7 +170,7 @@ pub fn run(
         corpus_root,
         out_dir: Some(out.clone()),
     };
-    let (verdict, _) = gate::run(&verdict_request)?;
+    let (verdict, _, _) = gate::run(&verdict_request)?;
     progress.event(ProgressEvent {
         plcc: Some(verdict.gate.mean_plcc),
         spread: Some(verdict.gate.plcc_spread),
