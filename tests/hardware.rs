@@ -114,14 +114,19 @@ fn real_vmaf() -> String {
     "vmaf".into()
 }
 
-fn run_box(b: &Box) {
-    let s = Scratch::new();
-    let log = s.join("argv.log");
-    let shard = s.join("shard.jsonl");
-    let wrapper = Utf8PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/standin-ffmpeg.sh"
-    ));
+fn fixture(name: &str) -> Utf8PathBuf {
+    Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// `corpus` on the demo (3 frames, cq 25) as box `b`, through the stand-in ffmpeg that records
+/// hardware encodes in `log`.
+fn standin_corpus(
+    b: &Box,
+    shard: &camino::Utf8Path,
+    log: &camino::Utf8Path,
+) -> assert_cmd::Command {
     let mut cmd = kit();
     cmd.args([
         "corpus",
@@ -132,15 +137,22 @@ fn run_box(b: &Box) {
         "25",
         "--out",
         shard.as_str(),
-        "-q",
-        "--ffmpeg",
-        wrapper.as_str(),
     ])
+    .args(["--ffmpeg", fixture("standin-ffmpeg.sh").as_str()])
     .env("STANDIN_REAL_FFMPEG", real_ffmpeg())
-    .env("STANDIN_ARGV_LOG", &log);
+    .env("STANDIN_ARGV_LOG", log);
     for (k, v) in b.fakes {
         cmd.env(k, v);
     }
+    cmd
+}
+
+fn run_box(b: &Box) {
+    let s = Scratch::new();
+    let log = s.join("argv.log");
+    let shard = s.join("shard.jsonl");
+    let mut cmd = standin_corpus(b, &shard, &log);
+    cmd.arg("-q");
     let stderr = String::from_utf8(cmd.assert().success().get_output().stderr.clone()).unwrap();
     kit().args(["validate", shard.as_str()]).assert().success();
     if b.tag.ends_with("cuda") {
@@ -210,35 +222,15 @@ fn cuda_box_with_a_cuda_vmaf_scores_on_the_gpu() {
         s.join("vmaf.log"),
         s.join("shard.jsonl"),
     );
-    let root = Utf8PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let mut cmd = kit();
+    let mut cmd = standin_corpus(&BOXES[0], &shard, &log);
     cmd.args([
-        "corpus",
-        "--demo",
-        "--frames",
-        "3",
-        "--cqs",
-        "25",
         "--encoders",
         "h264_nvenc",
-        "--out",
-        shard.as_str(),
-    ])
-    .args([
-        "--ffmpeg",
-        root.join("tests/fixtures/standin-ffmpeg.sh").as_str(),
-    ])
-    .args([
         "--vmaf",
-        root.join("tests/fixtures/standin-vmaf-cuda.sh").as_str(),
+        fixture("standin-vmaf-cuda.sh").as_str(),
     ])
-    .env("STANDIN_REAL_FFMPEG", real_ffmpeg())
-    .env("STANDIN_ARGV_LOG", &log)
     .env("STANDIN_REAL_VMAF", real_vmaf())
     .env("STANDIN_VMAF_LOG", &vmaf_log);
-    for (k, v) in BOXES[0].fakes {
-        cmd.env(k, v);
-    }
     cmd.assert()
         .success()
         .stderr(predicates::str::contains("scoring on the GPU"));
