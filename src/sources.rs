@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::schema::{Fps, Geometry, Source, SourceFormat};
 use camino::{Utf8Path, Utf8PathBuf};
 use rayon::prelude::*;
-use std::io::{BufRead, BufReader, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 
 /// Geometry for raw `.yuv` files whose names carry none (`--width`, `--height`, `--fps`).
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,6 +26,10 @@ pub const DEFAULT_GEOMETRY: Geometry = Geometry {
     fps: Fps { num: 25, den: 1 },
 };
 
+/// Longest side of a reference the kit accepts (16K video is 15360 wide); larger numbers in a
+/// header are damage, not video.
+pub const MAX_SIDE: u32 = 32768;
+
 /// Bytes in one 8-bit 4:2:0 frame.
 pub fn frame_bytes(width: u32, height: u32) -> u64 {
     let (w, h) = (u64::from(width), u64::from(height));
@@ -40,12 +44,27 @@ pub fn discover(dir: &Utf8Path, flags: GeometryFlags) -> Result<Vec<Source>> {
         )));
     }
     let mut files: Vec<Utf8PathBuf> = Vec::new();
-    for entry in dir.read_dir_utf8().map_err(|e| Error::io(dir, e))? {
+    for entry in dir
+        .as_std_path()
+        .read_dir()
+        .map_err(|e| Error::io(dir, e))?
+    {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let path = entry.path();
-        let is_video = matches!(path.extension(), Some("yuv" | "y4m"));
-        if is_video && !entry.file_name().starts_with('.') && path.is_file() {
-            files.push(path.to_owned());
+        let raw_name = entry.file_name();
+        let lossy = raw_name.to_string_lossy();
+        let is_video = lossy.ends_with(".yuv") || lossy.ends_with(".y4m");
+        if !is_video || lossy.starts_with('.') {
+            continue;
+        }
+        let Some(name) = raw_name.to_str() else {
+            return Err(Error::Input(format!(
+                "`{}` in {dir} has a file name that is not valid UTF-8; rename it (e.g. to plain ASCII) so that it can be named in the corpus",
+                dir.join(lossy.as_ref())
+            )));
+        };
+        let path = dir.join(name);
+        if path.is_file() {
+            files.push(path);
         }
     }
     if files.is_empty() {
@@ -127,9 +146,11 @@ pub fn raw_geometry(name: &str, flags: GeometryFlags) -> Result<Geometry> {
         || geometry.height < 2
         || geometry.width % 2 == 1
         || geometry.height % 2 == 1
+        || geometry.width > MAX_SIDE
+        || geometry.height > MAX_SIDE
     {
         return Err(Error::Input(format!(
-            "`{name}`: {}x{} is not a usable 4:2:0 geometry (width and height must be even and at least 2)",
+            "`{name}`: {}x{} is not a usable 4:2:0 geometry (width and height must be even, at least 2 and at most {MAX_SIDE})",
             geometry.width, geometry.height
         )));
     }
@@ -160,41 +181,64 @@ pub fn parse_fps(text: &str) -> std::result::Result<Fps, String> {
     Ok(fps)
 }
 
-/// Reads a YUV4MPEG2 header and counts whole frames by walking the `FRAME` markers.
-fn read_y4m(path: &Utf8Path) -> Result<(Geometry, u64)> {
+/// Longest Y4M header or `FRAME` line read: real ones are a few dozen bytes, and a file without
+/// line breaks must not be read into memory whole.
+const Y4M_LINE_MAX: u64 = 4096;
+
+/// The space-separated tokens of a Y4M header line with their byte offsets in the file.
+fn header_tokens(header: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let line = header.strip_suffix(b"\n").unwrap_or(header);
+    let mut offset = 0;
+    line.split(|&b| b == b' ').filter_map(move |token| {
+        let start = offset;
+        offset += token.len() + 1;
+        (!token.is_empty()).then_some((start, token))
+    })
+}
+
+/// Parses a YUV4MPEG2 header line (the bytes up to and including its line break) of the file at
+/// `path`: geometry and frame rate, refusing what the kit cannot score (non-4:2:0 colour,
+/// interlacing) and any token that is not ASCII, with its byte offset.
+pub fn y4m_header(path: &Utf8Path, header: &[u8]) -> Result<Geometry> {
     let bad = |what: String| Error::Input(format!("`{path}`: {what}"));
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let mut reader = BufReader::new(file);
-    let mut header = Vec::new();
-    reader
-        .read_until(b'\n', &mut header)
-        .map_err(|e| Error::io(path, e))?;
-    let header = String::from_utf8_lossy(&header);
-    let mut words = header.split_whitespace();
-    if words.next() != Some("YUV4MPEG2") {
+    let (mut width, mut height, mut fps) = (0u32, 0u32, DEFAULT_GEOMETRY.fps);
+    let mut tokens = header_tokens(header);
+    if tokens.next().map(|(_, t)| t) != Some(&b"YUV4MPEG2"[..]) {
         return Err(bad(
             "not a YUV4MPEG2 file (the header must start with `YUV4MPEG2`)".into(),
         ));
     }
-    let (mut width, mut height, mut fps) = (0u32, 0u32, DEFAULT_GEOMETRY.fps);
-    for word in words {
-        let (tag, value) = word.split_at(1);
-        match tag {
-            "W" => {
+    for (offset, token) in tokens {
+        let (tag, value) = token.split_at(1);
+        let value = std::str::from_utf8(value)
+            .ok()
+            .filter(|_| tag[0].is_ascii());
+        let Some(value) = value else {
+            return Err(bad(format!(
+                "the header token at byte {offset} is not ASCII text; this is not a YUV4MPEG2 file the kit can read"
+            )));
+        };
+        match tag[0] {
+            b'W' => {
                 width = value
                     .parse()
-                    .map_err(|_| bad(format!("bad width `{value}`")))?
+                    .map_err(|_| bad(format!("bad width `{value}` at byte {offset}")))?
             }
-            "H" => {
+            b'H' => {
                 height = value
                     .parse()
-                    .map_err(|_| bad(format!("bad height `{value}`")))?
+                    .map_err(|_| bad(format!("bad height `{value}` at byte {offset}")))?
             }
-            "F" => fps = parse_fps(&value.replace(':', "/")).map_err(bad)?,
-            "C" if !matches!(value, "420" | "420jpeg" | "420paldv" | "420mpeg2") => {
+            b'F' => fps = parse_fps(&value.replace(':', "/")).map_err(bad)?,
+            b'C' if !matches!(value, "420" | "420jpeg" | "420paldv" | "420mpeg2") => {
                 return Err(bad(format!(
                     "colour space C{value} is not supported; convert to 8-bit 4:2:0 (ffmpeg -pix_fmt yuv420p)"
+                )));
+            }
+            b'I' if value != "p" && value != "?" => {
+                return Err(bad(format!(
+                    "it is interlaced (I{value}), and every cell would fail on it; convert it to progressive first \
+                     (ffmpeg -i IN -vf bwdif=mode=send_frame -pix_fmt yuv420p OUT.y4m)"
                 )));
             }
             _ => {}
@@ -203,12 +247,33 @@ fn read_y4m(path: &Utf8Path) -> Result<(Geometry, u64)> {
     if width == 0 || height == 0 {
         return Err(bad("the header lacks W or H".into()));
     }
-    let per_frame = frame_bytes(width, height);
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(bad(format!(
+            "{width}x{height} is larger than the {MAX_SIDE}-pixel sides the kit accepts"
+        )));
+    }
+    Ok(Geometry { width, height, fps })
+}
+
+/// Reads a YUV4MPEG2 header and counts whole frames by walking the `FRAME` markers.
+fn read_y4m(path: &Utf8Path) -> Result<(Geometry, u64)> {
+    let bad = |what: String| Error::Input(format!("`{path}`: {what}"));
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut reader = BufReader::new(file);
+    let mut header = Vec::new();
+    (&mut reader)
+        .take(Y4M_LINE_MAX)
+        .read_until(b'\n', &mut header)
+        .map_err(|e| Error::io(path, e))?;
+    let geometry = y4m_header(path, &header)?;
+    let per_frame = frame_bytes(geometry.width, geometry.height);
     let mut frames = 0u64;
     let mut marker = Vec::new();
     loop {
         marker.clear();
-        let n = reader
+        let n = (&mut reader)
+            .take(Y4M_LINE_MAX)
             .read_until(b'\n', &mut marker)
             .map_err(|e| Error::io(path, e))?;
         if n == 0 {
@@ -233,7 +298,7 @@ fn read_y4m(path: &Utf8Path) -> Result<(Geometry, u64)> {
     if frames == 0 {
         return Err(bad("it holds no frames".into()));
     }
-    Ok((Geometry { width, height, fps }, frames))
+    Ok((geometry, frames))
 }
 
 #[cfg(test)]
@@ -306,6 +371,47 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("frame 2 is truncated"), "{err}");
+    }
+
+    #[test]
+    fn y4m_headers_that_are_not_ascii_or_progressive_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        let frame = vec![128u8; frame_bytes(4, 2) as usize];
+        let refused = |header: &[u8]| {
+            let mut bytes = header.to_vec();
+            bytes.extend_from_slice(b"FRAME\n");
+            bytes.extend_from_slice(&frame);
+            std::fs::write(dir.join("a.y4m"), &bytes).unwrap();
+            discover(dir, GeometryFlags::default())
+                .unwrap_err()
+                .to_string()
+        };
+        let err = refused(b"YUV4MPEG2 W4 H2 \xc3\xa9x F25:1\n");
+        assert!(err.contains("at byte 16 is not ASCII"), "{err}");
+        let err = refused(b"YUV4MPEG2 W4 H2 \xff\n");
+        assert!(err.contains("at byte 16 is not ASCII"), "{err}");
+        let err = refused(b"YUV4MPEG2 W4 H2 It C420jpeg\n");
+        assert!(err.contains("interlaced (It)"), "{err}");
+    }
+
+    #[test]
+    fn non_utf8_reference_names_are_named_and_other_files_ignored() {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::write(root.join("ok_4x2.yuv"), vec![0u8; 12]).unwrap();
+        let odd = |name: &[u8]| dir.path().join(std::ffi::OsStr::from_bytes(name));
+        std::fs::write(odd(b"notes-\xff.txt"), b"x").unwrap();
+        assert_eq!(discover(root, GeometryFlags::default()).unwrap().len(), 1);
+        std::fs::write(odd(b"clip-\xff_4x2.yuv"), vec![0u8; 12]).unwrap();
+        let err = discover(root, GeometryFlags::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("clip-\u{fffd}_4x2.yuv") && err.contains("rename it"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -139,10 +139,24 @@ struct ReportFrame {
 }
 
 /// Parses libvmaf's JSON report into per-frame scores; a missing metric or a non-finite value
-/// is an error naming the frame and the metric.
+/// is an error naming the frame and the metric, and the frames must be numbered 0..n−1 in
+/// order, once each (a repeated or skipped number would silently merge or lose rows later).
 pub fn parse_report(json: &[u8]) -> std::result::Result<Vec<FrameScores>, String> {
-    let report: Report = serde_json::from_slice(json)
+    let report: Report = crate::strict_json::from_slice(json)
+        .and_then(serde_json::from_value)
         .map_err(|e| format!("vmaf's JSON report is unreadable: {e}"))?;
+    if let Some((expected, frame)) = report
+        .frames
+        .iter()
+        .enumerate()
+        .find(|(i, f)| f.frame_num != *i as u64)
+    {
+        return Err(format!(
+            "vmaf's JSON report numbers its frame #{expected} as frameNum {}; frames must be numbered 0..{} in order, once each",
+            frame.frame_num,
+            report.frames.len().saturating_sub(1)
+        ));
+    }
     report
         .frames
         .iter()
@@ -194,11 +208,34 @@ mod tests {
 
     #[test]
     fn missing_metric_names_frame_and_key() {
-        let json = br#"{"frames":[{"frameNum":3,"metrics":{"vmaf":1.0}}]}"#;
+        let json = br#"{"frames":[{"frameNum":0,"metrics":{"vmaf":1.0}}]}"#;
         assert_eq!(
             parse_report(json).unwrap_err(),
-            "frame 3: vmaf's report lacks `integer_adm2`"
+            "frame 0: vmaf's report lacks `integer_adm2`"
         );
+    }
+
+    #[test]
+    fn frame_numbers_must_count_from_zero_once_each() {
+        let frame = |n: u64| {
+            format!(
+                r#"{{"frameNum":{n},"metrics":{{"integer_adm2":0.9,"integer_vif_scale0":0.5,
+                "integer_vif_scale1":0.5,"integer_vif_scale2":0.5,"integer_vif_scale3":0.5,
+                "integer_motion2":0.0,"vmaf":50.0}}}}"#
+            )
+        };
+        let report = |nums: &[u64]| {
+            let frames: Vec<String> = nums.iter().map(|&n| frame(n)).collect();
+            format!(r#"{{"frames":[{}]}}"#, frames.join(","))
+        };
+        assert_eq!(
+            parse_report(report(&[0, 1, 2]).as_bytes()).unwrap().len(),
+            3
+        );
+        for bad in [&[0, 0, 0, 0][..], &[1, 2], &[0, 2, 1], &[0, 1, 1]] {
+            let err = parse_report(report(bad).as_bytes()).unwrap_err();
+            assert!(err.contains("once each"), "{bad:?}: {err}");
+        }
     }
 
     #[test]
