@@ -48,6 +48,23 @@ pub fn write_with(
     Ok(())
 }
 
+/// Takes an exclusive lock on `lock_path` (created if missing) for as long as the returned file
+/// lives, so that two runs never write the same output; `busy` is the error sentence when
+/// another process holds it.
+pub fn lock_exclusive(
+    lock_path: &Utf8Path,
+    busy: impl FnOnce() -> String,
+) -> Result<std::fs::File> {
+    if let Some(parent) = lock_path.parent().filter(|p| !p.as_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let lock = std::fs::File::create(lock_path).map_err(|e| Error::io(lock_path, e))?;
+    if lock.try_lock().is_err() {
+        return Err(Error::Input(busy()));
+    }
+    Ok(lock)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

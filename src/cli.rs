@@ -62,9 +62,8 @@ pub enum Command {
         /// The merged corpus to write (`.jsonl`; provenance goes to NAME.meta.json).
         #[arg(long, value_name = "CORPUS.jsonl")]
         out: Utf8PathBuf,
-        /// Merge shards scored by different libvmaf versions.
-        #[arg(long)]
-        allow_mixed_vmaf: bool,
+        #[command(flatten)]
+        rules: MergeRuleArgs,
     },
     /// Detect the platform tag and default encoders (SPEC §3; honours KIT_FAKE_*).
     Platform {
@@ -318,9 +317,8 @@ pub struct FullArgs {
     /// Write the shard even if some cells fail.
     #[arg(long)]
     pub allow_failed_cells: bool,
-    /// Merge shards scored by different libvmaf versions.
-    #[arg(long)]
-    pub allow_mixed_vmaf: bool,
+    #[command(flatten)]
+    pub rules: MergeRuleArgs,
 }
 
 /// `ensemble-kit train`.
@@ -343,9 +341,29 @@ pub struct ShardArgs {
     /// Corpus shard(s) (`.jsonl`); several are merged (deduplicated per frame).
     #[arg(long, required = true, num_args = 1.., value_delimiter = ',', value_name = "SHARD")]
     pub corpus: Vec<Utf8PathBuf>,
+    #[command(flatten)]
+    pub rules: MergeRuleArgs,
+}
+
+/// What a merge of shards may tolerate.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct MergeRuleArgs {
     /// Merge shards scored by different libvmaf versions.
     #[arg(long)]
     pub allow_mixed_vmaf: bool,
+    /// Accept shards without their .meta.json (recorded as unverified in a merge's metadata).
+    #[arg(long)]
+    pub allow_missing_meta: bool,
+}
+
+impl MergeRuleArgs {
+    /// The rules these flags ask for.
+    pub fn rules(self) -> crate::merge::MergeRules {
+        crate::merge::MergeRules {
+            allow_mixed_vmaf: self.allow_mixed_vmaf,
+            allow_missing_meta: self.allow_missing_meta,
+        }
+    }
 }
 
 /// The seeds to train or judge.

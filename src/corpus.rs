@@ -84,6 +84,9 @@ pub fn run(
         )));
     }
     check_writable(out)?;
+    let _writing = atomic::lock_exclusive(&output_lock(out), || {
+        format!("another ensemble-kit run is writing the shard `{out}`; wait for it to finish or choose another --out")
+    })?;
     let ref_dir = match &request.references {
         References::Dir(dir) => dir.clone(),
         References::Demo(dir, frames) => {
@@ -220,6 +223,8 @@ pub fn run(
         });
     }
 
+    // Someone may have written `out` while the cells ran: apply the no-clobber rule again.
+    check_not_in_the_way(out, &plan_id, request.force)?;
     write_shard(out, &store, &finished)?;
     let meta = ShardMeta {
         kind: "shard-meta".into(),
@@ -402,6 +407,15 @@ fn check_encoders(tools: &Toolset, encoders: &[String], progress: &Progress) -> 
     Ok(())
 }
 
+/// The lock file that keeps two runs from writing one shard: `x/.shard.jsonl.lock` (hidden, so
+/// never bundled).
+fn output_lock(out: &Utf8Path) -> Utf8PathBuf {
+    out.with_file_name(format!(
+        ".{}.lock",
+        out.file_name().expect("checked .jsonl name")
+    ))
+}
+
 /// Fails early, before any work, when the shard's folder cannot be written.
 fn check_writable(out: &Utf8Path) -> Result<()> {
     let parent = out
@@ -440,51 +454,4 @@ fn check_not_in_the_way(out: &Utf8Path, plan_id: &str, force: bool) -> Result<()
              choose another --out, or pass --force to replace it"
         ))),
     }
-}
-
-/// Reads a shard or merged corpus (validating every row) and, when its metadata is beside it,
-/// checks that the two agree. Returns the number of rows.
-pub fn validate_shard(shard: &Utf8Path) -> Result<u64> {
-    let mut rows = 0u64;
-    schema::for_each_jsonl(shard, "corpus-row", |_, _row: CorpusRow| {
-        rows += 1;
-        Ok(())
-    })?;
-    let meta_file = meta_path(shard);
-    if meta_file.exists() {
-        let text = std::fs::read_to_string(&meta_file).map_err(|e| Error::io(&meta_file, e))?;
-        let merged = text.contains("\"merged-corpus\"");
-        let (n_rows, sha) = if merged {
-            let m: schema::MergedMeta = schema::read_json(&meta_file, "merged-corpus")?;
-            (m.n_rows, m.corpus_sha256)
-        } else {
-            let m: ShardMeta = schema::read_json(&meta_file, "shard-meta")?;
-            (m.n_rows, m.shard_sha256)
-        };
-        let mismatch = |field: &str, message: String| Error::Invalid {
-            path: meta_file.clone(),
-            line: None,
-            field: field.into(),
-            message,
-        };
-        if n_rows != rows {
-            return Err(mismatch(
-                "/n_rows",
-                format!("says {n_rows} rows but {shard} has {rows}"),
-            ));
-        }
-        let actual = digest::sha256_file(shard)?;
-        if sha != actual {
-            let field = if merged {
-                "/corpus_sha256"
-            } else {
-                "/shard_sha256"
-            };
-            return Err(mismatch(
-                field,
-                format!("does not match {shard} (its sha256 is {actual})"),
-            ));
-        }
-    }
-    Ok(rows)
 }

@@ -54,7 +54,7 @@ fn promoting_verdict(path: &Utf8Path, corpus: &Corpus) -> Result<Verdict> {
         )));
     }
     for &seed in &verdict.seeds {
-        let loso = crate::gate::read_seed(Utf8Path::new(&verdict.loso_dir), seed)?;
+        let loso = crate::gate::read_seed(&crate::gate::loso_dir_of(path, &verdict), seed)?;
         if loso.corpus_sha256 != corpus.sha256 {
             return Err(Error::Input(format!(
                 "the verdict `{path}` judged a different corpus (seed {seed} trained on {}, this corpus is {}); retrain and re-judge first",
@@ -72,6 +72,7 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
         .seeds
         .clone()
         .unwrap_or_else(|| verdict.seeds.clone());
+    train::check_seeds(&seeds)?;
     let data = Dataset::new(corpus)?;
     let all: Vec<usize> = (0..data.len()).collect();
     let standardiser = data.standardiser(&all);
@@ -102,12 +103,7 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
 
     let cqs = corpus.rows.iter().map(|r| r.cq);
     let corpus_info = SidecarCorpus {
-        path: corpus
-            .files
-            .iter()
-            .map(|f| f.as_str())
-            .collect::<Vec<_>>()
-            .join(","),
+        path: corpus.label.clone(),
         sha256: corpus.sha256.clone(),
         n_rows: corpus.rows.len() as u64,
         cq_min: cqs.clone().min().unwrap_or(0),

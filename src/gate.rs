@@ -112,6 +112,7 @@ pub fn read_seed(dir: &Utf8Path, seed: u64) -> Result<LosoSeed> {
 /// Judges the seeds, writes the verdict file (removing the stale opposite) and returns it with
 /// its path and the seed files it judged.
 pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSeed>)> {
+    crate::train::check_seeds(&request.seeds)?;
     let dir = &request.loso_dir;
     let any_seed = dir
         .read_dir_utf8()
@@ -122,9 +123,6 @@ pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSe
         return Err(Error::Input(format!(
             "--loso-dir `{dir}` holds no loso_seed*.json files; run `ensemble-kit train` first"
         )));
-    }
-    if request.seeds.is_empty() {
-        return Err(Error::Input("--seeds needs at least one seed".into()));
     }
     let seeds: Vec<LosoSeed> = request
         .seeds
@@ -137,11 +135,12 @@ pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSe
         .collect();
     let gate = judge(&per_seed);
     let verdict_word = if gate.passed { "PROMOTE" } else { "HOLD" };
+    let out_dir = request.out_dir.clone().unwrap_or_else(|| dir.clone());
     let verdict = Verdict {
         schema_version: SCHEMA_VERSION,
         verdict: verdict_word.into(),
         generated_at_utc: timestamp::now_utc()?,
-        loso_dir: dir.to_string(),
+        loso_dir: relative_to(dir, &out_dir),
         seeds: request.seeds.clone(),
         recommendation: recommendation(&gate),
         gate,
@@ -149,7 +148,6 @@ pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSe
         adr: "ADR-0309".into(),
         parent_adr: "ADR-0303".into(),
     };
-    let out_dir = request.out_dir.clone().unwrap_or_else(|| dir.clone());
     let path = out_dir.join(format!("{verdict_word}.json"));
     schema::check(
         "verdict",
@@ -167,6 +165,32 @@ pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSe
         std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
     }
     Ok((verdict, path, seeds))
+}
+
+/// `dir` as the verdict records it: relative to the verdict's folder when inside it, so that the
+/// same run in two results folders gives the same verdict bytes; as given otherwise.
+fn relative_to(dir: &Utf8Path, verdict_dir: &Utf8Path) -> String {
+    match dir.strip_prefix(verdict_dir) {
+        Ok(rel) if rel.as_str().is_empty() => ".".into(),
+        Ok(rel) => rel.to_string(),
+        Err(_) => dir.to_string(),
+    }
+}
+
+/// The LOSO folder a verdict file judged: its `loso_dir` taken relative to the verdict's own
+/// folder (verdicts written before paths were relative named it from the working folder, which
+/// is tried second).
+pub fn loso_dir_of(verdict_path: &Utf8Path, verdict: &Verdict) -> Utf8PathBuf {
+    let recorded = Utf8Path::new(&verdict.loso_dir);
+    let beside = verdict_path
+        .parent()
+        .unwrap_or(Utf8Path::new(""))
+        .join(recorded);
+    if recorded.is_relative() && !beside.is_dir() && recorded.is_dir() {
+        recorded.to_owned()
+    } else {
+        beside
+    }
 }
 
 fn recommendation(gate: &Gate) -> String {

@@ -20,6 +20,7 @@ pub mod doctor;
 pub mod error;
 pub mod export;
 pub mod gate;
+pub mod layout;
 pub mod libvmaf;
 pub mod merge;
 pub mod pipeline;
@@ -28,6 +29,7 @@ pub mod progress;
 pub mod schema;
 pub mod sources;
 pub mod stats;
+pub mod strict_json;
 pub mod timestamp;
 pub mod tools;
 pub mod train;
@@ -98,7 +100,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Train(args) => {
-            let corpus = merge::load(&args.shards.corpus, args.shards.allow_mixed_vmaf)?;
+            let corpus = merge::load(&args.shards.corpus, args.shards.rules.rules())?;
             let request = train::TrainRequest {
                 out_dir: args.out_dir,
                 seeds: args.seeds.seeds,
@@ -133,7 +135,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             Ok(if verdict.gate.passed { 0 } else { 1 })
         }
         Command::Export(args) => {
-            let corpus = merge::load(&args.shards.corpus, args.shards.allow_mixed_vmaf)?;
+            let corpus = merge::load(&args.shards.corpus, args.shards.rules.rules())?;
             let request = export::ExportRequest {
                 out_dir: args.out_dir,
                 verdict: args.verdict,
@@ -228,12 +230,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             );
             Ok(0)
         }
-        Command::Merge {
-            shards,
-            out,
-            allow_mixed_vmaf,
-        } => {
-            let corpus = merge::load(&shards, allow_mixed_vmaf)?;
+        Command::Merge { shards, out, rules } => {
+            let corpus = merge::load(&shards, rules.rules())?;
             let meta = merge::write(&corpus, &out)?;
             progress.info(&format!(
                 "merged {} shard(s): {} rows ({} duplicates dropped) into {out}",
@@ -267,7 +265,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 jobs: args.grid.jobs,
                 threads: args.grid.threads,
                 allow_failed_cells: args.allow_failed_cells,
-                allow_mixed_vmaf: args.allow_mixed_vmaf,
+                merge_rules: args.rules.rules(),
                 seeds: args.seeds.seeds,
                 recipe: train::Recipe {
                     epochs: args.epochs,
@@ -364,8 +362,7 @@ fn verdict_visible(progress: &Progress) -> bool {
 /// `kind` field, and returns a short description of what it holds.
 pub fn validate(file: &Utf8Path) -> Result<String> {
     if file.extension() == Some("jsonl") {
-        let rows = corpus::validate_shard(file)?;
-        return Ok(format!("corpus shard, {rows} rows"));
+        return merge::validate(file);
     }
     let value = schema::read_value(file)?;
     let is_verdict = value.get("verdict").is_some() && value.get("gate").is_some();

@@ -14,6 +14,16 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The identity of a row across shards.
 pub type RowKey = (String, String, u32, u64);
 
+/// What a merge tolerates beyond the default rules.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MergeRules {
+    /// Merge shards scored by different libvmaf versions.
+    pub allow_mixed_vmaf: bool,
+    /// Accept shards without their `.meta.json` (their libvmaf version and tools are then
+    /// unknown, so the mixed-version guard cannot see them); the merge records which.
+    pub allow_missing_meta: bool,
+}
+
 /// A merged corpus in memory.
 #[derive(Debug, Clone)]
 pub struct Corpus {
@@ -29,6 +39,11 @@ pub struct Corpus {
     pub vmaf_versions: Vec<String>,
     /// Identical rows dropped.
     pub duplicates: u64,
+    /// Shards accepted without metadata (only with [`MergeRules::allow_missing_meta`]).
+    pub unverified: Vec<Utf8PathBuf>,
+    /// How LOSO files and sidecars name the corpus: the files as given, comma-separated (`full`
+    /// names its own shard relative to the results folder instead).
+    pub label: String,
 }
 
 fn key(row: &CorpusRow) -> RowKey {
@@ -82,8 +97,54 @@ fn provenance(shard: &Utf8Path) -> Result<Option<Provenance>> {
     }
 }
 
-/// Loads and merges `files`.
-pub fn load(files: &[Utf8PathBuf], allow_mixed_vmaf: bool) -> Result<Corpus> {
+/// The shard's metadata, checked against the shard: it must exist (unless `allow_missing`) and
+/// name the shard's exact SHA-256 and row count, so that a shard cannot borrow another's
+/// provenance or shed its own to slip past the libvmaf-version guard.
+fn checked_provenance(
+    shard: &Utf8Path,
+    rows: u64,
+    allow_missing: bool,
+) -> Result<Option<Provenance>> {
+    let meta_file = meta_path(shard);
+    let Some(found) = provenance(shard)? else {
+        if allow_missing {
+            return Ok(None);
+        }
+        return Err(Error::Input(format!(
+            "`{shard}` has no metadata beside it (`{meta_file}`), so who scored it and with which libvmaf is unknown; \
+             copy the .meta.json that `ensemble-kit corpus` wrote next to it, or pass --allow-missing-meta to accept it unverified"
+        )));
+    };
+    let (n_rows, sha, field) = match &found {
+        Provenance::Shard(m) => (m.n_rows, &m.shard_sha256, "/shard_sha256"),
+        Provenance::Merged(m) => (m.n_rows, &m.corpus_sha256, "/corpus_sha256"),
+    };
+    let mismatch = |field: &str, message: String| Error::Invalid {
+        path: meta_file.clone(),
+        line: None,
+        field: field.into(),
+        message,
+    };
+    if n_rows != rows {
+        return Err(mismatch(
+            "/n_rows",
+            format!("says {n_rows} rows but {shard} has {rows}"),
+        ));
+    }
+    let actual = digest::sha256_file(shard)?;
+    if *sha != actual {
+        return Err(mismatch(
+            field,
+            format!("does not match {shard} (its sha256 is {actual})"),
+        ));
+    }
+    Ok(Some(found))
+}
+
+/// Loads and merges `files`: every row validated, every shard's metadata checked against it,
+/// no key twice within one shard, one video per source name, and one libvmaf version unless
+/// the rules allow more.
+pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
     if files.is_empty() {
         return Err(Error::Input(
             "no corpus given; pass one or more .jsonl shards".into(),
@@ -93,20 +154,42 @@ pub fn load(files: &[Utf8PathBuf], allow_mixed_vmaf: bool) -> Result<Corpus> {
     let mut duplicates = 0u64;
     let mut file_rows = Vec::new();
     let mut versions: BTreeMap<String, Utf8PathBuf> = BTreeMap::new();
+    let mut videos: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    let mut unverified = Vec::new();
     for (index, file) in files.iter().enumerate() {
         if !file.is_file() {
             return Err(Error::Input(format!("corpus `{file}` does not exist; pass the .jsonl shard written by `ensemble-kit corpus`")));
         }
-        for version in provenance(file)?
-            .map(|p| p.vmaf_versions())
-            .unwrap_or_default()
-        {
-            versions.entry(version).or_insert_with(|| file.clone());
-        }
         let mut count = 0u64;
+        let mut own_keys: BTreeSet<RowKey> = BTreeSet::new();
         schema::for_each_jsonl(file, "corpus-row", |line, row: CorpusRow| {
             count += 1;
-            match rows.get(&key(&row)) {
+            let row_key = key(&row);
+            if !own_keys.insert(row_key.clone()) {
+                return Err(Error::Invalid {
+                    path: file.clone(),
+                    line: Some(line),
+                    field: "/frame_index".into(),
+                    message: format!(
+                        "{}/{}/cq{} frame {} appears twice in this shard; each frame of a cell is scored once",
+                        row.src, row.encoder, row.cq, row.frame_index
+                    ),
+                });
+            }
+            match videos.get(&row.src) {
+                Some((sha, from)) if *sha != row.src_sha256 => {
+                    return Err(Error::Input(format!(
+                        "source name `{}` stands for two different videos: sha256 {sha} in `{}` and {} in `{file}` (line {line}); \
+                         each source is one leave-one-out fold, so rename one of the videos and re-score it",
+                        row.src, files[*from], row.src_sha256
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    videos.insert(row.src.clone(), (row.src_sha256.clone(), index));
+                }
+            }
+            match rows.get(&row_key) {
                 Some((existing, _)) if timeless(existing) == timeless(&row) => duplicates += 1,
                 Some((existing, from)) => {
                     return Err(Error::Input(format!(
@@ -116,14 +199,22 @@ pub fn load(files: &[Utf8PathBuf], allow_mixed_vmaf: bool) -> Result<Corpus> {
                     )));
                 }
                 None => {
-                    rows.insert(key(&row), (row, index));
+                    rows.insert(row_key, (row, index));
                 }
             }
             Ok(())
         })?;
+        match checked_provenance(file, count, rules.allow_missing_meta)? {
+            Some(found) => {
+                for version in found.vmaf_versions() {
+                    versions.entry(version).or_insert_with(|| file.clone());
+                }
+            }
+            None => unverified.push(file.clone()),
+        }
         file_rows.push(count);
     }
-    if versions.len() > 1 && !allow_mixed_vmaf {
+    if versions.len() > 1 && !rules.allow_mixed_vmaf {
         let list: Vec<String> = versions
             .iter()
             .map(|(v, f)| format!("{f} (libvmaf {v})"))
@@ -140,12 +231,34 @@ pub fn load(files: &[Utf8PathBuf], allow_mixed_vmaf: bool) -> Result<Corpus> {
         canonical.push(b'\n');
     }
     Ok(Corpus {
+        label: files
+            .iter()
+            .map(|f| f.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
         files: files.to_vec(),
         file_rows,
         sha256: digest::sha256_bytes(&canonical),
         rows,
         vmaf_versions: versions.into_keys().collect(),
         duplicates,
+        unverified,
+    })
+}
+
+/// Checks one shard or merged corpus as `merge` would read it (rows, keys, sources, and the
+/// metadata when present) and describes it.
+pub fn validate(shard: &Utf8Path) -> Result<String> {
+    let rules = MergeRules {
+        allow_missing_meta: true,
+        ..MergeRules::default()
+    };
+    let corpus = load(&[shard.to_owned()], rules)?;
+    let rows = corpus.file_rows[0];
+    Ok(if corpus.unverified.is_empty() {
+        format!("corpus shard, {rows} rows, metadata matches")
+    } else {
+        format!("corpus shard, {rows} rows, but no metadata beside it: merge and train refuse it without --allow-missing-meta")
     })
 }
 
@@ -205,6 +318,7 @@ pub fn write(corpus: &Corpus, out: &Utf8Path) -> Result<MergedMeta> {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect(),
+        unverified_shards: corpus.unverified.iter().map(|f| f.to_string()).collect(),
         shards,
     };
     atomic::write_json(&meta_path(out), &meta)?;

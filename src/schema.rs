@@ -152,6 +152,10 @@ pub struct CellKeyInputs {
     pub ffmpeg_version: String,
     /// libvmaf's version.
     pub vmaf_version: String,
+    /// SHA-256 of the ffmpeg program: the version text alone can be faked.
+    pub ffmpeg_sha256: String,
+    /// SHA-256 of the `vmaf` program and the libvmaf (with its built-in model) it loads.
+    pub vmaf_sha256: String,
 }
 
 /// A finished cell as stored in the cell cache (`<cells>/<key>.json`).
@@ -481,7 +485,8 @@ pub struct Verdict {
     pub generated_at_utc: String,
     /// The folder of `loso_seed*.json` files, as given.
     pub loso_dir: String,
-    /// The seeds judged.
+    /// The seeds judged, each once.
+    #[schemars(extend("uniqueItems" = true))]
     pub seeds: Vec<u64>,
     /// The gate.
     pub gate: Gate,
@@ -686,8 +691,12 @@ pub struct MergedMeta {
     pub n_rows: u64,
     /// Identical rows dropped.
     pub duplicates_dropped: u64,
-    /// The libvmaf versions that scored the rows.
+    /// The libvmaf versions that scored the rows (of the shards whose metadata was present).
     pub vmaf_versions: Vec<String>,
+    /// Shards merged without metadata (`--allow-missing-meta`): who scored them, and with which
+    /// libvmaf, is unknown.
+    #[serde(default)]
+    pub unverified_shards: Vec<String>,
     /// Every input, in the order given.
     pub shards: Vec<MergedShard>,
 }
@@ -941,7 +950,7 @@ pub fn check(
 /// Parses JSON bytes that came from `path` (a file, or `archive!member`); an error names it
 /// and the line.
 pub fn parse_value(bytes: &[u8], path: &Utf8Path) -> Result<serde_json::Value> {
-    serde_json::from_slice(bytes).map_err(|e| Error::Invalid {
+    crate::strict_json::from_slice(bytes).map_err(|e| Error::Invalid {
         path: path.to_owned(),
         line: Some(e.line()),
         field: "/".into(),
@@ -984,7 +993,7 @@ pub fn for_each_jsonl<T: DeserializeOwned>(
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| Error::Invalid {
+        let value = crate::strict_json::from_str(&line).map_err(|e| Error::Invalid {
             path: path.to_owned(),
             line: Some(line_no),
             field: "/".into(),

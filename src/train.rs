@@ -245,11 +245,24 @@ pub fn seed_path(dir: &Utf8Path, seed: u64) -> Utf8PathBuf {
     dir.join(format!("loso_seed{seed}.json"))
 }
 
-/// Runs LOSO for every seed (reusing seed files whose recipe key matches) and writes them.
-pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Result<Vec<LosoSeed>> {
-    if request.seeds.is_empty() {
+/// Refuses an empty seed list or one that names a seed twice: a repeated seed would be
+/// trained or judged twice and make the spread across seeds look smaller than it is.
+pub fn check_seeds(seeds: &[u64]) -> Result<()> {
+    if seeds.is_empty() {
         return Err(Error::Input("--seeds needs at least one seed".into()));
     }
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(repeated) = seeds.iter().find(|s| !seen.insert(**s)) {
+        return Err(Error::Input(format!(
+            "--seeds names seed {repeated} more than once; seeds must be distinct (e.g. 0,1,2,3,4)"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs LOSO for every seed (reusing seed files whose recipe key matches) and writes them.
+pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Result<Vec<LosoSeed>> {
+    check_seeds(&request.seeds)?;
     let data = Dataset::new(corpus)?;
     if data.unknown_encoder_rows > 0 {
         progress.warn(&format!(
@@ -259,12 +272,7 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
         ));
     }
     let (jobs, _) = budget::split(request.jobs, Some(1))?;
-    let corpus_label = corpus
-        .files
-        .iter()
-        .map(|f| f.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
+    let corpus_label = &corpus.label;
     let key_of = |seed: u64| {
         digest::sha256_bytes(
             format!(
@@ -376,7 +384,7 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
                     folds,
                     &data,
                     corpus,
-                    &corpus_label,
+                    corpus_label,
                     &request.recipe,
                     key_of(seed),
                     if pinned { 0.0 } else { wall },

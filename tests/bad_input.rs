@@ -230,8 +230,9 @@ fn validate_names_file_line_and_field() {
     let s = Scratch::new();
     let shard = s.join("bad.jsonl");
     let good = r#"{"src":"a","src_sha256":"0000000000000000000000000000000000000000000000000000000000000000","encoder":"libx264","cq":25,"frame_index":0,"enc_bytes":10,"enc_time_ms":1,"vmaf":80.0,"adm2":0.9,"vif_scale0":0.5,"vif_scale1":0.6,"vif_scale2":0.7,"vif_scale3":0.8,"motion2":1.5}"#;
+    let next = good.replace("\"frame_index\":0", "\"frame_index\":1");
     let bad = good.replace("\"vmaf\":80.0", "\"vmaf\":180.0");
-    std::fs::write(&shard, format!("{good}\n{good}\n{bad}\n")).unwrap();
+    std::fs::write(&shard, format!("{good}\n{next}\n{bad}\n")).unwrap();
     kit()
         .args(["validate", shard.as_str()])
         .assert()

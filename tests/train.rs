@@ -107,6 +107,7 @@ fn row(src: &str, encoder: &str, cq: u32, frame: u64, vmaf: f64) -> String {
     )
 }
 
+/// A hand-written shard (no metadata: the tests that train on it pass --allow-missing-meta).
 fn synthetic(s: &Scratch, sources: &[&str], encoder: &str) -> camino::Utf8PathBuf {
     let mut text = String::new();
     for src in sources {
@@ -132,9 +133,11 @@ fn synthetic(s: &Scratch, sources: &[&str], encoder: &str) -> camino::Utf8PathBu
 fn corpus_with_one_source_is_refused() {
     let s = Scratch::new();
     let shard = synthetic(&s, &["only"], "libx264");
-    train(&shard, &s.join("out"), &[]).code(2).stderr(contains(
-        "has 1 source(s); leave-one-source-out needs at least 2",
-    ));
+    train(&shard, &s.join("out"), &["--allow-missing-meta"])
+        .code(2)
+        .stderr(contains(
+            "has 1 source(s); leave-one-source-out needs at least 2",
+        ));
     assert!(!s.join("out/loso_seed0.json").exists());
 }
 
@@ -142,7 +145,7 @@ fn corpus_with_one_source_is_refused() {
 fn unknown_encoders_are_counted() {
     let s = Scratch::new();
     let shard = synthetic(&s, &["a", "b", "c"], "h264_videotoolbox");
-    train(&shard, &s.join("out"), &[])
+    train(&shard, &s.join("out"), &["--allow-missing-meta"])
         .success()
         .stderr(contains("36 row(s) have an encoder outside vocabulary v2"));
     let doc: serde_json::Value =

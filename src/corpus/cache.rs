@@ -23,13 +23,11 @@ impl CellStore {
     /// left behind.
     pub fn open(dir: &Utf8Path) -> Result<CellStore> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let lock_path = dir.join("lock");
-        let lock = std::fs::File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
-        if lock.try_lock().is_err() {
-            return Err(Error::Input(format!(
+        let lock = atomic::lock_exclusive(&dir.join("lock"), || {
+            format!(
                 "another ensemble-kit run is using the cell store `{dir}`; wait for it to finish or pass another --cell-dir"
-            )));
-        }
+            )
+        })?;
         let store = CellStore {
             dir: dir.to_owned(),
             _lock: lock,

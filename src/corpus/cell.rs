@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::time::Instant;
 
 /// Version of the cell cache layout; part of every key.
-const CACHE_FORMAT: u32 = 1;
+const CACHE_FORMAT: u32 = 2;
 
 /// Size of the chunks relayed from the decoder to the scorer.
 const RELAY_CHUNK: usize = 1 << 18;
@@ -112,6 +112,8 @@ impl Cell<'_> {
             score_argv: score.args,
             ffmpeg_version: tools.ffmpeg.version.clone(),
             vmaf_version: tools.vmaf.version.clone(),
+            ffmpeg_sha256: tools.ffmpeg.sha256.clone(),
+            vmaf_sha256: tools.vmaf.sha256.clone(),
         })
     }
 
@@ -125,7 +127,9 @@ impl Cell<'_> {
         scratch: &Utf8Path,
     ) -> Result<CellRecord> {
         let encoded = scratch.join(format!("{key}.mkv"));
-        let result = self.encode_and_score(tools, threads, key, inputs, &encoded);
+        let result = self
+            .encode_and_score(tools, threads, key, inputs, &encoded)
+            .map_err(|e| explain_disk_full(&self.label(), scratch, e));
         let _ = std::fs::remove_file(&encoded);
         result
     }
@@ -183,6 +187,25 @@ impl Cell<'_> {
             rows,
         })
     }
+}
+
+/// Free space below which a failed cell is blamed on a full disk.
+const DISK_NEARLY_FULL: u64 = 4 << 20;
+
+/// A full disk makes a cell fail in misleading ways (ffmpeg exits 0 after a failed write and
+/// leaves a truncated encode, which then looks like a decoder or scorer problem). When the
+/// scratch folder's disk is (nearly) full, or a tool said so, the error says that instead.
+fn explain_disk_full(label: &str, scratch: &Utf8Path, error: Error) -> Error {
+    let free = fs4::available_space(scratch).ok();
+    let said_so = error.to_string().contains("No space left on device");
+    if !said_so && free.is_none_or(|f| f >= DISK_NEARLY_FULL) {
+        return error;
+    }
+    let free = free.map_or("unknown".into(), |f| format!("{f} bytes"));
+    Error::Environment(format!(
+        "cell {label}: disk full at {scratch} ({free} free); free some space or pass --cell-dir on a larger disk, \
+         then re-run (finished cells are kept)"
+    ))
 }
 
 /// Runs `decode | vmaf` with the kit relaying (and counting) the frames in between, then checks

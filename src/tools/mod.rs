@@ -49,6 +49,9 @@ pub struct Tool {
     pub path: Utf8PathBuf,
     /// The version the program reports.
     pub version: String,
+    /// SHA-256 of the program's content (see [`content_sha256`]): what identifies the tool in
+    /// cell keys and provenance, since a version string can be printed by anything.
+    pub sha256: String,
     /// Which lookup rule found it.
     pub found_by: FoundBy,
 }
@@ -92,6 +95,7 @@ pub fn locate_ffmpeg(overrides: &ToolOverrides) -> Result<Tool> {
     )?;
     let version = ffmpeg::version(&path)?;
     Ok(Tool {
+        sha256: content_sha256(&path, None)?,
         path,
         version,
         found_by,
@@ -110,10 +114,48 @@ pub fn locate_vmaf(overrides: &ToolOverrides) -> Result<Tool> {
     let version = vmaf::version(&path)?;
     vmaf::check_supported(&path, &version)?;
     Ok(Tool {
+        sha256: content_sha256(&path, Some("libvmaf"))?,
         path,
         version,
         found_by,
     })
+}
+
+/// SHA-256 of a program's file and, when `library` names one (`libvmaf`), of the shared
+/// libraries of that name it loads (found with `ldd`): a `vmaf` linked against a shared libvmaf
+/// carries its scoring code and built-in model there, not in the binary. A statically linked
+/// program (the bootstrap's `vmaf`) is identified by its file alone.
+pub fn content_sha256(program: &Utf8Path, library: Option<&str>) -> Result<String> {
+    let own = crate::digest::sha256_file(program)?;
+    let Some(prefix) = library else {
+        return Ok(own);
+    };
+    let mut identity = format!("{own}  {program}\n");
+    for lib in linked_libraries(program, prefix) {
+        identity.push_str(&format!("{}  {lib}\n", crate::digest::sha256_file(&lib)?));
+    }
+    Ok(crate::digest::sha256_bytes(identity.as_bytes()))
+}
+
+/// The shared libraries named `prefix*` that `program` loads, as `ldd` resolves them (empty
+/// where there is no `ldd`, e.g. macOS, or the program is static or a script).
+fn linked_libraries(program: &Utf8Path, prefix: &str) -> Vec<Utf8PathBuf> {
+    let Some(ldd) = search_path("ldd") else {
+        return Vec::new();
+    };
+    let Ok(out) = process::Invocation::new(&ldd, vec![program.to_string()]).capture("ldd") else {
+        return Vec::new();
+    };
+    let mut libs: Vec<Utf8PathBuf> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (name, rest) = line.trim().split_once(" => ")?;
+            let path = rest.split_whitespace().next()?;
+            (name.starts_with(prefix) && path.starts_with('/')).then(|| Utf8PathBuf::from(path))
+        })
+        .collect();
+    libs.sort();
+    libs
 }
 
 /// The kit's cache folder: `$ENSEMBLE_KIT_CACHE`, else `$XDG_CACHE_HOME/ensemble-kit`, else
