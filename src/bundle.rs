@@ -9,25 +9,15 @@
 use crate::archive::{self, Entry};
 use crate::error::{Error, Result};
 use crate::schema::{self, LosoSeed, Manifest, ManifestFile, Sidecar, Verdict, SCHEMA_VERSION};
-use crate::{atomic, digest, gate, timestamp};
+use crate::{atomic, digest, gate, layout, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::BTreeMap;
 
 /// Name of the manifest inside the results folder and the bundle.
 pub const MANIFEST: &str = "manifest.json";
 
-/// Folders and files of the results folder that never go into a bundle: cell stores (work
-/// caches), earlier bundles, the manifest itself (it is regenerated) and temporary files.
-fn excluded(rel: &Utf8Path) -> bool {
-    rel.as_str() == MANIFEST
-        || rel
-            .components()
-            .any(|c| c.as_str().ends_with(".cells") || c.as_str().starts_with('.'))
-        || rel
-            .file_name()
-            .is_some_and(|n| n.starts_with("ensemble-results-") && n.ends_with(".tar.gz"))
-}
-
+/// Collects the files of the results layout below `dir` (see [`layout::is_kit_file`]); anything
+/// else in the folder — cell stores, earlier bundles, the operator's own files — stays out.
 fn walk(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
     for entry in dir.read_dir_utf8().map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
@@ -36,17 +26,16 @@ fn walk(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<(
             .strip_prefix(root)
             .expect("below root")
             .to_owned();
-        if excluded(&rel) {
-            continue;
-        }
         let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
-        if kind.is_symlink() {
+        if kind.is_dir() {
+            walk(root, entry.path(), out)?;
+        } else if !layout::is_kit_file(&rel) {
+            continue;
+        } else if kind.is_symlink() {
             return Err(Error::Input(format!(
                 "{} is a symbolic link; bundles hold regular files only (copy the file instead)",
                 entry.path()
             )));
-        } else if kind.is_dir() {
-            walk(root, entry.path(), out)?;
         } else if kind.is_file() {
             out.push(rel);
         }
@@ -73,7 +62,7 @@ fn current_verdict(dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(Verdict, St
     };
     let path = dir.join(&rel);
     let verdict: Verdict = schema::read_json(&path, "verdict")?;
-    let loso_dir = Utf8Path::new(&verdict.loso_dir);
+    let loso_dir = &gate::loso_dir_of(&path, &verdict);
     let seeds: Vec<LosoSeed> = verdict
         .seeds
         .iter()

@@ -1,18 +1,14 @@
 //! `full`: doctor → corpus → train → verdict → (PROMOTE) export → bundle, in one process, in one
 //! results folder:
 //!
-//! ```text
-//! OUT/corpus/shard.jsonl (+ .meta.json, + shard.cells/ cell store, never bundled)
-//! OUT/loso/loso_seed{N}.json
-//! OUT/PROMOTE.json | OUT/HOLD.json
-//! OUT/models/<ensemble-id>_seed{N}.onnx + .json      (PROMOTE only)
-//! OUT/manifest.json, OUT/ensemble-results-<UTC>.tar.gz
-//! ```
+//! the layout `layout` describes (the shard's cell store `corpus/shard.cells/` is never
+//! bundled). A folder the kit did not create, and that is not empty, is refused.
 //!
 //! A re-run with the same arguments resumes: finished cells and seeds are reused through their
 //! content keys, so only unfinished work runs; a changed argument changes exactly the keys that
-//! depend on it. Leftovers a new run would not produce (other seeds, models after a HOLD, older
-//! bundles) are removed so that only this run's verdict decides the bundle.
+//! depend on it. Leftovers of the layout a new run would not produce (other seeds, models after
+//! a HOLD, older bundles) are removed so that only this run's verdict decides the bundle; files
+//! outside the layout are never touched.
 
 use crate::corpus::{self, CorpusRequest, References};
 use crate::error::{Error, Result};
@@ -21,7 +17,7 @@ use crate::schema::{LosoSeed, Platform, ProgressEvent, Verdict};
 use crate::sources::GeometryFlags;
 use crate::tools::{ToolOverrides, Toolset};
 use crate::train::{self, Recipe};
-use crate::{bundle, doctor, export, gate, merge};
+use crate::{bundle, doctor, export, gate, layout, merge};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// Everything `full` is asked to do.
@@ -45,8 +41,8 @@ pub struct FullRequest {
     pub threads: Option<usize>,
     /// Keep going past failed cells.
     pub allow_failed_cells: bool,
-    /// Merge shards of different libvmaf versions.
-    pub allow_mixed_vmaf: bool,
+    /// What merging the shards may tolerate.
+    pub merge_rules: merge::MergeRules,
     /// Seeds.
     pub seeds: Vec<u64>,
     /// Training recipe.
@@ -68,16 +64,15 @@ pub struct FullOutcome {
     pub bundle: Utf8PathBuf,
 }
 
-fn remove(path: &Utf8Path) -> Result<()> {
-    let result = if path.is_dir() {
-        std::fs::remove_dir_all(path)
-    } else {
-        std::fs::remove_file(path)
-    };
-    match result {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
-        _ => Ok(()),
+/// Removes files of the layout that this run would not write (listed by [`layout::stale_files`]).
+fn remove_all(files: Vec<Utf8PathBuf>) -> Result<()> {
+    for file in files {
+        match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&file, e)),
+            _ => {}
+        }
     }
+    Ok(())
 }
 
 /// Runs the whole pipeline.
@@ -88,6 +83,7 @@ pub fn run(
     progress: &Progress,
 ) -> Result<FullOutcome> {
     let out = &request.out_dir;
+    layout::claim(out)?;
     let shards = match &request.references {
         Some(references) => {
             progress.info("stage 1/6 doctor");
@@ -112,7 +108,7 @@ pub fn run(
             }
             progress.info("stage 2/6 corpus");
             let tools = Toolset::locate(overrides)?;
-            let shard = out.join("corpus/shard.jsonl");
+            let shard = out.join(layout::SHARD);
             let corpus_request = CorpusRequest {
                 references: references.clone(),
                 geometry: request.geometry,
@@ -131,26 +127,20 @@ pub fn run(
         }
         None => request.corpus.clone(),
     };
-    let corpus = merge::load(&shards, request.allow_mixed_vmaf)?;
+    let mut corpus = merge::load(&shards, request.merge_rules)?;
+    if request.references.is_some() {
+        // The shard is this folder's own: name it so that the results do not depend on where
+        // the folder is.
+        corpus.label = layout::SHARD.into();
+    }
 
     progress.info("stage 3/6 train");
-    let loso_dir = out.join("loso");
-    if loso_dir.is_dir() {
-        for entry in loso_dir
-            .read_dir_utf8()
-            .map_err(|e| Error::io(&loso_dir, e))?
-            .flatten()
-        {
-            let name = entry.file_name();
-            let wanted = request
-                .seeds
-                .iter()
-                .any(|s| name == format!("loso_seed{s}.json"));
-            if !wanted {
-                remove(entry.path())?;
-            }
-        }
-    }
+    let loso_dir = out.join(layout::LOSO);
+    remove_all(layout::stale_files(
+        &loso_dir,
+        |name| layout::seed_of(name).is_some(),
+        |name| layout::seed_of(name).is_some_and(|s| request.seeds.contains(&s)),
+    )?)?;
     let train_request = train::TrainRequest {
         out_dir: loso_dir.clone(),
         seeds: request.seeds.clone(),
@@ -179,13 +169,15 @@ pub fn run(
             .status(&verdict.verdict)
     });
 
-    let models = out.join("models");
-    remove(&models)?;
+    let models = out.join(layout::MODELS);
+    remove_all(layout::stale_files(&models, layout::is_model_file, |_| {
+        false
+    })?)?;
     if verdict.gate.passed {
         progress.info("stage 5/6 export");
         let export_request = export::ExportRequest {
             out_dir: models,
-            verdict: out.join("PROMOTE.json"),
+            verdict: out.join(layout::PROMOTE),
             seeds: Some(request.seeds.clone()),
             ensemble_id: request.ensemble_id.clone(),
             recipe: request.recipe,
@@ -197,17 +189,7 @@ pub fn run(
     }
 
     progress.info("stage 6/6 bundle");
-    for entry in out
-        .read_dir_utf8()
-        .map_err(|e| Error::io(out, e))?
-        .flatten()
-    {
-        if entry.file_name().starts_with("ensemble-results-")
-            && entry.file_name().ends_with(".tar.gz")
-        {
-            remove(entry.path())?;
-        }
-    }
+    remove_all(layout::stale_files(out, layout::is_bundle, |_| false)?)?;
     let (_, bundle_path) = bundle::run(out)?;
     progress.event(
         ProgressEvent::new("bundle")
@@ -235,7 +217,7 @@ pub fn summary(outcome: &FullOutcome) -> String {
 /// What a results folder says, for CI systems: `key=value` lines (GitHub step outputs) and a
 /// markdown verdict table (the step summary).
 pub fn report(out_dir: &Utf8Path) -> Result<(String, String)> {
-    let verdict_file = ["PROMOTE.json", "HOLD.json"]
+    let verdict_file = [layout::PROMOTE, layout::HOLD]
         .iter()
         .map(|n| out_dir.join(n))
         .find(|p| p.exists())
@@ -249,9 +231,7 @@ pub fn report(out_dir: &Utf8Path) -> Result<(String, String)> {
         .read_dir_utf8()
         .map_err(|e| Error::io(out_dir, e))?
         .flatten()
-        .filter(|e| {
-            e.file_name().starts_with("ensemble-results-") && e.file_name().ends_with(".tar.gz")
-        })
+        .filter(|e| layout::is_bundle(e.file_name()))
         .map(|e| e.path().to_owned())
         .collect();
     bundles.sort();

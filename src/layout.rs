@@ -1,0 +1,160 @@
+//! The results folder's layout: the one place that knows its names, which of its files the kit
+//! writes, and the marker that says a folder is the kit's own.
+//!
+//! ```text
+//! OUT/.ensemble-kit-results                       (the marker)
+//! OUT/corpus/NAME.jsonl, OUT/corpus/NAME.meta.json
+//! OUT/loso/loso_seed{N}.json
+//! OUT/PROMOTE.json | OUT/HOLD.json
+//! OUT/models/NAME.onnx + NAME.json                (PROMOTE only)
+//! OUT/manifest.json, OUT/ensemble-results-<UTC>.tar.gz
+//! ```
+//!
+//! `full` only removes, and `bundle` only packs, files of this layout: anything else an operator
+//! keeps in the folder is left alone and never sent away.
+
+use crate::error::{Error, Result};
+use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
+
+/// Written by `full` into a results folder it creates (or finds empty): only a folder with this
+/// marker is the kit's to clean up.
+pub const MARKER: &str = ".ensemble-kit-results";
+/// The LOSO folder.
+pub const LOSO: &str = "loso";
+/// The exported models' folder.
+pub const MODELS: &str = "models";
+/// The shard `full` scores into.
+pub const SHARD: &str = "corpus/shard.jsonl";
+/// The verdict file when the gate passed.
+pub const PROMOTE: &str = "PROMOTE.json";
+/// The verdict file when it did not.
+pub const HOLD: &str = "HOLD.json";
+
+/// Makes `dir` a results folder of the kit's: creates it with the marker, marks it when it is
+/// empty, accepts it when already marked, and refuses (touching nothing) a folder that holds
+/// anything else.
+pub fn claim(dir: &Utf8Path) -> Result<()> {
+    let marker = dir.join(MARKER);
+    if marker.is_file() {
+        return Ok(());
+    }
+    if dir.exists() {
+        let mut entries = dir
+            .as_std_path()
+            .read_dir()
+            .map_err(|e| Error::Input(format!("--out-dir `{dir}` cannot be read: {e}")))?;
+        if entries.next().is_some() {
+            return Err(Error::Input(format!(
+                "--out-dir `{dir}` already holds files that ensemble-kit did not write (it has no {MARKER} marker); \
+                 choose a new or empty folder — nothing in `{dir}` was touched"
+            )));
+        }
+    }
+    crate::atomic::write(&marker, b"This folder is an ensemble-kit results folder.\n")
+}
+
+/// Whether `rel` (relative to the results folder) is a file the kit writes there, so may be
+/// bundled or replaced.
+pub fn is_kit_file(rel: &Utf8Path) -> bool {
+    let parts: Vec<&str> = rel
+        .components()
+        .map(|c| match c {
+            Utf8Component::Normal(part) => part,
+            _ => "/",
+        })
+        .collect();
+    match parts.as_slice() {
+        [PROMOTE | HOLD] => true,
+        [LOSO, name] => seed_of(name).is_some(),
+        [MODELS, name] => is_model_file(name),
+        ["corpus", name] => name.ends_with(".jsonl") || name.ends_with(".meta.json"),
+        _ => false,
+    }
+}
+
+/// The seed of a `loso_seed{N}.json` file name.
+pub fn seed_of(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("loso_seed")?.strip_suffix(".json")?;
+    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+/// Whether a file name in `models/` is an exported model or its sidecar.
+pub fn is_model_file(name: &str) -> bool {
+    !name.starts_with('.') && (name.ends_with(".onnx") || name.ends_with(".json"))
+}
+
+/// Whether a top-level file name is a bundle the kit wrote.
+pub fn is_bundle(name: &str) -> bool {
+    name.starts_with("ensemble-results-") && name.ends_with(".tar.gz")
+}
+
+/// The kit's files directly inside `dir` (a folder of the layout) that `keep` rejects, for
+/// removal; other files are never listed.
+pub fn stale_files(
+    dir: &Utf8Path,
+    is_ours: impl Fn(&str) -> bool,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Vec<Utf8PathBuf>> {
+    if !dir.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut stale = Vec::new();
+    for entry in dir.read_dir_utf8().map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
+        if is_file && is_ours(name) && !keep(name) {
+            stale.push(entry.path().to_owned());
+        }
+    }
+    stale.sort();
+    Ok(stale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_files() {
+        for ours in [
+            "PROMOTE.json",
+            "HOLD.json",
+            "loso/loso_seed12.json",
+            "models/vmaf_tiny_seed0.onnx",
+            "models/vmaf_tiny_seed0.json",
+            "corpus/shard.jsonl",
+            "corpus/shard.meta.json",
+        ] {
+            assert!(is_kit_file(Utf8Path::new(ours)), "{ours}");
+        }
+        for theirs in [
+            "keep.txt",
+            "loso/notes.txt",
+            "loso/loso_seedx.json",
+            "models/keep.txt",
+            "models/sub/a.onnx",
+            "PROMOTE.json.bak",
+            "corpus/shard.cells/abc.json",
+        ] {
+            assert!(!is_kit_file(Utf8Path::new(theirs)), "{theirs}");
+        }
+    }
+
+    #[test]
+    fn claim_marks_new_and_empty_folders_and_refuses_others() {
+        let root = tempfile::tempdir().unwrap();
+        let root = Utf8Path::from_path(root.path()).unwrap();
+        claim(&root.join("new")).unwrap();
+        assert!(root.join("new").join(MARKER).is_file());
+        claim(&root.join("new")).unwrap();
+        std::fs::create_dir(root.join("empty")).unwrap();
+        claim(&root.join("empty")).unwrap();
+        std::fs::create_dir_all(root.join("theirs/models")).unwrap();
+        let err = claim(&root.join("theirs")).unwrap_err().to_string();
+        assert!(err.contains("did not write"), "{err}");
+        assert!(!root.join("theirs").join(MARKER).exists());
+    }
+}
