@@ -1,7 +1,8 @@
-//! The composite GitHub Action: its metadata validates against SchemaStore's schema (shared/
-//! beside the checkout; the project's own schema only as a fallback), and its step runs as a
-//! runner would run it (simulated `GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY`) for PROMOTE, HOLD,
-//! errors and the Nix paths.
+//! The composite GitHub Action and the example workflows: metadata and workflows validate against
+//! SchemaStore's schemas (shared/ beside the checkout; the project's own action schema only as a
+//! fallback), the workflows follow the hygiene rules, and the action's step runs as a runner would
+//! run it (simulated `GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY`) for PROMOTE, HOLD, errors, the Nix
+//! paths and the shards example, whose jobs run as written against two real shards.
 
 mod common;
 use camino::{Utf8Path, Utf8PathBuf};
@@ -20,6 +21,12 @@ fn yaml(path: &Utf8Path) -> serde_json::Value {
 fn action() -> serde_json::Value {
     yaml(&repo().join("action.yml"))
 }
+
+fn workflow(name: &str) -> serde_json::Value {
+    yaml(&repo().join(".github/workflows").join(name))
+}
+
+const WORKFLOWS: [&str; 2] = ["shards.yml", "verify-on-box.yml"];
 
 /// SchemaStore's schema NAME from shared/ beside the checkout (CI copies it there), if present.
 fn shared_schema(name: &str) -> Option<Utf8PathBuf> {
@@ -47,6 +54,93 @@ fn metadata_validates() {
     let schema = shared_schema("github-action.json")
         .unwrap_or_else(|| repo().join("tests/action-metadata.schema.json"));
     assert_valid(&schema, &action(), "action.yml");
+}
+
+#[test]
+fn workflows_validate() {
+    let Some(schema) = shared_schema("github-workflow.json") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide shared/github-workflow.json beside the checkout"
+        );
+        eprintln!("skipped: no shared/github-workflow.json beside the checkout");
+        return;
+    };
+    for name in WORKFLOWS {
+        assert_valid(&schema, &workflow(name), name);
+    }
+}
+
+/// Least privilege, pinned third-party actions, re-runnable uploads, bounded jobs, and runner
+/// labels that actionlint knows.
+#[test]
+fn workflows_follow_the_hygiene_rules() {
+    let lint = yaml(&repo().join(".github/actionlint.yaml"));
+    let labels: Vec<&str> = lint["self-hosted-runner"]["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["cuda", "sycl", "cpu", "macos"]);
+    let raw_boxes = workflow("shards.yml")["on"]["workflow_dispatch"]["inputs"]["boxes"]["default"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let boxes: Vec<String> = serde_json::from_str(&raw_boxes).unwrap();
+    assert_eq!(boxes, labels, "the default boxes are the known labels");
+    for name in WORKFLOWS {
+        let text = std::fs::read_to_string(repo().join(".github/workflows").join(name)).unwrap();
+        let wf = workflow(name);
+        assert_eq!(
+            wf["permissions"],
+            serde_json::json!({ "contents": "read" }),
+            "{name}: least privilege"
+        );
+        for (job_name, job) in wf["jobs"].as_object().unwrap() {
+            assert!(
+                job["timeout-minutes"].as_u64().is_some(),
+                "{name}: job {job_name} has no timeout-minutes"
+            );
+            for label in job["runs-on"].as_array().unwrap() {
+                let label = label.as_str().unwrap();
+                assert!(
+                    label == "self-hosted" || label.contains("${{") || labels.contains(&label),
+                    "{name}: label {label} is not in .github/actionlint.yaml"
+                );
+            }
+            for step in job["steps"].as_array().unwrap() {
+                let Some(uses) = step["uses"].as_str() else {
+                    continue;
+                };
+                if uses.starts_with("./") {
+                    continue;
+                }
+                let line = text.lines().find(|l| l.contains(uses)).unwrap();
+                assert!(pinned_by_sha(uses, line), "{name}: `{line}` is not pinned");
+                if uses.starts_with("actions/upload-artifact@") {
+                    assert_eq!(
+                        step["with"]["overwrite"], true,
+                        "{name}: a re-run must not fail with 409"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `owner/repo@<40 hex>` followed on its line by `# vN…`.
+fn pinned_by_sha(uses: &str, line: &str) -> bool {
+    let Some((_, sha)) = uses.split_once('@') else {
+        return false;
+    };
+    let comment = line.split_once(" # ").map(|(_, c)| c.trim());
+    sha.len() == 40
+        && sha
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        && comment
+            .is_some_and(|c| c.starts_with('v') && c[1..].starts_with(|c: char| c.is_ascii_digit()))
 }
 
 #[test]
@@ -455,4 +549,199 @@ fn no_input_can_inject_an_output() {
     assert_eq!(run.code(), 2, "{}", run.stderr());
     assert!(run.stderr().contains("input OUT_DIR must be a single line"));
     assert!(run.raw_outputs.is_empty());
+}
+
+/// Runs one `run:` step of a workflow job as the runner would, in `work`, with `ctx` resolving
+/// its expressions; returns the outputs it set.
+fn run_workflow_step(
+    work: &Utf8Path,
+    step: &serde_json::Value,
+    ctx: &BTreeMap<String, String>,
+    env: &[(&str, String)],
+) -> BTreeMap<String, String> {
+    let outputs = work.join(format!("output-{}", step["id"].as_str().unwrap_or("step")));
+    let _ = std::fs::remove_file(&outputs);
+    assert_eq!(step["shell"], "bash");
+    let mut cmd = std::process::Command::new("bash");
+    cmd.current_dir(work)
+        .args(["--noprofile", "--norc", "-eo", "pipefail", "-c"])
+        .arg(step["run"].as_str().unwrap());
+    for (name, value) in step["env"].as_object().into_iter().flatten() {
+        cmd.env(name, resolve(value.as_str().unwrap(), ctx));
+    }
+    cmd.env("GITHUB_OUTPUT", &outputs);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "step `{}` failed: {}",
+        step["name"],
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_outputs(&std::fs::read_to_string(&outputs).unwrap_or_default())
+        .into_iter()
+        .collect()
+}
+
+/// The shards example as written: the `shard` job's steps on two boxes (real `corpus` runs),
+/// the artifacts handed over as upload/download-artifact would, then the `train` job's steps —
+/// with two of the four default boxes missing — ending in a verdict and a bundle to upload.
+#[test]
+fn shards_workflow_trains_on_the_shards_that_arrived() {
+    let s = Scratch::new();
+    let refs = s.join("refs");
+    std::fs::create_dir_all(&refs).unwrap();
+    for (name, graph) in [
+        ("mandel_64x64.yuv", "mandelbrot=size=64x64:rate=25"),
+        ("life_64x64.yuv", "life=size=64x64:rate=25:mold=10"),
+        ("noise_64x64.yuv", "cellauto=size=64x64:rate=25:rule=110"),
+    ] {
+        render_raw(&refs, name, graph, 6);
+    }
+    let wf = workflow("shards.yml");
+    let inputs = &wf["on"]["workflow_dispatch"]["inputs"];
+    let boxes_json = inputs["boxes"]["default"].as_str().unwrap().to_owned();
+    let boxes: Vec<String> = serde_json::from_str(&boxes_json).unwrap();
+    let tool_cache = s.join("tool-cache");
+    let kit_bin = assert_cmd::cargo::cargo_bin("ensemble-kit")
+        .to_string_lossy()
+        .into_owned();
+    let runner_env = [
+        ("RUNNER_TOOL_CACHE", tool_cache.to_string()),
+        ("ENSEMBLE_KIT_BIN", kit_bin),
+        ("PATH", path_without_nix(s.path())),
+        ("SOURCE_DATE_EPOCH", "1700000000".into()),
+    ];
+    let mut ctx = BTreeMap::from([
+        ("inputs.ref-dir".to_owned(), refs.to_string()),
+        ("inputs.boxes".to_owned(), boxes_json.clone()),
+        (
+            "join(fromJSON(inputs.boxes), ' ')".to_owned(),
+            boxes.join(" "),
+        ),
+    ]);
+
+    // A checkout: the repository's files in the job's workspace.
+    let checkout = |work: &Utf8Path| {
+        std::fs::create_dir_all(work).unwrap();
+        for entry in ["scripts", "action.yml", "Cargo.toml", "flake.nix"] {
+            std::os::unix::fs::symlink(repo().join(entry), work.join(entry)).unwrap();
+        }
+    };
+
+    // The shard job, on the two boxes that are online; their uploads land in `arrived`.
+    let shard_job = &wf["jobs"]["shard"];
+    assert_eq!(
+        shard_job["strategy"]["matrix"]["box"],
+        "${{ fromJSON(inputs.boxes) }}"
+    );
+    let arrived = s.join("artifacts");
+    for online in ["cpu", "cuda"] {
+        let work = s.join(&format!("shard-{online}"));
+        checkout(&work);
+        ctx.insert("matrix.box".into(), online.into());
+        for step in shard_job["steps"].as_array().unwrap() {
+            let uses = step["uses"].as_str().unwrap_or_default();
+            if uses.starts_with("actions/checkout@") {
+                continue;
+            }
+            if uses.starts_with("actions/upload-artifact@") {
+                // upload-artifact stores `path` relative to itself; download with
+                // merge-multiple puts every artifact's files into one folder.
+                let path = resolve(step["with"]["path"].as_str().unwrap(), &ctx);
+                assert_eq!(path, "shards/");
+                std::fs::create_dir_all(&arrived).unwrap();
+                let status = std::process::Command::new("cp")
+                    .arg("-R")
+                    .arg(work.join(&path).join("."))
+                    .arg(&arrived)
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+                continue;
+            }
+            assert!(uses.is_empty(), "unexpected step {uses}");
+            run_workflow_step(&work, step, &ctx, &runner_env);
+        }
+        assert!(
+            tool_cache
+                .join(format!("ensemble-kit/cells/{online}"))
+                .is_dir(),
+            "cells are kept outside the workspace"
+        );
+    }
+
+    // The train job.
+    let train = &wf["jobs"]["train"];
+    assert!(train["if"].as_str().unwrap().contains("!cancelled()"));
+    let work = s.join("train");
+    checkout(&work);
+    let mut run = None;
+    for step in train["steps"].as_array().unwrap() {
+        let uses = step["uses"].as_str().unwrap_or_default();
+        if uses.starts_with("actions/checkout@") {
+            continue;
+        }
+        if uses.starts_with("actions/download-artifact@") {
+            assert_eq!(step["with"]["merge-multiple"], true);
+            let to = work.join(step["with"]["path"].as_str().unwrap());
+            std::fs::rename(&arrived, &to).unwrap();
+            continue;
+        }
+        if uses == "./" {
+            let with: Vec<(String, String)> = step["with"]
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), resolve(v.as_str().unwrap(), &ctx)))
+                .collect();
+            let with: Vec<(&str, &str)> =
+                with.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let env: Vec<(&str, &str)> = runner_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let done = run_action(&work, &with, &env);
+            assert_eq!(done.code(), 0, "{}", done.stderr());
+            for (k, v) in &done.outputs {
+                ctx.insert(format!("steps.kit.outputs.{k}"), v.clone());
+            }
+            run = Some(done);
+            continue;
+        }
+        if uses.starts_with("actions/upload-artifact@") {
+            let path = resolve(step["with"]["path"].as_str().unwrap(), &ctx);
+            assert!(work.join(&path).is_file(), "the bundle {path} to upload");
+            continue;
+        }
+        assert!(uses.is_empty(), "unexpected step {uses}");
+        let outputs = run_workflow_step(&work, step, &ctx, &runner_env);
+        for (k, v) in outputs {
+            ctx.insert(
+                format!("steps.{}.outputs.{k}", step["id"].as_str().unwrap()),
+                v,
+            );
+        }
+    }
+    let run = run.expect("the train job runs the action");
+    assert!(matches!(
+        run.outputs["verdict"].as_str(),
+        "PROMOTE" | "HOLD"
+    ));
+    assert_eq!(run.outputs["missing-boxes"], "sycl macos");
+    assert!(
+        run.summary
+            .contains("**Boxes that did not report** (trained without them): sycl macos"),
+        "{}",
+        run.summary
+    );
+    let verdict: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(work.join(&run.outputs["verdict-file"])).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        verdict["missing_boxes"],
+        serde_json::json!(["sycl", "macos"])
+    );
+    let bundle = work.join(&run.outputs["bundle"]);
+    kit().args(["verify", bundle.as_str()]).assert().code(0);
 }
