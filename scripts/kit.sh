@@ -14,8 +14,13 @@
 
 NIX_MIN_VERSION=2.31.2
 
+# On a GitHub runner the message becomes an error annotation.
 kit_die() {
-  printf 'ensemble-kit: error: %s\n' "$*" >&2
+  if [ "${GITHUB_ACTIONS:-}" = true ]; then
+    printf '::error title=ensemble-kit::%s\n' "$*" >&2
+  else
+    printf 'ensemble-kit: error: %s\n' "$*" >&2
+  fi
   exit 2
 }
 
