@@ -319,6 +319,14 @@ pub struct FullArgs {
     pub allow_failed_cells: bool,
     #[command(flatten)]
     pub rules: MergeRuleArgs,
+    /// Where finished cells are kept for resuming (default: OUT/corpus/shard.cells/). A folder
+    /// outside a CI workspace survives the checkout's cleanup, so a box resumes.
+    #[arg(long, value_name = "DIR", conflicts_with = "corpus")]
+    pub cell_dir: Option<Utf8PathBuf>,
+    /// A box whose shard did not arrive (repeatable); recorded in the verdict as
+    /// `missing_boxes` so the owner sees what the ensemble was trained without.
+    #[arg(long = "missing-box", value_name = "BOX")]
+    pub missing_boxes: Vec<String>,
 }
 
 /// `ensemble-kit train`.

@@ -27,6 +27,8 @@ pub struct VerdictRequest {
     pub corpus_root: Option<Utf8PathBuf>,
     /// Where the verdict file goes (default: the LOSO folder).
     pub out_dir: Option<Utf8PathBuf>,
+    /// Boxes whose shards did not arrive, recorded in the verdict.
+    pub missing_boxes: Vec<String>,
 }
 
 /// Applies the three rules to (seed, mean PLCC) pairs.
@@ -147,6 +149,7 @@ pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSe
         corpus: describe_corpus(request.corpus_root.as_deref())?,
         adr: "ADR-0309".into(),
         parent_adr: "ADR-0303".into(),
+        missing_boxes: request.missing_boxes.clone(),
     };
     let path = out_dir.join(format!("{verdict_word}.json"));
     schema::check(

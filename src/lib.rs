@@ -126,6 +126,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 seeds: args.seeds.seeds,
                 corpus_root: args.corpus_root,
                 out_dir: args.out_dir,
+                missing_boxes: Vec::new(),
             };
             let (verdict, path, seeds) = gate::run(&request)?;
             if verdict_visible(&progress) {
@@ -273,6 +274,8 @@ pub fn run(cli: Cli) -> Result<i32> {
                 },
                 out_dir: args.out_dir,
                 ensemble_id: args.ensemble_id,
+                cell_dir: args.cell_dir,
+                missing_boxes: args.missing_boxes,
             };
             let outcome = pipeline::run(&request, &overrides, &platform, &progress)?;
             // With JSON events the `bundle` event carries the path; stdout stays pure NDJSON.

@@ -51,6 +51,10 @@ pub struct FullRequest {
     pub out_dir: Utf8PathBuf,
     /// Ensemble id of exported models.
     pub ensemble_id: String,
+    /// The cell store (default: beside the shard).
+    pub cell_dir: Option<Utf8PathBuf>,
+    /// Boxes whose shards did not arrive, for the verdict.
+    pub missing_boxes: Vec<String>,
 }
 
 /// What `full` produced.
@@ -119,7 +123,7 @@ pub fn run(
                 threads: request.threads,
                 frames: request.frames,
                 allow_failed_cells: request.allow_failed_cells,
-                cell_dir: None,
+                cell_dir: request.cell_dir.clone(),
                 force: true,
             };
             corpus::run(&corpus_request, &tools, platform, progress)?;
@@ -159,6 +163,7 @@ pub fn run(
         seeds: request.seeds.clone(),
         corpus_root,
         out_dir: Some(out.clone()),
+        missing_boxes: request.missing_boxes.clone(),
     };
     let (verdict, _, _) = gate::run(&verdict_request)?;
     progress.event(ProgressEvent {

@@ -498,6 +498,10 @@ pub struct Verdict {
     pub adr: String,
     /// `ADR-0303`.
     pub parent_adr: String,
+    /// Boxes (CI runner labels) whose corpus shards did not arrive, so the ensemble was trained
+    /// without them; absent when every box reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_boxes: Vec<String>,
 }
 
 /// How the 14-wide codec block is laid out.

@@ -5,13 +5,18 @@ let
   drv = name: attrs: { type = "derivation"; inherit name system; outPath = "/nix/store/stub-${name}"; } // attrs;
   overridable = name: attrs: drv name (attrs // {
     overrideAttrs = f:
-      let new = f { mesonFlags = [ ]; nativeBuildInputs = [ ]; buildInputs = [ ]; };
+      let new = f { mesonFlags = [ "-Denable_avx512=true" ]; nativeBuildInputs = [ ]; buildInputs = [ ]; postPatch = ""; };
       in overridable (new.pname or name) (attrs // new);
   });
+  cudaOnly = name:
+    if builtins.elem system [ "x86_64-linux" "aarch64-linux" ] then drv name { }
+    else throw "${name} is not available on ${system}";
 in
 {
   lib = import ./lib.nix;
-  libvmaf = overridable "libvmaf" { cudaSupport = config.cudaSupport or false; unfreeAllowed = config ? allowUnfreePredicate; };
+  libvmaf = overridable "libvmaf" { version = "3.0.0"; cudaSupport = config.cudaSupport or false; unfreeAllowed = config ? allowUnfreePredicate; };
+  stdenv.mkDerivation = attrs: drv "${attrs.pname}-${attrs.version}" attrs;
+  fetchurl = { name, url, sha256 }: drv name { inherit url sha256; };
   ffmpeg-full = drv "ffmpeg-full" { };
   makeWrapper = drv "make-wrapper" { };
   meson = drv "meson" { };
@@ -20,7 +25,12 @@ in
   xxd = drv "xxd" { };
   pkg-config = drv "pkg-config" { };
   python3 = drv "python3" { };
-  cudaPackages = { cuda_nvcc = drv "cuda_nvcc" { }; cuda_cudart = drv "cuda_cudart" { }; };
+  # Like nixpkgs: the CUDA packages exist on Linux only.
+  cudaPackages = {
+    cuda_nvcc = cudaOnly "cuda_nvcc";
+    cuda_cudart = cudaOnly "cuda_cudart";
+    cudatoolkit = cudaOnly "cudatoolkit";
+  };
   runCommand = name: env: script: drv name { inherit env script; };
   writeShellScript = name: text: drv name { inherit text; };
 }
