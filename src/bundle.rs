@@ -79,11 +79,7 @@ fn current_verdict(dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(Verdict, St
         .iter()
         .map(|&s| gate::read_seed(loso_dir, s))
         .collect::<Result<_>>()?;
-    let per_seed: Vec<(u64, f64)> = seeds
-        .iter()
-        .map(|l| (l.seed, l.mean_plcc.expect("checked")))
-        .collect();
-    if gate::judge(&per_seed) != verdict.gate {
+    if gate::judge_seeds(&seeds) != verdict.gate {
         return Err(Error::Input(format!(
             "{path} is stale: the LOSO results in {} no longer give that gate; re-run `ensemble-kit verdict`",
             verdict.loso_dir
