@@ -235,9 +235,10 @@ pub fn describe_size(bytes: u64) -> String {
     }
 }
 
-/// Everything one archive may unpack — written to disk or read into memory — counted against
-/// a cap, so a small compressed archive cannot fill the disk or the memory. Each kind of
-/// archive has its own default cap; the operator raises it with `--max-total-size`.
+/// Everything one archive unpacks — written to disk, held in memory or only hashed — counted
+/// against a cap, so a small compressed archive cannot fill the disk or the memory or keep a
+/// reader busy for hours. Each kind of archive has its own default cap; the operator raises
+/// it with `--max-total-size`.
 #[derive(Debug)]
 pub struct SizeCap {
     archive: Utf8PathBuf,

@@ -167,6 +167,17 @@ fn plain_name(archive_path: &Utf8Path, name: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks a member is the size its manifest row declares.
+fn declared_size(archive_path: &Utf8Path, row: &TransportRow, size: u64) -> Result<()> {
+    if size != row.out_bytes {
+        return Err(Error::Input(format!(
+            "{archive_path}: `{}` is {size} bytes but the manifest says {}",
+            row.mkv, row.out_bytes
+        )));
+    }
+    Ok(())
+}
+
 /// What `extract-corpus` is asked to do.
 #[derive(Debug, Clone)]
 pub struct ExtractRequest {
@@ -254,8 +265,8 @@ struct Restore<'a> {
     staging: Utf8PathBuf,
     cap: SizeCap,
     plan: Option<Plan>,
-    /// Members read before the manifest: (name, staged file).
-    waiting: Vec<(String, Utf8PathBuf)>,
+    /// Members read before the manifest: (name, size, staged file).
+    waiting: Vec<(String, u64, Utf8PathBuf)>,
     /// Members staged so far (names their staged files).
     staged: usize,
     restored: usize,
@@ -275,8 +286,8 @@ impl Restore<'_> {
                 "corpus-transport",
             )?;
             self.plan = Some(self.plan(manifest)?);
-            for (member, staged) in std::mem::take(&mut self.waiting) {
-                self.restore_staged(&member, &staged)?;
+            for (member, size, staged) in std::mem::take(&mut self.waiting) {
+                self.restore_staged(&member, size, &staged)?;
             }
             return Ok(());
         }
@@ -285,18 +296,13 @@ impl Restore<'_> {
                 let Some(row) = plan.unread.get(name.as_str()) else {
                     return Ok(());
                 };
-                if size != row.out_bytes {
-                    return Err(Error::Input(format!(
-                        "{archive_path}: `{name}` is {size} bytes but the manifest says {}",
-                        row.out_bytes
-                    )));
-                }
+                declared_size(archive_path, row, size)?;
                 let staged = self.stage(name, size, reader)?;
-                self.restore_staged(name.as_str(), &staged)
+                self.restore_staged(name.as_str(), size, &staged)
             }
             None => {
                 let staged = self.stage(name, size, reader)?;
-                self.waiting.push((name.to_string(), staged));
+                self.waiting.push((name.to_string(), size, staged));
                 Ok(())
             }
         }
@@ -360,10 +366,10 @@ impl Restore<'_> {
         Ok(staged)
     }
 
-    /// Decodes a staged member of the manifest into its `.yuv`, within its declared size,
+    /// Decodes a staged member of `size` bytes into its `.yuv`, within the declared sizes,
     /// checks the SHA-256, and moves it into `to`; members the manifest does not need are
     /// dropped.
-    fn restore_staged(&mut self, member: &str, staged: &Utf8Path) -> Result<()> {
+    fn restore_staged(&mut self, member: &str, size: u64, staged: &Utf8Path) -> Result<()> {
         let row = self
             .plan
             .as_mut()
@@ -371,7 +377,8 @@ impl Restore<'_> {
             .unread
             .remove(member);
         let result = match row {
-            Some(row) => self.restore(&row, staged),
+            Some(row) => declared_size(&self.request.archive, &row, size)
+                .and_then(|()| self.restore(&row, staged)),
             None => Ok(()),
         };
         let _ = std::fs::remove_file(staged);
