@@ -505,7 +505,18 @@ fn verify_and_compare_refuse_a_bundle_whose_verdicts_disagree() {
 #[test]
 fn verify_and_compare_read_the_bundle_once_so_a_pipe_works() {
     let s = copy_of_promoted();
-    let bytes = std::fs::read(bundle(s.path())).unwrap();
+    let path = bundle(s.path());
+    let bytes = std::fs::read(&path).unwrap();
+    // Laid out as earlier versions bundled, manifest among the sorted files: checked all the same.
+    let mut members = read_archive(&path);
+    assert_eq!(members[0].0, "manifest.json");
+    members.sort();
+    let sorted = s.join("sorted.tar.gz");
+    write_archive(
+        &sorted,
+        members.into_iter().map(|(n, b)| member(&n, b)).collect(),
+    );
+    kit().args(["verify", sorted.as_str()]).assert().success();
     let pipe = s.join("piped.tar.gz");
     let extracted = s.join("extracted");
     serve_once(&pipe, bytes.clone());
