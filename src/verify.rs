@@ -205,9 +205,11 @@ impl Contents {
                 }
                 None => archive::copy_hashed(reader, &mut std::io::sink(), size),
             };
-            let hashed = hashed
-                .map_err(unreadable)?
-                .expect("the archive reader stops at the entry's size");
+            let hashed = hashed.map_err(unreadable)?.ok_or_else(|| {
+                Error::Input(format!(
+                    "{bundle}: `{name}` holds more than the {size} bytes its header says"
+                ))
+            })?;
             self.hashes.insert(name.to_string(), hashed);
             return Ok(());
         }
