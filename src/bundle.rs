@@ -1,6 +1,5 @@
 //! The results bundle (SPEC §9): `manifest.json` listing every result file with its size and
-//! SHA-256, and a deterministic `ensemble-results-<UTC>.tar.gz`; plus `verify`, which checks a
-//! bundle against its manifest and the model sidecars and extracts it safely.
+//! SHA-256, and a deterministic `ensemble-results-<UTC>.tar.gz` (checked by `crate::verify`).
 //!
 //! Only the verdict of this run's LOSO decides what goes in: the verdict file is re-judged from
 //! the `loso_seed*.json` it names, a stale opposite verdict is an error, and models go in only
@@ -11,7 +10,6 @@ use crate::error::{Error, Result};
 use crate::schema::{self, LosoSeed, Manifest, ManifestFile, Sidecar, Verdict, SCHEMA_VERSION};
 use crate::{atomic, digest, gate, layout, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
-use std::collections::BTreeMap;
 
 /// Name of the manifest inside the results folder and the bundle.
 pub const MANIFEST: &str = "manifest.json";
@@ -68,11 +66,7 @@ fn current_verdict(dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(Verdict, St
         .iter()
         .map(|&s| gate::read_seed(loso_dir, s))
         .collect::<Result<_>>()?;
-    let per_seed: Vec<(u64, f64)> = seeds
-        .iter()
-        .map(|l| (l.seed, l.mean_plcc.expect("checked")))
-        .collect();
-    if gate::judge(&per_seed) != verdict.gate {
+    if gate::judge_seeds(&seeds) != verdict.gate {
         return Err(Error::Input(format!(
             "{path} is stale: the LOSO results in {} no longer give that gate; re-run `ensemble-kit verdict`",
             verdict.loso_dir
@@ -155,121 +149,22 @@ pub fn run(dir: &Utf8Path) -> Result<(Manifest, Utf8PathBuf)> {
         .to_string()
         .replace(['-', ':'], "");
     let bundle = dir.join(format!("ensemble-results-{stamp}.tar.gz"));
-    let mut entries: Vec<Entry> = files
+    let entries: Vec<Entry> = files
         .iter()
         .map(|rel| Entry {
             source: dir.join(rel),
             name: rel.to_string(),
         })
         .collect();
-    entries.push(Entry {
+    let manifest_entry = Entry {
         source: dir.join(MANIFEST),
         name: MANIFEST.into(),
-    });
-    archive::write_tar_gz(&bundle, entries, archive::entry_mtime()?)?;
-    Ok((manifest, bundle))
-}
-
-/// What `verify` found.
-#[derive(Debug, Clone)]
-pub struct Verified {
-    /// The bundle's manifest.
-    pub manifest: Manifest,
-    /// Files checked.
-    pub files: usize,
-}
-
-/// Checks a bundle: every manifest entry present with its size and hash, nothing extra, every
-/// sidecar's hash matching its model; then extracts it into `extract` if given. Problems are
-/// listed together, each naming its file.
-pub fn verify(bundle: &Utf8Path, extract: Option<&Utf8Path>) -> Result<Verified> {
-    if !bundle.is_file() {
-        return Err(Error::Input(format!("bundle `{bundle}` does not exist")));
-    }
-    let mut seen: BTreeMap<String, (u64, String)> = BTreeMap::new();
-    let mut manifest_bytes = None;
-    let mut sidecars: Vec<(String, Sidecar)> = Vec::new();
-    archive::for_each_file(bundle, |name, reader| {
-        if name.extension() != Some("json") {
-            let hashed = archive::hash_reader(reader)
-                .map_err(|e| Error::Input(format!("{bundle}: cannot read `{name}`: {e}")))?;
-            seen.insert(name.to_string(), hashed);
-            return Ok(());
-        }
-        let bytes = archive::read_member(bundle, name, reader)?;
-        if name.as_str() == MANIFEST {
-            manifest_bytes = Some(bytes);
-            return Ok(());
-        }
-        if let Ok(sidecar) = serde_json::from_slice::<Sidecar>(&bytes) {
-            sidecars.push((name.to_string(), sidecar));
-        }
-        seen.insert(
-            name.to_string(),
-            (bytes.len() as u64, digest::sha256_bytes(&bytes)),
-        );
-        Ok(())
-    })?;
-    let manifest_bytes = manifest_bytes.ok_or_else(|| {
-        Error::Input(format!(
-            "{bundle} has no {MANIFEST}; it is not a results bundle"
-        ))
-    })?;
-    let manifest: Manifest = schema::parse_checked(
-        &manifest_bytes,
-        &archive::member_label(bundle, Utf8Path::new(MANIFEST)),
-        "manifest",
+    };
+    archive::write_tar_gz(
+        &bundle,
+        Some(manifest_entry),
+        entries,
+        archive::entry_mtime()?,
     )?;
-
-    let mut problems = Vec::new();
-    for file in &manifest.files {
-        match seen.get(&file.path) {
-            None => problems.push(format!("missing: {}", file.path)),
-            Some((size, sha)) if *size != file.size || *sha != file.sha256 => {
-                problems.push(format!(
-                    "altered: {} (sha256 {sha}, manifest says {})",
-                    file.path, file.sha256
-                ))
-            }
-            Some(_) => {}
-        }
-    }
-    let listed: std::collections::BTreeSet<&str> =
-        manifest.files.iter().map(|f| f.path.as_str()).collect();
-    for name in seen.keys().filter(|n| !listed.contains(n.as_str())) {
-        problems.push(format!("extra: {name} (not in the manifest)"));
-    }
-    for (name, sidecar) in &sidecars {
-        let model = Utf8Path::new(name).with_file_name(&sidecar.onnx);
-        match seen.get(model.as_str()) {
-            Some((_, sha)) if *sha == sidecar.sha256 => {}
-            Some((_, sha)) => problems.push(format!(
-                "altered: {model} (sha256 {sha}, sidecar {name} says {})",
-                sidecar.sha256
-            )),
-            None => problems.push(format!("missing: {model} (named by sidecar {name})")),
-        }
-    }
-    if manifest.n_files != manifest.files.len() as u64 {
-        problems.push(format!(
-            "{MANIFEST}: n_files says {} but lists {}",
-            manifest.n_files,
-            manifest.files.len()
-        ));
-    }
-    if !problems.is_empty() {
-        return Err(Error::Input(format!(
-            "{bundle} fails verification:\n  {}",
-            problems.join("\n  ")
-        )));
-    }
-    if let Some(dir) = extract {
-        archive::for_each_file(bundle, |name, reader| {
-            archive::extract_to(&dir.join(name), reader).map(|_| ())
-        })?;
-    }
-    Ok(Verified {
-        files: manifest.files.len(),
-        manifest,
-    })
+    Ok((manifest, bundle))
 }

@@ -89,15 +89,20 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: Utf8PathBuf,
     },
-    /// Check a results bundle against its manifest and sidecars; optionally extract it safely.
+    /// Check a results bundle against its manifest, sidecars and verdict; optionally extract
+    /// it safely.
     ///
-    /// Exit 0 when every file matches, 2 naming each missing, extra or altered file.
+    /// Exit 0 when every file matches and the one verdict agrees with the manifest and the
+    /// bundled LOSO files, 2 naming each missing, extra or altered file or disagreement.
     Verify {
-        /// The `.tar.gz` bundle.
+        /// The `.tar.gz` bundle (read once; a pipe works).
         bundle: Utf8PathBuf,
-        /// Extract into DIR after verifying (no absolute paths, `..`, links or devices).
+        /// Extract into DIR (new or empty) once everything matched (no absolute paths, `..`,
+        /// links or devices).
         #[arg(long, value_name = "DIR")]
         extract: Option<Utf8PathBuf>,
+        #[command(flatten)]
+        cap: BundleCapArgs,
     },
     /// Compare two verdicts (files or bundles): exit 0 agree, 1 disagree, 2 bad input.
     Compare {
@@ -105,6 +110,8 @@ pub enum Command {
         a: Utf8PathBuf,
         /// The second verdict file or bundle.
         b: Utf8PathBuf,
+        #[command(flatten)]
+        cap: BundleCapArgs,
     },
     /// Pack raw references losslessly (FFV1 .mkv per source + manifest) to ship them.
     PackCorpus {
@@ -126,11 +133,18 @@ pub enum Command {
     },
     /// Restore byte-identical `.yuv` references from a pack-corpus archive (resumable).
     ExtractCorpus {
-        /// The archive.
+        /// The archive (read once; a pipe works).
         archive: Utf8PathBuf,
         /// Where to restore the `.yuv` files.
         #[arg(long, value_name = "DIR")]
         to: Utf8PathBuf,
+        /// Replace files in --to that differ from the archive's (identical ones are skipped).
+        #[arg(long)]
+        force: bool,
+        /// Most bytes the archive may unpack in total (members and decoded references);
+        /// K, M, G, T suffixes are powers of 1024.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = crate::transport::TRANSPORT_TOTAL_MAX)]
+        max_total_size: u64,
     },
     /// Build libvmaf's `vmaf` CLI for one platform (meson at the libvmaf folder); writes
     /// OUT/vmaf and OUT/BUILD.json.
@@ -237,6 +251,36 @@ pub struct GridArgs {
     /// Frame rate of raw references whose names carry none (25, 29.97, 30000/1001).
     #[arg(long, value_parser = parse_fps)]
     pub fps: Option<crate::schema::Fps>,
+}
+
+/// How much a results bundle may unpack (`verify`, `compare`).
+#[derive(Debug, Args, Clone)]
+pub struct BundleCapArgs {
+    /// Most bytes a bundle may unpack in total; K, M, G, T suffixes are powers of 1024.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = crate::verify::BUNDLE_TOTAL_MAX)]
+    pub max_total_size: u64,
+}
+
+/// A byte count: digits, optionally followed by K, M, G or T (powers of 1024).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let (digits, shift) = match text.trim().char_indices().last() {
+        Some((i, unit)) if unit.is_ascii_alphabetic() => {
+            let shift = match unit.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("unknown size unit `{unit}`; use K, M, G or T")),
+            };
+            (&text.trim()[..i], shift)
+        }
+        _ => (text.trim(), 0),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1u64 << shift))
+        .ok_or_else(|| format!("`{text}` is not a size (for example 512M or 4G)"))
 }
 
 fn parse_fps(text: &str) -> Result<crate::schema::Fps, String> {
@@ -482,4 +526,19 @@ pub enum BenchKind {
         #[arg(long, value_name = "DIR")]
         work_dir: Option<Utf8PathBuf>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("512"), Ok(512));
+        assert_eq!(parse_size("20K"), Ok(20 << 10));
+        assert_eq!(parse_size("4g"), Ok(4 << 30));
+        assert!(parse_size("4X").is_err());
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
 }

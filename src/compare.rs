@@ -2,16 +2,16 @@
 //! files (or results bundles, verified first) side by side: agree or disagree, per-seed PLCC,
 //! and the differences in mean PLCC and spread.
 
-use crate::archive;
-use crate::bundle;
 use crate::error::{Error, Result};
 use crate::schema::{self, Verdict};
+use crate::verify;
 use camino::Utf8Path;
 use std::collections::BTreeSet;
 
-/// Reads the verdict of a verdict file, or of a bundle after verifying it.
-pub fn load(path: &Utf8Path) -> Result<Verdict> {
-    if !path.is_file() {
+/// Reads the verdict of a verdict file, or of a bundle: the one verdict that the same read
+/// checked against the bundle's manifest and LOSO files, bounded by `max_total_size`.
+pub fn load(path: &Utf8Path, max_total_size: u64) -> Result<Verdict> {
+    if !path.exists() || path.is_dir() {
         return Err(Error::Input(format!(
             "`{path}` does not exist; give a PROMOTE.json/HOLD.json or a results bundle"
         )));
@@ -19,25 +19,13 @@ pub fn load(path: &Utf8Path) -> Result<Verdict> {
     if !path.as_str().ends_with(".tar.gz") {
         return schema::read_json(path, "verdict");
     }
-    bundle::verify(path, None)?;
-    let mut found = None;
-    archive::for_each_file(path, |name, reader| {
-        if matches!(name.file_name(), Some("PROMOTE.json" | "HOLD.json")) {
-            let bytes = archive::read_member(path, name, reader)?;
-            found = Some(schema::parse_checked(
-                &bytes,
-                &archive::member_label(path, name),
-                "verdict",
-            )?);
-        }
-        Ok(())
-    })?;
-    found.ok_or_else(|| Error::Input(format!("{path} holds no PROMOTE.json or HOLD.json")))
+    Ok(verify::verify(path, None, max_total_size)?.verdict)
 }
 
 /// Compares two verdicts; returns whether they agree and the report to print.
-pub fn run(a_path: &Utf8Path, b_path: &Utf8Path) -> Result<(bool, String)> {
-    let (a, b) = (load(a_path)?, load(b_path)?);
+/// Bundles are read with the `max_total_size` cap.
+pub fn run(a_path: &Utf8Path, b_path: &Utf8Path, max_total_size: u64) -> Result<(bool, String)> {
+    let (a, b) = (load(a_path, max_total_size)?, load(b_path, max_total_size)?);
     let agree = a.verdict == b.verdict;
     let mut text = format!(
         "A: {a_path}\n   {} mean PLCC {:.5} spread {:.5}\nB: {b_path}\n   {} mean PLCC {:.5} spread {:.5}\n  seed        A        B   B − A\n",

@@ -130,7 +130,7 @@ pub fn build(project: &Utf8Path, out: &Utf8Path) -> Result<DistributionManifest>
             name: format!("{prefix}/{name}"),
         })
         .collect();
-    archive::write_tar_gz(out, entries, archive::entry_mtime()?)?;
+    archive::write_tar_gz(out, None, entries, archive::entry_mtime()?)?;
     let size = std::fs::metadata(out).map_err(|e| Error::io(out, e))?.len();
     if size > MAX_BYTES {
         return Err(Error::Environment(format!(

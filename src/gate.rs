@@ -72,7 +72,18 @@ pub fn read_seed(dir: &Utf8Path, seed: u64) -> Result<LosoSeed> {
             "`{path}` is missing; train seed {seed} first (ensemble-kit train … --seeds {seed}) or drop it from --seeds"
         )));
     }
-    let value = schema::read_value(&path)?;
+    parse_seed(
+        &std::fs::read(&path).map_err(|e| Error::io(&path, e))?,
+        &path,
+        seed,
+    )
+}
+
+/// Parses and checks the bytes of one seed file (read from disk or from a bundle, named by
+/// `path` in errors): our schema version, valid, the expected seed, defined PLCC.
+pub fn parse_seed(bytes: &[u8], path: &Utf8Path, seed: u64) -> Result<LosoSeed> {
+    let path = path.to_owned();
+    let value = schema::parse_value(bytes, &path)?;
     let version = value.get("schema_version").and_then(|v| v.as_u64());
     if version != Some(u64::from(SCHEMA_VERSION)) {
         return Err(Error::Invalid {
@@ -111,6 +122,15 @@ pub fn read_seed(dir: &Utf8Path, seed: u64) -> Result<LosoSeed> {
     Ok(loso)
 }
 
+/// Applies the three rules to checked seed files (each has a defined mean PLCC).
+pub fn judge_seeds(seeds: &[LosoSeed]) -> Gate {
+    let per_seed: Vec<(u64, f64)> = seeds
+        .iter()
+        .map(|l| (l.seed, l.mean_plcc.expect("checked by parse_seed")))
+        .collect();
+    judge(&per_seed)
+}
+
 /// Judges the seeds, writes the verdict file (removing the stale opposite) and returns it with
 /// its path and the seed files it judged.
 pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSeed>)> {
@@ -131,11 +151,7 @@ pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSe
         .iter()
         .map(|&s| read_seed(dir, s))
         .collect::<Result<_>>()?;
-    let per_seed: Vec<(u64, f64)> = seeds
-        .iter()
-        .map(|s| (s.seed, s.mean_plcc.expect("checked")))
-        .collect();
-    let gate = judge(&per_seed);
+    let gate = judge_seeds(&seeds);
     let verdict_word = if gate.passed { "PROMOTE" } else { "HOLD" };
     let out_dir = request.out_dir.clone().unwrap_or_else(|| dir.clone());
     let verdict = Verdict {

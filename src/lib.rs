@@ -34,6 +34,7 @@ pub mod timestamp;
 pub mod tools;
 pub mod train;
 pub mod transport;
+pub mod verify;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use cli::{Cli, Command, GridArgs, ReferenceArgs};
@@ -160,8 +161,9 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Verify {
             bundle: path,
             extract,
+            cap,
         } => {
-            let verified = bundle::verify(&path, extract.as_deref())?;
+            let verified = verify::verify(&path, extract.as_deref(), cap.max_total_size)?;
             println!(
                 "{path}: ok ({} files match the manifest; verdict {})",
                 verified.files, verified.manifest.verdict
@@ -171,8 +173,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
-        Command::Compare { a, b } => {
-            let (agree, report) = compare::run(&a, &b)?;
+        Command::Compare { a, b, cap } => {
+            let (agree, report) = compare::run(&a, &b, cap.max_total_size)?;
             print!("{report}");
             Ok(if agree { 0 } else { 1 })
         }
@@ -189,9 +191,20 @@ pub fn run(cli: Cli) -> Result<i32> {
             println!("{out}: {} reference(s)", manifest.rows.len());
             Ok(0)
         }
-        Command::ExtractCorpus { archive, to } => {
+        Command::ExtractCorpus {
+            archive,
+            to,
+            force,
+            max_total_size,
+        } => {
             let ffmpeg = tools::locate_ffmpeg(&overrides)?;
-            let (restored, skipped) = transport::extract(&ffmpeg, &archive, &to, &progress)?;
+            let request = transport::ExtractRequest {
+                archive,
+                to: to.clone(),
+                force,
+                max_total_size,
+            };
+            let (restored, skipped) = transport::extract(&ffmpeg, &request, &progress)?;
             println!("{to}: {restored} restored, {skipped} already present; every sha256 verified");
             Ok(0)
         }

@@ -118,7 +118,7 @@ pub fn locate_pinned_crate() -> Result<Utf8PathBuf> {
 /// Extracts the pinned crate into `into` and returns `into`.
 pub fn pinned_source(into: &Utf8Path) -> Result<Utf8PathBuf> {
     let crate_file = locate_pinned_crate()?;
-    archive::for_each_file(&crate_file, |name, reader| {
+    archive::for_each_file(&crate_file, |name, _, reader| {
         let inner: Utf8PathBuf = name.components().skip(1).collect();
         if inner.as_str().is_empty() {
             return Ok(());

@@ -382,3 +382,222 @@ fn hostile_archives_are_refused() {
     }
     assert!(!s.join("x").exists() && !absolute.exists() && !s.join("out/link").exists());
 }
+
+/// Every file of a results folder (but manifest.json and bundles), relative, sorted.
+fn result_files(dir: &Utf8Path, rel: &Utf8Path, out: &mut Vec<Utf8PathBuf>) {
+    for entry in dir.join(rel).read_dir_utf8().unwrap() {
+        let entry = entry.unwrap();
+        let name = rel.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            result_files(dir, &name, out);
+        } else if name != "manifest.json" && !entry.file_name().starts_with("ensemble-results-") {
+            out.push(name);
+        }
+    }
+    out.sort();
+}
+
+/// A bundle made by hand from `results`, manifest first: honest about every file's bytes
+/// (listed with its true size and hash) whatever its verdict files claim and whatever its
+/// manifest says the verdict is; each of `extra` is listed with the (size, sha256) given.
+fn forged_bundle(
+    results: &Utf8Path,
+    verdict: &str,
+    out: &Utf8Path,
+    extra: Vec<(Member, (u64, String))>,
+) {
+    let mut files = Vec::new();
+    result_files(results, Utf8Path::new(""), &mut files);
+    let mut listed = Vec::new();
+    let mut members = Vec::new();
+    for name in files {
+        let bytes = std::fs::read(results.join(&name)).unwrap();
+        listed.push(serde_json::json!({
+            "path": name.as_str(),
+            "size": bytes.len(),
+            "sha256": ensemble_kit::digest::sha256_bytes(&bytes),
+        }));
+        members.push(member(name.as_str(), bytes));
+    }
+    for (m, (size, sha256)) in extra {
+        listed.push(serde_json::json!({"path": m.name, "size": size, "sha256": sha256}));
+        members.push(m);
+    }
+    let manifest = serde_json::json!({
+        "schema_version": ensemble_kit::schema::SCHEMA_VERSION,
+        "verdict": verdict,
+        "generated_at_utc": "2023-11-14T22:13:20Z",
+        "n_files": listed.len(),
+        "files": listed,
+    });
+    members.insert(
+        0,
+        member(
+            "manifest.json",
+            serde_json::to_vec_pretty(&manifest).unwrap(),
+        ),
+    );
+    write_archive(out, members);
+}
+
+fn edit_json(path: &Utf8Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    edit(&mut doc);
+    std::fs::write(path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+}
+
+#[test]
+fn verify_and_compare_refuse_a_bundle_whose_verdicts_disagree() {
+    let s = copy_of_promoted();
+    let results = s.join("results");
+    let forged = s.join("forged.tar.gz");
+    let verify_refuses = |why: &str| {
+        kit()
+            .args(["verify", forged.as_str()])
+            .assert()
+            .code(2)
+            .stderr(contains(why));
+    };
+    // An honest hand-made bundle passes, so every refusal below is the verdict checks' doing.
+    forged_bundle(&results, "PROMOTE", &forged, vec![]);
+    kit().args(["verify", forged.as_str()]).assert().success();
+
+    // The manifest says PROMOTE, the only verdict file is a HOLD, and models came along.
+    let promote = results.join("PROMOTE.json");
+    let promote_bytes = std::fs::read(&promote).unwrap();
+    std::fs::rename(&promote, results.join("HOLD.json")).unwrap();
+    edit_json(&results.join("HOLD.json"), |v| v["verdict"] = "HOLD".into());
+    forged_bundle(&results, "PROMOTE", &forged, vec![]);
+    verify_refuses("manifest.json says PROMOTE, HOLD.json says HOLD");
+    verify_refuses("HOLD.json says HOLD but its own gate says PROMOTE");
+    verify_refuses("model in a HOLD bundle: models/");
+
+    // Both verdict files: neither verify nor compare may pick one.
+    std::fs::write(&promote, &promote_bytes).unwrap();
+    forged_bundle(&results, "PROMOTE", &forged, vec![]);
+    verify_refuses("more than one verdict: HOLD.json, PROMOTE.json");
+    kit()
+        .args(["compare", forged.as_str(), promote.as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains("more than one verdict"));
+
+    // PROMOTE.json kept while the bundled LOSO results now give HOLD.
+    std::fs::remove_file(results.join("HOLD.json")).unwrap();
+    edit_json(&results.join("loso/loso_seed0.json"), |v| {
+        v["mean_plcc"] = 0.5.into()
+    });
+    forged_bundle(&results, "PROMOTE", &forged, vec![]);
+    verify_refuses("stale: PROMOTE.json does not match its LOSO files judged again (HOLD");
+
+    // A consistent HOLD that still carries the models.
+    kit()
+        .current_dir(s.path())
+        .args(["verdict", "--loso-dir", "results/loso", "--seeds", "0,1"])
+        .args(["--out-dir", "results", "-q"])
+        .assert()
+        .code(1);
+    forged_bundle(&results, "HOLD", &forged, vec![]);
+    verify_refuses("model in a HOLD bundle: models/fr_regressor_v2_ensemble_v1_seed0.onnx");
+}
+
+#[test]
+fn verify_and_compare_read_the_bundle_once_so_a_pipe_works() {
+    let s = copy_of_promoted();
+    let path = bundle(s.path());
+    let bytes = std::fs::read(&path).unwrap();
+    // Laid out as earlier versions bundled, manifest among the sorted files: checked all the same.
+    let mut members = read_archive(&path);
+    assert_eq!(members[0].0, "manifest.json");
+    members.sort();
+    let sorted = s.join("sorted.tar.gz");
+    write_archive(
+        &sorted,
+        members.into_iter().map(|(n, b)| member(&n, b)).collect(),
+    );
+    kit().args(["verify", sorted.as_str()]).assert().success();
+    let pipe = s.join("piped.tar.gz");
+    let extracted = s.join("extracted");
+    serve_once(&pipe, bytes.clone());
+    kit()
+        .args(["verify", pipe.as_str(), "--extract", extracted.as_str()])
+        .timeout(std::time::Duration::from_secs(120))
+        .assert()
+        .success()
+        .stdout(contains("verdict PROMOTE"));
+    let promote = s.join("results/PROMOTE.json");
+    assert_eq!(
+        std::fs::read(extracted.join("PROMOTE.json")).unwrap(),
+        std::fs::read(&promote).unwrap()
+    );
+    serve_once(&pipe, bytes);
+    kit()
+        .args(["compare", pipe.as_str(), promote.as_str()])
+        .timeout(std::time::Duration::from_secs(120))
+        .assert()
+        .code(0)
+        .stdout(contains("AGREE: both PROMOTE"));
+}
+
+#[test]
+fn verify_bounds_what_a_bundle_unpacks_and_leaves_nothing_behind() {
+    let s = copy_of_promoted();
+    let results = s.join("results");
+    let forged = s.join("forged.tar.gz");
+    let extracted = s.join("extracted");
+    let refused = |args: &[&str], why: &str| {
+        kit()
+            .args(["verify", forged.as_str(), "--extract", extracted.as_str()])
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(contains(why));
+        assert!(!extracted.exists(), "a refused bundle left {extracted}");
+        assert_eq!(hidden_entries(s.path()), Vec::<String>::new());
+    };
+
+    // A member far bigger than the manifest says is not even read.
+    let ten_zeros = ensemble_kit::digest::sha256_bytes(&[0u8; 10]);
+    let bomb = zeros("notes.bin", 256 << 20);
+    forged_bundle(&results, "PROMOTE", &forged, vec![(bomb, (10, ten_zeros))]);
+    refused(
+        &[],
+        "altered: notes.bin (268435456 bytes, manifest says 10; not read)",
+    );
+
+    // A member honestly declared at 1 GiB + 1 byte: past the default cap, unless raised.
+    let size = (1u64 << 30) + 1;
+    let sha = {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        std::io::copy(
+            &mut std::io::Read::take(std::io::repeat(0), size),
+            &mut hasher,
+        )
+        .unwrap();
+        hex::encode(hasher.finalize())
+    };
+    forged_bundle(
+        &results,
+        "PROMOTE",
+        &forged,
+        vec![(zeros("notes.bin", size), (size, sha))],
+    );
+    refused(
+        &[],
+        "past its 1 GiB cap; if you trust the archive, raise the cap with --max-total-size",
+    );
+    kit()
+        .args(["verify", forged.as_str(), "--max-total-size", "2G"])
+        .assert()
+        .success();
+
+    // JSON is read into memory only up to 16 MiB.
+    let seed1 = results.join("loso/loso_seed1.json");
+    let mut padded = std::fs::read(&seed1).unwrap();
+    padded.extend(std::iter::repeat_n(b' ', 17 << 20));
+    std::fs::write(&seed1, padded).unwrap();
+    forged_bundle(&results, "PROMOTE", &forged, vec![]);
+    refused(&[], "JSON members are read into memory only up to 16 MiB");
+}

@@ -1,5 +1,5 @@
 //! Fuzzing of every parser that reads untrusted bytes — Y4M headers, shard rows, shard
-//! metadata, bundle manifests, tar members and vmaf's JSON report — with proptest, 10,000 cases
+//! metadata, bundle manifests, whole bundles (tar members) and vmaf's JSON report — with proptest, 10,000 cases
 //! each. Inputs are real documents (tests/fixtures/fuzz/) damaged by random byte edits and
 //! splices of JSON-significant tokens, so most cases get deep into the parser. Every case must
 //! end in `Ok` or in an error with a message (which the binary prints, exiting 2): never a panic.
@@ -151,39 +151,33 @@ proptest! {
     }
 }
 
-/// A small real archive of the shape bundles have: gzip-compressed or plain tar.
-fn archive(gzip: bool) -> Vec<u8> {
-    let mut tar = tar::Builder::new(Vec::new());
-    for (name, body) in [
-        ("manifest.json", fixture("manifest.json")),
-        ("loso/loso_seed0.json", fixture("shard-row.json")),
-    ] {
-        let mut header = tar::Header::new_ustar();
-        header.set_path(name).unwrap();
-        header.set_size(body.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append(&header, body.as_slice()).unwrap();
-    }
-    let plain = tar.into_inner().unwrap();
-    if !gzip {
-        return plain;
-    }
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    std::io::Write::write_all(&mut gz, &plain).unwrap();
-    gz.finish().unwrap()
-}
-
 proptest! {
     #![proptest_config(config())]
 
+    /// A real (HOLD) results bundle, damaged, through the whole of `verify`: the tar and gzip
+    /// layers, every member, the manifest, the verdict and the LOSO files judged again.
     #[test]
-    fn tar_members(bytes in any::<bool>().prop_flat_map(|gzip| damaged(archive(gzip)))) {
+    fn bundle(bytes in damaged(fixture("bundle.tar.gz"))) {
         let dir = tempfile::tempdir().unwrap();
         let path = Utf8PathBuf::from_path_buf(dir.path().join("bundle.tar.gz")).unwrap();
         std::fs::write(&path, &bytes).unwrap();
-        said(ensemble_kit::archive::for_each_file(&path, |name, reader| {
-            ensemble_kit::archive::read_member(&path, name, reader).map(|_| ())
-        }));
+        said(ensemble_kit::verify::verify(&path, None, ensemble_kit::verify::BUNDLE_TOTAL_MAX));
     }
+
+    /// The same bundle uncompressed, so the edits land in tar headers and member bytes rather
+    /// than in the gzip stream.
+    #[test]
+    fn tar_members(bytes in damaged(gunzipped(fixture("bundle.tar.gz")))) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = Utf8PathBuf::from_path_buf(dir.path().join("bundle.tar")).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        said(ensemble_kit::verify::verify(&path, None, ensemble_kit::verify::BUNDLE_TOTAL_MAX));
+    }
+}
+
+fn gunzipped(bytes: Vec<u8>) -> Vec<u8> {
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes.as_slice()), &mut plain)
+        .unwrap();
+    plain
 }

@@ -264,11 +264,15 @@ pub fn ffv1_pack(ffmpeg: &Utf8Path, source: &Source, source_path: &str, out: &st
     Invocation::new(ffmpeg, args)
 }
 
-/// Decodes any video file to raw 8-bit 4:2:0 planes at its own size, to `out` (`-` for stdout).
+/// Decodes a Matroska file — the FFV1 `.mkv` that [`ffv1_pack`] writes — to raw 8-bit 4:2:0
+/// planes at its own size, to `out` (`-` for stdout). The input may come from an untrusted
+/// archive, so the demuxer is forced and only plain files may be opened: an HLS playlist or
+/// concat list posing as the `.mkv` cannot make ffmpeg read other files.
 pub fn raw_decode(ffmpeg: &Utf8Path, input: &str, out: &str) -> Invocation {
     let mut args = base_args();
     args.push("-y".into());
-    args.extend(["-i".into(), input.into()]);
+    args.extend(["-f", "matroska", "-protocol_whitelist", "file", "-i"].map(str::to_owned));
+    args.push(input.into());
     args.extend(["-pix_fmt", "yuv420p", "-f", "rawvideo"].map(str::to_owned));
     args.push(out.into());
     Invocation::new(ffmpeg, args)

@@ -116,3 +116,100 @@ pub fn render_raw(dir: &Utf8Path, name: &str, graph: &str, frames: u32) {
         .unwrap();
     assert!(status.success());
 }
+
+/// One member of a hand-made archive: its name, its size and a reader of exactly that many
+/// bytes.
+pub struct Member {
+    pub name: String,
+    pub size: u64,
+    pub data: Box<dyn std::io::Read>,
+}
+
+/// A member holding `bytes`.
+pub fn member(name: &str, bytes: Vec<u8>) -> Member {
+    Member {
+        name: name.to_owned(),
+        size: bytes.len() as u64,
+        data: Box::new(std::io::Cursor::new(bytes)),
+    }
+}
+
+/// A member of `size` zero bytes, streamed (compresses to almost nothing in a `.tar.gz`).
+pub fn zeros(name: &str, size: u64) -> Member {
+    Member {
+        name: name.to_owned(),
+        size,
+        data: Box::new(std::io::Read::take(std::io::repeat(0), size)),
+    }
+}
+
+/// Writes `members` in the order given as a tar, gzip-compressed when `path` ends in `.gz`.
+pub fn write_archive(path: &Utf8Path, members: Vec<Member>) {
+    let file = std::fs::File::create(path).unwrap();
+    let out: Box<dyn std::io::Write> = if path.as_str().ends_with(".gz") {
+        Box::new(flate2::write::GzEncoder::new(
+            file,
+            flate2::Compression::fast(),
+        ))
+    } else {
+        Box::new(file)
+    };
+    let mut builder = tar::Builder::new(out);
+    for m in members {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(m.size);
+        header.set_mode(0o644);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut header, &m.name, m.data).unwrap();
+    }
+    builder.finish().unwrap();
+    // Dropping the builder drops the gzip writer, which writes the gzip trailer.
+}
+
+/// The regular files of a tar (gzip or not) as (name, bytes), in archive order.
+pub fn read_archive(path: &Utf8Path) -> Vec<(String, Vec<u8>)> {
+    let file = std::fs::File::open(path).unwrap();
+    let reader: Box<dyn std::io::Read> = if path.as_str().ends_with(".gz") {
+        Box::new(flate2::read::GzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let mut archive = tar::Archive::new(reader);
+    archive
+        .entries()
+        .unwrap()
+        .map(|entry| {
+            let mut entry = entry.unwrap();
+            let name = entry.path().unwrap().to_string_lossy().into_owned();
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+            (name, bytes)
+        })
+        .collect()
+}
+
+/// Makes `path` a named pipe that serves `bytes` to the first reader only: a command reading
+/// it twice would wait forever for the second copy.
+pub fn serve_once(path: &Utf8Path, bytes: Vec<u8>) {
+    if !path.exists() {
+        let status = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let path = path.to_owned();
+    std::thread::spawn(move || {
+        // Opening blocks until a reader comes; a reader that stops early is not an error here.
+        let _ = std::fs::write(path, bytes);
+    });
+}
+
+/// The hidden entries (temporary folders) directly in `dir`.
+pub fn hidden_entries(dir: &Utf8Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect()
+}

@@ -1,0 +1,445 @@
+//! `verify` (and the bundle side of `compare`): one read of a results bundle checks it and,
+//! with `--extract`, unpacks it into a private folder beside the destination that is moved
+//! into place only when everything matched — so bytes swapped between a check and an
+//! extraction cannot exist, and a refused bundle leaves nothing behind.
+//!
+//! A bundle passes when it holds every manifest entry with its size and SHA-256 and nothing
+//! else; exactly one verdict file whose name, whose `verdict` field and the manifest's verdict
+//! agree, and whose gate is what the bundled `loso_seed*.json` give when judged again; and
+//! models only with PROMOTE, each matching its sidecar and fitted on the judged corpus.
+//! Reading is bounded: no member past its declared size once the manifest is known, JSON in
+//! memory up to [`archive::JSON_MEMBER_MAX`], the whole bundle up to a [`SizeCap`].
+
+use crate::archive::{self, SizeCap};
+use crate::bundle::MANIFEST;
+use crate::error::{Error, Result};
+use crate::gate;
+use crate::schema::{self, LosoSeed, Manifest, Sidecar, Verdict};
+use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
+use std::collections::BTreeMap;
+use std::io::Write;
+
+/// Default cap on what one results bundle may unpack to. A bundle holds text results and
+/// small models — a corpus row is about half a kilobyte, so even a million-row shard fits
+/// — while a megabyte-sized gzip bomb cannot fill the disk. `--max-total-size` raises it.
+pub const BUNDLE_TOTAL_MAX: u64 = 1 << 30;
+
+/// The names a verdict file can have; a bundle holds exactly one of them.
+const VERDICT_FILES: [&str; 2] = ["PROMOTE.json", "HOLD.json"];
+
+/// What `verify` found.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The bundle's manifest.
+    pub manifest: Manifest,
+    /// Files checked.
+    pub files: usize,
+    /// The bundle's one verdict, agreeing with its manifest and its LOSO files.
+    pub verdict: Verdict,
+}
+
+/// Checks a bundle in one read and, if `extract` is given, extracts it there (a new or empty
+/// folder). Problems are listed together, each naming its file.
+pub fn verify(
+    bundle: &Utf8Path,
+    extract: Option<&Utf8Path>,
+    max_total_size: u64,
+) -> Result<Verified> {
+    if !bundle.exists() || bundle.is_dir() {
+        return Err(Error::Input(format!("bundle `{bundle}` does not exist")));
+    }
+    let staging = extract.map(private_folder_beside).transpose()?;
+    let staging_path = staging.as_ref().map(|dir| {
+        Utf8Path::from_path(dir.path())
+            .expect("UTF-8 parent")
+            .to_owned()
+    });
+    let mut cap = SizeCap::new(bundle, "results bundle", max_total_size);
+    let mut contents = Contents::default();
+    archive::for_each_file(bundle, |name, size, reader| {
+        contents.take(
+            bundle,
+            name,
+            size,
+            reader,
+            &mut cap,
+            staging_path.as_deref(),
+        )
+    })?;
+    let (manifest, verdict) = contents.judge(bundle)?;
+    if let (Some(staging), Some(dest)) = (staging, extract) {
+        move_into_place(staging, dest)?;
+    }
+    Ok(Verified {
+        files: manifest.files.len(),
+        manifest,
+        verdict,
+    })
+}
+
+/// A private folder in `dest`'s parent to extract into; `dest` must not hold anything yet, so
+/// nothing of the operator's is ever overwritten.
+fn private_folder_beside(dest: &Utf8Path) -> Result<tempfile::TempDir> {
+    if dest.exists() {
+        let empty = dest
+            .read_dir_utf8()
+            .map(|mut entries| entries.next().is_none())
+            .unwrap_or(false);
+        if !empty {
+            return Err(Error::Input(format!(
+                "--extract `{dest}` already exists and is not an empty folder; give a new or empty folder so nothing in it is overwritten"
+            )));
+        }
+    }
+    let parent = dest
+        .parent()
+        .filter(|p| !p.as_str().is_empty())
+        .unwrap_or(Utf8Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    tempfile::Builder::new()
+        .prefix(".verify-")
+        .tempdir_in(parent)
+        .map_err(|e| Error::io(parent, e))
+}
+
+/// Renames the checked extraction onto `dest` (absent or an empty folder).
+fn move_into_place(staging: tempfile::TempDir, dest: &Utf8Path) -> Result<()> {
+    // Temporary folders are created private (0700); the extracted folder is an ordinary one.
+    std::fs::set_permissions(
+        staging.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .map_err(|e| Error::io(dest, e))?;
+    std::fs::rename(staging.path(), dest).map_err(|e| Error::io(dest, e))?;
+    // The folder now lives at `dest`; dropping the handle finds nothing left to remove.
+    drop(staging);
+    Ok(())
+}
+
+/// Creates the file for member `name` inside the extraction folder.
+fn staged_file(staging: &Utf8Path, name: &Utf8Path) -> Result<std::io::BufWriter<std::fs::File>> {
+    let path = staging.join(name);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    let file = std::fs::File::create_new(&path).map_err(|e| Error::io(&path, e))?;
+    Ok(std::io::BufWriter::new(file))
+}
+
+/// The seed of a `loso_seed{N}.json` member.
+fn loso_seed_number(name: &Utf8Path) -> Option<u64> {
+    name.file_name()?
+        .strip_prefix("loso_seed")?
+        .strip_suffix(".json")?
+        .parse()
+        .ok()
+}
+
+/// The plain components of a path (no `.`, root or prefix), to compare folders.
+fn plain_components(path: &Utf8Path) -> Vec<&str> {
+    path.components()
+        .filter_map(|c| match c {
+            Utf8Component::Normal(part) => Some(part),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What one read of a bundle gathered.
+#[derive(Default)]
+struct Contents {
+    manifest: Option<Manifest>,
+    /// Declared size of every file the manifest lists.
+    declared: BTreeMap<String, u64>,
+    /// (size, sha256) of every member read, but the manifest.
+    hashes: BTreeMap<String, (u64, String)>,
+    /// Members named like a verdict file, parsed.
+    verdicts: Vec<(String, Result<Verdict>)>,
+    /// `loso_seed{N}.json` members by folder and seed, parsed.
+    loso: BTreeMap<Utf8PathBuf, BTreeMap<u64, Result<LosoSeed>>>,
+    /// Model sidecars by member path.
+    sidecars: Vec<(String, Sidecar)>,
+    /// Members refused unread (unlisted, or not their declared size), with why.
+    refused: BTreeMap<String, String>,
+}
+
+impl Contents {
+    /// Reads one member: hashed, parsed if it is JSON the checks need, and staged if
+    /// extracting; a member the manifest (when already read) does not allow is not read.
+    fn take(
+        &mut self,
+        bundle: &Utf8Path,
+        name: &Utf8Path,
+        size: u64,
+        reader: &mut dyn std::io::Read,
+        cap: &mut SizeCap,
+        staging: Option<&Utf8Path>,
+    ) -> Result<()> {
+        if self.manifest.is_some() && name.as_str() != MANIFEST {
+            match self.declared.get(name.as_str()) {
+                None => {
+                    let why = format!("extra: {name} (not in the manifest; not read)");
+                    self.refused.insert(name.to_string(), why);
+                    return Ok(());
+                }
+                Some(&declared) if declared != size => {
+                    let why = format!(
+                        "altered: {name} ({size} bytes, manifest says {declared}; not read)"
+                    );
+                    self.refused.insert(name.to_string(), why);
+                    return Ok(());
+                }
+                Some(_) => {}
+            }
+        }
+        cap.reserve(name.as_str(), size)?;
+        let unreadable =
+            |e: std::io::Error| Error::Input(format!("{bundle}: cannot unpack `{name}`: {e}"));
+        if name.extension() != Some("json") {
+            let hashed = match staging {
+                Some(dir) => {
+                    let mut file = staged_file(dir, name)?;
+                    let hashed = archive::copy_hashed(reader, &mut file, size);
+                    file.flush().map_err(unreadable)?;
+                    hashed
+                }
+                None => archive::copy_hashed(reader, &mut std::io::sink(), size),
+            };
+            let hashed = hashed.map_err(unreadable)?.ok_or_else(|| {
+                Error::Input(format!(
+                    "{bundle}: `{name}` holds more than the {size} bytes its header says"
+                ))
+            })?;
+            self.hashes.insert(name.to_string(), hashed);
+            return Ok(());
+        }
+        let bytes = archive::read_member(bundle, name, size, reader)?;
+        if let Some(dir) = staging {
+            let mut file = staged_file(dir, name)?;
+            file.write_all(&bytes)
+                .and_then(|()| file.flush())
+                .map_err(unreadable)?;
+        }
+        let label = archive::member_label(bundle, name);
+        if name.as_str() == MANIFEST {
+            let manifest: Manifest = schema::parse_checked(&bytes, &label, "manifest")?;
+            self.declared = manifest
+                .files
+                .iter()
+                .map(|f| (f.path.clone(), f.size))
+                .collect();
+            self.manifest = Some(manifest);
+        } else {
+            self.inspect(name, &bytes, &label);
+            self.hashes.insert(
+                name.to_string(),
+                (bytes.len() as u64, crate::digest::sha256_bytes(&bytes)),
+            );
+        }
+        Ok(())
+    }
+
+    /// Keeps what the checks need from a JSON member: a verdict, a LOSO result, a sidecar.
+    fn inspect(&mut self, name: &Utf8Path, bytes: &[u8], label: &Utf8Path) {
+        if VERDICT_FILES.contains(&name.file_name().unwrap_or_default()) {
+            self.verdicts.push((
+                name.to_string(),
+                schema::parse_checked(bytes, label, "verdict"),
+            ));
+        } else if let Some(seed) = loso_seed_number(name) {
+            let folder = name.parent().unwrap_or(Utf8Path::new("")).to_owned();
+            self.loso
+                .entry(folder)
+                .or_default()
+                .insert(seed, gate::parse_seed(bytes, label, seed));
+        } else if let Ok(sidecar) = serde_json::from_slice::<Sidecar>(bytes) {
+            self.sidecars.push((name.to_string(), sidecar));
+        }
+    }
+
+    /// Every check of a whole bundle; returns its manifest and verdict, or every problem.
+    fn judge(self, bundle: &Utf8Path) -> Result<(Manifest, Verdict)> {
+        let Some(manifest) = self.manifest.clone() else {
+            return Err(Error::Input(format!(
+                "{bundle} has no {MANIFEST}; it is not a results bundle"
+            )));
+        };
+        let mut problems: Vec<String> = self.refused.values().cloned().collect();
+        for file in &manifest.files {
+            match self.hashes.get(&file.path) {
+                Some((size, sha)) if *size != file.size || *sha != file.sha256 => {
+                    problems.push(format!(
+                        "altered: {} (sha256 {sha}, manifest says {})",
+                        file.path, file.sha256
+                    ))
+                }
+                Some(_) => {}
+                None if self.refused.contains_key(&file.path) => {}
+                None => problems.push(format!("missing: {}", file.path)),
+            }
+        }
+        for name in self
+            .hashes
+            .keys()
+            .filter(|n| !self.declared.contains_key(*n))
+        {
+            problems.push(format!("extra: {name} (not in the manifest)"));
+        }
+        for (name, sidecar) in &self.sidecars {
+            let model = Utf8Path::new(name).with_file_name(&sidecar.onnx);
+            match self.hashes.get(model.as_str()) {
+                Some((_, sha)) if *sha == sidecar.sha256 => {}
+                Some((_, sha)) => problems.push(format!(
+                    "altered: {model} (sha256 {sha}, sidecar {name} says {})",
+                    sidecar.sha256
+                )),
+                None => problems.push(format!("missing: {model} (named by sidecar {name})")),
+            }
+        }
+        if manifest.n_files != manifest.files.len() as u64 {
+            problems.push(format!(
+                "{MANIFEST}: n_files says {} but lists {}",
+                manifest.n_files,
+                manifest.files.len()
+            ));
+        }
+        let verdict = self.check_verdict(&manifest, &mut problems);
+        match verdict {
+            Some(verdict) if problems.is_empty() => Ok((manifest, verdict)),
+            _ => Err(Error::Input(format!(
+                "{bundle} fails verification:\n  {}",
+                problems.join("\n  ")
+            ))),
+        }
+    }
+
+    /// The one verdict file: its name, its `verdict`, its gate, the manifest's verdict and the
+    /// gate re-judged from the bundled LOSO files must agree, and models go only with PROMOTE.
+    fn check_verdict(&self, manifest: &Manifest, problems: &mut Vec<String>) -> Option<Verdict> {
+        let (name, parsed) = match self.verdicts.as_slice() {
+            [one] => one,
+            [] => {
+                problems.push(format!(
+                    "no verdict: the bundle holds neither {} nor {}",
+                    VERDICT_FILES[0], VERDICT_FILES[1]
+                ));
+                return None;
+            }
+            many => {
+                let names: Vec<&str> = many.iter().map(|(n, _)| n.as_str()).collect();
+                problems.push(format!(
+                    "more than one verdict: {}; a bundle carries exactly one",
+                    names.join(", ")
+                ));
+                return None;
+            }
+        };
+        let verdict = match parsed {
+            Ok(verdict) => verdict,
+            Err(e) => {
+                problems.push(format!("invalid: {e}"));
+                return None;
+            }
+        };
+        let word = verdict.verdict.as_str();
+        let file_word = Utf8Path::new(name).file_stem().unwrap_or_default();
+        if file_word != word {
+            problems.push(format!("verdict mismatch: {name} says {word}"));
+        }
+        if manifest.verdict != word {
+            problems.push(format!(
+                "verdict mismatch: {MANIFEST} says {}, {name} says {word}",
+                manifest.verdict
+            ));
+        }
+        let gate_word = if verdict.gate.passed {
+            "PROMOTE"
+        } else {
+            "HOLD"
+        };
+        if gate_word != word {
+            problems.push(format!(
+                "verdict mismatch: {name} says {word} but its own gate says {gate_word}"
+            ));
+        }
+        let seeds = self.judged_seeds(verdict, name, problems);
+        if let Some(seeds) = &seeds {
+            let rejudged = gate::judge_seeds(seeds);
+            if rejudged != verdict.gate {
+                problems.push(format!(
+                    "stale: {name} does not match its LOSO files judged again ({}, mean PLCC {:.5}, spread {:.5})",
+                    if rejudged.passed { "PROMOTE" } else { "HOLD" },
+                    rejudged.mean_plcc,
+                    rejudged.plcc_spread
+                ));
+            }
+        }
+        if word != "PROMOTE" {
+            let models = self
+                .hashes
+                .keys()
+                .filter(|n| Utf8Path::new(n).extension() == Some("onnx"))
+                .chain(self.sidecars.iter().map(|(n, _)| n));
+            for model in models {
+                problems.push(format!(
+                    "model in a {word} bundle: {model} (models go only with PROMOTE)"
+                ));
+            }
+        }
+        let judged_corpus = seeds
+            .as_ref()
+            .and_then(|s| s.first())
+            .map(|l| &l.corpus_sha256);
+        for (sidecar_name, sidecar) in &self.sidecars {
+            if judged_corpus.is_some_and(|c| *c != sidecar.corpus.sha256) {
+                problems.push(format!(
+                    "corpus mismatch: {sidecar_name} was fitted on another corpus than the one judged"
+                ));
+            }
+        }
+        Some(verdict.clone())
+    }
+
+    /// The bundled LOSO results of every seed the verdict judged, from the folder its
+    /// `loso_dir` ends with (or the only folder holding any).
+    fn judged_seeds(
+        &self,
+        verdict: &Verdict,
+        name: &str,
+        problems: &mut Vec<String>,
+    ) -> Option<Vec<LosoSeed>> {
+        let loso_dir = plain_components(Utf8Path::new(&verdict.loso_dir));
+        let matching = self
+            .loso
+            .iter()
+            .filter(|(folder, _)| loso_dir.ends_with(&plain_components(folder)))
+            .max_by_key(|(folder, _)| plain_components(folder).len());
+        let (folder, seeds) = match (matching, self.loso.len()) {
+            (Some(found), _) => found,
+            (None, 1) => self.loso.iter().next().expect("one folder"),
+            (None, 0) => {
+                problems.push(format!("missing: the loso_seed*.json files {name} judged"));
+                return None;
+            }
+            (None, _) => {
+                problems.push(format!(
+                    "ambiguous: several folders hold loso_seed*.json and none is {name}'s loso_dir `{}`",
+                    verdict.loso_dir
+                ));
+                return None;
+            }
+        };
+        let mut judged = Vec::new();
+        for seed in &verdict.seeds {
+            match seeds.get(seed) {
+                Some(Ok(loso)) => judged.push(loso.clone()),
+                Some(Err(e)) => problems.push(format!("invalid: {e}")),
+                None => problems.push(format!(
+                    "missing: {} (judged by {name})",
+                    crate::train::seed_path(folder, *seed)
+                )),
+            }
+        }
+        (judged.len() == verdict.seeds.len()).then_some(judged)
+    }
+}
