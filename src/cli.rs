@@ -349,6 +349,9 @@ pub struct FullArgs {
     pub grid: GridArgs,
     #[command(flatten)]
     pub seeds: SeedArgs,
+    /// Further seeds trained for the stability estimate (see `train --stability`).
+    #[arg(long, value_name = "K", default_value_t = crate::stability::FULL_DEFAULT_FURTHER_SEEDS)]
+    pub stability: u64,
     /// Training epochs per fold.
     #[arg(long, default_value_t = 200)]
     pub epochs: usize,
@@ -383,6 +386,10 @@ pub struct TrainArgs {
     pub out_dir: Utf8PathBuf,
     #[command(flatten)]
     pub seeds: SeedArgs,
+    /// Also train K further seeds (after the largest of --seeds) on the same folds, so that
+    /// `verdict` can say how often other seeds would pass the gate.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub stability: u64,
     #[command(flatten)]
     pub recipe: RecipeArgs,
 }

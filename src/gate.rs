@@ -3,9 +3,11 @@
 //! other, stale one, so an old verdict can never decide a later bundle.
 
 use crate::error::{Error, Result};
-use crate::schema::{self, Gate, LosoSeed, Verdict, VerdictCorpus, SCHEMA_VERSION};
+use crate::schema::{
+    self, FoldDiagnosis, Gate, LosoSeed, Stability, Verdict, VerdictCorpus, SCHEMA_VERSION,
+};
 use crate::train::seed_path;
-use crate::{atomic, digest, timestamp};
+use crate::{atomic, digest, layout, stability, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::BTreeMap;
 
@@ -153,6 +155,14 @@ pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSe
         .collect::<Result<_>>()?;
     let gate = judge_seeds(&seeds);
     let verdict_word = if gate.passed { "PROMOTE" } else { "HOLD" };
+    let fold_diagnosis = if seeds.len() > 1 {
+        stability::diagnose(&seeds)
+    } else {
+        Vec::new()
+    };
+    let further = further_seeds(dir, &seeds)?;
+    let stability = (!further.is_empty())
+        .then(|| stability::estimate(&seeds, &further, |subset| judge(subset).passed));
     let out_dir = request.out_dir.clone().unwrap_or_else(|| dir.clone());
     let verdict = Verdict {
         schema_version: SCHEMA_VERSION,
@@ -160,12 +170,14 @@ pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSe
         generated_at_utc: timestamp::now_utc()?,
         loso_dir: relative_to(dir, &out_dir),
         seeds: request.seeds.clone(),
-        recommendation: recommendation(&gate),
+        recommendation: recommendation(&gate, &fold_diagnosis, stability.as_ref()),
         gate,
         corpus: describe_corpus(request.corpus_root.as_deref())?,
         adr: "ADR-0309".into(),
         parent_adr: "ADR-0303".into(),
         missing_boxes: request.missing_boxes.clone(),
+        fold_diagnosis,
+        stability,
     };
     let path = out_dir.join(format!("{verdict_word}.json"));
     schema::check(
@@ -184,6 +196,33 @@ pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSe
         std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
     }
     Ok((verdict, path, seeds))
+}
+
+/// The seed files in `dir` beyond the judged ones that were trained the same way (same corpus,
+/// folds and epochs), for the stability estimate; files of other runs are left out.
+fn further_seeds(dir: &Utf8Path, judged: &[LosoSeed]) -> Result<Vec<LosoSeed>> {
+    let Some(first) = judged.first() else {
+        return Ok(Vec::new());
+    };
+    let mut numbers: Vec<u64> = dir
+        .read_dir_utf8()
+        .map_err(|e| Error::io(dir, e))?
+        .flatten()
+        .filter_map(|e| layout::seed_of(e.file_name()))
+        .filter(|n| judged.iter().all(|s| s.seed != *n))
+        .collect();
+    numbers.sort_unstable();
+    let mut further = Vec::new();
+    for n in numbers {
+        let seed = read_seed(dir, n)?;
+        let alike = seed.corpus_sha256 == first.corpus_sha256
+            && seed.n_folds == first.n_folds
+            && seed.epochs == first.epochs;
+        if alike {
+            further.push(seed);
+        }
+    }
+    Ok(further)
 }
 
 /// `dir` as the verdict records it: relative to the verdict's folder when inside it, so that the
@@ -212,9 +251,30 @@ pub fn loso_dir_of(verdict_path: &Utf8Path, verdict: &Verdict) -> Utf8PathBuf {
     }
 }
 
-fn recommendation(gate: &Gate) -> String {
+/// What to do next, in one sentence: promote or not, which rules failed, which sources drive a
+/// failing spread, and whether the verdict is fragile.
+fn recommendation(
+    gate: &Gate,
+    diagnosis: &[FoldDiagnosis],
+    stability: Option<&Stability>,
+) -> String {
+    let fragility = |other: &str| {
+        stability.filter(|s| s.fragile).map(|s| {
+            format!(
+                "{:.0} % of {}-seed sets out of {} seeds pass the gate, so another box may well say {other}",
+                100.0 * s.p_promote,
+                s.subset_size,
+                s.seeds.len()
+            )
+        })
+    };
     if gate.passed {
-        return "Gate passed: export the ensemble (ensemble-kit export), bundle the results and send the bundle to the model owner.".into();
+        let fragile = fragility("HOLD").map_or(String::new(), |f| {
+            format!(", but the verdict is fragile (only {f})")
+        });
+        return format!(
+            "Gate passed{fragile}: export the ensemble (ensemble-kit export), bundle the results and send the bundle to the model owner."
+        );
     }
     let mut failed = Vec::new();
     if !gate.mean_plcc_pass {
@@ -224,8 +284,25 @@ fn recommendation(gate: &Gate) -> String {
         ));
     }
     if !gate.plcc_spread_pass {
+        let drivers: Vec<String> = stability::driving_sources(diagnosis)
+            .iter()
+            .filter_map(|name| diagnosis.iter().find(|d| &d.source == name))
+            .map(|d| match (d.min_plcc, d.max_plcc) {
+                (Some(lo), Some(hi)) => format!(
+                    "{} ({:.0} % of it; fold PLCC {lo:.3}–{hi:.3})",
+                    d.source,
+                    100.0 * d.spread_share
+                ),
+                _ => d.source.clone(),
+            })
+            .collect();
+        let driven = if drivers.is_empty() {
+            String::new()
+        } else {
+            format!(", driven by {}", drivers.join(" and "))
+        };
         failed.push(format!(
-            "seed spread {:.4} > {}",
+            "seed spread {:.4} > {}{driven}",
             gate.plcc_spread, gate.plcc_spread_max
         ));
     }
@@ -235,8 +312,11 @@ fn recommendation(gate: &Gate) -> String {
             gate.failing_seeds, gate.per_seed_min
         ));
     }
+    let fragile = fragility("PROMOTE").map_or(String::new(), |f| {
+        format!(" (this HOLD is fragile: {f})")
+    });
     format!(
-        "Do not ship this model: {}. Add or diversify sources and retrain.",
+        "Do not ship this model: {}{fragile}. Add or diversify sources and retrain.",
         failed.join("; ")
     )
 }
@@ -329,6 +409,28 @@ pub fn summary(verdict: &Verdict, seeds: &[LosoSeed]) -> String {
         ));
     }
     let pass = |b: bool| if b { "pass" } else { "FAIL" };
+    if !verdict.fold_diagnosis.is_empty() {
+        text.push_str("per source, over the judged seeds:\n");
+        text.push_str(&stability::render_diagnosis(&verdict.fold_diagnosis));
+    }
+    if let Some(s) = &verdict.stability {
+        text.push_str(&format!(
+            "  stability over seeds {:?}: {:.1} % of {} {}-seed sets pass (p_promote {:.3}{}); per-seed PLCC std {:.4}; {}{}\n",
+            s.seeds,
+            100.0 * s.p_promote,
+            s.subsets,
+            s.subset_size,
+            s.p_promote,
+            if s.exact { ", exact" } else { ", sampled" },
+            s.per_seed_plcc_std,
+            if s.fragile { "FRAGILE" } else { "robust" },
+            if s.driving_sources.is_empty() {
+                String::new()
+            } else {
+                format!("; spread driven by {}", s.driving_sources.join(", "))
+            }
+        ));
+    }
     text.push_str(&format!(
         "  mean PLCC {:.4} (≥ {}) {}; spread {:.4} (≤ {}) {}; every seed ≥ {} {}\n  {}\n",
         g.mean_plcc,

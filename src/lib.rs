@@ -28,6 +28,7 @@ pub mod platform;
 pub mod progress;
 pub mod schema;
 pub mod sources;
+pub mod stability;
 pub mod stats;
 pub mod strict_json;
 pub mod timestamp;
@@ -104,7 +105,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             let corpus = merge::load(&args.shards.corpus, args.shards.rules.rules())?;
             let request = train::TrainRequest {
                 out_dir: args.out_dir,
-                seeds: args.seeds.seeds,
+                seeds: stability::with_further_seeds(&args.seeds.seeds, args.stability),
                 recipe: recipe(&args.recipe),
                 jobs: args.recipe.jobs,
             };
@@ -118,6 +119,13 @@ pub fn run(cli: Cli) -> Result<i32> {
                     s.baseline_mean_plcc
                         .map_or("undefined".into(), |p| format!("{p:.4}"))
                 ));
+            }
+            if seeds.len() > 1 && verdict_visible(&progress) {
+                eprint!(
+                    "per source, over seeds {:?}:\n{}",
+                    request.seeds,
+                    stability::render_diagnosis(&stability::diagnose(&seeds))
+                );
             }
             Ok(0)
         }
@@ -281,6 +289,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 allow_failed_cells: args.allow_failed_cells,
                 merge_rules: args.rules.rules(),
                 seeds: args.seeds.seeds,
+                further_seeds: args.stability,
                 recipe: train::Recipe {
                     epochs: args.epochs,
                     ..train::Recipe::default()

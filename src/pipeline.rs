@@ -17,7 +17,7 @@ use crate::schema::{LosoSeed, Platform, ProgressEvent, Verdict};
 use crate::sources::GeometryFlags;
 use crate::tools::{ToolOverrides, Toolset};
 use crate::train::{self, Recipe};
-use crate::{bundle, doctor, export, gate, layout, merge};
+use crate::{bundle, doctor, export, gate, layout, merge, stability};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// Everything `full` is asked to do.
@@ -43,8 +43,10 @@ pub struct FullRequest {
     pub allow_failed_cells: bool,
     /// What merging the shards may tolerate.
     pub merge_rules: merge::MergeRules,
-    /// Seeds.
+    /// Seeds the gate judges.
     pub seeds: Vec<u64>,
+    /// Further seeds trained for the stability estimate.
+    pub further_seeds: u64,
     /// Training recipe.
     pub recipe: Recipe,
     /// The results folder.
@@ -140,18 +142,19 @@ pub fn run(
 
     progress.info("stage 3/6 train");
     let loso_dir = out.join(layout::LOSO);
+    let trained = stability::with_further_seeds(&request.seeds, request.further_seeds);
     remove_all(layout::stale_files(
         &loso_dir,
         |name| layout::seed_of(name).is_some(),
-        |name| layout::seed_of(name).is_some_and(|s| request.seeds.contains(&s)),
+        |name| layout::seed_of(name).is_some_and(|s| trained.contains(&s)),
     )?)?;
     let train_request = train::TrainRequest {
         out_dir: loso_dir.clone(),
-        seeds: request.seeds.clone(),
+        seeds: trained,
         recipe: request.recipe,
         jobs: request.jobs,
     };
-    let seeds = train::run(&train_request, &corpus, progress)?;
+    train::run(&train_request, &corpus, progress)?;
 
     progress.info("stage 4/6 verdict");
     let corpus_root = match &request.references {
@@ -165,7 +168,7 @@ pub fn run(
         out_dir: Some(out.clone()),
         missing_boxes: request.missing_boxes.clone(),
     };
-    let (verdict, _, _) = gate::run(&verdict_request)?;
+    let (verdict, _, seeds) = gate::run(&verdict_request)?;
     progress.event(ProgressEvent {
         plcc: Some(verdict.gate.mean_plcc),
         spread: Some(verdict.gate.plcc_spread),

@@ -502,6 +502,54 @@ pub struct Verdict {
     /// without them; absent when every box reported.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_boxes: Vec<String>,
+    /// Per source, its PLCC across the judged seeds and its share of their spread.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fold_diagnosis: Vec<FoldDiagnosis>,
+    /// How often the gate would pass for other sets of seeds; present when seeds beyond the
+    /// judged ones were trained (`--stability K`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stability: Option<Stability>,
+}
+
+/// One source's fold PLCC across seeds: what makes the seeds agree or not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FoldDiagnosis {
+    /// The held-out source.
+    pub source: String,
+    /// Mean of its fold PLCC over the seeds where it is defined.
+    pub mean_plcc: Option<f64>,
+    /// Smallest.
+    pub min_plcc: Option<f64>,
+    /// Largest.
+    pub max_plcc: Option<f64>,
+    /// Sample standard deviation (ddof 1).
+    pub std_plcc: Option<f64>,
+    /// Its share of the variance of the per-seed mean PLCC: cov(fold PLCC, seed mean) /
+    /// (folds × var(seed mean)); the shares of all sources sum to 1 (0 when the seeds agree).
+    pub spread_share: f64,
+}
+
+/// The stability estimate (`--stability K`): the gate applied to every set of judged-size seeds
+/// drawn from all trained seeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Stability {
+    /// Every seed pooled: the judged ones, then the further ones.
+    pub seeds: Vec<u64>,
+    /// Seeds per subset (as many as were judged).
+    pub subset_size: u64,
+    /// Subsets evaluated.
+    pub subsets: u64,
+    /// Whether every subset was evaluated (else a fixed-seed random sample of 20,000).
+    pub exact: bool,
+    /// Share of the subsets that pass the gate.
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub p_promote: f64,
+    /// Sample standard deviation of the per-seed mean PLCC over all pooled seeds.
+    pub per_seed_plcc_std: f64,
+    /// 0.05 < p_promote < 0.95: whether PROMOTE or HOLD comes out depends on the seeds drawn.
+    pub fragile: bool,
+    /// The sources that explain most of the spread across the pooled seeds.
+    pub driving_sources: Vec<String>,
 }
 
 /// How the 14-wide codec block is laid out.
