@@ -177,7 +177,10 @@ proptest! {
 
 fn gunzipped(bytes: Vec<u8>) -> Vec<u8> {
     let mut plain = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes.as_slice()), &mut plain)
-        .unwrap();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(bytes.as_slice()),
+        &mut plain,
+    )
+    .unwrap();
     plain
 }
