@@ -4,7 +4,8 @@
 
 use crate::error::{Error, Result};
 use crate::schema::{
-    self, FoldDiagnosis, Gate, LosoSeed, Stability, Verdict, VerdictCorpus, SCHEMA_VERSION,
+    self, FoldDiagnosis, FoldResult, Gate, LosoSeed, ReferenceLosoSeed, Stability, Verdict,
+    VerdictCorpus, SCHEMA_VERSION,
 };
 use crate::train::seed_path;
 use crate::{atomic, digest, layout, stability, timestamp};
@@ -86,25 +87,23 @@ pub fn read_seed(dir: &Utf8Path, seed: u64) -> Result<LosoSeed> {
 pub fn parse_seed(bytes: &[u8], path: &Utf8Path, seed: u64) -> Result<LosoSeed> {
     let path = path.to_owned();
     let value = schema::parse_value(bytes, &path)?;
-    let version = value.get("schema_version").and_then(|v| v.as_u64());
-    if version != Some(u64::from(SCHEMA_VERSION)) {
-        return Err(Error::Invalid {
-            path,
-            line: None,
-            field: "/schema_version".into(),
-            message: format!(
-                "unknown schema version {}; this kit reads version {SCHEMA_VERSION} (retrain with this kit)",
-                value.get("schema_version").map_or("(missing)".into(), |v| v.to_string())
-            ),
-        });
-    }
-    schema::check("loso-seed", &value, &path, None)?;
-    let loso: LosoSeed = serde_json::from_value(value).map_err(|e| Error::Invalid {
-        path: path.clone(),
-        line: None,
-        field: "/".into(),
-        message: e.to_string(),
-    })?;
+    let loso = if is_reference_seed(&value) {
+        from_reference(schema::decode_checked(value, &path, "reference-loso-seed")?)
+    } else {
+        let version = value.get("schema_version").and_then(|v| v.as_u64());
+        if version != Some(u64::from(SCHEMA_VERSION)) {
+            return Err(Error::Invalid {
+                path,
+                line: None,
+                field: "/schema_version".into(),
+                message: format!(
+                    "unknown schema version {}; this kit reads version {SCHEMA_VERSION} (retrain with this kit)",
+                    value.get("schema_version").map_or("(missing)".into(), |v| v.to_string())
+                ),
+            });
+        }
+        schema::decode_checked(value, &path, "loso-seed")?
+    };
     if loso.seed != seed {
         return Err(Error::Invalid {
             path,
@@ -124,6 +123,61 @@ pub fn parse_seed(bytes: &[u8], path: &Utf8Path, seed: u64) -> Result<LosoSeed> 
     Ok(loso)
 }
 
+/// Whether a seed file is the reference kit's: SPEC §6's fields with neither our `kind` nor a
+/// `schema_version`.
+fn is_reference_seed(value: &serde_json::Value) -> bool {
+    value.get("kind").is_none() && value.get("schema_version").is_none()
+}
+
+/// A reference seed file in the kit's terms. What the reference does not record stays empty:
+/// no corpus hash (it is named `reference:CORPUS`, so seeds of one reference corpus pool
+/// together and never match a kit corpus), no baseline, no interval.
+fn from_reference(r: ReferenceLosoSeed) -> LosoSeed {
+    LosoSeed {
+        kind: "loso-seed".into(),
+        schema_version: SCHEMA_VERSION,
+        seed: r.seed,
+        corpus_sha256: format!("reference:{}", r.corpus),
+        corpus: r.corpus,
+        n_rows: r.folds.iter().map(|f| f.n_val).sum(),
+        n_folds: r.n_folds,
+        folds: r
+            .folds
+            .into_iter()
+            .map(|f| FoldResult {
+                held_out: f.held_out,
+                n_train: f.n_train,
+                n_val: f.n_val,
+                plcc: f.plcc,
+                srocc: f.srocc,
+                rmse: f.rmse,
+                baseline_plcc: None,
+            })
+            .collect(),
+        mean_plcc: r.mean_plcc,
+        std_plcc: r.std_plcc,
+        min_plcc: r.min_plcc,
+        max_plcc: r.max_plcc,
+        plcc_ci95: None,
+        mean_srocc: r.mean_srocc,
+        mean_rmse: r.mean_rmse,
+        baseline_mean_plcc: None,
+        epochs: r.epochs,
+        batch_size: r.batch_size,
+        lr: r.lr,
+        weight_decay: r.weight_decay,
+        dropout: 0.1, // SPEC §6; the reference does not record it
+        num_codecs: r.num_codecs,
+        encoder_vocab_version: match r.encoder_vocab_version {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        },
+        unknown_encoder_rows: 0,
+        recipe_key: "reference".into(),
+        wall_time_s: r.wall_time_s,
+    }
+}
+
 /// Applies the three rules to checked seed files (each has a defined mean PLCC).
 pub fn judge_seeds(seeds: &[LosoSeed]) -> Gate {
     let per_seed: Vec<(u64, f64)> = seeds
@@ -136,6 +190,33 @@ pub fn judge_seeds(seeds: &[LosoSeed]) -> Gate {
 /// Judges the seeds, writes the verdict file (removing the stale opposite) and returns it with
 /// its path and the seed files it judged.
 pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSeed>)> {
+    let (verdict, seeds) = assess(request)?;
+    let out_dir = request
+        .out_dir
+        .clone()
+        .unwrap_or_else(|| request.loso_dir.clone());
+    let path = out_dir.join(format!("{}.json", verdict.verdict));
+    schema::check(
+        "verdict",
+        &serde_json::to_value(&verdict).expect("serialises"),
+        &path,
+        None,
+    )?;
+    atomic::write_json(&path, &verdict)?;
+    let stale = out_dir.join(if verdict.gate.passed {
+        "HOLD.json"
+    } else {
+        "PROMOTE.json"
+    });
+    if stale.exists() {
+        std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
+    }
+    Ok((verdict, path, seeds))
+}
+
+/// Judges the seeds of a LOSO folder (the kit's or the reference's) without writing anything:
+/// the verdict and the seed files it judged.
+pub fn assess(request: &VerdictRequest) -> Result<(Verdict, Vec<LosoSeed>)> {
     crate::train::check_seeds(&request.seeds)?;
     let dir = &request.loso_dir;
     let any_seed = dir
@@ -179,23 +260,7 @@ pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSe
         fold_diagnosis,
         stability,
     };
-    let path = out_dir.join(format!("{verdict_word}.json"));
-    schema::check(
-        "verdict",
-        &serde_json::to_value(&verdict).expect("serialises"),
-        &path,
-        None,
-    )?;
-    atomic::write_json(&path, &verdict)?;
-    let stale = out_dir.join(if verdict.gate.passed {
-        "HOLD.json"
-    } else {
-        "PROMOTE.json"
-    });
-    if stale.exists() {
-        std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
-    }
-    Ok((verdict, path, seeds))
+    Ok((verdict, seeds))
 }
 
 /// The seed files in `dir` beyond the judged ones that were trained the same way (same corpus,
@@ -312,9 +377,8 @@ fn recommendation(
             gate.failing_seeds, gate.per_seed_min
         ));
     }
-    let fragile = fragility("PROMOTE").map_or(String::new(), |f| {
-        format!(" (this HOLD is fragile: {f})")
-    });
+    let fragile =
+        fragility("PROMOTE").map_or(String::new(), |f| format!(" (this HOLD is fragile: {f})"));
     format!(
         "Do not ship this model: {}{fragile}. Add or diversify sources and retrain.",
         failed.join("; ")

@@ -351,6 +351,64 @@ pub struct DoctorReport {
     pub checks: Vec<Check>,
 }
 
+/// A `loso_seed{N}.json` written by the reference (Python) kit: SPEC §6's fields only — no
+/// `kind`, `schema_version` or corpus hash. Read so that `verdict` and `compare` can judge the
+/// owner's own results; never written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ReferenceLosoSeed {
+    /// The RNG seed.
+    pub seed: u64,
+    /// The corpus file, as the reference names it.
+    pub corpus: String,
+    /// Number of folds.
+    pub n_folds: u64,
+    /// Per fold.
+    pub folds: Vec<ReferenceFold>,
+    /// Mean fold PLCC.
+    pub mean_plcc: Option<f64>,
+    /// Sample std of the fold PLCCs.
+    pub std_plcc: Option<f64>,
+    /// Smallest fold PLCC.
+    pub min_plcc: Option<f64>,
+    /// Largest fold PLCC.
+    pub max_plcc: Option<f64>,
+    /// Mean SROCC.
+    pub mean_srocc: Option<f64>,
+    /// Mean RMSE.
+    pub mean_rmse: Option<f64>,
+    /// Training epochs.
+    pub epochs: u64,
+    /// Mini-batch size.
+    pub batch_size: u64,
+    /// Adam learning rate.
+    pub lr: f64,
+    /// L2 weight decay.
+    pub weight_decay: f64,
+    /// Width of the codec block.
+    pub num_codecs: u64,
+    /// Encoder vocabulary version (the reference writes a string or a number).
+    pub encoder_vocab_version: serde_json::Value,
+    /// Training time.
+    pub wall_time_s: f64,
+}
+
+/// One fold of a [`ReferenceLosoSeed`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ReferenceFold {
+    /// The held-out source.
+    pub held_out: String,
+    /// Training rows.
+    pub n_train: u64,
+    /// Held-out rows.
+    pub n_val: u64,
+    /// PLCC; null when undefined.
+    pub plcc: Option<f64>,
+    /// SROCC; null when undefined.
+    pub srocc: Option<f64>,
+    /// RMSE; null when undefined.
+    pub rmse: Option<f64>,
+}
+
 /// One LOSO fold's outcome (SPEC §6).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FoldResult {
@@ -469,7 +527,8 @@ pub struct VerdictCorpus {
     pub ref_count: u64,
     /// Distorted videos (files under a `dis/` folder).
     pub dis_count: u64,
-    /// `.yuv` files anywhere below it.
+    /// `.yuv` files anywhere below it (the reference writes it only when `present`).
+    #[serde(default)]
     pub yuv_count: u64,
 }
 
@@ -910,6 +969,10 @@ pub const ALL: &[SchemaDoc] = &[
         generate: || schemars::schema_for!(LosoSeed),
     },
     SchemaDoc {
+        name: "reference-loso-seed",
+        generate: || schemars::schema_for!(ReferenceLosoSeed),
+    },
+    SchemaDoc {
         name: "verdict",
         generate: || schemars::schema_for!(Verdict),
     },
@@ -1017,7 +1080,15 @@ pub fn read_value(path: &Utf8Path) -> Result<serde_json::Value> {
 
 /// Parses JSON bytes from `path`, validates them against schema `name`, and deserialises them.
 pub fn parse_checked<T: DeserializeOwned>(bytes: &[u8], path: &Utf8Path, name: &str) -> Result<T> {
-    let value = parse_value(bytes, path)?;
+    decode_checked(parse_value(bytes, path)?, path, name)
+}
+
+/// Validates a parsed document from `path` against schema `name` and deserialises it.
+pub fn decode_checked<T: DeserializeOwned>(
+    value: serde_json::Value,
+    path: &Utf8Path,
+    name: &str,
+) -> Result<T> {
     check(name, &value, path, None)?;
     decode(value, path, None)
 }
