@@ -45,13 +45,15 @@ pub enum Command {
     /// Re-running with the same arguments resumes where it stopped. Exit 0 PROMOTE, 1 HOLD,
     /// 2 bad input or environment.
     Full(FullArgs),
-    /// Summarise a results folder for CI: step outputs (`key=value`) or a markdown table.
+    /// Summarise a results folder: step outputs (`key=value`) or a markdown table for CI, or a
+    /// self-contained page for people (`DIR/report.html`).
     Report {
         /// The results folder of `full`.
         #[arg(long, value_name = "DIR", default_value = "ensemble-results")]
         out_dir: Utf8PathBuf,
-        /// `outputs` (verdict, mean-plcc, plcc-spread, bundle, verdict-file) or `markdown`.
-        #[arg(long, value_parser = ["outputs", "markdown"], default_value = "outputs")]
+        /// `outputs` (verdict, mean-plcc, plcc-spread, bundle, verdict-file), `markdown`, or
+        /// `html` (writes DIR/report.html: verdict, charts, no network).
+        #[arg(long, value_parser = ["outputs", "markdown", "html"], default_value = "outputs")]
         format: String,
     },
     /// Merge shards from several boxes into one corpus (deduplicated per frame).

@@ -152,6 +152,8 @@ fn from_reference(r: ReferenceLosoSeed) -> LosoSeed {
                 srocc: f.srocc,
                 rmse: f.rmse,
                 baseline_plcc: None,
+                true_vmaf: Vec::new(),
+                predicted_vmaf: Vec::new(),
             })
             .collect(),
         mean_plcc: r.mean_plcc,

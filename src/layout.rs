@@ -7,6 +7,7 @@
 //! OUT/loso/loso_seed{N}.json
 //! OUT/PROMOTE.json | OUT/HOLD.json
 //! OUT/models/NAME.onnx + NAME.json                (PROMOTE only)
+//! OUT/report.html                                 (the page `report --format html` writes)
 //! OUT/manifest.json, OUT/ensemble-results-<UTC>.tar.gz
 //! ```
 //!
@@ -29,6 +30,22 @@ pub const SHARD: &str = "corpus/shard.jsonl";
 pub const PROMOTE: &str = "PROMOTE.json";
 /// The verdict file when it did not.
 pub const HOLD: &str = "HOLD.json";
+/// The self-contained HTML report.
+pub const REPORT: &str = "report.html";
+
+/// The verdict file of a results folder (`PROMOTE.json` or `HOLD.json`), or an error saying
+/// how to make one.
+pub fn verdict_file(dir: &Utf8Path) -> Result<Utf8PathBuf> {
+    [PROMOTE, HOLD]
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.exists())
+        .ok_or_else(|| {
+            Error::Input(format!(
+                "{dir} holds no {PROMOTE} or {HOLD}; run `ensemble-kit full` first"
+            ))
+        })
+}
 
 /// Makes `dir` a results folder of the kit's: creates it with the marker, marks it when it is
 /// empty, accepts it when already marked, and refuses (touching nothing) a folder that holds
@@ -64,7 +81,7 @@ pub fn is_kit_file(rel: &Utf8Path) -> bool {
         })
         .collect();
     match parts.as_slice() {
-        [PROMOTE | HOLD] => true,
+        [PROMOTE | HOLD | REPORT] => true,
         [LOSO, name] => seed_of(name).is_some(),
         [MODELS, name] => is_model_file(name),
         ["corpus", name] => name.ends_with(".jsonl") || name.ends_with(".meta.json"),
@@ -122,6 +139,7 @@ mod tests {
         for ours in [
             "PROMOTE.json",
             "HOLD.json",
+            "report.html",
             "loso/loso_seed12.json",
             "models/vmaf_tiny_seed0.onnx",
             "models/vmaf_tiny_seed0.json",
@@ -137,6 +155,7 @@ mod tests {
             "models/keep.txt",
             "models/sub/a.onnx",
             "PROMOTE.json.bak",
+            "loso/report.html",
             "corpus/shard.cells/abc.json",
         ] {
             assert!(!is_kit_file(Utf8Path::new(theirs)), "{theirs}");

@@ -26,6 +26,7 @@ pub mod merge;
 pub mod pipeline;
 pub mod platform;
 pub mod progress;
+pub mod report;
 pub mod schema;
 pub mod sources;
 pub mod stability;
@@ -238,6 +239,11 @@ pub fn run(cli: Cli) -> Result<i32> {
                 manifest.n_files,
                 distribution::prefix()
             );
+            Ok(0)
+        }
+        Command::Report { out_dir, format } if format == "html" => {
+            let page = report::write_html(&out_dir)?;
+            progress.info(&format!("wrote {page}"));
             Ok(0)
         }
         Command::Report { out_dir, format } => {

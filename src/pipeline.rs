@@ -1,5 +1,5 @@
-//! `full`: doctor → corpus → train → verdict → (PROMOTE) export → bundle, in one process, in one
-//! results folder:
+//! `full`: doctor → corpus → train → verdict → (PROMOTE) export → report → bundle, in one
+//! process, in one results folder:
 //!
 //! the layout `layout` describes (the shard's cell store `corpus/shard.cells/` is never
 //! bundled). A folder the kit did not create, and that is not empty, is refused.
@@ -17,7 +17,7 @@ use crate::schema::{LosoSeed, Platform, ProgressEvent, Verdict};
 use crate::sources::GeometryFlags;
 use crate::tools::{ToolOverrides, Toolset};
 use crate::train::{self, Recipe};
-use crate::{bundle, doctor, export, gate, layout, merge, stability};
+use crate::{bundle, doctor, export, gate, layout, merge, report, stability};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// Everything `full` is asked to do.
@@ -196,6 +196,9 @@ pub fn run(
         progress.info("stage 5/6 export skipped: the gate said HOLD");
     }
 
+    let page = report::write_html(out)?;
+    progress.info(&format!("report: {page}"));
+
     progress.info("stage 6/6 bundle");
     remove_all(layout::stale_files(out, layout::is_bundle, |_| false)?)?;
     let (_, bundle_path) = bundle::run(out)?;
@@ -225,15 +228,7 @@ pub fn summary(outcome: &FullOutcome) -> String {
 /// What a results folder says, for CI systems: `key=value` lines (GitHub step outputs) and a
 /// markdown verdict table (the step summary).
 pub fn report(out_dir: &Utf8Path) -> Result<(String, String)> {
-    let verdict_file = [layout::PROMOTE, layout::HOLD]
-        .iter()
-        .map(|n| out_dir.join(n))
-        .find(|p| p.exists())
-        .ok_or_else(|| {
-            Error::Input(format!(
-                "{out_dir} holds no PROMOTE.json or HOLD.json; run `ensemble-kit full` first"
-            ))
-        })?;
+    let verdict_file = layout::verdict_file(out_dir)?;
     let verdict: Verdict = crate::schema::read_json(&verdict_file, "verdict")?;
     let mut bundles: Vec<Utf8PathBuf> = out_dir
         .read_dir_utf8()

@@ -426,6 +426,13 @@ pub struct FoldResult {
     pub rmse: Option<f64>,
     /// PLCC of the ridge-regression baseline on the same fold.
     pub baseline_plcc: Option<f64>,
+    /// The held-out rows' true VMAF, in corpus order, rounded to 0.001 (a kit extra, so the
+    /// report can plot predicted against true; absent in the reference's files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub true_vmaf: Vec<f64>,
+    /// The MLP's prediction for each of `true_vmaf`'s rows, rounded to 0.001.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predicted_vmaf: Vec<f64>,
 }
 
 /// `loso_seed{N}.json`: one seed's full LOSO run (SPEC §6 fields, plus extras).

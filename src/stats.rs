@@ -31,6 +31,15 @@ pub fn srocc(a: &[f64], b: &[f64]) -> Option<f64> {
     plcc(&ranks(a), &ranks(b))
 }
 
+/// Each value rounded to 0.001: the nearest double to a three-decimal number, so it is written
+/// with at most three decimals (compact per-row values in the LOSO files).
+pub fn round_milli(values: &[f64]) -> Vec<f64> {
+    values
+        .iter()
+        .map(|v| (v * 1000.0).round() / 1000.0)
+        .collect()
+}
+
 /// Root mean squared error; `None` when empty.
 pub fn rmse(a: &[f64], b: &[f64]) -> Option<f64> {
     if a.is_empty() {
@@ -91,6 +100,13 @@ mod tests {
         // Ties in b share average ranks: b ranks = 1, 2.5, 4.5, 2.5, 4.5.
         assert!((srocc(&a, &b).unwrap() - 0.737_864_787).abs() < 1e-8);
         assert!((rmse(&a, &b).unwrap() - 1.8f64.sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn rounded_values_print_with_three_decimals_at_most() {
+        let rounded = round_milli(&[93.123_456_7, 0.000_4, -1.999_6, f64::from(87.654_32_f32)]);
+        let printed = serde_json::to_string(&rounded).unwrap();
+        assert_eq!(printed, "[93.123,0.0,-2.0,87.654]");
     }
 
     #[test]

@@ -210,6 +210,8 @@ fn run_fold(
         srocc: stats::srocc(&predicted, &truth),
         rmse: stats::rmse(&predicted, &truth),
         baseline_plcc: baseline,
+        true_vmaf: stats::round_milli(&truth),
+        predicted_vmaf: stats::round_milli(&predicted),
     }
 }
 

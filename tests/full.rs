@@ -81,6 +81,16 @@ fn full_demo_ends_with_a_verified_bundle_and_resumes_to_the_same_bytes() {
     let (code, bundle) = full(clean.path());
     kit().args(["verify", bundle.as_str()]).assert().success();
     let verdict = verdict_file(&clean.join("out"));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(clean.join("out/manifest.json")).unwrap()).unwrap();
+    assert!(
+        manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "report.html"),
+        "the bundle holds the report: {manifest}"
+    );
     assert_eq!(code == 0, verdict.file_name() == Some("PROMOTE.json"));
 
     let resumed = Scratch::new();
@@ -103,6 +113,11 @@ fn full_demo_ends_with_a_verified_bundle_and_resumes_to_the_same_bytes() {
         sha(&resumed_bundle),
         sha(&bundle),
         "bundle hash after kill-and-resume"
+    );
+    assert_eq!(
+        sha(&resumed.join("out/report.html")),
+        sha(&clean.join("out/report.html")),
+        "report bytes after kill-and-resume"
     );
 
     let (again_code, again) = full(resumed.path());
