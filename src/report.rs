@@ -13,30 +13,12 @@ use crate::error::{Error, Result};
 use crate::schema::{self, LosoSeed, Verdict};
 use crate::{atomic, gate, layout};
 use camino::{Utf8Path, Utf8PathBuf};
-use serde::Deserialize;
-
-/// The verdict's optional `stability` block (written by `train --stability K`); read leniently
-/// so the report works with verdicts that have none.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Stability {
-    /// Share of 5-seed subsets of all seeds that pass the gate.
-    pub p_promote: Option<f64>,
-    /// Standard deviation of the per-seed mean PLCC over all seeds.
-    pub per_seed_plcc_std: Option<f64>,
-    /// Whether the verdict could as well have gone the other way.
-    pub fragile: Option<bool>,
-    /// The sources that drive the seed spread.
-    #[serde(default)]
-    pub driving_sources: Vec<String>,
-}
 
 /// Everything the page shows, read from a results folder.
 #[derive(Debug, Clone)]
 pub struct Results {
     /// The verdict (`PROMOTE.json` or `HOLD.json`).
     pub verdict: Verdict,
-    /// Its `stability` block, when the verdict has one.
-    pub stability: Option<Stability>,
     /// Every `loso_seed{N}.json` of the LOSO folder, by seed: the judged seeds and any extra
     /// stability seeds.
     pub seeds: Vec<LosoSeed>,
@@ -46,18 +28,7 @@ impl Results {
     /// Reads the verdict of `out_dir` and every seed file of the LOSO folder it judged.
     pub fn read(out_dir: &Utf8Path) -> Result<Results> {
         let path = layout::verdict_file(out_dir)?;
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let verdict: Verdict = schema::parse_checked(&bytes, &path, "verdict")?;
-        #[derive(Deserialize)]
-        struct Extra {
-            stability: Option<Stability>,
-        }
-        let extra: Extra = serde_json::from_slice(&bytes).map_err(|e| Error::Invalid {
-            path: path.clone(),
-            line: None,
-            field: "/stability".into(),
-            message: e.to_string(),
-        })?;
+        let verdict: Verdict = schema::read_json(&path, "verdict")?;
         if verdict.seeds.is_empty() {
             return Err(Error::Invalid {
                 path,
@@ -87,11 +58,7 @@ impl Results {
                 "{path} judged seed {missing}, but {loso_dir} has no loso_seed{missing}.json"
             )));
         }
-        Ok(Results {
-            verdict,
-            stability: extra.stability,
-            seeds,
-        })
+        Ok(Results { verdict, seeds })
     }
 
     /// The judged seeds' files, in the verdict's order.

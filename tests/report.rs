@@ -59,8 +59,8 @@ fn seed_file(root: &Utf8Path, seed: u64, blur_noise: f64) {
 }
 
 /// A results folder: seeds 0–4 judged plus `extra` stability seeds, with the verdict of
-/// `verdict`; `stability` is added to the verdict file when given.
-fn results(blur_noise: &[f64], extra: u64, stability: Option<serde_json::Value>) -> Scratch {
+/// `verdict` (which carries a stability block when there are extra seeds).
+fn results(blur_noise: &[f64], extra: u64) -> Scratch {
     let s = Scratch::new();
     for seed in 0..5 + extra {
         seed_file(s.path(), seed, blur_noise[seed as usize % blur_noise.len()]);
@@ -72,17 +72,6 @@ fn results(blur_noise: &[f64], extra: u64, stability: Option<serde_json::Value>)
         .output()
         .unwrap();
     assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
-    if let Some(stability) = stability {
-        let path = ["PROMOTE.json", "HOLD.json"]
-            .iter()
-            .map(|n| s.join(n))
-            .find(|p| p.exists())
-            .unwrap();
-        let mut verdict: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        verdict["stability"] = stability;
-        std::fs::write(&path, serde_json::to_vec_pretty(&verdict).unwrap()).unwrap();
-    }
     s
 }
 
@@ -95,16 +84,10 @@ fn report(dir: &Utf8Path) -> String {
     std::fs::read_to_string(dir.join("report.html")).unwrap()
 }
 
-/// A fragile HOLD: the blur fold is near-random on some seeds; seven seed files in all.
+/// A fragile HOLD: the blur fold is near-random on seed 1, which the gate judges; of the 21
+/// five-seed sets of all seven seeds, the 6 without it pass.
 fn fragile_hold() -> Scratch {
-    results(
-        &[2.0, 40.0, 3.0, 60.0, 2.5],
-        2,
-        Some(json!({
-            "seeds": 7, "p_promote": 0.31, "per_seed_plcc_std": 0.0123, "fragile": true,
-            "driving_sources": ["blur"]
-        })),
-    )
+    results(&[2.0, 40.0, 3.0, 2.5, 2.2, 2.1, 2.4], 2)
 }
 
 #[test]
@@ -123,7 +106,10 @@ fn html_is_self_contained_and_shows_the_verdict_and_four_charts() {
             "the page must load nothing: {outside}"
         );
     }
-    assert!(page.contains("P(PROMOTE) over 5-seed subsets <b>0.310</b>"));
+    assert!(
+        page.contains("P(PROMOTE) over 5-seed subsets <b>0.286</b>"),
+        "6 of 21"
+    );
     assert!(page.contains("fragile</span>") && page.contains("driven by blur"));
     assert!(
         page.contains("All 7 seed file(s)"),
@@ -139,7 +125,7 @@ fn html_is_self_contained_and_shows_the_verdict_and_four_charts() {
         "the same inputs give the same bytes"
     );
 
-    let promote = results(&[2.0], 0, None);
+    let promote = results(&[2.0], 0);
     let page = report(promote.path());
     assert!(page.contains("<header class=\"banner promote\"><h1>PROMOTE</h1>"));
     assert!(page.contains("Decided by: all three rules pass"));

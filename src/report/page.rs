@@ -1,8 +1,9 @@
 //! The HTML around the charts: the verdict banner with the gate's rules, the stability summary,
 //! four figures and a footer. Inline CSS only: the page loads nothing.
 
-use super::{charts, Results, Stability};
+use super::{charts, Results};
 use crate::error::Result;
+use crate::schema::Stability;
 use crate::schema::{Gate, LosoSeed};
 
 /// Text made safe for HTML element content and attribute values.
@@ -144,21 +145,16 @@ fn stability_text(stability: Option<&Stability>, n_seeds: usize, n_judged: usize
              stability estimate (further seeds, <code>--stability K</code>, give one).</p>"
         );
     };
-    let mut parts = Vec::new();
-    if let Some(p) = s.p_promote {
-        parts.push(format!("P(PROMOTE) over 5-seed subsets <b>{p:.3}</b>"));
-    }
-    if let Some(fragile) = s.fragile {
-        parts.push(if fragile {
-            "<span class=\"fail\">fragile</span>: another set of seeds could decide otherwise"
-                .into()
-        } else {
-            "<span class=\"pass\">robust</span>".into()
-        });
-    }
-    if let Some(std) = s.per_seed_plcc_std {
-        parts.push(format!("per-seed PLCC std {std:.4}"));
-    }
+    let mut parts = vec![format!(
+        "P(PROMOTE) over {}-seed subsets <b>{:.3}</b>",
+        s.subset_size, s.p_promote
+    )];
+    parts.push(if s.fragile {
+        "<span class=\"fail\">fragile</span>: another set of seeds could decide otherwise".into()
+    } else {
+        "<span class=\"pass\">robust</span>".into()
+    });
+    parts.push(format!("per-seed PLCC std {:.4}", s.per_seed_plcc_std));
     if !s.driving_sources.is_empty() {
         parts.push(format!(
             "driven by {}",
@@ -259,7 +255,7 @@ pub fn render(results: &Results) -> Result<String> {
         rules_table(g),
         escape(&v.recommendation),
         stability_text(
-            results.stability.as_ref(),
+            results.verdict.stability.as_ref(),
             results.seeds.len(),
             judged.len()
         ),
