@@ -75,8 +75,8 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
     train::check_seeds(&seeds)?;
     let data = Dataset::new(corpus)?;
     let all: Vec<usize> = (0..data.len()).collect();
-    let standardiser = data.standardiser(&all);
-    let (x, y) = data.matrix(&all, &standardiser);
+    let scaling = data.scaling(&all);
+    let (x, y) = data.matrix(&all, &scaling);
     let (jobs, _) = budget::split(request.jobs, Some(1))?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
@@ -131,19 +131,19 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
                     .map(|s| s.to_string())
                     .collect(),
                 preset_norm: f64::from(features::PRESET_NORM),
-                crf_norm: format!("cq / {}", features::CQ_SCALE),
+                crf_norm: "(cq - corpus.cq_min) / (corpus.cq_max - corpus.cq_min)".into(),
             },
             encoder_vocab: features::ENCODER_VOCAB_V2
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-            encoder_vocab_version: features::ENCODER_VOCAB_VERSION.into(),
+            encoder_vocab_version: features::encoder_vocab_label(),
             feature_order: features::FEATURE_ORDER
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-            feature_mean: standardiser.mean.to_vec(),
-            feature_std: standardiser.std.to_vec(),
+            feature_mean: scaling.standardiser.mean.to_vec(),
+            feature_std: scaling.standardiser.std.to_vec(),
             onnx: onnx_name,
             sha256: digest::sha256_bytes(&bytes),
             opset: onnx::OPSET as u64,

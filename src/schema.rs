@@ -368,6 +368,11 @@ pub struct FoldResult {
     pub rmse: Option<f64>,
     /// PLCC of the ridge-regression baseline on the same fold.
     pub baseline_plcc: Option<f64>,
+    /// Smallest cq of the training rows: `crf_norm`'s range in this fold (absent in files of
+    /// other producers).
+    pub cq_min: Option<f64>,
+    /// Largest cq of the training rows.
+    pub cq_max: Option<f64>,
 }
 
 /// `loso_seed{N}.json`: one seed's full LOSO run (SPEC §6 fields, plus extras).
