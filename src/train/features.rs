@@ -122,8 +122,8 @@ impl CqRange {
     }
 
     /// `crf_norm` = (cq − min) / (max − min), or 0.5 when the range is narrower than
-    /// [`MIN_CQ_RANGE`] (SPEC §6). Not clamped: a held-out cq outside the training range maps
-    /// outside [0, 1], as it would for the reference's consumer.
+    /// [`MIN_CQ_RANGE`] (SPEC §6). Not clamped, as SPEC §6 states no clamp: a held-out cq
+    /// outside the training range maps outside [0, 1].
     pub fn crf_norm(&self, cq: u32) -> f32 {
         let width = self.max - self.min;
         if width < MIN_CQ_RANGE {
