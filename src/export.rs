@@ -1,6 +1,7 @@
 //! The export stage (SPEC §8), only after a PROMOTE verdict on the same corpus: per seed, fit the
 //! MLP on the whole corpus with the training recipe and write `<ensemble-id>_seed<N>.onnx` plus
-//! its sidecar JSON (standardisation, vocabulary, corpus, recipe, gate, and the model's hash).
+//! its sidecar JSON — a superset of the reference's sidecar (standardisation, codec block layout,
+//! vocabulary, corpus with the CQ range of `crf_norm`, recipe, gate, and the model's hash).
 
 pub mod onnx;
 pub mod proto;
@@ -9,15 +10,20 @@ use crate::error::{Error, Result};
 use crate::merge::Corpus;
 use crate::progress::Progress;
 use crate::schema::{
-    self, CodecBlockLayout, Sidecar, SidecarCorpus, TrainingRecipe, Verdict, SCHEMA_VERSION,
+    self, CodecBlockValues, Sidecar, SidecarCorpus, SidecarGate, TrainingRecipe, Verdict,
+    SCHEMA_VERSION, SIDECAR_KIND,
 };
-use crate::train::{self, features, mlp, Dataset, Recipe};
+use crate::train::features::{self, InputScaling};
+use crate::train::{self, mlp, Dataset, Recipe};
 use crate::{atomic, budget, digest};
 use camino::{Utf8Path, Utf8PathBuf};
 use rayon::prelude::*;
 
 /// The ensemble id used when `--ensemble-id` is not given.
 pub const DEFAULT_ENSEMBLE_ID: &str = "fr_regressor_v2_ensemble_v1";
+
+/// The decision records the reference's registry expects in `parent_adrs`.
+pub const PARENT_ADRS: [&str; 4] = ["ADR-0303", "ADR-0309", "ADR-0319", "ADR-0321"];
 
 /// RNG stream of the full-corpus fit (fold fits use streams 0..n_folds).
 pub const FULL_FIT_STREAM: u64 = 1 << 32;
@@ -75,8 +81,8 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
     train::check_seeds(&seeds)?;
     let data = Dataset::new(corpus)?;
     let all: Vec<usize> = (0..data.len()).collect();
-    let standardiser = data.standardiser(&all);
-    let (x, y) = data.matrix(&all, &standardiser);
+    let scaling = data.scaling(&all);
+    let (x, y) = data.matrix(&all, &scaling);
     let (jobs, _) = budget::split(request.jobs, Some(1))?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
@@ -101,65 +107,23 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
             .collect()
     });
 
-    let cqs = corpus.rows.iter().map(|r| r.cq);
-    let corpus_info = SidecarCorpus {
-        path: corpus.label.clone(),
-        sha256: corpus.sha256.clone(),
-        n_rows: corpus.rows.len() as u64,
-        cq_min: cqs.clone().min().unwrap_or(0),
-        cq_max: cqs.max().unwrap_or(0),
-    };
     let mut sidecars = Vec::new();
     for (&seed, model) in seeds.iter().zip(&models) {
-        let id = format!("{}_seed{seed}", request.ensemble_id);
-        let onnx_name = format!("{id}.onnx");
+        let id = member_id(request, seed);
         let bytes = onnx::serialise(
             model,
             &id,
             &format!("ensemble-kit {} member of {}", id, request.ensemble_id),
         );
-        atomic::write(&request.out_dir.join(&onnx_name), &bytes)?;
-        let sidecar = Sidecar {
-            kind: "model-sidecar".into(),
-            schema_version: SCHEMA_VERSION,
-            id: id.clone(),
-            ensemble_id: request.ensemble_id.clone(),
+        let sidecar = sidecar(
+            request,
+            &verdict,
+            corpus,
+            &scaling,
             seed,
-            codec_block_layout: CodecBlockLayout {
-                onehot: features::ENCODER_VOCAB_V2
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-                preset_norm: f64::from(features::PRESET_NORM),
-                crf_norm: format!("cq / {}", features::CQ_SCALE),
-            },
-            encoder_vocab: features::ENCODER_VOCAB_V2
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            encoder_vocab_version: features::ENCODER_VOCAB_VERSION.into(),
-            feature_order: features::FEATURE_ORDER
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            feature_mean: standardiser.mean.to_vec(),
-            feature_std: standardiser.std.to_vec(),
-            onnx: onnx_name,
-            sha256: digest::sha256_bytes(&bytes),
-            opset: onnx::OPSET as u64,
-            corpus: corpus_info.clone(),
-            training_recipe: TrainingRecipe {
-                epochs: request.recipe.epochs as u64,
-                batch_size: request.recipe.batch_size as u64,
-                lr: train::round_f32(request.recipe.adam.lr),
-                weight_decay: train::round_f32(request.recipe.adam.weight_decay),
-                dropout: train::round_f32(mlp::DROPOUT),
-                layers: vec![mlp::INPUT as u64, mlp::HIDDEN as u64, mlp::HIDDEN as u64, 1],
-                activation: "gelu-erf".into(),
-                rng: format!("chacha8 seed {seed} stream {FULL_FIT_STREAM}"),
-            },
-            gate: verdict.gate.clone(),
-        };
+            digest::sha256_bytes(&bytes),
+        );
+        atomic::write(&request.out_dir.join(&sidecar.onnx), &bytes)?;
         atomic::write_json(&request.out_dir.join(format!("{id}.json")), &sidecar)?;
         progress.info(&format!(
             "wrote {} ({} bytes, sha256 {})",
@@ -170,4 +134,91 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
         sidecars.push(sidecar);
     }
     Ok(sidecars)
+}
+
+/// `<ensemble-id>_seed<N>`: the stem of a member's model and sidecar files.
+fn member_id(request: &ExportRequest, seed: u64) -> String {
+    format!("{}_seed{seed}", request.ensemble_id)
+}
+
+/// The sidecar of one exported model whose file hashes to `sha256`: the reference's keys with the
+/// reference's JSON types, plus the kit's own (`schema_version`, `codec_block_values`, the
+/// recipe's layers and RNG, the verdict's whole gate).
+fn sidecar(
+    request: &ExportRequest,
+    verdict: &Verdict,
+    corpus: &Corpus,
+    scaling: &InputScaling,
+    seed: u64,
+    sha256: String,
+) -> Sidecar {
+    let id = member_id(request, seed);
+    let strings = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let gate = &verdict.gate;
+    Sidecar {
+        kind: SIDECAR_KIND.into(),
+        schema_version: SCHEMA_VERSION,
+        onnx: format!("{id}.onnx"),
+        id,
+        ensemble_id: request.ensemble_id.clone(),
+        seed,
+        codec_aware: true,
+        codec_block_layout: features::codec_block_layout(),
+        codec_block_values: CodecBlockValues {
+            preset_norm: f64::from(features::PRESET_NORM),
+            crf_norm: format!(
+                "(cq - corpus.cq_min) / (corpus.cq_max - corpus.cq_min), or 0.5 when that range is below {:e}; not clamped",
+                features::MIN_CQ_RANGE
+            ),
+        },
+        encoder_vocab: strings(&features::ENCODER_VOCAB_V2),
+        encoder_vocab_version: features::ENCODER_VOCAB_VERSION,
+        feature_order: strings(&features::FEATURE_ORDER),
+        feature_mean: scaling.standardiser.mean.to_vec(),
+        feature_std: scaling.standardiser.std.to_vec(),
+        input_names: strings(&onnx::INPUT_NAMES),
+        output_names: strings(&[onnx::OUTPUT_NAME]),
+        opset: onnx::OPSET as u64,
+        sha256,
+        corpus: SidecarCorpus {
+            path: corpus.label.clone(),
+            sha256: corpus.sha256.clone(),
+            n_rows: corpus.rows.len() as u64,
+            cq_min: scaling.cq_range.min,
+            cq_max: scaling.cq_range.max,
+        },
+        training_recipe: TrainingRecipe {
+            in_features: features::FEATURE_ORDER.len() as u64,
+            hidden: mlp::HIDDEN as u64,
+            depth: mlp::DEPTH as u64,
+            dropout: train::round_f32(mlp::DROPOUT),
+            num_codecs: features::CODEC_BLOCK as u64,
+            epochs: request.recipe.epochs as u64,
+            batch_size: request.recipe.batch_size as u64,
+            lr: train::round_f32(request.recipe.adam.lr),
+            weight_decay: train::round_f32(request.recipe.adam.weight_decay),
+            optimizer: "Adam".into(),
+            loss: "MSE".into(),
+            fit_set: "full_corpus".into(),
+            scaler: "fit_on_full_corpus".into(),
+            layers: vec![mlp::INPUT as u64, mlp::HIDDEN as u64, mlp::HIDDEN as u64, 1],
+            activation: "gelu-erf".into(),
+            rng: format!("chacha8 seed {seed} stream {FULL_FIT_STREAM}"),
+        },
+        gate: SidecarGate {
+            verdict: verdict.verdict.clone(),
+            per_seed_min_threshold: gate.per_seed_min,
+            this_seed_loso_plcc: gate.per_seed_plccs.get(&seed.to_string()).copied(),
+            verdict_gate: gate.clone(),
+        },
+        loso_mean_plcc: gate.mean_plcc,
+        notes: format!(
+            "Member seed {seed} of {} fitted by ensemble-kit on all {} rows after the LOSO gate said {} (mean PLCC {:.4}); feed it the six features standardised with feature_mean/feature_std and the codec block of codec_block_layout, whose crf_norm is a min-max of cq over corpus.cq_min..corpus.cq_max.",
+            request.ensemble_id,
+            corpus.rows.len(),
+            verdict.verdict,
+            gate.mean_plcc
+        ),
+        parent_adrs: strings(&PARENT_ADRS),
+    }
 }

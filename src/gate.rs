@@ -154,6 +154,8 @@ fn from_reference(r: ReferenceLosoSeed) -> LosoSeed {
                 baseline_plcc: None,
                 true_vmaf: Vec::new(),
                 predicted_vmaf: Vec::new(),
+                cq_min: None,
+                cq_max: None,
             })
             .collect(),
         mean_plcc: r.mean_plcc,

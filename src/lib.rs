@@ -398,6 +398,7 @@ pub fn validate(file: &Utf8Path) -> Result<String> {
     let value = schema::read_value(file)?;
     let is_verdict = value.get("verdict").is_some() && value.get("gate").is_some();
     let kind = schema::kind_of(&value)
+        .map(schema::schema_of_kind)
         .or(is_verdict.then_some("verdict"))
         .ok_or_else(|| Error::Invalid {
             path: file.to_owned(),

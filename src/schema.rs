@@ -433,6 +433,11 @@ pub struct FoldResult {
     /// The MLP's prediction for each of `true_vmaf`'s rows, rounded to 0.001.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub predicted_vmaf: Vec<f64>,
+    /// Smallest cq of the training rows: `crf_norm`'s range in this fold (absent in files of
+    /// other producers).
+    pub cq_min: Option<f64>,
+    /// Largest cq of the training rows.
+    pub cq_max: Option<f64>,
 }
 
 /// `loso_seed{N}.json`: one seed's full LOSO run (SPEC §6 fields, plus extras).
@@ -618,19 +623,30 @@ pub struct Stability {
     pub driving_sources: Vec<String>,
 }
 
-/// How the 14-wide codec block is laid out.
+/// `kind` of a model sidecar: the reference's model kind (full-reference regressor).
+pub const SIDECAR_KIND: &str = "fr";
+
+/// The schema that checks a document claiming `kind`: a sidecar's `kind` is the reference's
+/// model kind, not a schema name.
+pub fn schema_of_kind(kind: &str) -> &str {
+    if kind == SIDECAR_KIND {
+        "model-sidecar"
+    } else {
+        kind
+    }
+}
+
+/// The values of the codec block's last two columns (a kit addition to the sidecar).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct CodecBlockLayout {
-    /// The one-hot slots, in order (the last is `unknown`).
-    pub onehot: Vec<String>,
-    /// Slot 12: `preset_norm`, always this value.
+pub struct CodecBlockValues {
+    /// `preset_norm`, the same for every row.
     pub preset_norm: f64,
-    /// Slot 13: `crf_norm`, how it is computed.
+    /// How `crf_norm` is computed from a row's cq and `corpus.cq_min`/`corpus.cq_max`.
     pub crf_norm: String,
 }
 
 /// The corpus a model was fitted on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SidecarCorpus {
     /// The shard(s), comma-separated as given.
     pub path: String,
@@ -638,15 +654,26 @@ pub struct SidecarCorpus {
     pub sha256: String,
     /// Rows.
     pub n_rows: u64,
-    /// Smallest cq.
-    pub cq_min: u32,
-    /// Largest cq.
-    pub cq_max: u32,
+    /// Smallest cq of the rows: `crf_norm`'s lower end.
+    pub cq_min: f64,
+    /// Largest cq of the rows: `crf_norm`'s upper end.
+    pub cq_max: f64,
 }
 
-/// The recipe a model was fitted with.
+/// The recipe a model was fitted with: the reference's keys, then the kit's `layers`,
+/// `activation` and `rng`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TrainingRecipe {
+    /// Raw features (6).
+    pub in_features: u64,
+    /// Width of each hidden layer (64).
+    pub hidden: u64,
+    /// Hidden layers (2).
+    pub depth: u64,
+    /// Dropout during training.
+    pub dropout: f64,
+    /// Codec block width (14).
+    pub num_codecs: u64,
     /// Epochs.
     pub epochs: u64,
     /// Mini-batch size.
@@ -655,8 +682,14 @@ pub struct TrainingRecipe {
     pub lr: f64,
     /// L2 weight decay.
     pub weight_decay: f64,
-    /// Dropout during training.
-    pub dropout: f64,
+    /// `Adam`.
+    pub optimizer: String,
+    /// `MSE`.
+    pub loss: String,
+    /// `full_corpus`: no row held out.
+    pub fit_set: String,
+    /// `fit_on_full_corpus`: standardisation and CQ range from every row.
+    pub scaler: String,
     /// Layer widths, input to output.
     pub layers: Vec<u64>,
     /// `gelu-erf`.
@@ -665,11 +698,27 @@ pub struct TrainingRecipe {
     pub rng: String,
 }
 
-/// The JSON beside each exported model (SPEC §8).
+/// The gate that allowed an export: the reference's keys, then the verdict's gate as the kit
+/// writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SidecarGate {
+    /// `PROMOTE`.
+    pub verdict: String,
+    /// The verdict's `per_seed_min`, under the reference's name.
+    pub per_seed_min_threshold: f64,
+    /// This seed's mean LOSO PLCC; null when the verdict did not judge this seed.
+    pub this_seed_loso_plcc: Option<f64>,
+    /// The verdict's gate, every field.
+    #[serde(flatten)]
+    pub verdict_gate: Gate,
+}
+
+/// The JSON beside each exported model (SPEC §8): a superset of the reference's sidecar, so the
+/// reference's registry and consumer read it unchanged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Sidecar {
-    /// Always `model-sidecar`.
-    #[schemars(extend("const" = "model-sidecar"))]
+    /// Always `fr` ([`SIDECAR_KIND`]).
+    #[schemars(extend("const" = "fr"))]
     pub kind: String,
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -679,31 +728,45 @@ pub struct Sidecar {
     pub ensemble_id: String,
     /// The seed.
     pub seed: u64,
-    /// The codec block's layout.
-    pub codec_block_layout: CodecBlockLayout,
+    /// Always true: the model takes the codec block.
+    pub codec_aware: bool,
+    /// The codec block's 14 column names, in input order.
+    pub codec_block_layout: Vec<String>,
+    /// What the codec block's `preset_norm` and `crf_norm` columns hold.
+    pub codec_block_values: CodecBlockValues,
     /// Encoder vocabulary (v2).
     pub encoder_vocab: Vec<String>,
-    /// Vocabulary version.
-    pub encoder_vocab_version: String,
+    /// Vocabulary version (2).
+    pub encoder_vocab_version: u32,
     /// The six features, in input order.
     pub feature_order: Vec<String>,
     /// Means to subtract before feeding `features`.
     pub feature_mean: Vec<f64>,
     /// Standard deviations to divide by.
     pub feature_std: Vec<f64>,
+    /// The model's input names: `features`, `codec_onehot`.
+    pub input_names: Vec<String>,
+    /// The model's output names: `score`.
+    pub output_names: Vec<String>,
     /// The model's file name (beside this file).
     pub onnx: String,
+    /// ONNX opset.
+    pub opset: u64,
     /// SHA-256 of the model file, which holds every weight.
     #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
     pub sha256: String,
-    /// ONNX opset.
-    pub opset: u64,
     /// The corpus it was fitted on.
     pub corpus: SidecarCorpus,
     /// How it was fitted.
     pub training_recipe: TrainingRecipe,
     /// The gate that allowed the export.
-    pub gate: Gate,
+    pub gate: SidecarGate,
+    /// Mean over the judged seeds of their mean LOSO PLCC (the gate's `mean_plcc`).
+    pub loso_mean_plcc: f64,
+    /// One sentence on what the model is and how to feed it.
+    pub notes: String,
+    /// The decision records the reference's registry expects.
+    pub parent_adrs: Vec<String>,
 }
 
 /// One file listed in a bundle manifest.

@@ -9,6 +9,8 @@ pub mod features;
 pub mod mathf;
 pub mod mlp;
 pub mod ridge;
+#[cfg(test)]
+mod tests;
 
 use crate::error::{Error, Result};
 use crate::merge::Corpus;
@@ -16,7 +18,7 @@ use crate::progress::Progress;
 use crate::schema::{self, FoldResult, LosoSeed, ProgressEvent, SCHEMA_VERSION};
 use crate::{atomic, budget, digest, stats};
 use camino::{Utf8Path, Utf8PathBuf};
-use features::{Standardiser, CODEC_BLOCK};
+use features::{CqRange, InputScaling, Standardiser};
 use mlp::{Adam, AdamConfig, Mlp, Workspace, INPUT};
 use ndarray::{Array1, Array2};
 use rand_chacha::ChaCha8Rng;
@@ -48,13 +50,19 @@ impl Default for Recipe {
     }
 }
 
+/// Bumped whenever training changes in a way [`Recipe`] does not show, so seed files of an older
+/// recipe are retrained rather than reused (2: `crf_norm` is a min-max over the fitted rows' CQ
+/// range instead of `cq / 63`).
+pub const RECIPE_REVISION: u32 = 2;
+
 /// The default seeds of the gate.
 pub const DEFAULT_SEEDS: &[u64] = &[0, 1, 2, 3, 4];
 
-/// The corpus as model inputs: raw features, codec blocks, targets and fold membership.
+/// The corpus as model inputs: raw features, encoder slots, cqs, targets and fold membership.
 pub struct Dataset {
     features: Vec<[f64; 6]>,
-    codec: Vec<[f32; CODEC_BLOCK]>,
+    encoder_slot: Vec<usize>,
+    cq: Vec<u32>,
     target: Vec<f32>,
     source: Vec<usize>,
     /// Sorted unique source names: the folds.
@@ -84,10 +92,11 @@ impl Dataset {
         let rows = &corpus.rows;
         Ok(Dataset {
             features: rows.iter().map(features::raw_features).collect(),
-            codec: rows
+            encoder_slot: rows
                 .iter()
-                .map(|r| features::codec_block(&r.encoder, r.cq))
+                .map(|r| features::encoder_slot(&r.encoder))
                 .collect(),
+            cq: rows.iter().map(|r| r.cq).collect(),
             target: rows.iter().map(|r| r.vmaf as f32).collect(),
             source: rows
                 .iter()
@@ -111,24 +120,30 @@ impl Dataset {
         self.target.is_empty()
     }
 
-    /// Inputs and targets of the given rows under a standardiser.
-    pub fn matrix(
-        &self,
-        rows: &[usize],
-        standardiser: &Standardiser,
-    ) -> (Array2<f32>, Array1<f32>) {
+    /// Inputs and targets of the given rows under a scaling.
+    pub fn matrix(&self, rows: &[usize], scaling: &InputScaling) -> (Array2<f32>, Array1<f32>) {
         let mut x = Array2::zeros((rows.len(), INPUT));
         for (mut out, &i) in x.rows_mut().into_iter().zip(rows) {
-            out.assign(&ndarray::ArrayView1::from(
-                &standardiser.input(&self.features[i], &self.codec[i]),
-            ));
+            out.assign(&ndarray::ArrayView1::from(&scaling.input(
+                &self.features[i],
+                self.encoder_slot[i],
+                self.cq[i],
+            )));
         }
         (x, rows.iter().map(|&i| self.target[i]).collect())
     }
 
-    /// The standardiser of the given rows.
-    pub fn standardiser(&self, rows: &[usize]) -> Standardiser {
-        Standardiser::fit(rows.iter().map(|&i| &self.features[i]))
+    /// The rows of fold `fold`: (training rows — every other source's —, the held-out source's).
+    pub fn fold_rows(&self, fold: usize) -> (Vec<usize>, Vec<usize>) {
+        (0..self.len()).partition(|&i| self.source[i] != fold)
+    }
+
+    /// The scaling fitted on the given rows: a fold's training rows, or all rows for export.
+    pub fn scaling(&self, rows: &[usize]) -> InputScaling {
+        InputScaling {
+            standardiser: Standardiser::fit(rows.iter().map(|&i| &self.features[i])),
+            cq_range: CqRange::fit(rows.iter().map(|&i| self.cq[i])),
+        }
     }
 }
 
@@ -190,11 +205,10 @@ fn run_fold(
     recipe: &Recipe,
     baseline: Option<f64>,
 ) -> FoldResult {
-    let (train, val): (Vec<usize>, Vec<usize>) =
-        (0..data.len()).partition(|&i| data.source[i] != fold);
-    let standardiser = data.standardiser(&train);
-    let (x_train, y_train) = data.matrix(&train, &standardiser);
-    let (x_val, y_val) = data.matrix(&val, &standardiser);
+    let (train, val) = data.fold_rows(fold);
+    let scaling = data.scaling(&train);
+    let (x_train, y_train) = data.matrix(&train, &scaling);
+    let (x_val, y_val) = data.matrix(&val, &scaling);
     let model = fit(&x_train, &y_train, recipe, &mut rng_for(seed, fold as u64));
     let predicted: Vec<f64> = model
         .predict(x_val.view())
@@ -212,16 +226,17 @@ fn run_fold(
         baseline_plcc: baseline,
         true_vmaf: stats::round_milli(&truth),
         predicted_vmaf: stats::round_milli(&predicted),
+        cq_min: Some(scaling.cq_range.min),
+        cq_max: Some(scaling.cq_range.max),
     }
 }
 
 /// The ridge baseline's PLCC on one fold.
 fn baseline_fold(data: &Dataset, fold: usize) -> Option<f64> {
-    let (train, val): (Vec<usize>, Vec<usize>) =
-        (0..data.len()).partition(|&i| data.source[i] != fold);
-    let standardiser = data.standardiser(&train);
-    let (x_train, y_train) = data.matrix(&train, &standardiser);
-    let (x_val, y_val) = data.matrix(&val, &standardiser);
+    let (train, val) = data.fold_rows(fold);
+    let scaling = data.scaling(&train);
+    let (x_train, y_train) = data.matrix(&train, &scaling);
+    let (x_val, y_val) = data.matrix(&val, &scaling);
     let predicted = ridge::fit_predict(&x_train, &y_train, &x_val)?;
     stats::plcc(
         &predicted,
@@ -270,7 +285,7 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
         progress.warn(&format!(
             "{} row(s) have an encoder outside vocabulary {} and use its `unknown` slot",
             data.unknown_encoder_rows,
-            features::ENCODER_VOCAB_VERSION
+            features::encoder_vocab_label()
         ));
     }
     let (jobs, _) = budget::split(request.jobs, Some(1))?;
@@ -278,7 +293,7 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
     let key_of = |seed: u64| {
         digest::sha256_bytes(
             format!(
-                "{}|{seed}|{:?}|{}",
+                "{}|{seed}|{:?}|r{RECIPE_REVISION}|{}",
                 corpus.sha256,
                 request.recipe,
                 env!("CARGO_PKG_VERSION")
@@ -440,7 +455,7 @@ fn summarise(
         weight_decay: round_f32(recipe.adam.weight_decay),
         dropout: round_f32(mlp::DROPOUT),
         num_codecs: features::ENCODER_VOCAB_V2.len() as u64,
-        encoder_vocab_version: features::ENCODER_VOCAB_VERSION.into(),
+        encoder_vocab_version: features::encoder_vocab_label(),
         unknown_encoder_rows: data.unknown_encoder_rows,
         recipe_key,
         wall_time_s,

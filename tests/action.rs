@@ -318,7 +318,8 @@ fn promote_writes_outputs_and_summary() {
         &[
             ("seeds", "0,1"),
             ("out-dir", "results"),
-            ("args", "--frames\n8\n--epochs\n200\n"),
+            // 24 frames: with min-max crf_norm, 8-frame demo clips give a spread over 0.005.
+            ("args", "--frames\n24\n--epochs\n200\n"),
         ],
         &[("PATH", &path_without_nix(s.path()))],
     );

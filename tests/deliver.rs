@@ -251,6 +251,225 @@ fn export_refuses_a_hold() {
         .stderr(contains("says HOLD"));
 }
 
+/// A promoted member's sidecar, as written.
+fn sidecar_of_seed0() -> serde_json::Value {
+    let path = promoted().join("results/models/fr_regressor_v2_ensemble_v1_seed0.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The JSON type of a value as the reference's readers see it (an integer is not a float).
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(n) if n.is_f64() => "float",
+        serde_json::Value::Number(_) => "integer",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+/// Every key of `reference` is in `ours` with the same JSON type, recursively (arrays: the same
+/// length and element types); the mismatches, by JSON pointer.
+fn shape_mismatches(
+    reference: &serde_json::Value,
+    ours: &serde_json::Value,
+    at: &str,
+) -> Vec<String> {
+    if json_type(reference) != json_type(ours) {
+        return vec![format!(
+            "{at}: {} in the reference, {} here",
+            json_type(reference),
+            json_type(ours)
+        )];
+    }
+    match (reference, ours) {
+        (serde_json::Value::Object(r), serde_json::Value::Object(o)) => r
+            .iter()
+            .flat_map(|(key, rv)| match o.get(key) {
+                Some(ov) => shape_mismatches(rv, ov, &format!("{at}/{key}")),
+                None => vec![format!("{at}/{key}: missing")],
+            })
+            .collect(),
+        (serde_json::Value::Array(r), serde_json::Value::Array(o)) if r.len() != o.len() => {
+            vec![format!(
+                "{at}: {} items in the reference, {} here",
+                r.len(),
+                o.len()
+            )]
+        }
+        (serde_json::Value::Array(r), serde_json::Value::Array(o)) => r
+            .iter()
+            .zip(o)
+            .enumerate()
+            .flat_map(|(i, (rv, ov))| shape_mismatches(rv, ov, &format!("{at}/{i}")))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Sidecar values that depend on the measured corpus, the trained weights or the scratch folder;
+/// the golden file holds `<measured>` in their place.
+const MEASURED: &[&str] = &[
+    "/sha256",
+    "/feature_mean",
+    "/feature_std",
+    "/corpus/path",
+    "/corpus/sha256",
+    "/gate/mean_plcc",
+    "/gate/plcc_spread",
+    "/gate/per_seed_plccs",
+    "/gate/this_seed_loso_plcc",
+    "/loso_mean_plcc",
+    "/notes",
+];
+
+#[test]
+fn sidecar_has_the_reference_shape_and_matches_its_golden_file() {
+    let sidecar = sidecar_of_seed0();
+    let reference: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/reference-sidecar.json")).unwrap();
+    let mismatches = shape_mismatches(&reference, &sidecar, "");
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+    for key in [
+        "kind",
+        "codec_aware",
+        "codec_block_layout",
+        "encoder_vocab",
+        "encoder_vocab_version",
+        "feature_order",
+        "input_names",
+        "output_names",
+        "opset",
+        "parent_adrs",
+    ] {
+        assert_eq!(sidecar[key], reference[key], "{key}");
+    }
+    assert_eq!(sidecar["training_recipe"]["optimizer"], "Adam");
+    let notes = sidecar["notes"].as_str().unwrap();
+    assert!(
+        notes.ends_with('.') && !notes.trim_end_matches('.').contains(". "),
+        "notes is one sentence: {notes}"
+    );
+
+    let mut masked = sidecar.clone();
+    for pointer in MEASURED {
+        *masked.pointer_mut(pointer).unwrap() = "<measured>".into();
+    }
+    let actual = serde_json::to_string_pretty(&masked).unwrap() + "\n";
+    let golden = format!(
+        "{}/tests/golden/sidecar-seed0.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&golden, &actual).unwrap();
+    }
+    assert_eq!(
+        actual,
+        std::fs::read_to_string(&golden).unwrap(),
+        "the sidecar differs from tests/golden/sidecar-seed0.json"
+    );
+    kit()
+        .args([
+            "validate",
+            promoted()
+                .join("results/models/fr_regressor_v2_ensemble_v1_seed0.json")
+                .as_str(),
+        ])
+        .assert()
+        .success()
+        .stdout(contains("model-sidecar"));
+}
+
+/// What the reference's consumer does with a sidecar: standardise the six features with
+/// `feature_mean`/`feature_std`, one-hot the encoder over `encoder_vocab`, and min-max the cq over
+/// `corpus.cq_min`..`corpus.cq_max` — written here from the sidecar alone, not with the kit's code.
+fn consumer_inputs(sidecar: &serde_json::Value, row: &serde_json::Value) -> [f32; 20] {
+    let floats = |key: &str| -> Vec<f64> { serde_json::from_value(sidecar[key].clone()).unwrap() };
+    let (mean, std) = (floats("feature_mean"), floats("feature_std"));
+    let mut x = [0f32; 20];
+    for (i, name) in sidecar["feature_order"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        x[i] = ((row[name.as_str().unwrap()].as_f64().unwrap() - mean[i]) / std[i]) as f32;
+    }
+    let vocab = sidecar["encoder_vocab"].as_array().unwrap();
+    let slot = vocab
+        .iter()
+        .position(|e| *e == row["encoder"])
+        .unwrap_or(vocab.len() - 1);
+    x[6 + slot] = 1.0;
+    x[18] = 0.5;
+    let (lo, hi) = (
+        sidecar["corpus"]["cq_min"].as_f64().unwrap(),
+        sidecar["corpus"]["cq_max"].as_f64().unwrap(),
+    );
+    let cq = row["cq"].as_f64().unwrap();
+    x[19] = if hi - lo < 1e-6 {
+        0.5
+    } else {
+        ((cq - lo) / (hi - lo)) as f32
+    };
+    x
+}
+
+#[test]
+fn a_consumer_feeding_what_the_sidecar_says_gives_the_model_its_training_inputs() {
+    use ensemble_kit::train::Dataset;
+    use tract_onnx::prelude::*;
+    let sidecar = sidecar_of_seed0();
+    let shard = promoted().join("results/corpus/shard.jsonl");
+    let corpus = ensemble_kit::merge::load(&[shard], Default::default()).unwrap();
+    let data = Dataset::new(&corpus).unwrap();
+    let all: Vec<usize> = (0..data.len()).collect();
+    let (trained_on, _) = data.matrix(&all, &data.scaling(&all));
+    let rows: Vec<serde_json::Value> = corpus
+        .rows
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap())
+        .collect();
+    let mut x = ndarray::Array2::<f32>::zeros((rows.len(), 20));
+    for (mut out, row) in x.rows_mut().into_iter().zip(&rows) {
+        out.assign(&ndarray::ArrayView1::from(&consumer_inputs(&sidecar, row)));
+    }
+    let worst = (&x - &trained_on).iter().fold(0f32, |m, d| m.max(d.abs()));
+    eprintln!("consumer inputs vs training inputs: worst difference {worst:e}");
+    assert!(worst <= 1e-6, "{worst}");
+
+    let model = tract_onnx::onnx()
+        .model_for_path(
+            promoted()
+                .join("results/models")
+                .join(sidecar["onnx"].as_str().unwrap()),
+        )
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let columns = |from: usize, to: usize| {
+        let data: Vec<f32> = x.slice(ndarray::s![.., from..to]).iter().copied().collect();
+        Tensor::from_shape(&[rows.len(), to - from], &data).unwrap()
+    };
+    let out = model
+        .run(tvec!(columns(0, 6).into(), columns(6, 20).into()))
+        .unwrap();
+    let predicted: Vec<f64> = out[0]
+        .to_plain_array_view::<f32>()
+        .unwrap()
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
+    let truth: Vec<f64> = rows.iter().map(|r| r["vmaf"].as_f64().unwrap()).collect();
+    let plcc = ensemble_kit::stats::plcc(&predicted, &truth).unwrap();
+    eprintln!("full-corpus model through tract on consumer inputs: PLCC {plcc:.5}");
+    assert!(plcc > 0.99, "{plcc}");
+}
+
 #[test]
 fn compare_agrees_and_disagrees() {
     let s = copy_of_promoted();

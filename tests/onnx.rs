@@ -4,6 +4,7 @@
 
 use camino::Utf8PathBuf;
 use ensemble_kit::export::onnx::{serialise, OP_ALLOWLIST};
+use ensemble_kit::train::features::{codec_block, CqRange};
 use ensemble_kit::train::{mlp::Mlp, rng_for};
 use ndarray::{s, Array2};
 use rand_core::RngCore;
@@ -11,18 +12,26 @@ use tract_onnx::prelude::*;
 
 const ROWS: usize = 1000;
 
-/// A model with PyTorch-style random weights, and 1,000 rows of plausible inputs.
+/// A model with PyTorch-style random weights, and 1,000 rows of plausible inputs: codec blocks
+/// as the kit builds them, `crf_norm` a min-max over a model fitted on cq 19..37 (cqs 0..63, so
+/// it also leaves [0, 1] as a consumer's may).
 fn model_and_inputs(seed: u64) -> (Mlp, Array2<f32>) {
     let mut rng = rng_for(seed, 7);
     let model = Mlp::init(&mut rng);
+    let cq_range = CqRange {
+        min: 19.0,
+        max: 37.0,
+    };
     let mut x = Array2::<f32>::zeros((ROWS, 20));
     for mut row in x.rows_mut() {
         for v in row.slice_mut(s![..6]).iter_mut() {
             *v = (rng.next_u32() as f32 / u32::MAX as f32 - 0.5) * 6.0;
         }
-        row[6 + (rng.next_u32() % 12) as usize] = 1.0;
-        row[18] = 0.5;
-        row[19] = (rng.next_u32() % 64) as f32 / 63.0;
+        let (slot, cq) = ((rng.next_u32() % 12) as usize, rng.next_u32() % 64);
+        row.slice_mut(s![6..])
+            .assign(&ndarray::ArrayView1::from(&codec_block(
+                slot, cq, &cq_range,
+            )));
     }
     (model, x)
 }

@@ -41,12 +41,20 @@ def load_corpus(paths):
     return [rows[k] for k in sorted(rows)]
 
 
-def codec_block(encoder, cq):
+def codec_block(encoder):
+    """One-hot and preset_norm; crf_norm (column 13) is set per fold by with_crf_norm."""
     block = [0.0] * 14
     block[VOCAB_V2.index(encoder) if encoder in VOCAB_V2 else 11] = 1.0
     block[12] = 0.5
-    block[13] = cq / 63.0
     return block
+
+
+def with_crf_norm(codec, cq, fitted):
+    """crf_norm = min-max of cq over the CQ range of the fitted rows (0.5 for a range < 1e-6)."""
+    lo, hi = float(cq[fitted].min()), float(cq[fitted].max())
+    codec = codec.clone()
+    codec[:, 13] = 0.5 if hi - lo < 1e-6 else (cq - lo) / (hi - lo)
+    return codec
 
 
 def model():
@@ -87,11 +95,11 @@ def ranks(v):
 
 
 def run_fold(args):
-    feats, codec, target, src, fold, seed, epochs = args
+    feats, codec, cq, target, src, fold, seed, epochs = args
     torch.set_num_threads(1)
     torch.manual_seed(seed * 1_000_003 + fold)
     train = src != fold
-    x = torch.cat([standardise(feats[train], feats), codec], dim=1).float()
+    x = torch.cat([standardise(feats[train], feats), with_crf_norm(codec, cq, train)], dim=1).float()
     xt, yt, xv, yv = x[train], target[train], x[~train], target[~train]
     net = model()
     opt = torch.optim.Adam(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
@@ -116,10 +124,11 @@ def loso(corpus_paths, out_dir, seeds, epochs, jobs):
     rows = load_corpus(corpus_paths)
     sources = sorted({r["src"] for r in rows})
     feats = torch.tensor([[r[k] for k in FEATURES] for r in rows], dtype=torch.float64)
-    codec = torch.tensor([codec_block(r["encoder"], r["cq"]) for r in rows], dtype=torch.float64)
+    codec = torch.tensor([codec_block(r["encoder"]) for r in rows], dtype=torch.float64)
+    cq = torch.tensor([r["cq"] for r in rows], dtype=torch.float64)
     target = torch.tensor([r["vmaf"] for r in rows], dtype=torch.float32)
     src = torch.tensor([sources.index(r["src"]) for r in rows])
-    tasks = [(feats, codec, target, src, f, s, epochs) for s in seeds for f in range(len(sources))]
+    tasks = [(feats, codec, cq, target, src, f, s, epochs) for s in seeds for f in range(len(sources))]
     started = time.time()
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
         results = pool.map(run_fold, tasks, chunksize=1)

@@ -11,6 +11,11 @@ pub const OP_ALLOWLIST: &[&str] = &[
     "MatMul", "Gemm", "Add", "Mul", "Div", "Erf", "Concat", "Reshape", "Squeeze",
 ];
 
+/// The model's inputs, in order: standardised features [batch, 6], codec block [batch, 14].
+pub const INPUT_NAMES: [&str; 2] = ["features", "codec_onehot"];
+/// The model's output: the predicted VMAF [batch].
+pub const OUTPUT_NAME: &str = "score";
+
 /// ONNX opset the models declare.
 pub const OPSET: i64 = 17;
 /// ONNX IR version matching opset 17.
@@ -93,12 +98,10 @@ pub fn serialise(model: &Mlp, graph_name: &str, doc: &str) -> Vec<u8> {
         float_tensor("half", &[], [0.5]),
         int64_tensor("score_shape", &[1], &[-1]),
     ];
-    let mut nodes = vec![
-        node("Concat", "concat", &["features", "codec_onehot"], "x").message(
-            5,
-            &Message::new().string(1, "axis").int(3, 1).int(20, ATTR_INT),
-        ),
-    ];
+    let mut nodes = vec![node("Concat", "concat", &INPUT_NAMES, "x").message(
+        5,
+        &Message::new().string(1, "axis").int(3, 1).int(20, ATTR_INT),
+    )];
     nodes.push(node("MatMul", "fc1", &["x", "w1"], "fc1_mm"));
     nodes.push(node("Add", "fc1_bias", &["fc1_mm", "b1"], "z1"));
     gelu(&mut nodes, "z1", "h1");
@@ -111,7 +114,7 @@ pub fn serialise(model: &Mlp, graph_name: &str, doc: &str) -> Vec<u8> {
         "Reshape",
         "flatten",
         &["score_column", "score_shape"],
-        "score",
+        OUTPUT_NAME,
     ));
 
     let mut graph = Message::new();
@@ -123,9 +126,9 @@ pub fn serialise(model: &Mlp, graph_name: &str, doc: &str) -> Vec<u8> {
         graph = graph.message(5, t);
     }
     graph = graph
-        .message(11, &value_info("features", &[None, Some(6)]))
-        .message(11, &value_info("codec_onehot", &[None, Some(14)]))
-        .message(12, &value_info("score", &[None]));
+        .message(11, &value_info(INPUT_NAMES[0], &[None, Some(6)]))
+        .message(11, &value_info(INPUT_NAMES[1], &[None, Some(14)]))
+        .message(12, &value_info(OUTPUT_NAME, &[None]));
     Message::new()
         .int(1, IR_VERSION)
         .string(2, "ensemble-kit")

@@ -1,7 +1,8 @@
 //! The model's input (SPEC §6): six libvmaf features standardised per fold, then the 14-wide
 //! codec block — a 12-slot one-hot of the encoder (vocabulary v2), `preset_norm` and
-//! `crf_norm = cq / 63`. `crf_norm` is a fixed scale, so no statistic of the held-out fold
-//! leaks into training (the reference normalised by the corpus min/max).
+//! `crf_norm`, a min-max of the cq over the CQ range of the rows the model is fitted on. Both the
+//! standardisation and the CQ range come from the fitted rows only (a fold's training rows, or the
+//! whole corpus for export), so nothing of a held-out source leaks into its fold.
 
 use crate::schema::CorpusRow;
 
@@ -31,8 +32,13 @@ pub const ENCODER_VOCAB_V2: [&str; 12] = [
     "unknown",
 ];
 
-/// Name of the vocabulary above.
-pub const ENCODER_VOCAB_VERSION: &str = "v2";
+/// Version of the vocabulary above (the sidecar's integer `encoder_vocab_version`).
+pub const ENCODER_VOCAB_VERSION: u32 = 2;
+
+/// The vocabulary's name in LOSO files and messages (`v2`).
+pub fn encoder_vocab_label() -> String {
+    format!("v{ENCODER_VOCAB_VERSION}")
+}
 
 /// Width of the codec block: one-hot, preset_norm, crf_norm.
 pub const CODEC_BLOCK: usize = 14;
@@ -40,8 +46,8 @@ pub const CODEC_BLOCK: usize = 14;
 /// `preset_norm` for every row (the kit encodes at each family's middle preset).
 pub const PRESET_NORM: f32 = 0.5;
 
-/// The divisor of `crf_norm`.
-pub const CQ_SCALE: f32 = 63.0;
+/// A CQ range narrower than this has no width to normalise by: `crf_norm` is then 0.5.
+pub const MIN_CQ_RANGE: f64 = 1e-6;
 
 /// A standard deviation below this is treated as 1 (a constant feature).
 pub const MIN_STD: f64 = 1e-8;
@@ -71,13 +77,61 @@ pub fn raw_features(row: &CorpusRow) -> [f64; 6] {
     ]
 }
 
-/// The codec block of a row.
-pub fn codec_block(encoder: &str, cq: u32) -> [f32; CODEC_BLOCK] {
+/// The names of the codec block's 14 columns, as the reference's sidecar lists them:
+/// `encoder_onehot[NAME]` per vocabulary slot, then `preset_norm`, `crf_norm`.
+pub fn codec_block_layout() -> Vec<String> {
+    ENCODER_VOCAB_V2
+        .iter()
+        .map(|e| format!("encoder_onehot[{e}]"))
+        .chain(["preset_norm".to_owned(), "crf_norm".to_owned()])
+        .collect()
+}
+
+/// The codec block of a row: its encoder's vocabulary slot (see [`encoder_slot`]) and its cq,
+/// normalised over `cq_range`.
+pub fn codec_block(slot: usize, cq: u32, cq_range: &CqRange) -> [f32; CODEC_BLOCK] {
     let mut block = [0f32; CODEC_BLOCK];
-    block[encoder_slot(encoder)] = 1.0;
+    block[slot] = 1.0;
     block[12] = PRESET_NORM;
-    block[13] = cq as f32 / CQ_SCALE;
+    block[13] = cq_range.crf_norm(cq);
     block
+}
+
+/// The smallest and largest cq of the rows a model is fitted on: what `crf_norm` is a min-max
+/// over, and what a sidecar records so a consumer feeds the model the same inputs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CqRange {
+    /// Smallest cq of the fitted rows.
+    pub min: f64,
+    /// Largest cq of the fitted rows.
+    pub max: f64,
+}
+
+impl CqRange {
+    /// The range of `cqs` (no cqs: the empty range 0..0, whose `crf_norm` is 0.5).
+    pub fn fit(cqs: impl Iterator<Item = u32>) -> CqRange {
+        let (min, max) = cqs
+            .fold(None, |range: Option<(u32, u32)>, cq| {
+                Some(range.map_or((cq, cq), |(lo, hi)| (lo.min(cq), hi.max(cq))))
+            })
+            .unwrap_or((0, 0));
+        CqRange {
+            min: f64::from(min),
+            max: f64::from(max),
+        }
+    }
+
+    /// `crf_norm` = (cq − min) / (max − min), or 0.5 when the range is narrower than
+    /// [`MIN_CQ_RANGE`] (SPEC §6). Not clamped, as SPEC §6 states no clamp: a held-out cq
+    /// outside the training range maps outside [0, 1].
+    pub fn crf_norm(&self, cq: u32) -> f32 {
+        let width = self.max - self.min;
+        if width < MIN_CQ_RANGE {
+            0.5
+        } else {
+            ((f64::from(cq) - self.min) / width) as f32
+        }
+    }
 }
 
 /// Per-feature mean and population standard deviation of the given rows (std < 1e-8 → 1).
@@ -128,18 +182,56 @@ impl Standardiser {
     }
 }
 
+/// What is fitted on a model's rows to turn a corpus row into its input: the feature
+/// standardisation and the CQ range of `crf_norm`. A fold fits it on its training rows only.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InputScaling {
+    /// Feature means and standard deviations.
+    pub standardiser: Standardiser,
+    /// The CQ range `crf_norm` is a min-max over.
+    pub cq_range: CqRange,
+}
+
+impl InputScaling {
+    /// The network input of a row: its raw features, its encoder's slot and its cq.
+    pub fn input(&self, features: &[f64; 6], slot: usize, cq: u32) -> [f32; 20] {
+        self.standardiser
+            .input(features, &codec_block(slot, cq, &self.cq_range))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn codec_block_layout() {
-        let b = codec_block("hevc_qsv", 63);
+    fn codec_block_slots() {
+        let range = CqRange::fit([19, 37, 25].into_iter());
+        let b = codec_block(encoder_slot("hevc_qsv"), 37, &range);
         assert_eq!(b[9], 1.0);
         assert_eq!(b.iter().take(12).sum::<f32>(), 1.0);
         assert_eq!((b[12], b[13]), (0.5, 1.0));
         assert_eq!(encoder_slot("h264_videotoolbox"), 11);
         assert!(is_unknown("libaom-av1"));
+        let layout = codec_block_layout();
+        assert_eq!(layout.len(), CODEC_BLOCK);
+        assert_eq!(layout[0], "encoder_onehot[libx264]");
+        assert_eq!(layout[11], "encoder_onehot[unknown]");
+        assert_eq!(layout[12..], ["preset_norm", "crf_norm"]);
+    }
+
+    #[test]
+    fn crf_norm_is_a_min_max_over_the_fitted_cqs() {
+        let range = CqRange::fit([25, 19, 31, 37].into_iter());
+        assert_eq!((range.min, range.max), (19.0, 37.0));
+        assert_eq!(range.crf_norm(19), 0.0);
+        assert_eq!(range.crf_norm(28), 0.5);
+        assert_eq!(range.crf_norm(37), 1.0);
+        assert_eq!(range.crf_norm(46), 1.5, "not clamped");
+        let single = CqRange::fit([30, 30].into_iter());
+        assert_eq!(single.crf_norm(30), 0.5, "one cq: no width, 0.5");
+        assert_eq!(single.crf_norm(40), 0.5);
+        assert_eq!(CqRange::fit(std::iter::empty()).crf_norm(30), 0.5);
     }
 
     #[test]
@@ -152,7 +244,7 @@ mod tests {
         assert_eq!(s.mean[0], 2.0);
         assert_eq!(s.std[0], 1.0);
         assert_eq!(s.std[1], 1.0);
-        let x = s.input(&rows[1], &codec_block("libx264", 0));
+        let x = s.input(&rows[1], &codec_block(0, 0, &CqRange::fit([0].into_iter())));
         assert_eq!(x[0], 1.0);
         assert_eq!(x[6], 1.0);
     }

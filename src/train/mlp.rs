@@ -11,6 +11,8 @@ use rand_core::RngCore;
 
 /// Network input width: 6 features + 14 codec columns.
 pub const INPUT: usize = 20;
+/// Hidden layers (`w1`/`b1` and `w2`/`b2` below).
+pub const DEPTH: usize = 2;
 /// Width of both hidden layers.
 pub const HIDDEN: usize = 64;
 /// Dropout probability during training.
