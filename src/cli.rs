@@ -67,6 +67,9 @@ pub enum Command {
         #[command(flatten)]
         rules: MergeRuleArgs,
     },
+    /// Turn rows written by the reference (Python) kit into a kit shard: source hashes from
+    /// --ref-dir (else marked unknown), timings rounded to whole ms, provenance "imported".
+    ImportCorpus(ImportArgs),
     /// Detect the platform tag and default encoders (SPEC §3; honours KIT_FAKE_*).
     Platform {
         /// Print JSON (schema: `ensemble-kit schema platform`).
@@ -328,6 +331,33 @@ pub struct CorpusArgs {
     pub cell_dir: Option<Utf8PathBuf>,
 
     /// Replace a shard from another run at --out.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `ensemble-kit import-corpus`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The reference kit's corpus (`.jsonl`, rows without `src_sha256`).
+    pub reference: Utf8PathBuf,
+    /// The shard to write (`.jsonl`); its provenance goes to NAME.meta.json beside it.
+    #[arg(long, value_name = "SHARD.jsonl")]
+    pub out: Utf8PathBuf,
+    /// Folder of the source videos (`.yuv`, `.y4m`; named as the rows' `src`), whose SHA-256
+    /// the rows then carry. Without it every source's hash is an unknown-source marker, which
+    /// never merges with a shard scored from the real video.
+    #[arg(long, value_name = "DIR")]
+    pub ref_dir: Option<Utf8PathBuf>,
+    /// Width of raw videos in --ref-dir whose names carry no geometry.
+    #[arg(long, requires = "ref_dir")]
+    pub width: Option<u32>,
+    /// Height of raw videos in --ref-dir whose names carry no geometry.
+    #[arg(long, requires = "ref_dir")]
+    pub height: Option<u32>,
+    /// Frame rate of raw videos in --ref-dir whose names carry none.
+    #[arg(long, value_parser = parse_fps, requires = "ref_dir")]
+    pub fps: Option<crate::schema::Fps>,
+    /// Replace a different shard at --out.
     #[arg(long)]
     pub force: bool,
 }

@@ -20,6 +20,7 @@ pub mod doctor;
 pub mod error;
 pub mod export;
 pub mod gate;
+pub mod import;
 pub mod layout;
 pub mod libvmaf;
 pub mod merge;
@@ -266,6 +267,28 @@ pub fn run(cli: Cli) -> Result<i32> {
                 shards.len(),
                 meta.n_rows,
                 meta.duplicates_dropped
+            ));
+            Ok(0)
+        }
+        Command::ImportCorpus(args) => {
+            let request = import::ImportRequest {
+                reference: args.reference,
+                out: args.out.clone(),
+                ref_dir: args.ref_dir,
+                geometry: sources::GeometryFlags {
+                    width: args.width,
+                    height: args.height,
+                    fps: args.fps,
+                },
+                force: args.force,
+            };
+            let meta = import::run(&request)?;
+            let unknown = meta.sources.iter().filter(|s| !s.known).count();
+            progress.info(&format!(
+                "imported {} rows of {} source(s) ({unknown} with an unknown video) into {}",
+                meta.n_rows,
+                meta.sources.len(),
+                args.out
             ));
             Ok(0)
         }

@@ -6,7 +6,9 @@
 
 use crate::corpus::meta_path;
 use crate::error::{Error, Result};
-use crate::schema::{self, CorpusRow, MergedMeta, MergedShard, ShardMeta, SCHEMA_VERSION};
+use crate::schema::{
+    self, CorpusRow, ImportedShardMeta, MergedMeta, MergedShard, ShardMeta, SCHEMA_VERSION,
+};
 use crate::{atomic, digest, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,6 +43,8 @@ pub struct Corpus {
     pub duplicates: u64,
     /// Shards accepted without metadata (only with [`MergeRules::allow_missing_meta`]).
     pub unverified: Vec<Utf8PathBuf>,
+    /// Shards imported from the reference kit, whose libvmaf version is unknown.
+    pub imported: Vec<String>,
     /// How LOSO files and sidecars name the corpus: the files as given, comma-separated (`full`
     /// names its own shard relative to the results folder instead).
     pub label: String,
@@ -63,17 +67,29 @@ fn timeless(row: &CorpusRow) -> CorpusRow {
     }
 }
 
-/// What sits beside a shard: a shard's or a merged corpus's metadata.
+/// What sits beside a shard: a shard's, an imported shard's or a merged corpus's metadata.
 enum Provenance {
     Shard(Box<ShardMeta>),
+    Imported(Box<ImportedShardMeta>),
     Merged(Box<MergedMeta>),
 }
 
 impl Provenance {
+    /// The libvmaf versions known to have scored the rows (none for an import).
     fn vmaf_versions(&self) -> Vec<String> {
         match self {
             Provenance::Shard(m) => vec![m.tools.vmaf.version.clone()],
+            Provenance::Imported(_) => Vec::new(),
             Provenance::Merged(m) => m.vmaf_versions.clone(),
+        }
+    }
+
+    /// The imported shards behind `file`, whose libvmaf version is unknown.
+    fn imported(&self, file: &Utf8Path) -> Vec<String> {
+        match self {
+            Provenance::Shard(_) => Vec::new(),
+            Provenance::Imported(_) => vec![file.to_string()],
+            Provenance::Merged(m) => m.imported_shards.clone(),
         }
     }
 }
@@ -84,17 +100,11 @@ fn provenance(shard: &Utf8Path) -> Result<Option<Provenance>> {
         return Ok(None);
     }
     let value = schema::read_value(&path)?;
-    if schema::kind_of(&value) == Some("merged-corpus") {
-        Ok(Some(Provenance::Merged(schema::read_json(
-            &path,
-            "merged-corpus",
-        )?)))
-    } else {
-        Ok(Some(Provenance::Shard(schema::read_json(
-            &path,
-            "shard-meta",
-        )?)))
-    }
+    Ok(Some(match schema::kind_of(&value) {
+        Some("merged-corpus") => Provenance::Merged(schema::read_json(&path, "merged-corpus")?),
+        Some("imported-shard") => Provenance::Imported(schema::read_json(&path, "imported-shard")?),
+        _ => Provenance::Shard(schema::read_json(&path, "shard-meta")?),
+    }))
 }
 
 /// The shard's metadata, checked against the shard: it must exist (unless `allow_missing`) and
@@ -117,6 +127,7 @@ fn checked_provenance(
     };
     let (n_rows, sha, field) = match &found {
         Provenance::Shard(m) => (m.n_rows, &m.shard_sha256, "/shard_sha256"),
+        Provenance::Imported(m) => (m.n_rows, &m.shard_sha256, "/shard_sha256"),
         Provenance::Merged(m) => (m.n_rows, &m.corpus_sha256, "/corpus_sha256"),
     };
     let mismatch = |field: &str, message: String| Error::Invalid {
@@ -156,6 +167,7 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
     let mut versions: BTreeMap<String, Utf8PathBuf> = BTreeMap::new();
     let mut videos: BTreeMap<String, (String, usize)> = BTreeMap::new();
     let mut unverified = Vec::new();
+    let mut imported = Vec::new();
     for (index, file) in files.iter().enumerate() {
         if !file.is_file() {
             return Err(Error::Input(format!("corpus `{file}` does not exist; pass the .jsonl shard written by `ensemble-kit corpus`")));
@@ -178,9 +190,14 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
             }
             match videos.get(&row.src) {
                 Some((sha, from)) if *sha != row.src_sha256 => {
+                    let marker = crate::import::unknown_source_marker(&row.src);
+                    let fix = if *sha == marker || row.src_sha256 == marker {
+                        "one shard was imported without --ref-dir, so its video is unknown; re-import it with --ref-dir"
+                    } else {
+                        "each source is one leave-one-out fold, so rename one of the videos and re-score it"
+                    };
                     return Err(Error::Input(format!(
-                        "source name `{}` stands for two different videos: sha256 {sha} in `{}` and {} in `{file}` (line {line}); \
-                         each source is one leave-one-out fold, so rename one of the videos and re-score it",
+                        "source name `{}` stands for two different videos: sha256 {sha} in `{}` and {} in `{file}` (line {line}); {fix}",
                         row.src, files[*from], row.src_sha256
                     )));
                 }
@@ -209,6 +226,7 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
                 for version in found.vmaf_versions() {
                     versions.entry(version).or_insert_with(|| file.clone());
                 }
+                imported.extend(found.imported(file));
             }
             None => unverified.push(file.clone()),
         }
@@ -243,6 +261,7 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
         vmaf_versions: versions.into_keys().collect(),
         duplicates,
         unverified,
+        imported,
     })
 }
 
@@ -255,10 +274,12 @@ pub fn validate(shard: &Utf8Path) -> Result<String> {
     };
     let corpus = load(&[shard.to_owned()], rules)?;
     let rows = corpus.file_rows[0];
-    Ok(if corpus.unverified.is_empty() {
-        format!("corpus shard, {rows} rows, metadata matches")
-    } else {
+    Ok(if !corpus.unverified.is_empty() {
         format!("corpus shard, {rows} rows, but no metadata beside it: merge and train refuse it without --allow-missing-meta")
+    } else if !corpus.imported.is_empty() {
+        format!("corpus shard, {rows} rows, metadata matches; imported from the reference kit, so its libvmaf version is unknown")
+    } else {
+        format!("corpus shard, {rows} rows, metadata matches")
     })
 }
 
@@ -287,10 +308,11 @@ pub fn write(corpus: &Corpus, out: &Utf8Path) -> Result<MergedMeta> {
         .iter()
         .zip(&corpus.file_rows)
         .map(|(file, &rows)| {
-            let (meta, merged) = match provenance(file)? {
-                Some(Provenance::Shard(m)) => (Some(*m), None),
-                Some(Provenance::Merged(m)) => (None, Some(m)),
-                None => (None, None),
+            let (meta, merged, imported) = match provenance(file)? {
+                Some(Provenance::Shard(m)) => (Some(*m), None, None),
+                Some(Provenance::Imported(m)) => (None, None, Some(*m)),
+                Some(Provenance::Merged(m)) => (None, Some(m), None),
+                None => (None, None, None),
             };
             Ok(MergedShard {
                 file: file.to_string(),
@@ -298,6 +320,7 @@ pub fn write(corpus: &Corpus, out: &Utf8Path) -> Result<MergedMeta> {
                 rows,
                 meta,
                 merged,
+                imported,
             })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -319,6 +342,7 @@ pub fn write(corpus: &Corpus, out: &Utf8Path) -> Result<MergedMeta> {
             .into_iter()
             .collect(),
         unverified_shards: corpus.unverified.iter().map(|f| f.to_string()).collect(),
+        imported_shards: corpus.imported.clone(),
         shards,
     };
     atomic::write_json(&meta_path(out), &meta)?;

@@ -848,6 +848,9 @@ pub struct MergedShard {
     pub meta: Option<ShardMeta>,
     /// The merged corpus's provenance, when the input was itself a merge.
     pub merged: Option<Box<MergedMeta>>,
+    /// Its `.meta.json`, when it was imported from the reference kit (`import-corpus`).
+    #[serde(default)]
+    pub imported: Option<ImportedShardMeta>,
 }
 
 /// Provenance of a merged corpus, written beside it as `CORPUS.meta.json`.
@@ -878,8 +881,108 @@ pub struct MergedMeta {
     /// libvmaf, is unknown.
     #[serde(default)]
     pub unverified_shards: Vec<String>,
+    /// Shards imported from the reference kit (`import-corpus`), directly or through a merged
+    /// input: the reference does not record its libvmaf version, so they are missing from
+    /// `vmaf_versions` and the mixed-version guard cannot see them.
+    #[serde(default)]
+    pub imported_shards: Vec<String>,
     /// Every input, in the order given.
     pub shards: Vec<MergedShard>,
+}
+
+/// One row as the reference (Python) kit writes it (SPEC §5): the fields of [`CorpusRow`]
+/// without `src_sha256`, and a fractional `enc_time_ms`. `import-corpus` reads these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceRow {
+    /// Source name.
+    #[schemars(length(min = 1))]
+    pub src: String,
+    /// ffmpeg encoder name.
+    #[schemars(length(min = 1))]
+    pub encoder: String,
+    /// Quality knob the cell was encoded at.
+    #[schemars(range(max = 255))]
+    pub cq: u32,
+    /// 0-based frame number within the cell.
+    pub frame_index: u64,
+    /// Size of the cell's encoded stream in bytes.
+    pub enc_bytes: u64,
+    /// Wall time of the cell's encode in milliseconds, fractional (rounded on import).
+    #[schemars(range(min = 0.0, max = 1e15))]
+    pub enc_time_ms: f64,
+    /// VMAF (model vmaf_v0.6.1).
+    #[schemars(range(min = 0.0, max = 100.0))]
+    pub vmaf: f64,
+    /// `integer_adm2`.
+    #[schemars(range(min = 0.0, max = 2.0))]
+    pub adm2: f64,
+    /// `integer_vif_scale0`.
+    #[schemars(range(min = 0.0, max = 2.0))]
+    pub vif_scale0: f64,
+    /// `integer_vif_scale1`.
+    #[schemars(range(min = 0.0, max = 2.0))]
+    pub vif_scale1: f64,
+    /// `integer_vif_scale2`.
+    #[schemars(range(min = 0.0, max = 2.0))]
+    pub vif_scale2: f64,
+    /// `integer_vif_scale3`.
+    #[schemars(range(min = 0.0, max = 2.0))]
+    pub vif_scale3: f64,
+    /// `integer_motion2`.
+    #[schemars(range(min = 0.0))]
+    pub motion2: f64,
+}
+
+/// A file read by `import-corpus`, identified by its content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ImportedFile {
+    /// The file's name (without its folder).
+    pub file: String,
+    /// SHA-256 of the file.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub sha256: String,
+}
+
+/// One source of an imported shard and where its `src_sha256` came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ImportedSource {
+    /// Source name.
+    pub name: String,
+    /// The `src_sha256` its rows carry: the video's SHA-256 when known, else a marker that no
+    /// real video hashes to (SHA-256 of a fixed prefix and the name).
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub sha256: String,
+    /// True when the video was found in `--ref-dir` and hashed; false for a marker.
+    pub known: bool,
+}
+
+/// Provenance of a shard imported from the reference kit's rows, written beside it as
+/// `SHARD.meta.json`. Who scored the rows, and with which libvmaf, is not recorded by the
+/// reference, so it is not claimed here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ImportedShardMeta {
+    /// Always `imported-shard`.
+    #[schemars(extend("const" = "imported-shard"))]
+    pub kind: String,
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Version of ensemble-kit that imported the rows.
+    pub kit_version: String,
+    /// When (UTC, RFC 3339; `SOURCE_DATE_EPOCH` when set).
+    pub created_at_utc: String,
+    /// The reference kit's corpus the rows came from.
+    pub imported_from: ImportedFile,
+    /// The folder the source videos were hashed in (`--ref-dir`), when given.
+    pub ref_dir: Option<String>,
+    /// The shard's file name (beside this file).
+    pub shard_file: String,
+    /// SHA-256 of the shard file.
+    pub shard_sha256: String,
+    /// Number of rows in the shard.
+    pub n_rows: u64,
+    /// Every source, sorted by name.
+    pub sources: Vec<ImportedSource>,
 }
 
 /// One NDJSON event of `--message-format json` (fields not relevant to an event are omitted).
@@ -1073,6 +1176,14 @@ pub const ALL: &[SchemaDoc] = &[
     SchemaDoc {
         name: "distribution",
         generate: || schemars::schema_for!(DistributionManifest),
+    },
+    SchemaDoc {
+        name: "reference-row",
+        generate: || schemars::schema_for!(ReferenceRow),
+    },
+    SchemaDoc {
+        name: "imported-shard",
+        generate: || schemars::schema_for!(ImportedShardMeta),
     },
 ];
 

@@ -41,6 +41,7 @@ fn corpus() -> Corpus {
         vmaf_versions: Vec::new(),
         duplicates: 0,
         unverified: Vec::new(),
+        imported: Vec::new(),
         label: "synthetic.jsonl".into(),
     }
 }

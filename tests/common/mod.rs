@@ -213,3 +213,14 @@ pub fn hidden_entries(dir: &Utf8Path) -> Vec<String> {
         .filter(|n| n.starts_with('.'))
         .collect()
 }
+
+/// Compares `actual` with `tests/golden/NAME` (rewritten first under `UPDATE_GOLDEN=1`).
+pub fn golden(name: &str, actual: &str) {
+    let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing golden {path}; run with UPDATE_GOLDEN=1"));
+    assert_eq!(actual, expected, "{name} differs from its golden file");
+}
