@@ -230,3 +230,45 @@ fn training_with_stability_seeds_names_the_near_random_source() {
         .unwrap();
     assert_eq!(top["source"], "random", "{doc}");
 }
+
+/// The demo as a new user runs it: the default further seeds give a stability block, the demo
+/// is not fragile, and the verdict and report bytes do not depend on `--jobs`.
+#[test]
+fn the_demo_reports_a_robust_verdict_whatever_the_jobs() {
+    let s = Scratch::new();
+    let run = |out: &str, jobs: &str| {
+        let run = kit()
+            .current_dir(s.path())
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args(["full", "--demo", "--out-dir", out, "--jobs", jobs, "-q"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            run.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    };
+    run("two", "2");
+    run("one", "1");
+    let verdict = std::fs::read_to_string(s.join("two/PROMOTE.json")).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&verdict).unwrap();
+    let stability = &doc["stability"];
+    assert_eq!(
+        stability["seeds"],
+        serde_json::json!([0, 1, 2, 3, 4, 5, 6, 7])
+    );
+    assert!(
+        stability["p_promote"].as_f64().unwrap() >= 0.95,
+        "{stability}"
+    );
+    assert_eq!(stability["fragile"], false);
+    for file in ["PROMOTE.json", "report.html"] {
+        assert_eq!(
+            std::fs::read(s.join("one").join(file)).unwrap(),
+            std::fs::read(s.join("two").join(file)).unwrap(),
+            "{file} depends on --jobs"
+        );
+    }
+}

@@ -16,9 +16,9 @@ pub const SCENES: &[(&str, &str)] = &[
     ("cellular", "cellauto=s=320x180:r=25:rule=110:random_fill_ratio=0.4:random_seed=7:scroll=1,gblur=sigma=0.7"),
     ("fractal_zoom", "mandelbrot=s=320x180:r=25:start_scale=1.5:end_scale=0.3:maxiter=256"),
     ("gradient_flat", "gradients=s=320x180:r=25:c0=0x2a4a78ff:c1=0xe0b080ff:c2=0x40a060ff:nb_colors=3:speed=0.02:seed=3,format=yuv420p,noise=alls=3:allf=t:all_seed=3"),
-    ("life_blur", "life=s=320x180:r=25:mold=10:ratio=0.45:seed=5:life_color=#e8d8a8:death_color=#203040,gblur=sigma=1.0"),
     ("pan_fast", "testsrc2=s=640x360:r=25,scroll=h=0.02:v=0.005,scale=320:180,gblur=sigma=0.6,noise=alls=24:allf=t+u:all_seed=5"),
     ("plasma", "nullsrc=s=320x180:r=25,geq=lum='128+90*sin(X/17+T*3)*cos(Y/13-T*2)':cb='128+40*sin(T+X/40)':cr='128+40*cos(T+Y/30)',noise=alls=5:allf=t:all_seed=9"),
+    ("rings", "nullsrc=s=320x180:r=25,geq=lum='128+70*sin(hypot(X-160,Y-90)/9-T*4)':cb='128+30*sin(X/50+T)':cr='128+30*cos(Y/40-T)',noise=alls=6:allf=t:all_seed=4"),
     ("sierpinski", "sierpinski=s=320x180:r=25:type=carpet:jump=3:seed=2,gblur=sigma=1.5,noise=alls=10:allf=t:all_seed=2"),
     ("testsrc_slow", "testsrc2=s=320x180:r=5,fps=25,noise=alls=8:allf=t:all_seed=13"),
 ];
