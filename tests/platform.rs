@@ -1,7 +1,7 @@
 //! Platform detection for every tag, through the `KIT_FAKE_*` variables, against golden JSON.
 
 mod common;
-use common::kit;
+use common::{golden, kit};
 
 fn detect(fakes: &[(&str, &str)]) -> String {
     let mut cmd = kit();
@@ -11,16 +11,6 @@ fn detect(fakes: &[(&str, &str)]) -> String {
     }
     let out = cmd.assert().success().get_output().stdout.clone();
     String::from_utf8(out).unwrap()
-}
-
-fn golden(name: &str, actual: &str) {
-    let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing golden {path}; run with UPDATE_GOLDEN=1"));
-    assert_eq!(actual, expected, "{name} differs from its golden file");
 }
 
 const LINUX: &[(&str, &str)] = &[

@@ -16,48 +16,12 @@ fn fixture(name: &str) -> Utf8PathBuf {
     ))
 }
 
-fn golden(name: &str, actual: &str) {
-    let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
-    }
-    assert_eq!(
-        actual,
-        std::fs::read_to_string(&path).unwrap(),
-        "{name} differs from its golden file"
-    );
-}
-
-/// A kit-format seed file with the given fold PLCCs.
-fn kit_seed(dir: &Utf8Path, seed: u64, folds: &[(&str, f64)]) {
-    let mean = folds.iter().map(|(_, p)| p).sum::<f64>() / folds.len() as f64;
-    let folds: Vec<serde_json::Value> = folds
-        .iter()
-        .map(|(name, p)| serde_json::json!({"held_out": name, "n_train": 100, "n_val": 50, "plcc": p, "srocc": p, "rmse": 2.5, "baseline_plcc": 0.9}))
-        .collect();
-    let doc = serde_json::json!({
-        "kind": "loso-seed", "schema_version": 1, "seed": seed, "corpus": "corpus.jsonl",
-        "corpus_sha256": "00", "n_rows": 400, "n_folds": folds.len(), "folds": folds,
-        "mean_plcc": mean, "std_plcc": 0.0, "min_plcc": mean, "max_plcc": mean,
-        "plcc_ci95": null, "mean_srocc": mean, "mean_rmse": 2.5, "baseline_mean_plcc": 0.9,
-        "epochs": 200, "batch_size": 32, "lr": 0.0005, "weight_decay": 1e-5, "dropout": 0.1,
-        "num_codecs": 12, "encoder_vocab_version": "v2", "unknown_encoder_rows": 0,
-        "recipe_key": "k", "wall_time_s": 0.0
-    });
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(
-        dir.join(format!("loso_seed{seed}.json")),
-        serde_json::to_string_pretty(&doc).unwrap(),
-    )
-    .unwrap();
-}
-
 /// A kit LOSO folder of ten seeds where source `d`'s fold PLCC per seed is `swing[seed]` and
 /// three other sources hold steady at 0.99.
 fn kit_loso(dir: &Utf8Path, swing: &[f64; 10]) {
     for (seed, &d) in swing.iter().enumerate() {
         let steady = 0.99 + 0.0001 * seed as f64;
-        kit_seed(
+        seed_file(
             dir,
             seed as u64,
             &[("a", steady), ("b", steady), ("c", steady), ("d", d)],

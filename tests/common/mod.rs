@@ -224,3 +224,28 @@ pub fn golden(name: &str, actual: &str) {
         .unwrap_or_else(|_| panic!("missing golden {path}; run with UPDATE_GOLDEN=1"));
     assert_eq!(actual, expected, "{name} differs from its golden file");
 }
+
+/// Writes a kit-format `DIR/loso_seed{seed}.json` whose folds have the given PLCCs (source name,
+/// PLCC) and whose `mean_plcc` is their mean: hand-made LOSO results for gate and compare tests.
+pub fn seed_file(dir: &Utf8Path, seed: u64, folds: &[(&str, f64)]) {
+    let mean = folds.iter().map(|(_, p)| p).sum::<f64>() / folds.len() as f64;
+    let folds: Vec<serde_json::Value> = folds
+        .iter()
+        .map(|(name, p)| serde_json::json!({"held_out": name, "n_train": 100, "n_val": 50, "plcc": p, "srocc": p, "rmse": 2.5, "baseline_plcc": 0.9}))
+        .collect();
+    let doc = serde_json::json!({
+        "kind": "loso-seed", "schema_version": 1, "seed": seed, "corpus": "corpus.jsonl",
+        "corpus_sha256": "00", "n_rows": 400, "n_folds": folds.len(), "folds": folds,
+        "mean_plcc": mean, "std_plcc": 0.0, "min_plcc": mean, "max_plcc": mean,
+        "plcc_ci95": null, "mean_srocc": mean, "mean_rmse": 2.5, "baseline_mean_plcc": 0.9,
+        "epochs": 200, "batch_size": 32, "lr": 0.0005, "weight_decay": 1e-5, "dropout": 0.1,
+        "num_codecs": 12, "encoder_vocab_version": "v2", "unknown_encoder_rows": 0,
+        "recipe_key": "k", "wall_time_s": 0.0
+    });
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(
+        dir.join(format!("loso_seed{seed}.json")),
+        serde_json::to_string_pretty(&doc).unwrap(),
+    )
+    .unwrap();
+}
