@@ -66,9 +66,9 @@ fn current_verdict(dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(Verdict, St
         .iter()
         .map(|&s| gate::read_seed(loso_dir, s))
         .collect::<Result<_>>()?;
-    if gate::judge_seeds(&seeds) != verdict.gate {
+    if !gate::judgement(&seeds, gate::other_seeds(loso_dir, &verdict.seeds)?)?.matches(&verdict) {
         return Err(Error::Input(format!(
-            "{path} is stale: the LOSO results in {} no longer give that gate; re-run `ensemble-kit verdict`",
+            "{path} is stale: the LOSO results in {} no longer give that verdict (gate, per-source diagnosis or stability); re-run `ensemble-kit verdict`",
             verdict.loso_dir
         )));
     }

@@ -120,7 +120,77 @@ pub fn parse_seed(bytes: &[u8], path: &Utf8Path, seed: u64) -> Result<LosoSeed> 
             message: "PLCC is undefined for every fold of this seed (constant or too few rows); the gate cannot judge it".into(),
         });
     }
+    check_summary(&loso, &path)?;
     Ok(loso)
+}
+
+/// Largest difference tolerated between a seed's stated summary and its folds' values (the
+/// reference computes the same means with numpy; they differ by rounding only).
+const SUMMARY_TOLERANCE: f64 = 1e-9;
+
+/// The gate judges a seed by its `mean_plcc`; that number must be what its folds say: as many
+/// folds as `n_folds`, every PLCC a correlation (within [−1, 1]), and mean, min and max of the
+/// defined fold PLCCs equal to the stated ones.
+fn check_summary(loso: &LosoSeed, path: &Utf8Path) -> Result<()> {
+    let invalid = |field: String, message: String| Error::Invalid {
+        path: path.to_owned(),
+        line: None,
+        field,
+        message,
+    };
+    if loso.folds.len() as u64 != loso.n_folds {
+        return Err(invalid(
+            "/n_folds".into(),
+            format!(
+                "says {} but the file lists {} folds",
+                loso.n_folds,
+                loso.folds.len()
+            ),
+        ));
+    }
+    for (i, fold) in loso.folds.iter().enumerate() {
+        if fold.plcc.is_some_and(|p| !(-1.0..=1.0).contains(&p)) {
+            return Err(invalid(
+                format!("/folds/{i}/plcc"),
+                format!(
+                    "{:?} is not a correlation (it must lie within −1 and 1)",
+                    fold.plcc
+                ),
+            ));
+        }
+    }
+    let defined: Vec<f64> = loso.folds.iter().filter_map(|f| f.plcc).collect();
+    let expected = [
+        (
+            "mean_plcc",
+            loso.mean_plcc,
+            crate::stats::mean(defined.iter().copied()),
+        ),
+        (
+            "min_plcc",
+            loso.min_plcc,
+            defined.iter().copied().reduce(f64::min),
+        ),
+        (
+            "max_plcc",
+            loso.max_plcc,
+            defined.iter().copied().reduce(f64::max),
+        ),
+    ];
+    for (field, stated, from_folds) in expected {
+        let agree = match (stated, from_folds) {
+            (Some(a), Some(b)) => (a - b).abs() <= SUMMARY_TOLERANCE,
+            (None, None) => true,
+            _ => false,
+        };
+        if !agree {
+            return Err(invalid(
+                format!("/{field}"),
+                format!("says {stated:?} but its folds give {from_folds:?}; the file was edited or is damaged"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether a seed file is the reference kit's: SPEC §6's fields with neither our `kind` nor a
@@ -238,24 +308,20 @@ pub fn assess(request: &VerdictRequest) -> Result<(Verdict, Vec<LosoSeed>)> {
         .iter()
         .map(|&s| read_seed(dir, s))
         .collect::<Result<_>>()?;
-    let gate = judge_seeds(&seeds);
-    let verdict_word = if gate.passed { "PROMOTE" } else { "HOLD" };
-    let fold_diagnosis = if seeds.len() > 1 {
-        stability::diagnose(&seeds)
-    } else {
-        Vec::new()
-    };
-    let further = further_seeds(dir, &seeds)?;
-    let stability = (!further.is_empty())
-        .then(|| stability::estimate(&seeds, &further, |subset| judge(subset).passed));
+    let Judgement {
+        gate,
+        fold_diagnosis,
+        stability,
+        recommendation,
+    } = judgement(&seeds, other_seeds(dir, &request.seeds)?)?;
     let out_dir = request.out_dir.clone().unwrap_or_else(|| dir.clone());
     let verdict = Verdict {
         schema_version: SCHEMA_VERSION,
-        verdict: verdict_word.into(),
+        verdict: if gate.passed { "PROMOTE" } else { "HOLD" }.into(),
         generated_at_utc: timestamp::now_utc()?,
         loso_dir: relative_to(dir, &out_dir),
         seeds: request.seeds.clone(),
-        recommendation: recommendation(&gate, &fold_diagnosis, stability.as_ref()),
+        recommendation,
         gate,
         corpus: describe_corpus(request.corpus_root.as_deref())?,
         adr: "ADR-0309".into(),
@@ -267,31 +333,85 @@ pub fn assess(request: &VerdictRequest) -> Result<(Verdict, Vec<LosoSeed>)> {
     Ok((verdict, seeds))
 }
 
-/// The seed files in `dir` beyond the judged ones that were trained the same way (same corpus,
-/// folds and epochs), for the stability estimate; files of other runs are left out.
-fn further_seeds(dir: &Utf8Path, judged: &[LosoSeed]) -> Result<Vec<LosoSeed>> {
-    let Some(first) = judged.first() else {
-        return Ok(Vec::new());
+/// Everything a verdict derives from its seed files. `verdict` writes it; `bundle` and
+/// `verify` derive it again from the files they hold and refuse a verdict that says otherwise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgement {
+    /// The three rules over the judged seeds.
+    pub gate: Gate,
+    /// Per source, over the judged seeds.
+    pub fold_diagnosis: Vec<FoldDiagnosis>,
+    /// Over the judged and the further seeds, when there are further ones.
+    pub stability: Option<Stability>,
+    /// The sentence that says what to do.
+    pub recommendation: String,
+}
+
+impl Judgement {
+    /// Whether `verdict` says what the seed files say.
+    pub fn matches(&self, verdict: &Verdict) -> bool {
+        self.gate == verdict.gate
+            && self.fold_diagnosis == verdict.fold_diagnosis
+            && self.stability == verdict.stability
+            && self.recommendation == verdict.recommendation
+    }
+}
+
+/// Judges `judged` (which must come from one run: same corpus, folds and recipe) and, for the
+/// stability estimate, those of `others` trained the same way.
+pub fn judgement(judged: &[LosoSeed], others: Vec<LosoSeed>) -> Result<Judgement> {
+    let first = judged
+        .first()
+        .ok_or_else(|| Error::Input("--seeds needs at least one seed".into()))?;
+    let same_run = |s: &LosoSeed| {
+        s.corpus_sha256 == first.corpus_sha256
+            && s.n_folds == first.n_folds
+            && s.epochs == first.epochs
+            && s.batch_size == first.batch_size
+            && s.lr == first.lr
     };
+    if let Some(odd) = judged.iter().find(|s| !same_run(s)) {
+        return Err(Error::Input(format!(
+            "seed {} was not trained like seed {} (corpus {} vs {}, {} vs {} folds, {} vs {} epochs); \
+             the judged seeds must come from one training run",
+            odd.seed,
+            first.seed,
+            odd.corpus_sha256,
+            first.corpus_sha256,
+            odd.n_folds,
+            first.n_folds,
+            odd.epochs,
+            first.epochs
+        )));
+    }
+    let further: Vec<LosoSeed> = others.into_iter().filter(|s| same_run(s)).collect();
+    let gate = judge_seeds(judged);
+    let fold_diagnosis = if judged.len() > 1 {
+        stability::diagnose(judged)
+    } else {
+        Vec::new()
+    };
+    let stability = (!further.is_empty())
+        .then(|| stability::estimate(judged, &further, gate.passed, |subset| judge(subset).passed));
+    Ok(Judgement {
+        recommendation: recommendation(&gate, &fold_diagnosis, stability.as_ref()),
+        gate,
+        fold_diagnosis,
+        stability,
+    })
+}
+
+/// Every seed file in `dir` but the `judged` ones, in seed order.
+pub fn other_seeds(dir: &Utf8Path, judged: &[u64]) -> Result<Vec<LosoSeed>> {
     let mut numbers: Vec<u64> = dir
         .read_dir_utf8()
         .map_err(|e| Error::io(dir, e))?
         .flatten()
         .filter_map(|e| layout::seed_of(e.file_name()))
-        .filter(|n| judged.iter().all(|s| s.seed != *n))
+        .filter(|n| !judged.contains(n))
         .collect();
     numbers.sort_unstable();
-    let mut further = Vec::new();
-    for n in numbers {
-        let seed = read_seed(dir, n)?;
-        let alike = seed.corpus_sha256 == first.corpus_sha256
-            && seed.n_folds == first.n_folds
-            && seed.epochs == first.epochs;
-        if alike {
-            further.push(seed);
-        }
-    }
-    Ok(further)
+    numbers.into_iter().map(|n| read_seed(dir, n)).collect()
 }
 
 /// `dir` as the verdict records it: relative to the verdict's folder when inside it, so that the

@@ -24,6 +24,8 @@ pub const MARKER: &str = ".ensemble-kit-results";
 pub const LOSO: &str = "loso";
 /// The exported models' folder.
 pub const MODELS: &str = "models";
+/// The corpus folder.
+pub const CORPUS: &str = "corpus";
 /// The shard `full` scores into.
 pub const SHARD: &str = "corpus/shard.jsonl";
 /// The verdict file when the gate passed.
@@ -53,6 +55,9 @@ pub fn verdict_file(dir: &Utf8Path) -> Result<Utf8PathBuf> {
 pub fn claim(dir: &Utf8Path) -> Result<()> {
     let marker = dir.join(MARKER);
     if marker.is_file() {
+        for sub in [CORPUS, LOSO, MODELS] {
+            own_folder(&dir.join(sub))?;
+        }
         return Ok(());
     }
     if dir.exists() {
@@ -70,6 +75,19 @@ pub fn claim(dir: &Utf8Path) -> Result<()> {
     crate::atomic::write(&marker, b"This folder is an ensemble-kit results folder.\n")
 }
 
+/// Checks that `dir`, if it exists, is a real folder and not a symbolic link: the kit writes and
+/// removes files in it, and must never follow a link out of the results folder.
+pub fn own_folder(dir: &Utf8Path) -> Result<bool> {
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(dir, e)),
+        Ok(meta) if meta.is_dir() => Ok(true),
+        Ok(_) => Err(Error::Input(format!(
+            "`{dir}` is a symbolic link or not a folder; the kit writes and removes files only in folders of its own results folder — replace it with a real folder"
+        ))),
+    }
+}
+
 /// Whether `rel` (relative to the results folder) is a file the kit writes there, so may be
 /// bundled or replaced.
 pub fn is_kit_file(rel: &Utf8Path) -> bool {
@@ -84,17 +102,22 @@ pub fn is_kit_file(rel: &Utf8Path) -> bool {
         [PROMOTE | HOLD | REPORT] => true,
         [LOSO, name] => seed_of(name).is_some(),
         [MODELS, name] => is_model_file(name),
-        ["corpus", name] => name.ends_with(".jsonl") || name.ends_with(".meta.json"),
+        [CORPUS, name] => is_corpus_file(name),
         _ => false,
     }
 }
 
-/// The seed of a `loso_seed{N}.json` file name.
+/// The seed of a `loso_seed{N}.json` file name, written the one way the kit writes it (no
+/// leading zeros or sign), so that one seed cannot hide under two names.
 pub fn seed_of(name: &str) -> Option<u64> {
     let digits = name.strip_prefix("loso_seed")?.strip_suffix(".json")?;
-    (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| digits.parse().ok())
-        .flatten()
+    let seed: u64 = digits.parse().ok()?;
+    (seed.to_string() == digits).then_some(seed)
+}
+
+/// Whether a file name in `corpus/` is a shard or its metadata.
+pub fn is_corpus_file(name: &str) -> bool {
+    name.ends_with(".jsonl") || name.ends_with(".meta.json")
 }
 
 /// Whether a file name in `models/` is an exported model or its sidecar.
@@ -114,7 +137,7 @@ pub fn stale_files(
     is_ours: impl Fn(&str) -> bool,
     keep: impl Fn(&str) -> bool,
 ) -> Result<Vec<Utf8PathBuf>> {
-    if !dir.is_dir() {
+    if !own_folder(dir)? {
         return Ok(Vec::new());
     }
     let mut stale = Vec::new();
@@ -152,6 +175,8 @@ mod tests {
             "keep.txt",
             "loso/notes.txt",
             "loso/loso_seedx.json",
+            "loso/loso_seed004.json",
+            "loso/loso_seed+4.json",
             "models/keep.txt",
             "models/sub/a.onnx",
             "PROMOTE.json.bak",

@@ -107,7 +107,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             let corpus = merge::load(&args.shards.corpus, args.shards.rules.rules())?;
             let request = train::TrainRequest {
                 out_dir: args.out_dir,
-                seeds: stability::with_further_seeds(&args.seeds.seeds, args.stability),
+                seeds: stability::with_further_seeds(&args.seeds.seeds, args.stability)?,
                 recipe: recipe(&args.recipe),
                 jobs: args.recipe.jobs,
             };
@@ -123,11 +123,11 @@ pub fn run(cli: Cli) -> Result<i32> {
                 ));
             }
             if seeds.len() > 1 && verdict_visible(&progress) {
-                eprint!(
+                progress::to_stderr(&format!(
                     "per source, over seeds {:?}:\n{}",
                     request.seeds,
                     stability::render_diagnosis(&stability::diagnose(&seeds))
-                );
+                ));
             }
             Ok(0)
         }
@@ -141,7 +141,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             };
             let (verdict, path, seeds) = gate::run(&request)?;
             if verdict_visible(&progress) {
-                eprint!("{}", gate::summary(&verdict, &seeds));
+                progress::to_stderr(&gate::summary(&verdict, &seeds));
             }
             progress.info(&format!("wrote {path}"));
             Ok(if verdict.gate.passed { 0 } else { 1 })
@@ -331,7 +331,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             let outcome = pipeline::run(&request, &overrides, &platform, &progress)?;
             // With JSON events the `bundle` event carries the path; stdout stays pure NDJSON.
             if !progress.is_json() {
-                eprint!("{}", pipeline::summary(&outcome));
+                progress::to_stderr(&pipeline::summary(&outcome));
                 println!("{}", outcome.bundle);
             }
             Ok(if outcome.verdict.gate.passed { 0 } else { 1 })

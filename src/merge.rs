@@ -67,6 +67,9 @@ fn timeless(row: &CorpusRow) -> CorpusRow {
     }
 }
 
+/// The libvmaf "version" of rows imported from the reference kit, which does not record it.
+pub const IMPORTED_VMAF: &str = "unknown (imported from the reference kit)";
+
 /// What sits beside a shard: a shard's, an imported shard's or a merged corpus's metadata.
 enum Provenance {
     Shard(Box<ShardMeta>),
@@ -226,7 +229,14 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
                 for version in found.vmaf_versions() {
                     versions.entry(version).or_insert_with(|| file.clone());
                 }
-                imported.extend(found.imported(file));
+                let from_reference = found.imported(file);
+                if !from_reference.is_empty() {
+                    // Unknown is a version of its own: it may not mix with known ones unasked.
+                    versions
+                        .entry(IMPORTED_VMAF.into())
+                        .or_insert_with(|| file.clone());
+                }
+                imported.extend(from_reference);
             }
             None => unverified.push(file.clone()),
         }

@@ -90,6 +90,7 @@ pub fn run(
 ) -> Result<FullOutcome> {
     let out = &request.out_dir;
     layout::claim(out)?;
+    let trained = stability::with_further_seeds(&request.seeds, request.further_seeds)?;
     let shards = match &request.references {
         Some(references) => {
             progress.info("stage 1/6 doctor");
@@ -131,7 +132,25 @@ pub fn run(
             corpus::run(&corpus_request, &tools, platform, progress)?;
             vec![shard]
         }
-        None => request.corpus.clone(),
+        None => {
+            // This run scores nothing: a shard of an earlier run must not travel in its bundle
+            // (unless it is one of the shards this run trains on).
+            let corpus_dir = out.join(layout::CORPUS);
+            let given: Vec<std::path::PathBuf> = request
+                .corpus
+                .iter()
+                .flat_map(|shard| [shard.clone(), corpus::meta_path(shard)])
+                .filter_map(|f| std::fs::canonicalize(f).ok())
+                .collect();
+            remove_all(layout::stale_files(
+                &corpus_dir,
+                layout::is_corpus_file,
+                |name| {
+                    std::fs::canonicalize(corpus_dir.join(name)).is_ok_and(|f| given.contains(&f))
+                },
+            )?)?;
+            request.corpus.clone()
+        }
     };
     let mut corpus = merge::load(&shards, request.merge_rules)?;
     if request.references.is_some() {
@@ -142,7 +161,6 @@ pub fn run(
 
     progress.info("stage 3/6 train");
     let loso_dir = out.join(layout::LOSO);
-    let trained = stability::with_further_seeds(&request.seeds, request.further_seeds);
     remove_all(layout::stale_files(
         &loso_dir,
         |name| layout::seed_of(name).is_some(),

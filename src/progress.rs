@@ -66,7 +66,7 @@ impl Progress {
         );
         match self.bar.lock().expect("progress lock").as_ref() {
             Some(bar) => bar.println(text),
-            None => eprintln!("{text}"),
+            None => to_stderr(&format!("{text}\n")),
         }
     }
 
@@ -135,4 +135,11 @@ impl Progress {
         }
         self.event(ProgressEvent::new("stage-finish").stage(stage));
     }
+}
+
+/// Writes to stderr, ignoring failure: a reader that closed the pipe early (`| head`) must not
+/// turn a run into a crash.
+pub fn to_stderr(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }

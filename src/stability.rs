@@ -7,6 +7,7 @@
 //! to seed, whether those five pass is a coin toss; a confirmation that disagrees with the
 //! owner's verdict means something only when both say how fragile they are.
 
+use crate::error::{Error, Result};
 use crate::schema::{FoldDiagnosis, LosoSeed, Stability};
 use crate::stats;
 use rand_core::{RngCore, SeedableRng};
@@ -17,11 +18,27 @@ use std::collections::BTreeMap;
 /// (measured: 27 s with 3, 32 s with 5).
 pub const FULL_DEFAULT_FURTHER_SEEDS: u64 = 3;
 
+/// Most further seeds one run may train: far beyond what an estimate needs, well below what
+/// would exhaust memory.
+pub const MAX_FURTHER_SEEDS: u64 = 1000;
+
 /// `seeds` followed by `further` more, numbered on from the largest of them (5…K+4 after the
 /// gate's 0–4).
-pub fn with_further_seeds(seeds: &[u64], further: u64) -> Vec<u64> {
-    let next = seeds.iter().max().map_or(0, |m| m + 1);
-    seeds.iter().copied().chain(next..next + further).collect()
+pub fn with_further_seeds(seeds: &[u64], further: u64) -> Result<Vec<u64>> {
+    if further > MAX_FURTHER_SEEDS {
+        return Err(Error::Input(format!(
+            "--stability {further} is more than {MAX_FURTHER_SEEDS} further seeds; a few dozen give a good estimate"
+        )));
+    }
+    let next = seeds.iter().max().map_or(Some(0), |m| m.checked_add(1));
+    let end = next.and_then(|n| n.checked_add(further));
+    match (next, end) {
+        (Some(next), Some(end)) => Ok(seeds.iter().copied().chain(next..end).collect()),
+        _ => Err(Error::Input(
+            "--seeds leaves no room for further seed numbers after the largest; use smaller seeds"
+                .into(),
+        )),
+    }
 }
 
 /// The per-source table printed by `train`, `verdict` and `full`.
@@ -56,7 +73,7 @@ pub fn render_diagnosis(diagnosis: &[FoldDiagnosis]) -> String {
 pub const EXACT_SUBSETS_MAX: u64 = 100_000;
 /// Random subsets drawn when the exact count is too large.
 pub const SAMPLED_SUBSETS: u64 = 20_000;
-/// `p_promote` strictly between these bounds makes a verdict fragile.
+/// `p_promote` strictly between these bounds makes a verdict fragile (see [`is_fragile`]).
 pub const FRAGILE_BELOW: f64 = 0.95;
 /// See [`FRAGILE_BELOW`].
 pub const FRAGILE_ABOVE: f64 = 0.05;
@@ -128,6 +145,7 @@ pub fn driving_sources(diagnosis: &[FoldDiagnosis]) -> Vec<String> {
 pub fn estimate(
     judged: &[LosoSeed],
     further: &[LosoSeed],
+    judged_passed: bool,
     passes: impl Fn(&[(u64, f64)]) -> bool,
 ) -> Stability {
     let pooled: Vec<&LosoSeed> = judged.iter().chain(further).collect();
@@ -170,9 +188,22 @@ pub fn estimate(
         exact,
         p_promote,
         per_seed_plcc_std: stats::sample_std(&values).unwrap_or(0.0),
-        fragile: FRAGILE_ABOVE < p_promote && p_promote < FRAGILE_BELOW,
+        fragile: is_fragile(p_promote, judged_passed),
         driving_sources: driving_sources(&diagnose(&pooled_owned)),
     }
+}
+
+/// A verdict is fragile when other seed sets would often decide otherwise: 0.05 < p_promote <
+/// 0.95, or the judged seeds gave the rare outcome (a PROMOTE that at most 5 % of seed sets
+/// give, a HOLD against at least 95 %) — a fluke is no firmer than a coin toss.
+fn is_fragile(p_promote: f64, judged_passed: bool) -> bool {
+    let coin_toss = FRAGILE_ABOVE < p_promote && p_promote < FRAGILE_BELOW;
+    let fluke = if judged_passed {
+        p_promote <= FRAGILE_ABOVE
+    } else {
+        p_promote >= FRAGILE_BELOW
+    };
+    coin_toss || fluke
 }
 
 /// Sample covariance (ddof 1) of two equally long series; `None` below two values.
@@ -229,6 +260,21 @@ fn for_each_subset(n: usize, k: usize, each: &mut impl FnMut(&[usize])) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_verdict_is_fragile_when_other_seeds_often_disagree_or_it_is_a_fluke() {
+        assert!(!is_fragile(1.0, true) && !is_fragile(0.96, true));
+        assert!(is_fragile(0.5, true) && is_fragile(0.5, false));
+        assert!(
+            is_fragile(1.0 / 56.0, true),
+            "a PROMOTE only 1 set in 56 gives"
+        );
+        assert!(
+            !is_fragile(1.0 / 56.0, false),
+            "a HOLD nearly every set gives"
+        );
+        assert!(is_fragile(0.97, false), "a HOLD against 97 % of sets");
+    }
 
     #[test]
     fn subsets_are_counted_and_enumerated() {

@@ -128,11 +128,7 @@ fn staged_file(staging: &Utf8Path, name: &Utf8Path) -> Result<std::io::BufWriter
 
 /// The seed of a `loso_seed{N}.json` member.
 fn loso_seed_number(name: &Utf8Path) -> Option<u64> {
-    name.file_name()?
-        .strip_prefix("loso_seed")?
-        .strip_suffix(".json")?
-        .parse()
-        .ok()
+    crate::layout::seed_of(name.file_name()?)
 }
 
 /// The plain components of a path (no `.`, root or prefix), to compare folders.
@@ -363,17 +359,20 @@ impl Contents {
             ));
         }
         let seeds = self.judged_seeds(verdict, name, problems);
-        if let Some(seeds) = &seeds {
-            let rejudged = gate::judge_seeds(seeds);
-            if rejudged != verdict.gate {
-                problems.push(format!(
-                    "stale: {name} does not match its LOSO files judged again ({}, mean PLCC {:.5}, spread {:.5})",
-                    if rejudged.passed { "PROMOTE" } else { "HOLD" },
-                    rejudged.mean_plcc,
-                    rejudged.plcc_spread
-                ));
+        if let Some((seeds, others)) = &seeds {
+            match gate::judgement(seeds, others.clone()) {
+                Ok(rejudged) if rejudged.matches(verdict) => {}
+                Ok(rejudged) => problems.push(format!(
+                    "stale: {name} does not match its LOSO files judged again ({}, mean PLCC {:.5}, spread {:.5}{})",
+                    if rejudged.gate.passed { "PROMOTE" } else { "HOLD" },
+                    rejudged.gate.mean_plcc,
+                    rejudged.gate.plcc_spread,
+                    rejudged.stability.as_ref().map_or(String::new(), |s| format!(", p_promote {:.3}", s.p_promote))
+                )),
+                Err(e) => problems.push(format!("invalid: {e}")),
             }
         }
+        let seeds = seeds.map(|(judged, _)| judged);
         if word != "PROMOTE" {
             let models = self
                 .hashes
@@ -407,7 +406,7 @@ impl Contents {
         verdict: &Verdict,
         name: &str,
         problems: &mut Vec<String>,
-    ) -> Option<Vec<LosoSeed>> {
+    ) -> Option<(Vec<LosoSeed>, Vec<LosoSeed>)> {
         let loso_dir = plain_components(Utf8Path::new(&verdict.loso_dir));
         let matching = self
             .loso
@@ -440,6 +439,11 @@ impl Contents {
                 )),
             }
         }
-        (judged.len() == verdict.seeds.len()).then_some(judged)
+        let others: Vec<LosoSeed> = seeds
+            .iter()
+            .filter(|(seed, _)| !verdict.seeds.contains(seed))
+            .filter_map(|(_, parsed)| parsed.as_ref().ok().cloned())
+            .collect();
+        (judged.len() == verdict.seeds.len()).then_some((judged, others))
     }
 }

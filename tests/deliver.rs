@@ -215,10 +215,7 @@ fn bundling_refuses_a_stale_or_mismatched_verdict() {
         .stderr(contains("more than one verdict"));
     std::fs::remove_file(s.join("results/HOLD.json")).unwrap();
     let seed0 = s.join("results/loso/loso_seed0.json");
-    let mut doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&seed0).unwrap()).unwrap();
-    doc["mean_plcc"] = 0.5.into();
-    std::fs::write(&seed0, doc.to_string()).unwrap();
+    edit_json(&seed0, retrained_worse);
     kit()
         .current_dir(s.path())
         .args(["bundle", "--out-dir", "results"])
@@ -659,6 +656,17 @@ fn forged_bundle(
     write_archive(out, members);
 }
 
+/// A seed file as if that seed had been retrained to a PLCC of 0.5 on every fold: consistent
+/// in itself (summary = folds), so only the verdict that judged the old one is stale.
+fn retrained_worse(seed: &mut serde_json::Value) {
+    for fold in seed["folds"].as_array_mut().unwrap() {
+        fold["plcc"] = 0.5.into();
+    }
+    for field in ["mean_plcc", "min_plcc", "max_plcc"] {
+        seed[field] = 0.5.into();
+    }
+}
+
 fn edit_json(path: &Utf8Path, edit: impl FnOnce(&mut serde_json::Value)) {
     let mut doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -704,9 +712,7 @@ fn verify_and_compare_refuse_a_bundle_whose_verdicts_disagree() {
 
     // PROMOTE.json kept while the bundled LOSO results now give HOLD.
     std::fs::remove_file(results.join("HOLD.json")).unwrap();
-    edit_json(&results.join("loso/loso_seed0.json"), |v| {
-        v["mean_plcc"] = 0.5.into()
-    });
+    edit_json(&results.join("loso/loso_seed0.json"), retrained_worse);
     forged_bundle(&results, "PROMOTE", &forged, vec![]);
     verify_refuses("stale: PROMOTE.json does not match its LOSO files judged again (HOLD");
 

@@ -7,6 +7,7 @@
 mod common;
 use camino::{Utf8Path, Utf8PathBuf};
 use common::*;
+use predicates::prelude::*;
 use predicates::str::contains;
 use std::sync::OnceLock;
 
@@ -495,4 +496,102 @@ fn bundle_bytes_do_not_depend_on_the_results_folder_name() {
         ensemble_kit::digest::sha256_file(&bundle).unwrap()
     };
     assert_eq!(bundle_sha("first"), bundle_sha("second-results"));
+}
+
+/// Review finding: `full` must not follow a symbolic link out of its folder, and a run on given
+/// shards must not ship the shard an earlier run scored.
+#[test]
+fn full_follows_no_link_and_ships_no_stale_shard() {
+    let s = Scratch::new();
+    let refs = refs(&s.join("refs"), &SCENES[..2]);
+    let full = |extra: &[&str]| {
+        let mut cmd = kit();
+        cmd.current_dir(s.path())
+            .args(["full", "--out-dir", "D"])
+            .args(GRID)
+            .args(["--seeds", "0,1", "--epochs", "5", "--stability", "0", "-q"])
+            .args(extra);
+        cmd
+    };
+    let first = full(&["--ref-dir", refs.as_str()]).output().unwrap();
+    assert!(matches!(first.status.code(), Some(0 | 1)), "{first:?}");
+
+    std::fs::create_dir(s.join("registry")).unwrap();
+    std::fs::write(s.join("registry/model_seed0.onnx"), "x").unwrap();
+    std::fs::remove_dir_all(s.join("D/models")).ok();
+    std::os::unix::fs::symlink(s.join("registry"), s.join("D/models")).unwrap();
+    full(&["--ref-dir", refs.as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains("is a symbolic link"));
+    assert!(s.join("registry/model_seed0.onnx").is_file());
+    std::fs::remove_file(s.join("D/models")).unwrap();
+
+    let other = copy_shard(&{
+        let dir = s.join("other");
+        std::fs::create_dir(&dir).unwrap();
+        dir
+    });
+    let second = full(&["--corpus", other.as_str()]).output().unwrap();
+    assert!(matches!(second.status.code(), Some(0 | 1)), "{second:?}");
+    assert!(!s.join("D/corpus/shard.jsonl").exists());
+    let manifest = std::fs::read_to_string(s.join("D/manifest.json")).unwrap();
+    assert!(!manifest.contains("corpus/"), "{manifest}");
+}
+
+/// Review finding: a tool's identity is its content, not where it is installed.
+#[test]
+fn the_same_vmaf_elsewhere_reuses_every_cell() {
+    let s = Scratch::new();
+    let refs = refs(&s.join("refs"), &SCENES[..1]);
+    let cells = s.join("cells");
+    corpus(&refs, &s.join("a.jsonl"), &["--cell-dir", cells.as_str()])
+        .assert()
+        .success();
+    let real = ensemble_kit::tools::locate_vmaf(&Default::default())
+        .unwrap()
+        .path;
+    std::fs::create_dir(s.join("bin")).unwrap();
+    std::fs::copy(&real, s.join("bin/vmaf")).unwrap();
+    kit()
+        .current_dir(s.path())
+        .args(["--vmaf", "bin/vmaf"])
+        .args(["corpus", "--ref-dir", refs.as_str(), "--out", "b.jsonl"])
+        .args(GRID)
+        .args(["--cell-dir", cells.as_str()])
+        .assert()
+        .success()
+        .stderr(contains("cell 2/2").and(contains("reused")))
+        .stderr(contains(" done:").not());
+}
+
+/// Review finding: rows imported from the reference kit carry no libvmaf version, and unknown
+/// may not mix with a known version unasked.
+#[test]
+fn an_import_does_not_slip_past_the_libvmaf_version_guard() {
+    let s = Scratch::new();
+    let imported = s.join("imported.jsonl");
+    kit()
+        .args(["import-corpus"])
+        .arg(format!(
+            "{}/tests/fixtures/reference/corpus.jsonl",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args(["--out", imported.as_str()])
+        .assert()
+        .success();
+    let ours = copy_shard(s.path());
+    let merge = |extra: &[&str]| {
+        let mut cmd = kit();
+        cmd.args(["merge", imported.as_str(), ours.as_str(), "--out"])
+            .arg(s.join("m.jsonl"))
+            .args(extra);
+        cmd
+    };
+    merge(&[])
+        .assert()
+        .code(2)
+        .stderr(contains("different libvmaf versions"))
+        .stderr(contains("unknown (imported from the reference kit)"));
+    merge(&["--allow-mixed-vmaf"]).assert().success();
 }

@@ -166,7 +166,10 @@ fn imported_shards_validate_train_and_merge_with_an_unknown_libvmaf() {
         .assert()
         .success();
     let merged_meta = meta(&merged);
-    assert_eq!(merged_meta["vmaf_versions"], serde_json::json!([]));
+    assert_eq!(
+        merged_meta["vmaf_versions"],
+        serde_json::json!(["unknown (imported from the reference kit)"])
+    );
     assert_eq!(
         merged_meta["imported_shards"],
         serde_json::json!([shard.as_str()])

@@ -41,11 +41,13 @@ fn seed_file(root: &Utf8Path, seed: u64, blur_noise: f64) {
     }
     let plccs: Vec<f64> = folds.iter().map(|f| f["plcc"].as_f64().unwrap()).collect();
     let mean = plccs.iter().sum::<f64>() / plccs.len() as f64;
+    let min = plccs.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = plccs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let doc = json!({
         "kind": "loso-seed", "schema_version": ensemble_kit::schema::SCHEMA_VERSION, "seed": seed,
         "corpus": "corpus/shard.jsonl", "corpus_sha256": "ab".repeat(32), "n_rows": 96,
-        "n_folds": 4, "folds": folds, "mean_plcc": mean, "std_plcc": 0.01, "min_plcc": 0.9,
-        "max_plcc": 1.0, "plcc_ci95": null, "mean_srocc": mean, "mean_rmse": 2.0,
+        "n_folds": 4, "folds": folds, "mean_plcc": mean, "std_plcc": 0.01, "min_plcc": min,
+        "max_plcc": max, "plcc_ci95": null, "mean_srocc": mean, "mean_rmse": 2.0,
         "baseline_mean_plcc": 0.9, "epochs": 200, "batch_size": 32, "lr": 0.0005,
         "weight_decay": 1e-5, "dropout": 0.1, "num_codecs": 12, "encoder_vocab_version": "v2",
         "unknown_encoder_rows": 0, "recipe_key": "k", "wall_time_s": 0.0

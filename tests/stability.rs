@@ -238,3 +238,91 @@ fn the_demo_reports_a_robust_verdict_whatever_the_jobs() {
         );
     }
 }
+
+#[test]
+fn a_seed_file_whose_summary_disagrees_with_its_folds_is_refused() {
+    let s = Scratch::new();
+    fragile_loso(&s.join("loso"), 5);
+    let path = s.join("loso/loso_seed2.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    doc["mean_plcc"] = 0.999.into();
+    std::fs::write(&path, doc.to_string()).unwrap();
+    kit()
+        .current_dir(s.path())
+        .args(["verdict", "--loso-dir", "loso"])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "loso_seed2.json: /mean_plcc: says Some(0.999) but its folds give",
+        ));
+}
+
+#[test]
+fn judged_seeds_from_different_runs_are_refused() {
+    let s = Scratch::new();
+    fragile_loso(&s.join("loso"), 5);
+    let path = s.join("loso/loso_seed3.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("\"epochs\": 200", "\"epochs\": 1")).unwrap();
+    kit()
+        .current_dir(s.path())
+        .args(["verdict", "--loso-dir", "loso"])
+        .assert()
+        .code(2)
+        .stderr(contains("seed 3 was not trained like seed 0"));
+}
+
+#[test]
+fn a_bundle_whose_stability_block_was_edited_is_refused() {
+    let s = Scratch::new();
+    fragile_loso(&s.join("results/loso"), 10);
+    kit()
+        .current_dir(s.path())
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args([
+            "verdict",
+            "--loso-dir",
+            "results/loso",
+            "--out-dir",
+            "results",
+        ])
+        .assert()
+        .code(1);
+    let path = s.join("results/HOLD.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    doc["stability"]["fragile"] = false.into();
+    doc["stability"]["p_promote"] = 0.0.into();
+    std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    kit()
+        .current_dir(s.path())
+        .args(["bundle", "--out-dir", "results"])
+        .assert()
+        .code(2)
+        .stderr(contains("is stale"));
+}
+
+#[test]
+fn an_absurd_number_of_further_seeds_is_refused() {
+    let s = Scratch::new();
+    let shard = corpus_with_a_random_source(s.path());
+    kit()
+        .args(["train", "--corpus", shard.as_str(), "--allow-missing-meta"])
+        .args([
+            "--out-dir",
+            s.join("loso").as_str(),
+            "--stability",
+            "100000000000",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--stability 100000000000 is more than 1000"));
+    kit()
+        .args(["train", "--corpus", shard.as_str(), "--allow-missing-meta"])
+        .args(["--out-dir", s.join("loso").as_str(), "--stability", "1"])
+        .args(["--seeds", "18446744073709551615"])
+        .assert()
+        .code(2)
+        .stderr(contains("no room for further seed numbers"));
+}

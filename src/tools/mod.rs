@@ -95,7 +95,7 @@ pub fn locate_ffmpeg(overrides: &ToolOverrides) -> Result<Tool> {
     )?;
     let version = ffmpeg::version(&path)?;
     Ok(Tool {
-        sha256: content_sha256(&path, None)?,
+        sha256: content_sha256(&path, FFMPEG_LIBRARIES)?,
         path,
         version,
         found_by,
@@ -114,48 +114,63 @@ pub fn locate_vmaf(overrides: &ToolOverrides) -> Result<Tool> {
     let version = vmaf::version(&path)?;
     vmaf::check_supported(&path, &version)?;
     Ok(Tool {
-        sha256: content_sha256(&path, Some("libvmaf"))?,
+        sha256: content_sha256(&path, VMAF_LIBRARIES)?,
         path,
         version,
         found_by,
     })
 }
 
-/// SHA-256 of a program's file and, when `library` names one (`libvmaf`), of the shared
-/// libraries of that name it loads (found with `ldd`): a `vmaf` linked against a shared libvmaf
-/// carries its scoring code and built-in model there, not in the binary. A statically linked
-/// program (the bootstrap's `vmaf`) is identified by its file alone.
-pub fn content_sha256(program: &Utf8Path, library: Option<&str>) -> Result<String> {
-    let own = crate::digest::sha256_file(program)?;
-    let Some(prefix) = library else {
-        return Ok(own);
-    };
-    let mut identity = format!("{own}  {program}\n");
-    for lib in linked_libraries(program, prefix) {
-        identity.push_str(&format!("{}  {lib}\n", crate::digest::sha256_file(&lib)?));
+/// The shared libraries whose code decides `vmaf`'s scores: libvmaf with its built-in model.
+pub const VMAF_LIBRARIES: &[&str] = &["libvmaf"];
+/// The shared libraries whose code decides ffmpeg's encodes and decodes.
+pub const FFMPEG_LIBRARIES: &[&str] = &[
+    "libavcodec",
+    "libavformat",
+    "libavutil",
+    "libswscale",
+    "libx264",
+    "libx265",
+    "libSvtAv1Enc",
+    "libvpx",
+    "libvvenc",
+];
+
+/// SHA-256 of a program's content: its file and the shared libraries it loads (found with
+/// `ldd`) whose names start with one of `libraries`, by content only, so the same bytes give the
+/// same identity wherever they are installed. A Debian `ffmpeg` is a small stub around
+/// libavcodec and libx264, and a `vmaf` linked against a shared libvmaf carries its scoring
+/// code and built-in model there; a statically linked program (the bootstrap's `vmaf`) is its
+/// file alone.
+pub fn content_sha256(program: &Utf8Path, libraries: &[&str]) -> Result<String> {
+    let mut identity = format!("{}\n", crate::digest::sha256_file(program)?);
+    for lib in linked_libraries(program, libraries) {
+        identity.push_str(&format!("{}\n", crate::digest::sha256_file(&lib)?));
     }
     Ok(crate::digest::sha256_bytes(identity.as_bytes()))
 }
 
-/// The shared libraries named `prefix*` that `program` loads, as `ldd` resolves them (empty
-/// where there is no `ldd`, e.g. macOS, or the program is static or a script).
-fn linked_libraries(program: &Utf8Path, prefix: &str) -> Vec<Utf8PathBuf> {
+/// The shared libraries named `prefix*` (for any of `prefixes`) that `program` loads, as `ldd`
+/// resolves them, sorted by name (empty where there is no `ldd`, e.g. macOS, or the program is
+/// static or a script).
+fn linked_libraries(program: &Utf8Path, prefixes: &[&str]) -> Vec<Utf8PathBuf> {
     let Some(ldd) = search_path("ldd") else {
         return Vec::new();
     };
     let Ok(out) = process::Invocation::new(&ldd, vec![program.to_string()]).capture("ldd") else {
         return Vec::new();
     };
-    let mut libs: Vec<Utf8PathBuf> = String::from_utf8_lossy(&out.stdout)
+    let mut libs: Vec<(String, Utf8PathBuf)> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|line| {
             let (name, rest) = line.trim().split_once(" => ")?;
             let path = rest.split_whitespace().next()?;
-            (name.starts_with(prefix) && path.starts_with('/')).then(|| Utf8PathBuf::from(path))
+            (prefixes.iter().any(|p| name.starts_with(p)) && path.starts_with('/'))
+                .then(|| (name.to_owned(), Utf8PathBuf::from(path)))
         })
         .collect();
     libs.sort();
-    libs
+    libs.into_iter().map(|(_, path)| path).collect()
 }
 
 /// The kit's cache folder: `$ENSEMBLE_KIT_CACHE`, else `$XDG_CACHE_HOME/ensemble-kit`, else

@@ -229,6 +229,11 @@ pub fn golden(name: &str, actual: &str) {
 /// PLCC) and whose `mean_plcc` is their mean: hand-made LOSO results for gate and compare tests.
 pub fn seed_file(dir: &Utf8Path, seed: u64, folds: &[(&str, f64)]) {
     let mean = folds.iter().map(|(_, p)| p).sum::<f64>() / folds.len() as f64;
+    let min = folds.iter().map(|(_, p)| *p).fold(f64::INFINITY, f64::min);
+    let max = folds
+        .iter()
+        .map(|(_, p)| *p)
+        .fold(f64::NEG_INFINITY, f64::max);
     let folds: Vec<serde_json::Value> = folds
         .iter()
         .map(|(name, p)| serde_json::json!({"held_out": name, "n_train": 100, "n_val": 50, "plcc": p, "srocc": p, "rmse": 2.5, "baseline_plcc": 0.9}))
@@ -236,7 +241,7 @@ pub fn seed_file(dir: &Utf8Path, seed: u64, folds: &[(&str, f64)]) {
     let doc = serde_json::json!({
         "kind": "loso-seed", "schema_version": 1, "seed": seed, "corpus": "corpus.jsonl",
         "corpus_sha256": "00", "n_rows": 400, "n_folds": folds.len(), "folds": folds,
-        "mean_plcc": mean, "std_plcc": 0.0, "min_plcc": mean, "max_plcc": mean,
+        "mean_plcc": mean, "std_plcc": 0.0, "min_plcc": min, "max_plcc": max,
         "plcc_ci95": null, "mean_srocc": mean, "mean_rmse": 2.5, "baseline_mean_plcc": 0.9,
         "epochs": 200, "batch_size": 32, "lr": 0.0005, "weight_decay": 1e-5, "dropout": 0.1,
         "num_codecs": 12, "encoder_vocab_version": "v2", "unknown_encoder_rows": 0,
