@@ -218,7 +218,7 @@ pub fn corpus(
         tools.vmaf.version,
         naive_peak,
         pipeline_peak,
-        meta.settings.jobs,
+        crate::budget::split(request.jobs, request.threads)?.0,
         naive_secs / pipeline_secs,
         pipeline_peak as f64 / pipeline_encoded.max(1) as f64,
     ))

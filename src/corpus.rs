@@ -245,7 +245,6 @@ pub fn run(
             cqs: cqs.clone(),
             frames_per_source: request.frames,
             vmaf_model: vmaf::MODEL.into(),
-            jobs,
             threads_per_job: threads,
             allow_failed_cells: request.allow_failed_cells,
             scoring_backend: backend,

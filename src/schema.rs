@@ -231,9 +231,9 @@ pub struct ShardSettings {
     pub frames_per_source: Option<u64>,
     /// libvmaf model.
     pub vmaf_model: String,
-    /// Cells run at once.
-    pub jobs: usize,
-    /// Threads each cell's encoder and scorer may use.
+    /// Threads each cell's encoder and scorer may use. (How many cells ran at once is not
+    /// recorded: it changes no row, and the shard — and so a bundle — must be the same bytes
+    /// whatever `--jobs` was.)
     pub threads_per_job: usize,
     /// Whether failed cells were allowed.
     pub allow_failed_cells: bool,

@@ -198,7 +198,7 @@ fn training_with_stability_seeds_names_the_near_random_source() {
 }
 
 /// The demo as a new user runs it: the default further seeds give a stability block, the demo
-/// is not fragile, and the verdict and report bytes do not depend on `--jobs`.
+/// is not fragile, and the verdict, report and bundle bytes do not depend on `--jobs`.
 #[test]
 fn the_demo_reports_a_robust_verdict_whatever_the_jobs() {
     let s = Scratch::new();
@@ -230,7 +230,20 @@ fn the_demo_reports_a_robust_verdict_whatever_the_jobs() {
         "{stability}"
     );
     assert_eq!(stability["fragile"], false);
-    for file in ["PROMOTE.json", "report.html"] {
+    let bundle = |out: &str| {
+        let name = s
+            .join(out)
+            .read_dir_utf8()
+            .unwrap()
+            .flatten()
+            .find(|e| e.file_name().ends_with(".tar.gz"))
+            .unwrap()
+            .file_name()
+            .to_owned();
+        format!("{out}/{name}")
+    };
+    assert_eq!(bundle("one")[4..], bundle("two")[4..]);
+    for file in ["PROMOTE.json", "report.html", &bundle("one")[4..]] {
         assert_eq!(
             std::fs::read(s.join("one").join(file)).unwrap(),
             std::fs::read(s.join("two").join(file)).unwrap(),
