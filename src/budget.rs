@@ -24,3 +24,11 @@ pub fn split(jobs: Option<usize>, threads: Option<usize>) -> Result<(usize, usiz
     }
     Ok((jobs, threads))
 }
+
+/// A pool of `jobs` worker threads: the one way a stage runs work in parallel under the budget.
+pub fn pool(jobs: usize) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .build()
+        .map_err(|e| Error::Environment(format!("could not start {jobs} worker threads: {e}")))
+}

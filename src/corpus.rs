@@ -151,10 +151,7 @@ pub fn run(
         keyed.len()
     ));
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| Error::Environment(format!("could not start {jobs} worker threads: {e}")))?;
+    let pool = budget::pool(jobs)?;
     let done = AtomicUsize::new(0);
     let total = keyed.len();
     progress.stage_start("corpus", Some(total as u64));

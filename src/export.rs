@@ -84,10 +84,7 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
     let scaling = data.scaling(&all);
     let (x, y) = data.matrix(&all, &scaling);
     let (jobs, _) = budget::split(request.jobs, Some(1))?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| Error::Environment(format!("could not start {jobs} worker threads: {e}")))?;
+    let pool = budget::pool(jobs)?;
     progress.info(&format!(
         "fitting {} model(s) on all {} rows",
         seeds.len(),

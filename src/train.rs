@@ -331,10 +331,7 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
         request.recipe.epochs
     ));
 
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs)
-        .build()
-        .map_err(|e| Error::Environment(format!("could not start {jobs} worker threads: {e}")))?;
+    let pool = budget::pool(jobs)?;
     let results: Vec<(u64, FoldResult, f64)> = pool.install(|| {
         let baselines: Vec<Option<f64>> = if todo.is_empty() {
             Vec::new()
