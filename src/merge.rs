@@ -33,6 +33,9 @@ pub struct Corpus {
     pub files: Vec<Utf8PathBuf>,
     /// Rows each file contributed before deduplication.
     pub file_rows: Vec<u64>,
+    /// SHA-256 of each file, hashed once while loading (checked against its metadata, and
+    /// recorded by `write`).
+    pub file_sha256: Vec<String>,
     /// Unique rows, sorted by key.
     pub rows: Vec<CorpusRow>,
     /// SHA-256 of the rows (timings excluded) in key order: the corpus's identity.
@@ -116,6 +119,7 @@ fn provenance(shard: &Utf8Path) -> Result<Option<Provenance>> {
 fn checked_provenance(
     shard: &Utf8Path,
     rows: u64,
+    actual: &str,
     allow_missing: bool,
 ) -> Result<Option<Provenance>> {
     let meta_file = meta_path(shard);
@@ -145,8 +149,7 @@ fn checked_provenance(
             format!("says {n_rows} rows but {shard} has {rows}"),
         ));
     }
-    let actual = digest::sha256_file(shard)?;
-    if *sha != actual {
+    if sha != actual {
         return Err(mismatch(
             field,
             format!("does not match {shard} (its sha256 is {actual})"),
@@ -167,6 +170,7 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
     let mut rows: BTreeMap<RowKey, (CorpusRow, usize)> = BTreeMap::new();
     let mut duplicates = 0u64;
     let mut file_rows = Vec::new();
+    let mut file_sha256 = Vec::new();
     let mut versions: BTreeMap<String, Utf8PathBuf> = BTreeMap::new();
     let mut videos: BTreeMap<String, (String, usize)> = BTreeMap::new();
     let mut unverified = Vec::new();
@@ -224,7 +228,8 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
             }
             Ok(())
         })?;
-        match checked_provenance(file, count, rules.allow_missing_meta)? {
+        let sha256 = digest::sha256_file(file)?;
+        match checked_provenance(file, count, &sha256, rules.allow_missing_meta)? {
             Some(found) => {
                 for version in found.vmaf_versions() {
                     versions.entry(version).or_insert_with(|| file.clone());
@@ -241,6 +246,7 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
             None => unverified.push(file.clone()),
         }
         file_rows.push(count);
+        file_sha256.push(sha256);
     }
     if versions.len() > 1 && !rules.allow_mixed_vmaf {
         let list: Vec<String> = versions
@@ -266,6 +272,7 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
             .join(","),
         files: files.to_vec(),
         file_rows,
+        file_sha256,
         sha256: digest::sha256_bytes(&canonical),
         rows,
         vmaf_versions: versions.into_keys().collect(),
@@ -316,8 +323,8 @@ pub fn write(corpus: &Corpus, out: &Utf8Path) -> Result<MergedMeta> {
     let shards = corpus
         .files
         .iter()
-        .zip(&corpus.file_rows)
-        .map(|(file, &rows)| {
+        .zip(corpus.file_rows.iter().zip(&corpus.file_sha256))
+        .map(|(file, (&rows, sha256))| {
             let (meta, merged, imported) = match provenance(file)? {
                 Some(Provenance::Shard(m)) => (Some(*m), None, None),
                 Some(Provenance::Imported(m)) => (None, None, Some(*m)),
@@ -326,7 +333,7 @@ pub fn write(corpus: &Corpus, out: &Utf8Path) -> Result<MergedMeta> {
             };
             Ok(MergedShard {
                 file: file.to_string(),
-                sha256: digest::sha256_file(file)?,
+                sha256: sha256.clone(),
                 rows,
                 meta,
                 merged,

@@ -36,6 +36,7 @@ fn corpus() -> Corpus {
     Corpus {
         files: vec!["synthetic.jsonl".into()],
         file_rows: vec![6],
+        file_sha256: vec!["0".repeat(64)],
         rows,
         sha256: "0".repeat(64),
         vmaf_versions: Vec::new(),
