@@ -6,11 +6,10 @@
 //! kit's pipeline (cells in parallel, decoded frames streamed through a pipe). It reports wall
 //! times, the speed-up and the peak temporary disk of each.
 
-use crate::corpus::{self, CorpusRequest, References};
+use crate::corpus::{self, CorpusRequest, Grid, References};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::schema::Platform;
-use crate::sources;
 use crate::tools::{ffmpeg, vmaf, Toolset};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -109,16 +108,9 @@ pub fn corpus(
     work: &Utf8Path,
     progress: &Progress,
 ) -> Result<String> {
-    let ref_dir = match &request.references {
-        References::Dir(dir) => dir.clone(),
-        References::Demo(dir, frames) => corpus::demo::ensure(&tools.ffmpeg.path, dir, *frames)?,
-    };
-    let sources = sources::discover(&ref_dir, request.geometry)?;
-    let encoders = request
-        .encoders
-        .clone()
-        .unwrap_or_else(|| platform.default_encoders.clone());
-    let n_cells = sources.len() * encoders.len() * request.cqs.len();
+    let plan = request.grid.plan(&tools.ffmpeg.path, platform, progress)?;
+    let cells = plan.cells(crate::schema::ScoringBackend::Cpu);
+    let n_cells = cells.len();
 
     progress.info(&format!(
         "naive: {n_cells} cells one after another (encode, decode to .yuv, vmaf --threads 1)"
@@ -128,60 +120,48 @@ pub fn corpus(
     let sampler = DiskSampler::start(naive_dir.clone());
     let started = Instant::now();
     let mut naive_encoded = 0u64;
-    for source in &sources {
-        let frames = request.frames.unwrap_or(source.frames);
-        let source_path = ref_dir.join(&source.file);
-        for encoder in &encoders {
-            for &cq in &request.cqs {
-                let encoded = naive_dir.join("cell.mkv");
-                let decoded =
-                    naive_dir.join(if source.format == crate::schema::SourceFormat::Y4m {
-                        "cell.y4m"
-                    } else {
-                        "cell.yuv"
-                    });
-                let settings = ffmpeg::EncodeSettings {
-                    encoder,
-                    cq,
-                    frames,
-                    threads: 0,
-                };
-                ffmpeg::encode(
-                    &tools.ffmpeg.path,
-                    source,
-                    source_path.as_str(),
-                    settings,
-                    encoded.as_str(),
-                )?
-                .output("naive encode")?;
-                naive_encoded += std::fs::metadata(&encoded)
-                    .map_err(|e| Error::io(&encoded, e))?
-                    .len();
-                ffmpeg::decode(
-                    &tools.ffmpeg.path,
-                    source,
-                    encoded.as_str(),
-                    frames,
-                    decoded.as_str(),
-                )
-                .output("naive decode")?;
-                let out = vmaf::score(
-                    &tools.vmaf.path,
-                    source,
-                    source_path.as_str(),
-                    decoded.as_str(),
-                    vmaf::ScoreSettings {
-                        frames,
-                        threads: 1,
-                        backend: crate::schema::ScoringBackend::Cpu,
-                    },
-                )
-                .output("naive vmaf")?;
-                vmaf::parse_report(&out.stdout).map_err(Error::Environment)?;
-                for f in [&encoded, &decoded] {
-                    std::fs::remove_file(f).map_err(|e| Error::io(f, e))?;
-                }
-            }
+    for cell in &cells {
+        let source = cell.source;
+        let encoded = naive_dir.join("cell.mkv");
+        let decoded = naive_dir.join(if source.format == crate::schema::SourceFormat::Y4m {
+            "cell.y4m"
+        } else {
+            "cell.yuv"
+        });
+        ffmpeg::encode(
+            &tools.ffmpeg.path,
+            source,
+            cell.source_path.as_str(),
+            cell.encode_settings(0),
+            encoded.as_str(),
+        )?
+        .output("naive encode")?;
+        naive_encoded += std::fs::metadata(&encoded)
+            .map_err(|e| Error::io(&encoded, e))?
+            .len();
+        ffmpeg::decode(
+            &tools.ffmpeg.path,
+            source,
+            encoded.as_str(),
+            cell.frames,
+            decoded.as_str(),
+        )
+        .output("naive decode")?;
+        let out = vmaf::score(
+            &tools.vmaf.path,
+            source,
+            cell.source_path.as_str(),
+            decoded.as_str(),
+            vmaf::ScoreSettings {
+                frames: cell.frames,
+                threads: 1,
+                backend: cell.backend,
+            },
+        )
+        .output("naive vmaf")?;
+        vmaf::parse_report(&out.stdout).map_err(Error::Environment)?;
+        for f in [&encoded, &decoded] {
+            std::fs::remove_file(f).map_err(|e| Error::io(f, e))?;
         }
     }
     let naive_secs = started.elapsed().as_secs_f64();
@@ -197,7 +177,10 @@ pub fn corpus(
     let sampler = DiskSampler::start(store.join("scratch"));
     let started = Instant::now();
     let request = CorpusRequest {
-        references: References::Dir(ref_dir),
+        grid: Grid {
+            references: References::Dir(plan.ref_dir.clone()),
+            ..request.grid.clone()
+        },
         ..request.clone()
     };
     let meta = corpus::run(&request, tools, platform, progress)?;

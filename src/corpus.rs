@@ -9,14 +9,16 @@ pub mod cache;
 pub mod cell;
 pub mod demo;
 pub mod frames;
+pub mod grid;
+
+pub use grid::{Grid, Plan, References, DEFAULT_CQS};
 
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::schema::{
     self, CellSummary, CorpusRow, FailedCell, Platform, ProgressEvent, ScoringBackend, ShardMeta,
-    ShardSettings, ShardTools, Source, SCHEMA_VERSION,
+    ShardSettings, ShardTools, SCHEMA_VERSION,
 };
-use crate::sources::{self, GeometryFlags};
 use crate::tools::{ffmpeg, vmaf, Toolset};
 use crate::{atomic, budget, digest, timestamp};
 use cache::CellStore;
@@ -26,37 +28,17 @@ use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// SPEC §3's default quality grid.
-pub const DEFAULT_CQS: &[u32] = &[19, 25, 31, 37];
-
-/// Where the references come from.
-#[derive(Debug, Clone)]
-pub enum References {
-    /// `--ref-dir DIR`.
-    Dir(Utf8PathBuf),
-    /// `--demo`: the built-in clips of this many frames, rendered into this folder if missing.
-    Demo(Utf8PathBuf, u64),
-}
-
 /// Everything a corpus run is asked to do.
 #[derive(Debug, Clone)]
 pub struct CorpusRequest {
-    /// The references.
-    pub references: References,
-    /// Geometry for raw files without it in their names.
-    pub geometry: GeometryFlags,
+    /// The cells to score.
+    pub grid: Grid,
     /// The shard to write (`*.jsonl`).
     pub out: Utf8PathBuf,
-    /// Encoders; the platform's defaults when `None`.
-    pub encoders: Option<Vec<String>>,
-    /// Quality levels.
-    pub cqs: Vec<u32>,
     /// Cells at once.
     pub jobs: Option<usize>,
     /// Threads per cell.
     pub threads: Option<usize>,
-    /// Frames per source (from the start); all frames when `None`.
-    pub frames: Option<u64>,
     /// Write the shard even if cells failed, listing them in the metadata.
     pub allow_failed_cells: bool,
     /// The cell store; `OUT.cells/` beside the shard when `None`.
@@ -87,40 +69,12 @@ pub fn run(
     let _writing = atomic::lock_exclusive(&output_lock(out), || {
         format!("another ensemble-kit run is writing the shard `{out}`; wait for it to finish or choose another --out")
     })?;
-    let ref_dir = match &request.references {
-        References::Dir(dir) => dir.clone(),
-        References::Demo(dir, frames) => {
-            progress.info(&format!("rendering the demo references into {dir}"));
-            demo::ensure(&tools.ffmpeg.path, dir, *frames)?
-        }
-    };
-    progress.info(&format!("hashing references in {ref_dir}"));
-    let sources = sources::discover(&ref_dir, request.geometry)?;
-    let frames = frames_per_source(&sources, request.frames)?;
-    let encoders = request
-        .encoders
-        .clone()
-        .unwrap_or_else(|| platform.default_encoders.clone());
-    let cqs = checked_cqs(&request.cqs, &encoders)?;
-    check_encoders(tools, &encoders, progress)?;
+    let plan = request.grid.plan(&tools.ffmpeg.path, platform, progress)?;
+    check_encoders(tools, &plan.encoders, progress)?;
     let (jobs, threads) = budget::split(request.jobs, request.threads)?;
     let backend = scoring_backend(tools, platform, progress);
 
-    let mut cells: Vec<Cell> = Vec::new();
-    for source in &sources {
-        for encoder in &encoders {
-            for &cq in &cqs {
-                cells.push(Cell {
-                    source,
-                    source_path: ref_dir.join(&source.file),
-                    encoder: encoder.clone(),
-                    cq,
-                    frames: frames.unwrap_or(source.frames),
-                    backend,
-                });
-            }
-        }
-    }
+    let cells = plan.cells(backend);
     let keyed: Vec<(Cell, String, schema::CellKeyInputs)> = cells
         .into_iter()
         .map(|cell| {
@@ -145,9 +99,9 @@ pub fn run(
     let store = CellStore::open(&store_dir)?;
     progress.info(&format!(
         "{} sources × {} encoders × {} cqs = {} cells; {jobs} at a time, {threads} thread(s) each; cell store {store_dir}",
-        sources.len(),
-        encoders.len(),
-        cqs.len(),
+        plan.sources.len(),
+        plan.encoders.len(),
+        plan.cqs.len(),
         keyed.len()
     ));
 
@@ -238,17 +192,17 @@ pub fn run(
             vmaf: tools.vmaf.clone(),
         },
         settings: ShardSettings {
-            encoders: encoders.clone(),
-            cqs: cqs.clone(),
-            frames_per_source: request.frames,
+            encoders: plan.encoders.clone(),
+            cqs: plan.cqs.clone(),
+            frames_per_source: plan.frames,
             vmaf_model: vmaf::MODEL.into(),
             threads_per_job: threads,
             allow_failed_cells: request.allow_failed_cells,
             scoring_backend: backend,
         },
         encoder_argv: encoder_argv(&keyed),
-        ref_dir: ref_dir.to_string(),
-        sources,
+        ref_dir: plan.ref_dir.to_string(),
+        sources: plan.sources,
         cells: finished,
         failed_cells: failed,
     };
@@ -354,39 +308,6 @@ fn scoring_backend(tools: &Toolset, platform: &Platform, progress: &Progress) ->
         ));
         ScoringBackend::Cpu
     }
-}
-
-fn frames_per_source(sources: &[Source], frames: Option<u64>) -> Result<Option<u64>> {
-    if let Some(wanted) = frames {
-        if wanted == 0 {
-            return Err(Error::Input("--frames must be at least 1".into()));
-        }
-        if let Some(short) = sources.iter().find(|s| s.frames < wanted) {
-            return Err(Error::Input(format!(
-                "source `{}` has only {} frames, fewer than --frames {wanted}; lower --frames or drop that source",
-                short.file, short.frames
-            )));
-        }
-    }
-    Ok(frames)
-}
-
-fn checked_cqs(cqs: &[u32], encoders: &[String]) -> Result<Vec<u32>> {
-    if cqs.is_empty() {
-        return Err(Error::Input("--cqs needs at least one value".into()));
-    }
-    if encoders.is_empty() {
-        return Err(Error::Input("--encoders needs at least one encoder".into()));
-    }
-    let mut sorted = cqs.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    for encoder in encoders {
-        for &cq in &sorted {
-            ffmpeg::check_cq(encoder, cq)?;
-        }
-    }
-    Ok(sorted)
 }
 
 fn check_encoders(tools: &Toolset, encoders: &[String], progress: &Progress) -> Result<()> {

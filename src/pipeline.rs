@@ -10,11 +10,10 @@
 //! a HOLD, older bundles) are removed so that only this run's verdict decides the bundle; files
 //! outside the layout are never touched.
 
-use crate::corpus::{self, CorpusRequest, References};
+use crate::corpus::{self, CorpusRequest, Grid};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::schema::{LosoSeed, Platform, ProgressEvent, Verdict};
-use crate::sources::GeometryFlags;
 use crate::tools::{ToolOverrides, Toolset};
 use crate::train::{self, Recipe};
 use crate::{bundle, doctor, export, gate, layout, merge, report, stability};
@@ -23,18 +22,10 @@ use camino::{Utf8Path, Utf8PathBuf};
 /// Everything `full` is asked to do.
 #[derive(Debug, Clone)]
 pub struct FullRequest {
-    /// References to score, or `None` when `corpus` shards are given instead.
-    pub references: Option<References>,
+    /// The cells to score, or `None` when `corpus` shards are given instead.
+    pub grid: Option<Grid>,
     /// Ready shards to train on (skips the corpus stage).
     pub corpus: Vec<Utf8PathBuf>,
-    /// Geometry for raw references without it in their names.
-    pub geometry: GeometryFlags,
-    /// Encoders (platform defaults when `None`).
-    pub encoders: Option<Vec<String>>,
-    /// Quality levels.
-    pub cqs: Vec<u32>,
-    /// Frames per source.
-    pub frames: Option<u64>,
     /// Cells or folds at once.
     pub jobs: Option<usize>,
     /// Threads per cell.
@@ -91,16 +82,13 @@ pub fn run(
     let out = &request.out_dir;
     layout::claim(out)?;
     let trained = stability::with_further_seeds(&request.seeds, request.further_seeds)?;
-    let shards = match &request.references {
-        Some(references) => {
+    let shards = match &request.grid {
+        Some(grid) => {
             progress.info("stage 1/6 doctor");
             let report = doctor::run(
                 &doctor::DoctorRequest {
-                    encoders: request.encoders.clone(),
-                    ref_dir: match references {
-                        References::Dir(d) => Some(d.clone()),
-                        References::Demo(..) => None,
-                    },
+                    encoders: grid.encoders.clone(),
+                    ref_dir: grid.references.dir().map(Utf8Path::to_owned),
                     out_dir: out.clone(),
                     jobs: request.jobs.unwrap_or_else(crate::budget::cores),
                 },
@@ -117,14 +105,10 @@ pub fn run(
             let tools = Toolset::locate(overrides)?;
             let shard = out.join(layout::SHARD);
             let corpus_request = CorpusRequest {
-                references: references.clone(),
-                geometry: request.geometry,
+                grid: grid.clone(),
                 out: shard.clone(),
-                encoders: request.encoders.clone(),
-                cqs: request.cqs.clone(),
                 jobs: request.jobs,
                 threads: request.threads,
-                frames: request.frames,
                 allow_failed_cells: request.allow_failed_cells,
                 cell_dir: request.cell_dir.clone(),
                 force: true,
@@ -153,7 +137,7 @@ pub fn run(
         }
     };
     let mut corpus = merge::load(&shards, request.merge_rules)?;
-    if request.references.is_some() {
+    if request.grid.is_some() {
         // The shard is this folder's own: name it so that the results do not depend on where
         // the folder is.
         corpus.label = layout::SHARD.into();
@@ -175,10 +159,11 @@ pub fn run(
     train::run(&train_request, &corpus, progress)?;
 
     progress.info("stage 4/6 verdict");
-    let corpus_root = match &request.references {
-        Some(References::Dir(dir)) => Some(dir.clone()),
-        _ => None,
-    };
+    let corpus_root = request
+        .grid
+        .as_ref()
+        .and_then(|grid| grid.references.dir())
+        .map(Utf8Path::to_owned);
     let verdict_request = gate::VerdictRequest {
         loso_dir: loso_dir.clone(),
         seeds: request.seeds.clone(),

@@ -40,7 +40,7 @@ pub struct Recipe {
 impl Default for Recipe {
     fn default() -> Self {
         Recipe {
-            epochs: 200,
+            epochs: DEFAULT_EPOCHS,
             batch_size: 32,
             adam: AdamConfig {
                 lr: 5e-4,
@@ -54,6 +54,9 @@ impl Default for Recipe {
 /// recipe are retrained rather than reused (2: `crf_norm` is a min-max over the fitted rows' CQ
 /// range instead of `cq / 63`).
 pub const RECIPE_REVISION: u32 = 2;
+
+/// Epochs per fit unless the operator says otherwise (SPEC §6).
+pub const DEFAULT_EPOCHS: usize = 200;
 
 /// The default seeds of the gate.
 pub const DEFAULT_SEEDS: &[u64] = &[0, 1, 2, 3, 4];

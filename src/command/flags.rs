@@ -1,0 +1,294 @@
+//! Flag groups that more than one command takes, each declared here once together with the one
+//! conversion into what the stages take (`--cqs` into a [`Grid`], `--epochs` into a
+//! [`Recipe`], …).
+
+use crate::corpus::{demo, Grid, References, DEFAULT_CQS};
+use crate::error::{Error, Result};
+use crate::merge::{self, Corpus, MergeRules};
+use crate::schema::Fps;
+use crate::sources::GeometryFlags;
+use crate::tools;
+use crate::train::{Recipe, DEFAULT_EPOCHS, DEFAULT_SEEDS};
+use camino::{Utf8Path, Utf8PathBuf};
+use clap::{ArgGroup, Args};
+use std::sync::LazyLock;
+
+/// Where the references come from (at most one of `--ref-dir` and `--demo`; a command that
+/// always scores requires one with [`references_required`]).
+#[derive(Debug, Args, Clone)]
+pub struct ReferenceArgs {
+    /// Folder of references: `.yuv` (geometry from NAME_WxH_Nfps.yuv, else the flags, else
+    /// 1920x1080 25 fps) and `.y4m`.
+    #[arg(long, value_name = "DIR", conflicts_with = "demo")]
+    pub ref_dir: Option<Utf8PathBuf>,
+
+    /// Use the built-in demo references (9 synthetic 320x180 clips; nothing to supply).
+    #[arg(long)]
+    pub demo: bool,
+
+    /// Frames per demo clip (with --demo).
+    #[arg(long, value_name = "N", default_value_t = demo::DEFAULT_FRAMES, requires = "demo")]
+    pub demo_frames: u64,
+}
+
+/// The group that makes `--ref-dir` or `--demo` required, for commands that always score.
+pub fn references_required() -> ArgGroup {
+    ArgGroup::new("references")
+        .args(["ref_dir", "demo"])
+        .required(true)
+}
+
+impl ReferenceArgs {
+    /// The references asked for; `--demo` clips go to the cache (or beside `out`).
+    pub fn references(&self, out: &Utf8Path) -> Result<References> {
+        match (&self.ref_dir, self.demo) {
+            (Some(dir), _) => Ok(References::Dir(dir.clone())),
+            (None, true) => {
+                let base = tools::cache_dir().unwrap_or_else(|| {
+                    out.parent()
+                        .map(Utf8Path::to_owned)
+                        .unwrap_or_else(|| Utf8PathBuf::from("."))
+                });
+                let frames = self.demo_frames;
+                Ok(References::Demo(base.join(demo::dir_name(frames)), frames))
+            }
+            (None, false) => Err(Error::Input("give --ref-dir DIR or --demo".into())),
+        }
+    }
+}
+
+/// `--cqs`'s default as the command line spells it.
+static DEFAULT_CQS_TEXT: LazyLock<String> = LazyLock::new(|| comma_list(DEFAULT_CQS));
+
+/// `--seeds`'s default as the command line spells it.
+static DEFAULT_SEEDS_TEXT: LazyLock<String> = LazyLock::new(|| comma_list(DEFAULT_SEEDS));
+
+fn comma_list<T: ToString>(values: &[T]) -> String {
+    values
+        .iter()
+        .map(T::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The cell grid and how to run it.
+#[derive(Debug, Args, Clone)]
+pub struct GridArgs {
+    /// Encoders, comma-separated (default: the platform's, see `ensemble-kit platform`).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub encoders: Option<Vec<String>>,
+
+    /// Quality levels (the encoder's cq/crf/qp), comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = DEFAULT_CQS_TEXT.as_str(),
+        value_name = "LIST"
+    )]
+    pub cqs: Vec<u32>,
+
+    /// Score only the first N frames of every source.
+    #[arg(long, value_name = "N")]
+    pub frames: Option<u64>,
+
+    /// Cells run at once (default: cores / --threads). jobs × threads must not exceed cores.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Threads each cell's encoder and vmaf may use (default 1).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+
+    #[command(flatten)]
+    pub geometry: GeometryArgs,
+}
+
+impl GridArgs {
+    /// The grid these flags ask for, over `references`.
+    pub fn grid(&self, references: References) -> Grid {
+        Grid {
+            references,
+            geometry: self.geometry.flags(),
+            encoders: self.encoders.clone(),
+            cqs: self.cqs.clone(),
+            frames: self.frames,
+        }
+    }
+}
+
+/// The geometry of raw references whose names carry none.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct GeometryArgs {
+    /// Width of raw references whose names carry no geometry.
+    #[arg(long)]
+    pub width: Option<u32>,
+
+    /// Height of raw references whose names carry no geometry.
+    #[arg(long)]
+    pub height: Option<u32>,
+
+    /// Frame rate of raw references whose names carry none (25, 29.97, 30000/1001).
+    #[arg(long, value_parser = parse_fps)]
+    pub fps: Option<Fps>,
+}
+
+impl GeometryArgs {
+    /// The geometry these flags give.
+    pub fn flags(self) -> GeometryFlags {
+        GeometryFlags {
+            width: self.width,
+            height: self.height,
+            fps: self.fps,
+        }
+    }
+}
+
+/// How the cells of a scoring run are kept (`corpus`, `full`).
+#[derive(Debug, Args, Clone)]
+pub struct CellArgs {
+    /// Write the shard even if some cells fail (they are listed in the metadata).
+    #[arg(long)]
+    pub allow_failed_cells: bool,
+
+    /// Where finished cells are kept for resuming (default: SHARD.cells/ beside the shard;
+    /// OUT/corpus/shard.cells/ for `full`). A folder outside a CI workspace survives the
+    /// checkout's cleanup, so a box resumes.
+    #[arg(long, value_name = "DIR")]
+    pub cell_dir: Option<Utf8PathBuf>,
+}
+
+/// The name exported models carry (`export`, `full`).
+#[derive(Debug, Args, Clone)]
+pub struct EnsembleArgs {
+    /// Ensemble id, the models' file name prefix.
+    #[arg(long, default_value = crate::export::DEFAULT_ENSEMBLE_ID)]
+    pub ensemble_id: String,
+}
+
+/// How much a results bundle may unpack (`verify`, `compare`).
+#[derive(Debug, Args, Clone)]
+pub struct BundleCapArgs {
+    /// Most bytes a bundle may unpack in total; K, M, G, T suffixes are powers of 1024.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = crate::verify::BUNDLE_TOTAL_MAX)]
+    pub max_total_size: u64,
+}
+
+/// A byte count: digits, optionally followed by K, M, G or T (powers of 1024).
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let (digits, shift) = match text.trim().char_indices().last() {
+        Some((i, unit)) if unit.is_ascii_alphabetic() => {
+            let shift = match unit.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("unknown size unit `{unit}`; use K, M, G or T")),
+            };
+            (&text.trim()[..i], shift)
+        }
+        _ => (text.trim(), 0),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1u64 << shift))
+        .ok_or_else(|| format!("`{text}` is not a size (for example 512M or 4G)"))
+}
+
+fn parse_fps(text: &str) -> std::result::Result<Fps, String> {
+    crate::sources::parse_fps(text)
+}
+
+/// The corpus a training stage reads.
+#[derive(Debug, Args, Clone)]
+pub struct ShardArgs {
+    /// Corpus shard(s) (`.jsonl`); several are merged (deduplicated per frame).
+    #[arg(long, required = true, num_args = 1.., value_delimiter = ',', value_name = "SHARD")]
+    pub corpus: Vec<Utf8PathBuf>,
+    #[command(flatten)]
+    pub rules: MergeRuleArgs,
+}
+
+impl ShardArgs {
+    /// The shards, merged under the rules asked for.
+    pub fn load(&self) -> Result<Corpus> {
+        merge::load(&self.corpus, self.rules.rules())
+    }
+}
+
+/// What a merge of shards may tolerate.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct MergeRuleArgs {
+    /// Merge shards scored by different libvmaf versions.
+    #[arg(long)]
+    pub allow_mixed_vmaf: bool,
+    /// Accept shards without their .meta.json (recorded as unverified in a merge's metadata).
+    #[arg(long)]
+    pub allow_missing_meta: bool,
+}
+
+impl MergeRuleArgs {
+    /// The rules these flags ask for.
+    pub fn rules(self) -> MergeRules {
+        MergeRules {
+            allow_mixed_vmaf: self.allow_mixed_vmaf,
+            allow_missing_meta: self.allow_missing_meta,
+        }
+    }
+}
+
+/// The seeds to train or judge.
+#[derive(Debug, Args, Clone)]
+pub struct SeedArgs {
+    /// Seeds, comma-separated; each is one full LOSO run (the gate is defined over 0..4).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = DEFAULT_SEEDS_TEXT.as_str(),
+        value_name = "LIST"
+    )]
+    pub seeds: Vec<u64>,
+}
+
+/// How long to train.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct RecipeArgs {
+    /// Training epochs per fit.
+    #[arg(long, default_value_t = DEFAULT_EPOCHS)]
+    pub epochs: usize,
+}
+
+impl RecipeArgs {
+    /// The training recipe of SPEC §6 with the operator's epoch count.
+    pub fn recipe(self) -> Recipe {
+        Recipe {
+            epochs: self.epochs,
+            ..Recipe::default()
+        }
+    }
+}
+
+/// The recipe and how many fits run at once (`train`, `export`, `bench train`).
+#[derive(Debug, Args, Clone, Copy)]
+pub struct FitArgs {
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+    /// Fits (folds, seeds) at once (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_binary_suffixes() {
+        assert_eq!(parse_size("512"), Ok(512));
+        assert_eq!(parse_size("20K"), Ok(20 << 10));
+        assert_eq!(parse_size("4g"), Ok(4 << 30));
+        assert!(parse_size("4X").is_err());
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("99999999999T").is_err());
+    }
+}

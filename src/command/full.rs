@@ -1,0 +1,81 @@
+//! `full`: the whole pipeline in one results folder (see [`crate::pipeline`]).
+
+use super::flags::{
+    CellArgs, EnsembleArgs, GridArgs, MergeRuleArgs, RecipeArgs, ReferenceArgs, SeedArgs,
+};
+use super::Context;
+use crate::error::Result;
+use crate::{pipeline, platform, progress, stability};
+use camino::Utf8PathBuf;
+use clap::Args;
+
+/// `ensemble-kit full`.
+#[derive(Debug, Args)]
+pub struct FullArgs {
+    #[command(flatten)]
+    pub references: ReferenceArgs,
+    /// Train on ready shards instead of scoring references (e.g. merged from several boxes).
+    #[arg(
+        long,
+        num_args = 1..,
+        value_delimiter = ',',
+        value_name = "SHARD",
+        conflicts_with_all = ["ref_dir", "demo", "cell_dir"]
+    )]
+    pub corpus: Vec<Utf8PathBuf>,
+    #[command(flatten)]
+    pub grid: GridArgs,
+    #[command(flatten)]
+    pub seeds: SeedArgs,
+    /// Further seeds trained for the stability estimate (see `train --stability`).
+    #[arg(long, value_name = "K", default_value_t = stability::FULL_DEFAULT_FURTHER_SEEDS)]
+    pub stability: u64,
+    #[command(flatten)]
+    pub recipe: RecipeArgs,
+    /// The results folder.
+    #[arg(long, value_name = "DIR", default_value = "ensemble-results")]
+    pub out_dir: Utf8PathBuf,
+    #[command(flatten)]
+    pub ensemble: EnsembleArgs,
+    #[command(flatten)]
+    pub cells: CellArgs,
+    #[command(flatten)]
+    pub rules: MergeRuleArgs,
+    /// A box whose shard did not arrive (repeatable); recorded in the verdict as
+    /// `missing_boxes` so the owner sees what the ensemble was trained without.
+    #[arg(long = "missing-box", value_name = "BOX")]
+    pub missing_boxes: Vec<String>,
+}
+
+/// Runs the pipeline, prints the summary and the bundle's path; exit 0 PROMOTE, 1 HOLD.
+pub fn full(args: FullArgs, context: &Context) -> Result<i32> {
+    let progress = &context.progress;
+    let platform = platform::detect()?;
+    let grid = if args.corpus.is_empty() {
+        Some(args.grid.grid(args.references.references(&args.out_dir)?))
+    } else {
+        None
+    };
+    let request = pipeline::FullRequest {
+        grid,
+        corpus: args.corpus,
+        jobs: args.grid.jobs,
+        threads: args.grid.threads,
+        allow_failed_cells: args.cells.allow_failed_cells,
+        cell_dir: args.cells.cell_dir,
+        merge_rules: args.rules.rules(),
+        seeds: args.seeds.seeds,
+        further_seeds: args.stability,
+        recipe: args.recipe.recipe(),
+        out_dir: args.out_dir,
+        ensemble_id: args.ensemble.ensemble_id,
+        missing_boxes: args.missing_boxes,
+    };
+    let outcome = pipeline::run(&request, &context.overrides, &platform, progress)?;
+    // With JSON events the `bundle` event carries the path; stdout stays pure NDJSON.
+    if !progress.is_json() {
+        progress::to_stderr(&pipeline::summary(&outcome));
+        println!("{}", outcome.bundle);
+    }
+    Ok(if outcome.verdict.gate.passed { 0 } else { 1 })
+}

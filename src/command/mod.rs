@@ -1,0 +1,91 @@
+//! The subcommands: one file per group, each owning its flags, the one conversion of those flags
+//! into a stage's request, and what the command prints.
+
+pub mod bench;
+pub mod build;
+pub mod corpus;
+pub mod deliver;
+pub mod flags;
+pub mod full;
+pub mod inspect;
+pub mod train;
+pub mod transport;
+
+use crate::progress::Progress;
+use crate::tools::ToolOverrides;
+use clap::Subcommand;
+
+/// What every command runs with, from the global flags.
+pub struct Context {
+    /// Where progress, warnings and events go.
+    pub progress: Progress,
+    /// `--ffmpeg` and `--vmaf`.
+    pub overrides: ToolOverrides,
+}
+
+/// The subcommands, one per pipeline stage plus tools around them.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The whole pipeline: doctor → corpus → train → verdict → (PROMOTE) export → bundle.
+    ///
+    /// Re-running with the same arguments resumes where it stopped. Exit 0 PROMOTE, 1 HOLD,
+    /// 2 bad input or environment.
+    Full(full::FullArgs),
+    /// Summarise a results folder: step outputs (`key=value`) or a markdown table for CI, or a
+    /// self-contained page for people (`DIR/report.html`).
+    Report(deliver::ReportArgs),
+    /// Merge shards from several boxes into one corpus (deduplicated per frame).
+    Merge(corpus::MergeArgs),
+    /// Turn rows written by the reference (Python) kit into a kit shard: source hashes from
+    /// --ref-dir (else marked unknown), timings rounded to whole ms, provenance "imported".
+    ImportCorpus(corpus::ImportArgs),
+    /// Detect the platform tag and default encoders (SPEC §3; honours KIT_FAKE_*).
+    Platform(inspect::PlatformArgs),
+    /// Check that this box can run the pipeline, with a fix for each failure.
+    Doctor(inspect::DoctorArgs),
+    /// Encode and score references into a corpus shard (JSON Lines + NAME.meta.json).
+    Corpus(corpus::CorpusArgs),
+    /// Train the leave-one-source-out MLP ensemble per seed; writes loso_seed{N}.json.
+    Train(train::TrainArgs),
+    /// Apply the promotion gate to loso_seed*.json; writes PROMOTE.json or HOLD.json.
+    ///
+    /// Exit 0 PROMOTE, 1 HOLD, 2 bad input (missing, malformed or undefined seed files).
+    Verdict(train::VerdictArgs),
+    /// After PROMOTE: fit each seed on the whole corpus; write ONNX models and sidecars.
+    Export(deliver::ExportArgs),
+    /// Write manifest.json and a deterministic ensemble-results-<UTC>.tar.gz of a results folder.
+    Bundle(deliver::BundleArgs),
+    /// Check a results bundle against its manifest, sidecars and verdict; optionally extract
+    /// it safely.
+    ///
+    /// Exit 0 when every file matches and the one verdict agrees with the manifest and the
+    /// bundled LOSO files, 2 naming each missing, extra or altered file or disagreement.
+    Verify(deliver::VerifyArgs),
+    /// Compare two verdicts (files or bundles): exit 0 agree, 1 disagree, 2 bad input.
+    Compare(deliver::CompareArgs),
+    /// Pack raw references losslessly (FFV1 .mkv per source + manifest) to ship them.
+    PackCorpus(transport::PackArgs),
+    /// Restore byte-identical `.yuv` references from a pack-corpus archive (resumable).
+    ExtractCorpus(transport::ExtractArgs),
+    /// Build libvmaf's `vmaf` CLI for one platform (meson at the libvmaf folder); writes
+    /// OUT/vmaf and OUT/BUILD.json.
+    BuildLibvmaf(build::LibvmafArgs),
+    /// Build the distribution tarball for machines without Nix (deterministic under
+    /// SOURCE_DATE_EPOCH): binary, scripts, schemas, pinned libvmaf source, README-FIRST.md.
+    MakeDistributionTarball(build::TarballArgs),
+    /// Print a JSON Schema of a kit file (corpus-row, shard-meta, cell, platform, doctor,
+    /// loso-seed, verdict).
+    Schema(inspect::SchemaArgs),
+    /// Validate kit files (shards, shard metadata, cells, …) against their schemas.
+    Validate(inspect::ValidateArgs),
+    /// Benchmarks that print speed ratios against a baseline run in the same process.
+    Bench(bench::BenchArgs),
+}
+
+/// Prints a value as pretty JSON on stdout (the `--json` forms of `platform` and `doctor`).
+fn print_json<T: serde::Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("output types serialise")
+    );
+}

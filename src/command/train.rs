@@ -1,0 +1,99 @@
+//! Commands that judge a corpus: `train` (the LOSO ensemble per seed) and `verdict` (the
+//! promotion gate over the seed files).
+
+use super::flags::{FitArgs, SeedArgs, ShardArgs};
+use super::Context;
+use crate::error::Result;
+use crate::progress::{self, Progress, Verbosity};
+use crate::{gate, stability, train};
+use camino::Utf8PathBuf;
+use clap::Args;
+
+/// `ensemble-kit train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub shards: ShardArgs,
+    /// Where loso_seed{N}.json are written.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Utf8PathBuf,
+    #[command(flatten)]
+    pub seeds: SeedArgs,
+    /// Also train K further seeds (after the largest of --seeds) on the same folds, so that
+    /// `verdict` can say how often other seeds would pass the gate.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub stability: u64,
+    #[command(flatten)]
+    pub fit: FitArgs,
+}
+
+/// Trains every seed and prints each one's mean PLCC (and, for several seeds, which sources
+/// move the result).
+pub fn train(args: TrainArgs, context: &Context) -> Result<i32> {
+    let progress = &context.progress;
+    let corpus = args.shards.load()?;
+    let request = train::TrainRequest {
+        out_dir: args.out_dir,
+        seeds: stability::with_further_seeds(&args.seeds.seeds, args.stability)?,
+        recipe: args.fit.recipe.recipe(),
+        jobs: args.fit.jobs,
+    };
+    let seeds = train::run(&request, &corpus, progress)?;
+    for s in &seeds {
+        progress.info(&format!(
+            "seed {}: mean PLCC {} (ridge baseline {})",
+            s.seed,
+            s.mean_plcc
+                .map_or("undefined".into(), |p| format!("{p:.4}")),
+            s.baseline_mean_plcc
+                .map_or("undefined".into(), |p| format!("{p:.4}"))
+        ));
+    }
+    if seeds.len() > 1 && verdict_visible(progress) {
+        progress::to_stderr(&format!(
+            "per source, over seeds {:?}:\n{}",
+            request.seeds,
+            stability::render_diagnosis(&stability::diagnose(&seeds))
+        ));
+    }
+    Ok(0)
+}
+
+/// `ensemble-kit verdict`.
+#[derive(Debug, Args)]
+pub struct VerdictArgs {
+    /// Folder holding loso_seed{N}.json.
+    #[arg(long, value_name = "DIR")]
+    pub loso_dir: Utf8PathBuf,
+    #[command(flatten)]
+    pub seeds: SeedArgs,
+    /// Reference corpus folder to describe in the verdict (counts and a content hash).
+    #[arg(long, value_name = "DIR")]
+    pub corpus_root: Option<Utf8PathBuf>,
+    /// Where to write the verdict (default: the --loso-dir).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<Utf8PathBuf>,
+}
+
+/// Applies the gate, writes the verdict and exits 0 for PROMOTE, 1 for HOLD.
+pub fn verdict(args: VerdictArgs, context: &Context) -> Result<i32> {
+    let progress = &context.progress;
+    let request = gate::VerdictRequest {
+        loso_dir: args.loso_dir,
+        seeds: args.seeds.seeds,
+        corpus_root: args.corpus_root,
+        out_dir: args.out_dir,
+        missing_boxes: Vec::new(),
+    };
+    let (verdict, path, seeds) = gate::run(&request)?;
+    if verdict_visible(progress) {
+        progress::to_stderr(&gate::summary(&verdict, &seeds));
+    }
+    progress.info(&format!("wrote {path}"));
+    Ok(if verdict.gate.passed { 0 } else { 1 })
+}
+
+/// The verdict summary is shown unless the operator asked for quiet.
+fn verdict_visible(progress: &Progress) -> bool {
+    progress.verbosity() != Verbosity::Quiet
+}

@@ -1,0 +1,68 @@
+//! Commands that ship references between boxes: `pack-corpus` and `extract-corpus`.
+
+use super::flags::{parse_size, GeometryArgs};
+use super::Context;
+use crate::error::Result;
+use crate::tools;
+use crate::transport::{self, ExtractRequest, TRANSPORT_TOTAL_MAX};
+use camino::Utf8PathBuf;
+use clap::Args;
+
+/// `ensemble-kit pack-corpus`.
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    /// Folder of `.yuv` references.
+    #[arg(long, value_name = "DIR")]
+    pub ref_dir: Utf8PathBuf,
+    /// The archive to write (a tar).
+    #[arg(long, value_name = "ARCHIVE")]
+    pub out: Utf8PathBuf,
+    #[command(flatten)]
+    pub geometry: GeometryArgs,
+}
+
+/// Packs the references and prints how many went in.
+pub fn pack(args: PackArgs, context: &Context) -> Result<i32> {
+    let ffmpeg = tools::locate_ffmpeg(&context.overrides)?;
+    let manifest = transport::pack(
+        &ffmpeg,
+        &args.ref_dir,
+        args.geometry.flags(),
+        &args.out,
+        &context.progress,
+    )?;
+    println!("{}: {} reference(s)", args.out, manifest.rows.len());
+    Ok(0)
+}
+
+/// `ensemble-kit extract-corpus`.
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// The archive (read once; a pipe works).
+    pub archive: Utf8PathBuf,
+    /// Where to restore the `.yuv` files.
+    #[arg(long, value_name = "DIR")]
+    pub to: Utf8PathBuf,
+    /// Replace files in --to that differ from the archive's (identical ones are skipped).
+    #[arg(long)]
+    pub force: bool,
+    /// Most bytes the archive may unpack in total (members and decoded references);
+    /// K, M, G, T suffixes are powers of 1024.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = TRANSPORT_TOTAL_MAX)]
+    pub max_total_size: u64,
+}
+
+/// Restores the references, checking every hash.
+pub fn extract(args: ExtractArgs, context: &Context) -> Result<i32> {
+    let ffmpeg = tools::locate_ffmpeg(&context.overrides)?;
+    let to = args.to.clone();
+    let request = ExtractRequest {
+        archive: args.archive,
+        to: args.to,
+        force: args.force,
+        max_total_size: args.max_total_size,
+    };
+    let (restored, skipped) = transport::extract(&ffmpeg, &request, &context.progress)?;
+    println!("{to}: {restored} restored, {skipped} already present; every sha256 verified");
+    Ok(0)
+}
