@@ -27,45 +27,117 @@ const INT64: i64 = 7;
 /// AttributeProto.AttributeType INT.
 const ATTR_INT: i64 = 2;
 
+/// Field numbers of the ONNX messages we write, named as in `onnx.proto` (IR version 8).
+mod field {
+    /// `ModelProto`.
+    pub mod model {
+        pub const IR_VERSION: u32 = 1;
+        pub const PRODUCER_NAME: u32 = 2;
+        pub const PRODUCER_VERSION: u32 = 3;
+        pub const DOC_STRING: u32 = 6;
+        pub const GRAPH: u32 = 7;
+        pub const OPSET_IMPORT: u32 = 8;
+    }
+    /// `OperatorSetIdProto`.
+    pub mod opset {
+        pub const DOMAIN: u32 = 1;
+        pub const VERSION: u32 = 2;
+    }
+    /// `GraphProto`.
+    pub mod graph {
+        pub const NODE: u32 = 1;
+        pub const NAME: u32 = 2;
+        pub const INITIALIZER: u32 = 5;
+        pub const INPUT: u32 = 11;
+        pub const OUTPUT: u32 = 12;
+    }
+    /// `NodeProto`.
+    pub mod node {
+        pub const INPUT: u32 = 1;
+        pub const OUTPUT: u32 = 2;
+        pub const NAME: u32 = 3;
+        pub const OP_TYPE: u32 = 4;
+        pub const ATTRIBUTE: u32 = 5;
+    }
+    /// `AttributeProto`.
+    pub mod attribute {
+        pub const NAME: u32 = 1;
+        pub const I: u32 = 3;
+        pub const TYPE: u32 = 20;
+    }
+    /// `TensorProto`.
+    pub mod tensor {
+        pub const DIMS: u32 = 1;
+        pub const DATA_TYPE: u32 = 2;
+        pub const NAME: u32 = 8;
+        pub const RAW_DATA: u32 = 9;
+    }
+    /// `ValueInfoProto`.
+    pub mod value_info {
+        pub const NAME: u32 = 1;
+        pub const TYPE: u32 = 2;
+    }
+    /// `TypeProto` (its `tensor_type`) and `TypeProto.Tensor` (`elem_type`, `shape`).
+    pub mod type_proto {
+        pub const TENSOR_TYPE: u32 = 1;
+        pub const ELEM_TYPE: u32 = 1;
+        pub const SHAPE: u32 = 2;
+    }
+    /// `TensorShapeProto` (`dim`) and its `Dimension` (`dim_value`, `dim_param`).
+    pub mod shape {
+        pub const DIM: u32 = 1;
+        pub const DIM_VALUE: u32 = 1;
+        pub const DIM_PARAM: u32 = 2;
+    }
+}
+
+/// A `TensorProto` holding `raw` little-endian values of `data_type`.
+fn tensor(name: &str, dims: &[i64], data_type: i64, raw: &[u8]) -> Message {
+    Message::new()
+        .packed_ints(field::tensor::DIMS, dims)
+        .int(field::tensor::DATA_TYPE, data_type)
+        .string(field::tensor::NAME, name)
+        .bytes(field::tensor::RAW_DATA, raw)
+}
+
 fn float_tensor(name: &str, dims: &[i64], values: impl IntoIterator<Item = f32>) -> Message {
     let raw: Vec<u8> = values.into_iter().flat_map(f32::to_le_bytes).collect();
-    Message::new()
-        .packed_ints(1, dims)
-        .int(2, FLOAT)
-        .string(8, name)
-        .bytes(9, &raw)
+    tensor(name, dims, FLOAT, &raw)
 }
 
 fn int64_tensor(name: &str, dims: &[i64], values: &[i64]) -> Message {
     let raw: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    Message::new()
-        .packed_ints(1, dims)
-        .int(2, INT64)
-        .string(8, name)
-        .bytes(9, &raw)
+    tensor(name, dims, INT64, &raw)
 }
 
 fn node(op: &str, name: &str, inputs: &[&str], output: &str) -> Message {
     let mut m = Message::new();
     for input in inputs {
-        m = m.string(1, input);
+        m = m.string(field::node::INPUT, input);
     }
-    m.string(2, output).string(3, name).string(4, op)
+    m.string(field::node::OUTPUT, output)
+        .string(field::node::NAME, name)
+        .string(field::node::OP_TYPE, op)
 }
 
 fn value_info(name: &str, dims: &[Option<i64>]) -> Message {
     let mut shape = Message::new();
     for dim in dims {
         let d = match dim {
-            Some(v) => Message::new().int(1, *v),
-            None => Message::new().string(2, "batch"),
+            Some(v) => Message::new().int(field::shape::DIM_VALUE, *v),
+            None => Message::new().string(field::shape::DIM_PARAM, "batch"),
         };
-        shape = shape.message(1, &d);
+        shape = shape.message(field::shape::DIM, &d);
     }
-    let tensor = Message::new().int(1, FLOAT).message(2, &shape);
+    let tensor = Message::new()
+        .int(field::type_proto::ELEM_TYPE, FLOAT)
+        .message(field::type_proto::SHAPE, &shape);
     Message::new()
-        .string(1, name)
-        .message(2, &Message::new().message(1, &tensor))
+        .string(field::value_info::NAME, name)
+        .message(
+            field::value_info::TYPE,
+            &Message::new().message(field::type_proto::TENSOR_TYPE, &tensor),
+        )
 }
 
 /// Appends `out = GELU(x)` as Div, Erf, Add, Mul, Mul nodes.
@@ -98,10 +170,12 @@ pub fn serialise(model: &Mlp, graph_name: &str, doc: &str) -> Vec<u8> {
         float_tensor("half", &[], [0.5]),
         int64_tensor("score_shape", &[1], &[-1]),
     ];
-    let mut nodes = vec![node("Concat", "concat", &INPUT_NAMES, "x").message(
-        5,
-        &Message::new().string(1, "axis").int(3, 1).int(20, ATTR_INT),
-    )];
+    let axis = Message::new()
+        .string(field::attribute::NAME, "axis")
+        .int(field::attribute::I, 1)
+        .int(field::attribute::TYPE, ATTR_INT);
+    let mut nodes =
+        vec![node("Concat", "concat", &INPUT_NAMES, "x").message(field::node::ATTRIBUTE, &axis)];
     nodes.push(node("MatMul", "fc1", &["x", "w1"], "fc1_mm"));
     nodes.push(node("Add", "fc1_bias", &["fc1_mm", "b1"], "z1"));
     gelu(&mut nodes, "z1", "h1");
@@ -119,22 +193,31 @@ pub fn serialise(model: &Mlp, graph_name: &str, doc: &str) -> Vec<u8> {
 
     let mut graph = Message::new();
     for n in &nodes {
-        graph = graph.message(1, n);
+        graph = graph.message(field::graph::NODE, n);
     }
-    graph = graph.string(2, graph_name);
+    graph = graph.string(field::graph::NAME, graph_name);
     for t in &initializers {
-        graph = graph.message(5, t);
+        graph = graph.message(field::graph::INITIALIZER, t);
     }
     graph = graph
-        .message(11, &value_info(INPUT_NAMES[0], &[None, Some(6)]))
-        .message(11, &value_info(INPUT_NAMES[1], &[None, Some(14)]))
-        .message(12, &value_info(OUTPUT_NAME, &[None]));
+        .message(
+            field::graph::INPUT,
+            &value_info(INPUT_NAMES[0], &[None, Some(6)]),
+        )
+        .message(
+            field::graph::INPUT,
+            &value_info(INPUT_NAMES[1], &[None, Some(14)]),
+        )
+        .message(field::graph::OUTPUT, &value_info(OUTPUT_NAME, &[None]));
+    let opset = Message::new()
+        .string(field::opset::DOMAIN, "")
+        .int(field::opset::VERSION, OPSET);
     Message::new()
-        .int(1, IR_VERSION)
-        .string(2, "ensemble-kit")
-        .string(3, env!("CARGO_PKG_VERSION"))
-        .string(6, doc)
-        .message(7, &graph)
-        .message(8, &Message::new().string(1, "").int(2, OPSET))
+        .int(field::model::IR_VERSION, IR_VERSION)
+        .string(field::model::PRODUCER_NAME, "ensemble-kit")
+        .string(field::model::PRODUCER_VERSION, env!("CARGO_PKG_VERSION"))
+        .string(field::model::DOC_STRING, doc)
+        .message(field::model::GRAPH, &graph)
+        .message(field::model::OPSET_IMPORT, &opset)
         .into_bytes()
 }
