@@ -1,6 +1,6 @@
 //! Commands that build what ships: `build-libvmaf` and `make-distribution-tarball`.
 
-use super::Context;
+use super::context::Context;
 use crate::error::Result;
 use crate::{distribution, libvmaf};
 use camino::Utf8PathBuf;

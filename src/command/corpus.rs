@@ -4,7 +4,7 @@
 use super::flags::{
     references_required, CellArgs, GeometryArgs, GridArgs, MergeRuleArgs, ReferenceArgs,
 };
-use super::Context;
+use super::context::Context;
 use crate::error::Result;
 use crate::tools::Toolset;
 use crate::{corpus, import, merge, platform};

@@ -2,7 +2,7 @@
 //! `bundle`, `verify`, `compare` and `report`.
 
 use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs};
-use super::Context;
+use super::context::Context;
 use crate::error::Result;
 use crate::{bundle, compare, export, pipeline, report, verify};
 use camino::Utf8PathBuf;

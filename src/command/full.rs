@@ -3,7 +3,7 @@
 use super::flags::{
     CellArgs, EnsembleArgs, GridArgs, MergeRuleArgs, RecipeArgs, ReferenceArgs, SeedArgs,
 };
-use super::Context;
+use super::context::Context;
 use crate::error::Result;
 use crate::{pipeline, platform, progress, stability};
 use camino::Utf8PathBuf;

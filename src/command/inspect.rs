@@ -1,7 +1,7 @@
 //! Commands that look at this box or at kit files without changing anything: `platform`,
 //! `doctor`, `schema`, `validate`.
 
-use super::{print_json, Context};
+use super::context::Context;
 use crate::error::{Error, Result};
 use crate::{atomic, budget, doctor, merge, platform, schema};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -125,4 +125,12 @@ fn validate_file(file: &Utf8Path) -> Result<String> {
         })?;
     schema::check(kind, &value, file, None)?;
     Ok(kind.to_owned())
+}
+
+/// Prints a value as pretty JSON on stdout (the `--json` forms of `platform` and `doctor`).
+fn print_json<T: serde::Serialize>(value: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("output types serialise")
+    );
 }

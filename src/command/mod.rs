@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod build;
+pub mod context;
 pub mod corpus;
 pub mod deliver;
 pub mod flags;
@@ -11,17 +12,9 @@ pub mod inspect;
 pub mod train;
 pub mod transport;
 
-use crate::progress::Progress;
-use crate::tools::ToolOverrides;
-use clap::Subcommand;
+pub use context::Context;
 
-/// What every command runs with, from the global flags.
-pub struct Context {
-    /// Where progress, warnings and events go.
-    pub progress: Progress,
-    /// `--ffmpeg` and `--vmaf`.
-    pub overrides: ToolOverrides,
-}
+use clap::Subcommand;
 
 /// The subcommands, one per pipeline stage plus tools around them.
 #[derive(Debug, Subcommand)]
@@ -80,12 +73,4 @@ pub enum Command {
     Validate(inspect::ValidateArgs),
     /// Benchmarks that print speed ratios against a baseline run in the same process.
     Bench(bench::BenchArgs),
-}
-
-/// Prints a value as pretty JSON on stdout (the `--json` forms of `platform` and `doctor`).
-fn print_json<T: serde::Serialize>(value: &T) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("output types serialise")
-    );
 }

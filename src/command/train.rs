@@ -2,7 +2,7 @@
 //! promotion gate over the seed files).
 
 use super::flags::{FitArgs, SeedArgs, ShardArgs};
-use super::Context;
+use super::context::Context;
 use crate::error::Result;
 use crate::progress::{self, Progress, Verbosity};
 use crate::{gate, stability, train};

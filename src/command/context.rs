@@ -1,0 +1,12 @@
+//! What every command runs with, set by the global flags.
+
+use crate::progress::Progress;
+use crate::tools::ToolOverrides;
+
+/// What every command runs with, from the global flags.
+pub struct Context {
+    /// Where progress, warnings and events go.
+    pub progress: Progress,
+    /// `--ffmpeg` and `--vmaf`.
+    pub overrides: ToolOverrides,
+}
