@@ -9,7 +9,8 @@
 //!
 //! Commands whose stage module has another name: `full` → `pipeline`, `verdict` → `gate`,
 //! `pack-corpus`/`extract-corpus` → `transport`, `import-corpus` → `import`,
-//! `make-distribution-tarball` → `distribution`, `build-libvmaf` → `libvmaf`.
+//! `make-distribution-tarball` → `distribution`, `build-libvmaf` → `libvmaf`. What `train` and
+//! `export` read is `merge::Corpus`: one or more shards, merged.
 
 pub mod archive;
 pub mod atomic;
