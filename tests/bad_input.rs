@@ -29,6 +29,45 @@ fn refs_with(s: &Scratch, files: &[(&str, usize)]) -> camino::Utf8PathBuf {
 }
 
 #[test]
+fn no_references_at_all() {
+    let s = Scratch::new();
+    refused(&s, &[], "<--ref-dir <DIR>|--demo>");
+    refused(
+        &s,
+        &["--ref-dir", s.join("refs").as_str(), "--demo"],
+        "cannot be used with",
+    );
+    kit()
+        .args(["full", "--out-dir", s.join("results").as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains("give --ref-dir DIR or --demo"));
+    // Ready shards stand in for references: the missing shard is what `full` names.
+    kit()
+        .args(["full", "--corpus", s.join("nope.jsonl").as_str()])
+        .args(["--out-dir", s.join("results").as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains("nope.jsonl` does not exist"));
+    kit()
+        .args(["full", "--corpus", "a.jsonl", "--demo"])
+        .assert()
+        .code(2)
+        .stderr(contains("cannot be used with"));
+}
+
+#[test]
+fn geometry_flags_of_an_import_need_its_videos() {
+    let s = Scratch::new();
+    kit()
+        .args(["import-corpus", "rows.jsonl", "--width", "320"])
+        .args(["--out", s.join("shard.jsonl").as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains("--ref-dir <DIR>"));
+}
+
+#[test]
 fn missing_ref_dir() {
     let s = Scratch::new();
     refused(

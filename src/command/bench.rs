@@ -1,7 +1,7 @@
 //! `bench`: the speed benchmarks, each against a baseline run in the same process.
 
-use super::flags::{references_required, FitArgs, GridArgs, ReferenceArgs, SeedArgs};
 use super::context::Context;
+use super::flags::{references_required, FitArgs, GridArgs, ReferenceArgs, SeedArgs};
 use crate::error::Result;
 use crate::tools::Toolset;
 use crate::{bench, budget, corpus, platform};

@@ -1,10 +1,10 @@
 //! Commands that make a corpus: `corpus` (score references into a shard), `merge` (shards of
 //! several boxes into one) and `import-corpus` (rows of the reference kit into a shard).
 
+use super::context::Context;
 use super::flags::{
     references_required, CellArgs, GeometryArgs, GridArgs, MergeRuleArgs, ReferenceArgs,
 };
-use super::context::Context;
 use crate::error::Result;
 use crate::tools::Toolset;
 use crate::{corpus, import, merge, platform};

@@ -1,8 +1,8 @@
 //! Commands that hand a verdict on or check one: `export` (ONNX models after PROMOTE),
 //! `bundle`, `verify`, `compare` and `report`.
 
-use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs};
 use super::context::Context;
+use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs};
 use crate::error::Result;
 use crate::{bundle, compare, export, pipeline, report, verify};
 use camino::Utf8PathBuf;

@@ -1,9 +1,9 @@
 //! `full`: the whole pipeline in one results folder (see [`crate::pipeline`]).
 
+use super::context::Context;
 use super::flags::{
     CellArgs, EnsembleArgs, GridArgs, MergeRuleArgs, RecipeArgs, ReferenceArgs, SeedArgs,
 };
-use super::context::Context;
 use crate::error::Result;
 use crate::{pipeline, platform, progress, stability};
 use camino::Utf8PathBuf;

@@ -1,8 +1,8 @@
 //! Commands that judge a corpus: `train` (the LOSO ensemble per seed) and `verdict` (the
 //! promotion gate over the seed files).
 
-use super::flags::{FitArgs, SeedArgs, ShardArgs};
 use super::context::Context;
+use super::flags::{FitArgs, SeedArgs, ShardArgs};
 use crate::error::Result;
 use crate::progress::{self, Progress, Verbosity};
 use crate::{gate, stability, train};

@@ -1,7 +1,7 @@
 //! Commands that ship references between boxes: `pack-corpus` and `extract-corpus`.
 
-use super::flags::{parse_size, GeometryArgs};
 use super::context::Context;
+use super::flags::{parse_size, GeometryArgs};
 use crate::error::Result;
 use crate::tools;
 use crate::transport::{self, ExtractRequest, TRANSPORT_TOTAL_MAX};
