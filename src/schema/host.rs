@@ -1,0 +1,96 @@
+//! The machine the kit runs on and what it found there: the platform, `doctor`'s checks, and
+//! the `vmaf` that `build-libvmaf` built.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// What `platform --json` prints and every shard records (SPEC §3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Platform {
+    /// Always `platform`.
+    #[schemars(extend("const" = "platform"))]
+    pub kind: String,
+    /// `linux-x86_64-cuda`, `linux-x86_64-sycl`, `linux-x86_64-vulkan`, `darwin-arm64-cpu`, …
+    pub tag: String,
+    /// `uname -s` (`Linux`, `Darwin`).
+    pub os: String,
+    /// `uname -m` (`x86_64`, `arm64`, `aarch64`).
+    pub arch: String,
+    /// `nvidia-smi` succeeded.
+    pub has_nvidia: bool,
+    /// `vainfo` reports Intel's iHD driver.
+    pub has_intel_ihd: bool,
+    /// VideoToolbox is available (macOS).
+    pub has_videotoolbox: bool,
+    /// Encoders used when `--encoders` is not given.
+    pub default_encoders: Vec<String>,
+    /// The `KIT_FAKE_*` variables that shaped this answer.
+    pub faked: Vec<String>,
+}
+
+/// Outcome of one `doctor` check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// Works.
+    Pass,
+    /// Works, but worth a look.
+    Warn,
+    /// Blocks a run.
+    Fail,
+}
+
+/// One line of `doctor`'s table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Check {
+    /// What was checked.
+    pub item: String,
+    /// Outcome.
+    pub status: CheckStatus,
+    /// What was found.
+    pub detail: String,
+    /// How to fix a failure or warning (empty when passing).
+    pub fix: String,
+}
+
+/// What `doctor --json` prints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DoctorReport {
+    /// Always `doctor`.
+    #[schemars(extend("const" = "doctor"))]
+    pub kind: String,
+    /// Platform tag.
+    pub platform: String,
+    /// True when no check failed.
+    pub ok: bool,
+    /// Every check, in order.
+    pub checks: Vec<Check>,
+}
+
+/// `BUILD.json` written by `build-libvmaf`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LibvmafBuild {
+    /// Always `libvmaf-build`.
+    #[schemars(extend("const" = "libvmaf-build"))]
+    pub kind: String,
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The platform tag it was built for.
+    pub platform: String,
+    /// The source folder, or the pinned crate.
+    pub source: String,
+    /// Where meson ran, relative to the source.
+    pub meson_root: String,
+    /// The meson options used.
+    pub meson_options: Vec<String>,
+    /// What the built `vmaf --version` reports.
+    pub libvmaf_version: String,
+    /// The binary's file name (beside BUILD.json).
+    pub binary: String,
+    /// SHA-256 of the binary.
+    pub binary_sha256: String,
+    /// When (UTC; `SOURCE_DATE_EPOCH` when set).
+    pub built_at_utc: String,
+    /// The libvmaf version the kit pins.
+    pub pinned: String,
+}
