@@ -9,9 +9,9 @@
 use crate::archive::{self, Entry, SizeCap};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::schema::{self, SourceFormat, TransportManifest, TransportRow, SCHEMA_VERSION};
+use crate::schema::{self, SourceFormat, Tool, TransportManifest, TransportRow, SCHEMA_VERSION};
 use crate::sources::{self, GeometryFlags};
-use crate::tools::{ffmpeg, process::Invocation, Tool};
+use crate::tools::{ffmpeg, process::Invocation};
 use crate::{atomic, digest};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::{BTreeMap, BTreeSet};

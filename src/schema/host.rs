@@ -1,6 +1,7 @@
-//! The machine the kit runs on and what it found there: the platform, `doctor`'s checks, and
-//! the `vmaf` that `build-libvmaf` built.
+//! The machine the kit runs on and what it found there: the platform, the external tools (as
+//! every shard records them), `doctor`'s checks, and the `vmaf` that `build-libvmaf` built.
 
+use camino::Utf8PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +27,46 @@ pub struct Platform {
     pub default_encoders: Vec<String>,
     /// The `KIT_FAKE_*` variables that shaped this answer.
     pub faked: Vec<String>,
+}
+
+/// Where a tool was found, so `doctor` can say which rule picked it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum FoundBy {
+    /// `--ffmpeg` / `--vmaf`.
+    Flag,
+    /// `ENSEMBLE_KIT_FFMPEG` / `ENSEMBLE_KIT_VMAF`.
+    Environment,
+    /// The bootstrap cache folder.
+    BootstrapCache,
+    /// The `PATH` search.
+    Path,
+}
+
+impl std::fmt::Display for FoundBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FoundBy::Flag => "flag",
+            FoundBy::Environment => "environment",
+            FoundBy::BootstrapCache => "bootstrap cache",
+            FoundBy::Path => "PATH",
+        })
+    }
+}
+
+/// A located tool with its version string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Tool {
+    /// The program to run.
+    #[schemars(with = "String")]
+    pub path: Utf8PathBuf,
+    /// The version the program reports.
+    pub version: String,
+    /// SHA-256 of the program's content (see [`content_sha256`]): what identifies the tool in
+    /// cell keys and provenance, since a version string can be printed by anything.
+    pub sha256: String,
+    /// Which lookup rule found it.
+    pub found_by: FoundBy,
 }
 
 /// Outcome of one `doctor` check.

@@ -16,7 +16,7 @@ pub use corpus::{
     CellKeyInputs, CellRecord, CorpusRow, Fps, Geometry, ReferenceRow, Source, SourceFormat,
 };
 pub use delivery::{DistributionManifest, Manifest, ManifestFile, TransportManifest, TransportRow};
-pub use host::{Check, CheckStatus, DoctorReport, LibvmafBuild, Platform};
+pub use host::{Check, CheckStatus, DoctorReport, FoundBy, LibvmafBuild, Platform, Tool};
 pub use model::{
     CodecBlockValues, FoldResult, LosoSeed, ReferenceFold, ReferenceLosoSeed, Sidecar,
     SidecarCorpus, SidecarGate, TrainingRecipe, SIDECAR_KIND,

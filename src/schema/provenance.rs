@@ -2,8 +2,7 @@
 //! scored, a shard imported from the reference kit's rows, or a merge of several.
 
 use super::corpus::Source;
-use super::host::Platform;
-use crate::tools::Tool;
+use super::host::{Platform, Tool};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
