@@ -59,7 +59,7 @@ fn current_verdict(dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(Verdict, St
         }
     };
     let path = dir.join(&rel);
-    let verdict: Verdict = schema::read_json(&path, "verdict")?;
+    let verdict: Verdict = schema::read_json(&path)?;
     let loso_dir = &gate::loso_dir_of(&path, &verdict);
     let seeds: Vec<LosoSeed> = verdict
         .seeds
@@ -96,7 +96,7 @@ fn check_models(
             )));
         }
         let sidecar_path = dir.join(rel).with_extension("json");
-        let sidecar: Sidecar = schema::read_json(&sidecar_path, "model-sidecar")?;
+        let sidecar: Sidecar = schema::read_json(&sidecar_path)?;
         if sidecar.corpus.sha256 != judged_corpus {
             return Err(Error::Input(format!("{sidecar_path} was fitted on another corpus than the one judged; re-run `ensemble-kit export`")));
         }

@@ -29,7 +29,7 @@ pub fn load(path: &Utf8Path, max_total_size: u64) -> Result<Verdict> {
         )));
     }
     if !path.as_str().ends_with(".tar.gz") {
-        return schema::read_json(path, "verdict");
+        return schema::read_json(path);
     }
     Ok(verify::verify(path, None, max_total_size)?.verdict)
 }

@@ -52,7 +52,7 @@ fn promoting_verdict(path: &Utf8Path, corpus: &Corpus) -> Result<Verdict> {
             "verdict `{path}` does not exist; run `ensemble-kit verdict` first"
         )));
     }
-    let verdict: Verdict = schema::read_json(path, "verdict")?;
+    let verdict: Verdict = schema::read_json(path)?;
     if verdict.verdict != "PROMOTE" {
         return Err(Error::Input(format!(
             "`{path}` says {}: the gate did not promote, so there is nothing to export",

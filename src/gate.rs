@@ -88,7 +88,7 @@ pub fn parse_seed(bytes: &[u8], path: &Utf8Path, seed: u64) -> Result<LosoSeed> 
     let path = path.to_owned();
     let value = schema::parse_value(bytes, &path)?;
     let loso = if is_reference_seed(&value) {
-        from_reference(schema::decode_checked(value, &path, "reference-loso-seed")?)
+        from_reference(schema::decode_checked(value, &path)?)
     } else {
         let version = value.get("schema_version").and_then(|v| v.as_u64());
         if version != Some(u64::from(SCHEMA_VERSION)) {
@@ -102,7 +102,7 @@ pub fn parse_seed(bytes: &[u8], path: &Utf8Path, seed: u64) -> Result<LosoSeed> 
                 ),
             });
         }
-        schema::decode_checked(value, &path, "loso-seed")?
+        schema::decode_checked(value, &path)?
     };
     if loso.seed != seed {
         return Err(Error::Invalid {

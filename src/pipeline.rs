@@ -247,7 +247,7 @@ pub fn summary(outcome: &FullOutcome) -> String {
 /// markdown verdict table (the step summary).
 pub fn report(out_dir: &Utf8Path) -> Result<(String, String)> {
     let verdict_file = layout::verdict_file(out_dir)?;
-    let verdict: Verdict = crate::schema::read_json(&verdict_file, "verdict")?;
+    let verdict: Verdict = crate::schema::read_json(&verdict_file)?;
     let mut bundles: Vec<Utf8PathBuf> = out_dir
         .read_dir_utf8()
         .map_err(|e| Error::io(out_dir, e))?

@@ -28,7 +28,7 @@ impl Results {
     /// Reads the verdict of `out_dir` and every seed file of the LOSO folder it judged.
     pub fn read(out_dir: &Utf8Path) -> Result<Results> {
         let path = layout::verdict_file(out_dir)?;
-        let verdict: Verdict = schema::read_json(&path, "verdict")?;
+        let verdict: Verdict = schema::read_json(&path)?;
         if verdict.seeds.is_empty() {
             return Err(Error::Invalid {
                 path,

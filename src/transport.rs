@@ -280,11 +280,8 @@ impl Restore<'_> {
         if name.as_str() == MANIFEST {
             self.cap.reserve(name.as_str(), size)?;
             let bytes = archive::read_member(archive_path, name, size, reader)?;
-            let manifest: TransportManifest = schema::parse_checked(
-                &bytes,
-                &archive::member_label(archive_path, name),
-                "corpus-transport",
-            )?;
+            let manifest: TransportManifest =
+                schema::parse_checked(&bytes, &archive::member_label(archive_path, name))?;
             self.plan = Some(self.plan(manifest)?);
             for (member, size, staged) in std::mem::take(&mut self.waiting) {
                 self.restore_staged(&member, size, &staged)?;

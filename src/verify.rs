@@ -218,7 +218,7 @@ impl Contents {
         }
         let label = archive::member_label(bundle, name);
         if name.as_str() == MANIFEST {
-            let manifest: Manifest = schema::parse_checked(&bytes, &label, "manifest")?;
+            let manifest: Manifest = schema::parse_checked(&bytes, &label)?;
             self.declared = manifest
                 .files
                 .iter()
@@ -238,10 +238,8 @@ impl Contents {
     /// Keeps what the checks need from a JSON member: a verdict, a LOSO result, a sidecar.
     fn inspect(&mut self, name: &Utf8Path, bytes: &[u8], label: &Utf8Path) {
         if VERDICT_FILES.contains(&name.file_name().unwrap_or_default()) {
-            self.verdicts.push((
-                name.to_string(),
-                schema::parse_checked(bytes, label, "verdict"),
-            ));
+            self.verdicts
+                .push((name.to_string(), schema::parse_checked(bytes, label)));
         } else if let Some(seed) = loso_seed_number(name) {
             let folder = name.parent().unwrap_or(Utf8Path::new("")).to_owned();
             self.loso

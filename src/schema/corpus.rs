@@ -1,6 +1,7 @@
 //! The corpus itself: the reference videos (sources), one scored frame (the kit's row and the
 //! reference kit's), and one cell of frames as the cell cache stores it.
 
+use super::document::Document;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -116,6 +117,10 @@ pub struct CorpusRow {
     pub motion2: f64,
 }
 
+impl Document for CorpusRow {
+    const SCHEMA: &'static str = "corpus-row";
+}
+
 /// Everything a cell's result depends on; its hash is the cell's cache key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CellKeyInputs {
@@ -149,7 +154,7 @@ pub struct CellKeyInputs {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CellRecord {
     /// Always `cell`.
-    #[schemars(extend("const" = "cell"))]
+    #[schemars(extend("const" = CellRecord::SCHEMA))]
     pub kind: String,
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -165,6 +170,10 @@ pub struct CellRecord {
     pub score_time_ms: u64,
     /// One row per frame, in frame order.
     pub rows: Vec<CorpusRow>,
+}
+
+impl Document for CellRecord {
+    const SCHEMA: &'static str = "cell";
 }
 
 /// One row as the reference (Python) kit writes it (SPEC §5): the fields of [`CorpusRow`]
@@ -209,4 +218,8 @@ pub struct ReferenceRow {
     /// `integer_motion2`.
     #[schemars(range(min = 0.0))]
     pub motion2: f64,
+}
+
+impl Document for ReferenceRow {
+    const SCHEMA: &'static str = "reference-row";
 }

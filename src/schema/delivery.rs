@@ -1,6 +1,7 @@
 //! What the kit ships: the results bundle's manifest, a corpus-transport archive's manifest and
 //! the distribution tarball's manifest.
 
+use super::document::Document;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +31,10 @@ pub struct Manifest {
     pub files: Vec<ManifestFile>,
     /// `files.len()`.
     pub n_files: u64,
+}
+
+impl Document for Manifest {
+    const SCHEMA: &'static str = "manifest";
 }
 
 /// One reference in a corpus-transport archive (SPEC §9).
@@ -62,7 +67,7 @@ pub struct TransportRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TransportManifest {
     /// Always `corpus-transport`.
-    #[schemars(extend("const" = "corpus-transport"))]
+    #[schemars(extend("const" = TransportManifest::SCHEMA))]
     pub kind: String,
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -70,11 +75,15 @@ pub struct TransportManifest {
     pub rows: Vec<TransportRow>,
 }
 
+impl Document for TransportManifest {
+    const SCHEMA: &'static str = "corpus-transport";
+}
+
 /// `MANIFEST.json` of a distribution tarball.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DistributionManifest {
     /// Always `distribution`.
-    #[schemars(extend("const" = "distribution"))]
+    #[schemars(extend("const" = DistributionManifest::SCHEMA))]
     pub kind: String,
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -86,4 +95,8 @@ pub struct DistributionManifest {
     pub files: Vec<ManifestFile>,
     /// `files.len()`.
     pub n_files: u64,
+}
+
+impl Document for DistributionManifest {
+    const SCHEMA: &'static str = "distribution";
 }

@@ -1,6 +1,7 @@
 //! The machine the kit runs on and what it found there: the platform, the external tools (as
 //! every shard records them), `doctor`'s checks, and the `vmaf` that `build-libvmaf` built.
 
+use super::document::Document;
 use camino::Utf8PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Platform {
     /// Always `platform`.
-    #[schemars(extend("const" = "platform"))]
+    #[schemars(extend("const" = Platform::SCHEMA))]
     pub kind: String,
     /// `linux-x86_64-cuda`, `linux-x86_64-sycl`, `linux-x86_64-vulkan`, `darwin-arm64-cpu`, …
     pub tag: String,
@@ -27,6 +28,10 @@ pub struct Platform {
     pub default_encoders: Vec<String>,
     /// The `KIT_FAKE_*` variables that shaped this answer.
     pub faked: Vec<String>,
+}
+
+impl Document for Platform {
+    const SCHEMA: &'static str = "platform";
 }
 
 /// Where a tool was found, so `doctor` can say which rule picked it.
@@ -98,7 +103,7 @@ pub struct Check {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DoctorReport {
     /// Always `doctor`.
-    #[schemars(extend("const" = "doctor"))]
+    #[schemars(extend("const" = DoctorReport::SCHEMA))]
     pub kind: String,
     /// Platform tag.
     pub platform: String,
@@ -108,11 +113,15 @@ pub struct DoctorReport {
     pub checks: Vec<Check>,
 }
 
+impl Document for DoctorReport {
+    const SCHEMA: &'static str = "doctor";
+}
+
 /// `BUILD.json` written by `build-libvmaf`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LibvmafBuild {
     /// Always `libvmaf-build`.
-    #[schemars(extend("const" = "libvmaf-build"))]
+    #[schemars(extend("const" = LibvmafBuild::SCHEMA))]
     pub kind: String,
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -134,4 +143,8 @@ pub struct LibvmafBuild {
     pub built_at_utc: String,
     /// The libvmaf version the kit pins.
     pub pinned: String,
+}
+
+impl Document for LibvmafBuild {
+    const SCHEMA: &'static str = "libvmaf-build";
 }

@@ -3,9 +3,13 @@
 //!
 //! A file that fails validation is rejected with its path, line (for JSON Lines) and the JSON
 //! pointer of the offending field.
+//!
+//! The types live in one submodule per domain and are re-exported here; each document type
+//! names its own schema through [`Document`], and [`ALL`] lists the documents.
 
 mod corpus;
 mod delivery;
+mod document;
 mod host;
 mod model;
 mod progress;
@@ -16,6 +20,7 @@ pub use corpus::{
     CellKeyInputs, CellRecord, CorpusRow, Fps, Geometry, ReferenceRow, Source, SourceFormat,
 };
 pub use delivery::{DistributionManifest, Manifest, ManifestFile, TransportManifest, TransportRow};
+pub use document::{Document, SCHEMA_VERSION};
 pub use host::{Check, CheckStatus, DoctorReport, FoundBy, LibvmafBuild, Platform, Tool};
 pub use model::{
     CodecBlockValues, FoldResult, LosoSeed, ReferenceFold, ReferenceLosoSeed, Sidecar,
@@ -35,19 +40,6 @@ use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::sync::OnceLock;
 
-/// Version of the on-disk formats of this module; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
-
-/// The schema that checks a document claiming `kind`: a sidecar's `kind` is the reference's
-/// model kind, not a schema name.
-pub fn schema_of_kind(kind: &str) -> &str {
-    if kind == SIDECAR_KIND {
-        "model-sidecar"
-    } else {
-        kind
-    }
-}
-
 /// A named schema the kit publishes in `schemas/`.
 pub struct SchemaDoc {
     /// Name used by `ensemble-kit schema NAME` and the file `schemas/NAME.schema.json`.
@@ -55,76 +47,35 @@ pub struct SchemaDoc {
     generate: fn() -> schemars::Schema,
 }
 
+impl SchemaDoc {
+    /// The entry of document `T`: its name and its generated schema.
+    const fn of<T: Document>() -> SchemaDoc {
+        SchemaDoc {
+            name: T::SCHEMA,
+            generate: || schemars::schema_for!(T),
+        }
+    }
+}
+
 /// Every published schema.
 pub const ALL: &[SchemaDoc] = &[
-    SchemaDoc {
-        name: "corpus-row",
-        generate: || schemars::schema_for!(CorpusRow),
-    },
-    SchemaDoc {
-        name: "shard-meta",
-        generate: || schemars::schema_for!(ShardMeta),
-    },
-    SchemaDoc {
-        name: "cell",
-        generate: || schemars::schema_for!(CellRecord),
-    },
-    SchemaDoc {
-        name: "platform",
-        generate: || schemars::schema_for!(Platform),
-    },
-    SchemaDoc {
-        name: "doctor",
-        generate: || schemars::schema_for!(DoctorReport),
-    },
-    SchemaDoc {
-        name: "loso-seed",
-        generate: || schemars::schema_for!(LosoSeed),
-    },
-    SchemaDoc {
-        name: "reference-loso-seed",
-        generate: || schemars::schema_for!(ReferenceLosoSeed),
-    },
-    SchemaDoc {
-        name: "verdict",
-        generate: || schemars::schema_for!(Verdict),
-    },
-    SchemaDoc {
-        name: "model-sidecar",
-        generate: || schemars::schema_for!(Sidecar),
-    },
-    SchemaDoc {
-        name: "manifest",
-        generate: || schemars::schema_for!(Manifest),
-    },
-    SchemaDoc {
-        name: "corpus-transport",
-        generate: || schemars::schema_for!(TransportManifest),
-    },
-    SchemaDoc {
-        name: "merged-corpus",
-        generate: || schemars::schema_for!(MergedMeta),
-    },
-    SchemaDoc {
-        name: "progress-event",
-        generate: || schemars::schema_for!(ProgressEvent),
-    },
-    SchemaDoc {
-        name: "libvmaf-build",
-        generate: || schemars::schema_for!(LibvmafBuild),
-    },
-    SchemaDoc {
-        name: "distribution",
-        generate: || schemars::schema_for!(DistributionManifest),
-    },
-    SchemaDoc {
-        name: "reference-row",
-        generate: || schemars::schema_for!(ReferenceRow),
-    },
-    SchemaDoc {
-        name: "imported-shard",
-        generate: || schemars::schema_for!(ImportedShardMeta),
-    },
+    SchemaDoc::of::<CorpusRow>(),
+    SchemaDoc::of::<ShardMeta>(),
+    SchemaDoc::of::<CellRecord>(),
+    SchemaDoc::of::<Platform>(),
+    SchemaDoc::of::<DoctorReport>(),
+    SchemaDoc::of::<LosoSeed>(),
+    SchemaDoc::of::<ReferenceLosoSeed>(),
+    SchemaDoc::of::<Verdict>(),
+    SchemaDoc::of::<Sidecar>(),
+    SchemaDoc::of::<Manifest>(),
+    SchemaDoc::of::<TransportManifest>(),
+    SchemaDoc::of::<MergedMeta>(),
+    SchemaDoc::of::<ProgressEvent>(),
+    SchemaDoc::of::<LibvmafBuild>(),
+    SchemaDoc::of::<DistributionManifest>(),
+    SchemaDoc::of::<ReferenceRow>(),
+    SchemaDoc::of::<ImportedShardMeta>(),
 ];
 
 /// The schema called `name`, as pretty JSON with a trailing newline.
@@ -199,35 +150,26 @@ pub fn read_value(path: &Utf8Path) -> Result<serde_json::Value> {
     parse_value(&std::fs::read(path).map_err(|e| Error::io(path, e))?, path)
 }
 
-/// Parses JSON bytes from `path`, validates them against schema `name`, and deserialises them.
-pub fn parse_checked<T: DeserializeOwned>(bytes: &[u8], path: &Utf8Path, name: &str) -> Result<T> {
-    decode_checked(parse_value(bytes, path)?, path, name)
+/// Parses JSON bytes from `path`, validates them against `T`'s schema, and deserialises them.
+pub fn parse_checked<T: Document>(bytes: &[u8], path: &Utf8Path) -> Result<T> {
+    decode_checked(parse_value(bytes, path)?, path)
 }
 
-/// Validates a parsed document from `path` against schema `name` and deserialises it.
-pub fn decode_checked<T: DeserializeOwned>(
-    value: serde_json::Value,
-    path: &Utf8Path,
-    name: &str,
-) -> Result<T> {
-    check(name, &value, path, None)?;
+/// Validates a parsed document from `path` against `T`'s schema and deserialises it.
+pub fn decode_checked<T: Document>(value: serde_json::Value, path: &Utf8Path) -> Result<T> {
+    check(T::SCHEMA, &value, path, None)?;
     decode(value, path, None)
 }
 
-/// Reads a JSON file, validates it against schema `name`, and deserialises it.
-pub fn read_json<T: DeserializeOwned>(path: &Utf8Path, name: &str) -> Result<T> {
-    parse_checked(
-        &std::fs::read(path).map_err(|e| Error::io(path, e))?,
-        path,
-        name,
-    )
+/// Reads a JSON file, validates it against `T`'s schema, and deserialises it.
+pub fn read_json<T: Document>(path: &Utf8Path) -> Result<T> {
+    parse_checked(&std::fs::read(path).map_err(|e| Error::io(path, e))?, path)
 }
 
-/// Streams a JSON Lines file, validating each line against schema `name` and handing the
+/// Streams a JSON Lines file, validating each line against `T`'s schema and handing the
 /// 1-based line number and the value to `each`. Memory stays flat in the file's size.
-pub fn for_each_jsonl<T: DeserializeOwned>(
+pub fn for_each_jsonl<T: Document>(
     path: &Utf8Path,
-    name: &str,
     mut each: impl FnMut(usize, T) -> Result<()>,
 ) -> Result<()> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -243,7 +185,7 @@ pub fn for_each_jsonl<T: DeserializeOwned>(
             field: "/".into(),
             message: format!("not valid JSON: {e}"),
         })?;
-        check(name, &value, path, Some(line_no))?;
+        check(T::SCHEMA, &value, path, Some(line_no))?;
         each(line_no, decode(value, path, Some(line_no))?)?;
     }
     Ok(())
@@ -265,6 +207,16 @@ fn decode<T: DeserializeOwned>(
 /// Which schema a JSON document claims through its `kind` field.
 pub fn kind_of(value: &serde_json::Value) -> Option<&str> {
     value.get("kind").and_then(|k| k.as_str())
+}
+
+/// The schema that checks a document claiming `kind`: a sidecar's `kind` is the reference's
+/// model kind, not a schema name.
+pub fn schema_of_kind(kind: &str) -> &str {
+    if kind == SIDECAR_KIND {
+        Sidecar::SCHEMA
+    } else {
+        kind
+    }
 }
 
 #[cfg(test)]

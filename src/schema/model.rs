@@ -1,6 +1,7 @@
 //! What training and export write: one seed's leave-one-source-out run (the kit's file, and
 //! the reference kit's it also reads) and the sidecar beside each exported model.
 
+use super::document::Document;
 use super::verdict::Gate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,10 @@ pub struct ReferenceLosoSeed {
     pub encoder_vocab_version: serde_json::Value,
     /// Training time.
     pub wall_time_s: f64,
+}
+
+impl Document for ReferenceLosoSeed {
+    const SCHEMA: &'static str = "reference-loso-seed";
 }
 
 /// One fold of a [`ReferenceLosoSeed`].
@@ -98,7 +103,7 @@ pub struct FoldResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct LosoSeed {
     /// Always `loso-seed`.
-    #[schemars(extend("const" = "loso-seed"))]
+    #[schemars(extend("const" = LosoSeed::SCHEMA))]
     pub kind: String,
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -151,6 +156,10 @@ pub struct LosoSeed {
     pub recipe_key: String,
     /// Wall time of this seed's training in seconds (0 when `SOURCE_DATE_EPOCH` pins outputs).
     pub wall_time_s: f64,
+}
+
+impl Document for LosoSeed {
+    const SCHEMA: &'static str = "loso-seed";
 }
 
 /// `kind` of a model sidecar: the reference's model kind (full-reference regressor).
@@ -238,7 +247,7 @@ pub struct SidecarGate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Sidecar {
     /// Always `fr` ([`SIDECAR_KIND`]).
-    #[schemars(extend("const" = "fr"))]
+    #[schemars(extend("const" = SIDECAR_KIND))]
     pub kind: String,
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -287,4 +296,8 @@ pub struct Sidecar {
     pub notes: String,
     /// The decision records the reference's registry expects.
     pub parent_adrs: Vec<String>,
+}
+
+impl Document for Sidecar {
+    const SCHEMA: &'static str = "model-sidecar";
 }

@@ -1,5 +1,6 @@
 //! The machine-readable progress stream (`--message-format json`).
 
+use super::document::Document;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +36,10 @@ pub struct ProgressEvent {
     /// The verdict's seed spread.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spread: Option<f64>,
+}
+
+impl Document for ProgressEvent {
+    const SCHEMA: &'static str = "progress-event";
 }
 
 impl ProgressEvent {

@@ -2,6 +2,7 @@
 //! scored, a shard imported from the reference kit's rows, or a merge of several.
 
 use super::corpus::Source;
+use super::document::Document;
 use super::host::{Platform, Tool};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -72,7 +73,7 @@ pub struct ShardSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ShardMeta {
     /// Always `shard-meta`.
-    #[schemars(extend("const" = "shard-meta"))]
+    #[schemars(extend("const" = ShardMeta::SCHEMA))]
     pub kind: String,
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -104,6 +105,10 @@ pub struct ShardMeta {
     pub cells: Vec<CellSummary>,
     /// Cells that failed (only non-empty with `--allow-failed-cells`).
     pub failed_cells: Vec<FailedCell>,
+}
+
+impl Document for ShardMeta {
+    const SCHEMA: &'static str = "shard-meta";
 }
 
 /// The tools a shard was scored with.
@@ -144,7 +149,7 @@ pub struct ImportedSource {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ImportedShardMeta {
     /// Always `imported-shard`.
-    #[schemars(extend("const" = "imported-shard"))]
+    #[schemars(extend("const" = ImportedShardMeta::SCHEMA))]
     pub kind: String,
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -164,6 +169,10 @@ pub struct ImportedShardMeta {
     pub n_rows: u64,
     /// Every source, sorted by name.
     pub sources: Vec<ImportedSource>,
+}
+
+impl Document for ImportedShardMeta {
+    const SCHEMA: &'static str = "imported-shard";
 }
 
 /// One input of a merged corpus, with its own provenance.
@@ -188,7 +197,7 @@ pub struct MergedShard {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct MergedMeta {
     /// Always `merged-corpus`.
-    #[schemars(extend("const" = "merged-corpus"))]
+    #[schemars(extend("const" = MergedMeta::SCHEMA))]
     pub kind: String,
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -219,4 +228,8 @@ pub struct MergedMeta {
     pub imported_shards: Vec<String>,
     /// Every input, in the order given.
     pub shards: Vec<MergedShard>,
+}
+
+impl Document for MergedMeta {
+    const SCHEMA: &'static str = "merged-corpus";
 }

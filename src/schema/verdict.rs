@@ -1,6 +1,7 @@
 //! The gate's decision (SPEC §7): the verdict file, its gate numbers, the corpus it describes,
 //! and why the seeds agree or not.
 
+use super::document::Document;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -86,6 +87,10 @@ pub struct Verdict {
     /// judged ones were trained (`--stability K`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stability: Option<Stability>,
+}
+
+impl Document for Verdict {
+    const SCHEMA: &'static str = "verdict";
 }
 
 /// One source's fold PLCC across seeds: what makes the seeds agree or not.
