@@ -4,8 +4,8 @@
 
 use crate::error::{Error, Result};
 use crate::schema::{
-    self, FoldDiagnosis, FoldResult, Gate, LosoSeed, ReferenceLosoSeed, Stability, Verdict,
-    VerdictCorpus, SCHEMA_VERSION,
+    self, Document, FoldDiagnosis, FoldResult, Gate, LosoSeed, ReferenceLosoSeed, Stability,
+    Verdict, VerdictCorpus, VerdictFile, SCHEMA_VERSION,
 };
 use crate::train::seed_path;
 use crate::{atomic, digest, layout, stability, timestamp};
@@ -263,25 +263,21 @@ pub fn judge_seeds(seeds: &[LosoSeed]) -> Gate {
 
 /// Judges the seeds, writes the verdict file (removing the stale opposite) and returns it with
 /// its path and the seed files it judged.
-pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSeed>)> {
+pub fn run(request: &VerdictRequest) -> Result<(VerdictFile, Utf8PathBuf, Vec<LosoSeed>)> {
     let (verdict, seeds) = assess(request)?;
     let out_dir = request
         .out_dir
         .clone()
         .unwrap_or_else(|| request.loso_dir.clone());
-    let path = out_dir.join(format!("{}.json", verdict.verdict));
+    let path = out_dir.join(layout::verdict_file_name(verdict.verdict));
     schema::check(
-        "verdict",
+        VerdictFile::SCHEMA,
         &serde_json::to_value(&verdict).expect("serialises"),
         &path,
         None,
     )?;
     atomic::write_json(&path, &verdict)?;
-    let stale = out_dir.join(if verdict.gate.passed {
-        "HOLD.json"
-    } else {
-        "PROMOTE.json"
-    });
+    let stale = out_dir.join(layout::verdict_file_name(verdict.verdict.opposite()));
     if stale.exists() {
         std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
     }
@@ -290,7 +286,7 @@ pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSe
 
 /// Judges the seeds of a LOSO folder (the kit's or the reference's) without writing anything:
 /// the verdict and the seed files it judged.
-pub fn assess(request: &VerdictRequest) -> Result<(Verdict, Vec<LosoSeed>)> {
+pub fn assess(request: &VerdictRequest) -> Result<(VerdictFile, Vec<LosoSeed>)> {
     crate::train::check_seeds(&request.seeds)?;
     let dir = &request.loso_dir;
     let any_seed = dir
@@ -315,9 +311,9 @@ pub fn assess(request: &VerdictRequest) -> Result<(Verdict, Vec<LosoSeed>)> {
         recommendation,
     } = judgement(&seeds, other_seeds(dir, &request.seeds)?)?;
     let out_dir = request.out_dir.clone().unwrap_or_else(|| dir.clone());
-    let verdict = Verdict {
+    let verdict = VerdictFile {
         schema_version: SCHEMA_VERSION,
-        verdict: if gate.passed { "PROMOTE" } else { "HOLD" }.into(),
+        verdict: gate.verdict(),
         generated_at_utc: timestamp::now_utc()?,
         loso_dir: relative_to(dir, &out_dir),
         seeds: request.seeds.clone(),
@@ -349,7 +345,7 @@ pub struct Judgement {
 
 impl Judgement {
     /// Whether `verdict` says what the seed files say.
-    pub fn matches(&self, verdict: &Verdict) -> bool {
+    pub fn matches(&self, verdict: &VerdictFile) -> bool {
         self.gate == verdict.gate
             && self.fold_diagnosis == verdict.fold_diagnosis
             && self.stability == verdict.stability
@@ -427,7 +423,7 @@ fn relative_to(dir: &Utf8Path, verdict_dir: &Utf8Path) -> String {
 /// The LOSO folder a verdict file judged: its `loso_dir` taken relative to the verdict's own
 /// folder (verdicts written before paths were relative named it from the working folder, which
 /// is tried second).
-pub fn loso_dir_of(verdict_path: &Utf8Path, verdict: &Verdict) -> Utf8PathBuf {
+pub fn loso_dir_of(verdict_path: &Utf8Path, verdict: &VerdictFile) -> Utf8PathBuf {
     let recorded = Utf8Path::new(&verdict.loso_dir);
     let beside = verdict_path
         .parent()
@@ -447,7 +443,7 @@ fn recommendation(
     diagnosis: &[FoldDiagnosis],
     stability: Option<&Stability>,
 ) -> String {
-    let fragility = |other: &str| {
+    let fragility = |other: Verdict| {
         stability.filter(|s| s.fragile).map(|s| {
             format!(
                 "{:.0} % of {}-seed sets out of {} seeds pass the gate, so another box may well say {other}",
@@ -458,7 +454,7 @@ fn recommendation(
         })
     };
     if gate.passed {
-        let fragile = fragility("HOLD").map_or(String::new(), |f| {
+        let fragile = fragility(Verdict::Hold).map_or(String::new(), |f| {
             format!(", but the verdict is fragile (only {f})")
         });
         return format!(
@@ -501,8 +497,8 @@ fn recommendation(
             gate.failing_seeds, gate.per_seed_min
         ));
     }
-    let fragile =
-        fragility("PROMOTE").map_or(String::new(), |f| format!(" (this HOLD is fragile: {f})"));
+    let fragile = fragility(Verdict::Promote)
+        .map_or(String::new(), |f| format!(" (this HOLD is fragile: {f})"));
     format!(
         "Do not ship this model: {}{fragile}. Add or diversify sources and retrain.",
         failed.join("; ")
@@ -572,7 +568,7 @@ fn collect_files(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) ->
 }
 
 /// The human summary printed on stderr: per-seed PLCC, spread, and which rule failed.
-pub fn summary(verdict: &Verdict, seeds: &[LosoSeed]) -> String {
+pub fn summary(verdict: &VerdictFile, seeds: &[LosoSeed]) -> String {
     let g = &verdict.gate;
     let mut text = format!(
         "verdict: {}\n  seed  mean PLCC  min PLCC  baseline PLCC  95% CI\n",

@@ -2,6 +2,7 @@
 //! the distribution tarball's manifest.
 
 use super::document::Document;
+use super::verdict::Verdict;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -23,8 +24,8 @@ pub struct Manifest {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// `PROMOTE` or `HOLD`.
-    #[schemars(regex(pattern = "^(PROMOTE|HOLD)$"))]
-    pub verdict: String,
+    #[schemars(with = "String", regex(pattern = "^(PROMOTE|HOLD)$"))]
+    pub verdict: Verdict,
     /// When the bundle was made (UTC; `SOURCE_DATE_EPOCH` when set).
     pub generated_at_utc: String,
     /// Every bundled file but the manifest, sorted by path.

@@ -31,7 +31,7 @@ pub use provenance::{
     CellSummary, FailedCell, ImportedFile, ImportedShardMeta, ImportedSource, MergedMeta,
     MergedShard, ScoringBackend, ShardMeta, ShardSettings, ShardTools,
 };
-pub use verdict::{FoldDiagnosis, Gate, Stability, Verdict, VerdictCorpus};
+pub use verdict::{FoldDiagnosis, Gate, Stability, Verdict, VerdictCorpus, VerdictFile};
 
 use crate::error::{Error, Result};
 use camino::Utf8Path;
@@ -66,7 +66,7 @@ pub const ALL: &[SchemaDoc] = &[
     SchemaDoc::of::<DoctorReport>(),
     SchemaDoc::of::<LosoSeed>(),
     SchemaDoc::of::<ReferenceLosoSeed>(),
-    SchemaDoc::of::<Verdict>(),
+    SchemaDoc::of::<VerdictFile>(),
     SchemaDoc::of::<Sidecar>(),
     SchemaDoc::of::<Manifest>(),
     SchemaDoc::of::<TransportManifest>(),

@@ -2,7 +2,7 @@
 //! the reference kit's it also reads) and the sidecar beside each exported model.
 
 use super::document::Document;
-use super::verdict::Gate;
+use super::verdict::{Gate, Verdict};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -232,7 +232,8 @@ pub struct TrainingRecipe {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SidecarGate {
     /// `PROMOTE`.
-    pub verdict: String,
+    #[schemars(with = "String")]
+    pub verdict: Verdict,
     /// The verdict's `per_seed_min`, under the reference's name.
     pub per_seed_min_threshold: f64,
     /// This seed's mean LOSO PLCC; null when the verdict did not judge this seed.

@@ -6,6 +6,42 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The gate's decision. Verdict files, bundle manifests and model sidecars spell it `PROMOTE` or
+/// `HOLD`; the kit holds and compares it as this type, never as a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    /// The gate passed: export the models and ship them.
+    #[serde(rename = "PROMOTE")]
+    Promote,
+    /// The gate did not pass: ship nothing.
+    #[serde(rename = "HOLD")]
+    Hold,
+}
+
+impl Verdict {
+    /// The word the files carry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Promote => "PROMOTE",
+            Verdict::Hold => "HOLD",
+        }
+    }
+
+    /// The other decision: what a stale verdict file of the same folder would say.
+    pub fn opposite(self) -> Verdict {
+        match self {
+            Verdict::Promote => Verdict::Hold,
+            Verdict::Hold => Verdict::Promote,
+        }
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The gate's numbers (SPEC §7).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Gate {
@@ -33,6 +69,17 @@ pub struct Gate {
     pub failing_seeds: Vec<u64>,
 }
 
+impl Gate {
+    /// The decision the rules give: PROMOTE iff all three pass.
+    pub fn verdict(&self) -> Verdict {
+        if self.passed {
+            Verdict::Promote
+        } else {
+            Verdict::Hold
+        }
+    }
+}
+
 /// The reference corpus the verdict describes (SPEC §7).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct VerdictCorpus {
@@ -52,13 +99,16 @@ pub struct VerdictCorpus {
 }
 
 /// `PROMOTE.json` / `HOLD.json` (SPEC §7).
+// The doc line above is the schema's description; the schema keeps the title `Verdict` it had
+// before that name went to the decision's type.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct Verdict {
+#[schemars(rename = "Verdict")]
+pub struct VerdictFile {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// `PROMOTE` or `HOLD`.
-    #[schemars(regex(pattern = "^(PROMOTE|HOLD)$"))]
-    pub verdict: String,
+    #[schemars(with = "String", regex(pattern = "^(PROMOTE|HOLD)$"))]
+    pub verdict: Verdict,
     /// When the verdict was made (UTC; `SOURCE_DATE_EPOCH` when set).
     pub generated_at_utc: String,
     /// The folder of `loso_seed*.json` files, as given.
@@ -89,7 +139,7 @@ pub struct Verdict {
     pub stability: Option<Stability>,
 }
 
-impl Document for Verdict {
+impl Document for VerdictFile {
     const SCHEMA: &'static str = "verdict";
 }
 
@@ -132,4 +182,23 @@ pub struct Stability {
     pub fragile: bool,
     /// The sources that explain most of the spread across the pooled seeds.
     pub driving_sources: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_is_spelled_as_the_files_spell_it() {
+        for (verdict, word) in [(Verdict::Promote, "PROMOTE"), (Verdict::Hold, "HOLD")] {
+            assert_eq!(verdict.as_str(), word);
+            assert_eq!(serde_json::to_value(verdict).unwrap(), word);
+            assert_eq!(
+                serde_json::from_value::<Verdict>(word.into()).unwrap(),
+                verdict
+            );
+            assert_eq!(verdict.opposite().opposite(), verdict);
+        }
+        assert!(serde_json::from_value::<Verdict>("promote".into()).is_err());
+    }
 }
