@@ -645,4 +645,57 @@ mod tests {
         assert!(weak.mean_plcc_pass && weak.plcc_spread_pass && !weak.per_seed_pass);
         assert_eq!(weak.failing_seeds, vec![1]);
     }
+
+    /// The corpus description hashes every regular file below the root, sorted by relative
+    /// path, and follows no symbolic link below the root (the verdict goldens pin the hash).
+    #[test]
+    fn corpus_description_lists_regular_files_and_follows_no_link() {
+        use std::os::unix::fs::symlink;
+        let tmp = tempfile::tempdir().unwrap();
+        let top = Utf8Path::from_path(tmp.path()).unwrap();
+        let root = top.join("refs");
+        let files = [
+            ("a.yuv", "a"),
+            ("b.y4m", "b"),
+            (".hidden", "h"),
+            ("sub/c.yuv", "c"),
+            ("sub/deeper/d.txt", "d"),
+            ("dis/x.yuv", "x"),
+            ("dis/nested/y.y4m", "y"),
+            ("sub.txt", "s"),
+        ];
+        for (rel, content) in files {
+            let path = root.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, content).unwrap();
+        }
+        std::fs::create_dir(root.join("empty")).unwrap();
+        symlink(root.join("a.yuv"), root.join("link.yuv")).unwrap();
+        symlink(root.join("sub"), root.join("linked_dir")).unwrap();
+        symlink(root.join("gone"), root.join("broken.yuv")).unwrap();
+        symlink(&root, top.join("refs-link")).unwrap();
+
+        let mut sorted: Vec<(Utf8PathBuf, &str)> = files
+            .iter()
+            .map(|(rel, content)| (Utf8PathBuf::from(rel), *content))
+            .collect();
+        sorted.sort();
+        let listing: String = sorted
+            .iter()
+            .map(|(rel, content)| format!("{rel}\t{}\n", digest::sha256_bytes(content.as_bytes())))
+            .collect();
+        let expected = VerdictCorpus {
+            present: true,
+            corpus_root: Some(root.to_string()),
+            sha256: Some(digest::sha256_bytes(listing.as_bytes())),
+            ref_count: 3,
+            dis_count: 2,
+            yuv_count: 3,
+        };
+        assert_eq!(describe_corpus(Some(&root)).unwrap(), expected);
+        // A root that is itself a link is followed, as the folder it names.
+        let through_link = describe_corpus(Some(&top.join("refs-link"))).unwrap();
+        assert_eq!(through_link.sha256, expected.sha256);
+        assert!(!describe_corpus(Some(&top.join("none"))).unwrap().present);
+    }
 }
