@@ -4,6 +4,7 @@ use crate::digest;
 use crate::error::{Error, Result};
 use crate::schema::VerdictCorpus;
 use camino::{Utf8Path, Utf8PathBuf};
+use walkdir::WalkDir;
 
 /// Describes the reference corpus folder for the verdict.
 pub(super) fn describe_corpus(root: Option<&Utf8Path>) -> Result<VerdictCorpus> {
@@ -17,9 +18,7 @@ pub(super) fn describe_corpus(root: Option<&Utf8Path>) -> Result<VerdictCorpus> 
             yuv_count: 0,
         });
     };
-    let mut files = Vec::new();
-    collect_files(root, root, &mut files)?;
-    files.sort();
+    let files = regular_files(root)?;
     let mut listing = String::new();
     let (mut ref_count, mut dis_count, mut yuv_count) = (0, 0, 0);
     for rel in &files {
@@ -48,23 +47,38 @@ pub(super) fn describe_corpus(root: Option<&Utf8Path>) -> Result<VerdictCorpus> 
     })
 }
 
-fn collect_files(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
-    for entry in dir.read_dir_utf8().map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
-        if kind.is_dir() {
-            collect_files(root, entry.path(), out)?;
-        } else if kind.is_file() {
-            out.push(
-                entry
-                    .path()
-                    .strip_prefix(root)
-                    .expect("below root")
-                    .to_owned(),
-            );
+/// Every regular file below `root`, relative to it and sorted by path. No symbolic link below
+/// the root is followed or listed; a root that is itself a link is read as the folder it names.
+fn regular_files(root: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
+    let mut files = Vec::new();
+    for entry in WalkDir::new(root).min_depth(1).follow_links(false) {
+        let entry = entry.map_err(|e| walk_error(root, e))?;
+        let is_file = entry.file_type().is_file();
+        let path = Utf8PathBuf::try_from(entry.into_path()).map_err(|e| {
+            let dir = e.as_path().parent().and_then(Utf8Path::from_path);
+            Error::io(dir.unwrap_or(root).to_owned(), e.into_io_error())
+        })?;
+        if is_file {
+            files.push(path.strip_prefix(root).expect("below root").to_owned());
         }
     }
-    Ok(())
+    files.sort();
+    Ok(files)
+}
+
+/// A failed step of the walk as the kit reports I/O errors: the path it failed on and why.
+fn walk_error(root: &Utf8Path, e: walkdir::Error) -> Error {
+    let path = e
+        .path()
+        .and_then(Utf8Path::from_path)
+        .unwrap_or(root)
+        .to_owned();
+    let text = e.to_string();
+    Error::io(
+        path,
+        e.into_io_error()
+            .unwrap_or_else(|| std::io::Error::other(text)),
+    )
 }
 
 #[cfg(test)]
@@ -122,5 +136,19 @@ mod tests {
         let through_link = describe_corpus(Some(&top.join("refs-link"))).unwrap();
         assert_eq!(through_link.sha256, expected.sha256);
         assert!(!describe_corpus(Some(&top.join("none"))).unwrap().present);
+    }
+
+    /// A file name that is not UTF-8 cannot be listed: an error naming its folder.
+    #[test]
+    fn a_name_that_is_not_utf8_is_an_error_naming_its_folder() {
+        use std::os::unix::ffi::OsStrExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Utf8Path::from_path(tmp.path()).unwrap();
+        std::fs::create_dir(root.join("sub")).unwrap();
+        let name = std::ffi::OsStr::from_bytes(b"bad\xff.yuv");
+        std::fs::write(root.join("sub").as_std_path().join(name), b"x").unwrap();
+        let err = describe_corpus(Some(root)).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("{}: ", root.join("sub"))), "{err}");
+        assert!(err.contains("invalid UTF-8"), "{err}");
     }
 }
