@@ -2,6 +2,8 @@
 //! reference kit's), and one cell of frames as the cell cache stores it.
 
 use super::document::Document;
+#[cfg(doc)]
+use super::document::SCHEMA_VERSION;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 

@@ -2,6 +2,8 @@
 //! the distribution tarball's manifest.
 
 use super::document::Document;
+#[cfg(doc)]
+use super::document::SCHEMA_VERSION;
 use super::verdict::Verdict;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

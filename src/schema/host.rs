@@ -2,6 +2,8 @@
 //! every shard records them), `doctor`'s checks, and the `vmaf` that `build-libvmaf` built.
 
 use super::document::Document;
+#[cfg(doc)]
+use super::document::SCHEMA_VERSION;
 use camino::Utf8PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -2,6 +2,8 @@
 //! the reference kit's it also reads) and the sidecar beside each exported model.
 
 use super::document::Document;
+#[cfg(doc)]
+use super::document::SCHEMA_VERSION;
 use super::verdict::{Gate, Verdict};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

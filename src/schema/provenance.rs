@@ -3,6 +3,8 @@
 
 use super::corpus::Source;
 use super::document::Document;
+#[cfg(doc)]
+use super::document::SCHEMA_VERSION;
 use super::host::{Platform, Tool};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

@@ -2,6 +2,8 @@
 //! and why the seeds agree or not.
 
 use super::document::Document;
+#[cfg(doc)]
+use super::document::SCHEMA_VERSION;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
