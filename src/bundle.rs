@@ -7,7 +7,9 @@
 
 use crate::archive::{self, Entry};
 use crate::error::{Error, Result};
-use crate::schema::{self, LosoSeed, Manifest, ManifestFile, Sidecar, Verdict, SCHEMA_VERSION};
+use crate::schema::{
+    self, LosoSeed, Manifest, ManifestFile, Sidecar, Verdict, VerdictFile, SCHEMA_VERSION,
+};
 use crate::{atomic, digest, gate, layout, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -43,14 +45,18 @@ fn walk(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<(
 
 /// The one verdict file in the results folder, re-judged from its LOSO files, and the hash of
 /// the corpus those files were trained on.
-fn current_verdict(dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(Verdict, String)> {
+fn current_verdict(dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(VerdictFile, String)> {
     let verdicts: Vec<&Utf8PathBuf> = files
         .iter()
-        .filter(|f| matches!(f.file_name(), Some("PROMOTE.json" | "HOLD.json")))
+        .filter(|f| {
+            f.file_name()
+                .and_then(layout::verdict_of_file_name)
+                .is_some()
+        })
         .collect();
     let rel = match verdicts.as_slice() {
         [one] => (*one).clone(),
-        [] => return Err(Error::Input(format!("{dir} holds no PROMOTE.json or HOLD.json; run `ensemble-kit verdict` first"))),
+        [] => return Err(Error::Input(format!("{dir} holds no {} or {}; run `ensemble-kit verdict` first", layout::PROMOTE, layout::HOLD))),
         many => {
             return Err(Error::Input(format!(
                 "{dir} holds more than one verdict ({}); remove the stale one or re-run `ensemble-kit verdict`",
@@ -59,7 +65,7 @@ fn current_verdict(dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(Verdict, St
         }
     };
     let path = dir.join(&rel);
-    let verdict: Verdict = schema::read_json(&path, "verdict")?;
+    let verdict: VerdictFile = schema::read_json(&path)?;
     let loso_dir = &gate::loso_dir_of(&path, &verdict);
     let seeds: Vec<LosoSeed> = verdict
         .seeds
@@ -84,11 +90,11 @@ fn current_verdict(dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(Verdict, St
 fn check_models(
     dir: &Utf8Path,
     files: &[Utf8PathBuf],
-    verdict: &Verdict,
+    verdict: &VerdictFile,
     judged_corpus: &str,
 ) -> Result<()> {
     for rel in files.iter().filter(|f| f.extension() == Some("onnx")) {
-        if verdict.verdict != "PROMOTE" {
+        if verdict.verdict != Verdict::Promote {
             return Err(Error::Input(format!(
                 "{} is a model, but this run's verdict is {}; remove models from earlier runs before bundling",
                 dir.join(rel),
@@ -96,7 +102,7 @@ fn check_models(
             )));
         }
         let sidecar_path = dir.join(rel).with_extension("json");
-        let sidecar: Sidecar = schema::read_json(&sidecar_path, "model-sidecar")?;
+        let sidecar: Sidecar = schema::read_json(&sidecar_path)?;
         if sidecar.corpus.sha256 != judged_corpus {
             return Err(Error::Input(format!("{sidecar_path} was fitted on another corpus than the one judged; re-run `ensemble-kit export`")));
         }
@@ -139,7 +145,7 @@ pub fn run(dir: &Utf8Path) -> Result<(Manifest, Utf8PathBuf)> {
         .collect::<Result<_>>()?;
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION,
-        verdict: verdict.verdict.clone(),
+        verdict: verdict.verdict,
         generated_at_utc: timestamp::now_utc()?,
         n_files: listed.len() as u64,
         files: listed,

@@ -5,14 +5,14 @@
 //! they disagree, whether that is seed luck (both fragile) or a real difference.
 
 use crate::error::{Error, Result};
-use crate::schema::{self, Verdict};
-use crate::{gate, train, verify};
+use crate::schema::{self, VerdictFile};
+use crate::{gate, layout, train, verify};
 use camino::Utf8Path;
 use std::collections::BTreeSet;
 
 /// Reads one side: a LOSO folder is judged (nothing written), a bundle verified in one read
 /// bounded by `max_total_size`, a verdict file validated.
-pub fn load(path: &Utf8Path, max_total_size: u64) -> Result<Verdict> {
+pub fn load(path: &Utf8Path, max_total_size: u64) -> Result<VerdictFile> {
     if path.is_dir() {
         let request = gate::VerdictRequest {
             loso_dir: path.to_owned(),
@@ -25,11 +25,13 @@ pub fn load(path: &Utf8Path, max_total_size: u64) -> Result<Verdict> {
     }
     if !path.exists() {
         return Err(Error::Input(format!(
-            "`{path}` does not exist; give a PROMOTE.json/HOLD.json, a results bundle or a LOSO folder"
+            "`{path}` does not exist; give a {}/{}, a results bundle or a LOSO folder",
+            layout::PROMOTE,
+            layout::HOLD
         )));
     }
     if !path.as_str().ends_with(".tar.gz") {
-        return schema::read_json(path, "verdict");
+        return schema::read_json(path);
     }
     Ok(verify::verify(path, None, max_total_size)?.verdict)
 }
@@ -79,9 +81,9 @@ pub fn run(a_path: &Utf8Path, b_path: &Utf8Path, max_total_size: u64) -> Result<
 /// sides; empty when neither side has any.
 fn rows(
     what: &str,
-    a: &Verdict,
-    b: &Verdict,
-    values: impl Fn(&Verdict) -> Vec<(String, Option<f64>)>,
+    a: &VerdictFile,
+    b: &VerdictFile,
+    values: impl Fn(&VerdictFile) -> Vec<(String, Option<f64>)>,
 ) -> String {
     let (va, vb) = (values(a), values(b));
     let mut keys: Vec<&String> = va
@@ -123,7 +125,7 @@ fn rows(
 }
 
 /// Which gate rules failed, or that all passed.
-fn deciding_rules(v: &Verdict) -> String {
+fn deciding_rules(v: &VerdictFile) -> String {
     let g = &v.gate;
     let mut failed = Vec::new();
     if !g.mean_plcc_pass {
@@ -145,7 +147,7 @@ fn deciding_rules(v: &Verdict) -> String {
     }
 }
 
-fn fragility(v: &Verdict) -> String {
+fn fragility(v: &VerdictFile) -> String {
     v.stability.as_ref().map_or(String::new(), |s| {
         format!(
             "; p_promote {:.3} over {} seeds ({})",
@@ -157,7 +159,7 @@ fn fragility(v: &Verdict) -> String {
 }
 
 /// The last line: agreement, or what a disagreement means given how fragile each side is.
-fn conclusion(a: &Verdict, b: &Verdict) -> String {
+fn conclusion(a: &VerdictFile, b: &VerdictFile) -> String {
     if a.verdict == b.verdict {
         return format!("AGREE: both {}", a.verdict);
     }

@@ -363,7 +363,7 @@ fn check_not_in_the_way(out: &Utf8Path, plan_id: &str, force: bool) -> Result<()
         return Ok(());
     }
     let meta = meta_path(out);
-    let theirs: Option<ShardMeta> = schema::read_json(&meta, "shard-meta").ok();
+    let theirs: Option<ShardMeta> = schema::read_json(&meta).ok();
     match theirs {
         Some(m) if m.plan_id == plan_id => Ok(()),
         _ => Err(Error::Input(format!(

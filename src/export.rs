@@ -11,7 +11,7 @@ use crate::merge::Corpus;
 use crate::progress::Progress;
 use crate::schema::{
     self, CodecBlockValues, Sidecar, SidecarCorpus, SidecarGate, TrainingRecipe, Verdict,
-    SCHEMA_VERSION, SIDECAR_KIND,
+    VerdictFile, SCHEMA_VERSION, SIDECAR_KIND,
 };
 use crate::train::features::{self, InputScaling};
 use crate::train::{self, mlp, Dataset, Recipe};
@@ -46,14 +46,14 @@ pub struct ExportRequest {
 }
 
 /// Reads the verdict and insists it is a PROMOTE that judged this very corpus.
-fn promoting_verdict(path: &Utf8Path, corpus: &Corpus) -> Result<Verdict> {
+fn promoting_verdict(path: &Utf8Path, corpus: &Corpus) -> Result<VerdictFile> {
     if !path.exists() {
         return Err(Error::Input(format!(
             "verdict `{path}` does not exist; run `ensemble-kit verdict` first"
         )));
     }
-    let verdict: Verdict = schema::read_json(path, "verdict")?;
-    if verdict.verdict != "PROMOTE" {
+    let verdict: VerdictFile = schema::read_json(path)?;
+    if verdict.verdict != Verdict::Promote {
         return Err(Error::Input(format!(
             "`{path}` says {}: the gate did not promote, so there is nothing to export",
             verdict.verdict
@@ -143,7 +143,7 @@ fn member_id(request: &ExportRequest, seed: u64) -> String {
 /// recipe's layers and RNG, the verdict's whole gate).
 fn sidecar(
     request: &ExportRequest,
-    verdict: &Verdict,
+    verdict: &VerdictFile,
     corpus: &Corpus,
     scaling: &InputScaling,
     seed: u64,
@@ -203,7 +203,7 @@ fn sidecar(
             rng: format!("chacha8 seed {seed} stream {FULL_FIT_STREAM}"),
         },
         gate: SidecarGate {
-            verdict: verdict.verdict.clone(),
+            verdict: verdict.verdict,
             per_seed_min_threshold: gate.per_seed_min,
             this_seed_loso_plcc: gate.per_seed_plccs.get(&seed.to_string()).copied(),
             verdict_gate: gate.clone(),

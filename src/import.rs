@@ -96,7 +96,7 @@ fn read_reference(reference: &Utf8Path) -> Result<Vec<ReferenceRow>> {
         )));
     }
     let mut rows = Vec::new();
-    schema::for_each_jsonl(reference, "reference-row", |_, row| {
+    schema::for_each_jsonl(reference, |_, row| {
         rows.push(row);
         Ok(())
     })?;

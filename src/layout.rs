@@ -15,6 +15,7 @@
 //! keeps in the folder is left alone and never sent away.
 
 use crate::error::{Error, Result};
+use crate::schema::Verdict;
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 
 /// Written by `full` into a results folder it creates (or finds empty): only a folder with this
@@ -34,6 +35,23 @@ pub const PROMOTE: &str = "PROMOTE.json";
 pub const HOLD: &str = "HOLD.json";
 /// The self-contained HTML report.
 pub const REPORT: &str = "report.html";
+
+/// The name of the file that holds `verdict`.
+pub fn verdict_file_name(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Promote => PROMOTE,
+        Verdict::Hold => HOLD,
+    }
+}
+
+/// The verdict a file of that name holds, or `None` when the name is not a verdict file's.
+pub fn verdict_of_file_name(name: &str) -> Option<Verdict> {
+    match name {
+        PROMOTE => Some(Verdict::Promote),
+        HOLD => Some(Verdict::Hold),
+        _ => None,
+    }
+}
 
 /// The verdict file of a results folder (`PROMOTE.json` or `HOLD.json`), or an error saying
 /// how to make one.
@@ -185,6 +203,16 @@ mod tests {
         ] {
             assert!(!is_kit_file(Utf8Path::new(theirs)), "{theirs}");
         }
+    }
+
+    #[test]
+    fn verdict_file_names() {
+        for verdict in [Verdict::Promote, Verdict::Hold] {
+            let name = verdict_file_name(verdict);
+            assert_eq!(name, format!("{verdict}.json"));
+            assert_eq!(verdict_of_file_name(name), Some(verdict));
+        }
+        assert_eq!(verdict_of_file_name("PROMOTE.json.bak"), None);
     }
 
     #[test]

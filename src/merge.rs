@@ -107,9 +107,9 @@ fn provenance(shard: &Utf8Path) -> Result<Option<Provenance>> {
     }
     let value = schema::read_value(&path)?;
     Ok(Some(match schema::kind_of(&value) {
-        Some("merged-corpus") => Provenance::Merged(schema::read_json(&path, "merged-corpus")?),
-        Some("imported-shard") => Provenance::Imported(schema::read_json(&path, "imported-shard")?),
-        _ => Provenance::Shard(schema::read_json(&path, "shard-meta")?),
+        Some("merged-corpus") => Provenance::Merged(Box::new(schema::read_json(&path)?)),
+        Some("imported-shard") => Provenance::Imported(Box::new(schema::read_json(&path)?)),
+        _ => Provenance::Shard(Box::new(schema::read_json(&path)?)),
     }))
 }
 
@@ -181,7 +181,7 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
         }
         let mut count = 0u64;
         let mut own_keys: BTreeSet<RowKey> = BTreeSet::new();
-        schema::for_each_jsonl(file, "corpus-row", |line, row: CorpusRow| {
+        schema::for_each_jsonl(file, |line, row: CorpusRow| {
             count += 1;
             let row_key = key(&row);
             if !own_keys.insert(row_key.clone()) {

@@ -13,7 +13,7 @@
 use crate::corpus::{self, CorpusRequest, Grid};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::schema::{LosoSeed, Platform, ProgressEvent, Verdict};
+use crate::schema::{LosoSeed, Platform, ProgressEvent, VerdictFile};
 use crate::tools::{ToolOverrides, Toolset};
 use crate::train::{self, Recipe};
 use crate::{bundle, doctor, export, gate, layout, merge, report, stability};
@@ -54,7 +54,7 @@ pub struct FullRequest {
 #[derive(Debug, Clone)]
 pub struct FullOutcome {
     /// The verdict.
-    pub verdict: Verdict,
+    pub verdict: VerdictFile,
     /// Per-seed LOSO results.
     pub seeds: Vec<LosoSeed>,
     /// The bundle.
@@ -177,7 +177,7 @@ pub fn run(
         spread: Some(verdict.gate.plcc_spread),
         ..ProgressEvent::new("verdict")
             .stage("verdict")
-            .status(&verdict.verdict)
+            .status(verdict.verdict.as_str())
     });
 
     let models = out.join(layout::MODELS);
@@ -209,7 +209,7 @@ pub fn run(
         ProgressEvent::new("bundle")
             .stage("bundle")
             .item(bundle_path.as_str())
-            .status(&verdict.verdict),
+            .status(verdict.verdict.as_str()),
     );
     Ok(FullOutcome {
         verdict,
@@ -232,7 +232,7 @@ pub fn summary(outcome: &FullOutcome) -> String {
 /// markdown verdict table (the step summary).
 pub fn report(out_dir: &Utf8Path) -> Result<(String, String)> {
     let verdict_file = layout::verdict_file(out_dir)?;
-    let verdict: Verdict = crate::schema::read_json(&verdict_file, "verdict")?;
+    let verdict: VerdictFile = crate::schema::read_json(&verdict_file)?;
     let mut bundles: Vec<Utf8PathBuf> = out_dir
         .read_dir_utf8()
         .map_err(|e| Error::io(out_dir, e))?

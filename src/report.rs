@@ -10,7 +10,7 @@ mod charts;
 mod page;
 
 use crate::error::{Error, Result};
-use crate::schema::{self, LosoSeed, Verdict};
+use crate::schema::{self, LosoSeed, VerdictFile};
 use crate::{atomic, gate, layout};
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -18,7 +18,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 #[derive(Debug, Clone)]
 pub struct Results {
     /// The verdict (`PROMOTE.json` or `HOLD.json`).
-    pub verdict: Verdict,
+    pub verdict: VerdictFile,
     /// Every `loso_seed{N}.json` of the LOSO folder, by seed: the judged seeds and any extra
     /// stability seeds.
     pub seeds: Vec<LosoSeed>,
@@ -28,7 +28,7 @@ impl Results {
     /// Reads the verdict of `out_dir` and every seed file of the LOSO folder it judged.
     pub fn read(out_dir: &Utf8Path) -> Result<Results> {
         let path = layout::verdict_file(out_dir)?;
-        let verdict: Verdict = schema::read_json(&path, "verdict")?;
+        let verdict: VerdictFile = schema::read_json(&path)?;
         if verdict.seeds.is_empty() {
             return Err(Error::Invalid {
                 path,

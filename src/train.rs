@@ -310,7 +310,7 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
         let path = seed_path(&request.out_dir, seed);
         let reusable = path
             .exists()
-            .then(|| schema::read_json::<LosoSeed>(&path, "loso-seed").ok())
+            .then(|| schema::read_json::<LosoSeed>(&path).ok())
             .flatten()
             .filter(|s| s.recipe_key == key_of(seed));
         if reusable.is_some() {

@@ -9,9 +9,9 @@
 use crate::archive::{self, Entry, SizeCap};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::schema::{self, SourceFormat, TransportManifest, TransportRow, SCHEMA_VERSION};
+use crate::schema::{self, SourceFormat, Tool, TransportManifest, TransportRow, SCHEMA_VERSION};
 use crate::sources::{self, GeometryFlags};
-use crate::tools::{ffmpeg, process::Invocation, Tool};
+use crate::tools::{ffmpeg, process::Invocation};
 use crate::{atomic, digest};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::{BTreeMap, BTreeSet};
@@ -280,11 +280,8 @@ impl Restore<'_> {
         if name.as_str() == MANIFEST {
             self.cap.reserve(name.as_str(), size)?;
             let bytes = archive::read_member(archive_path, name, size, reader)?;
-            let manifest: TransportManifest = schema::parse_checked(
-                &bytes,
-                &archive::member_label(archive_path, name),
-                "corpus-transport",
-            )?;
+            let manifest: TransportManifest =
+                schema::parse_checked(&bytes, &archive::member_label(archive_path, name))?;
             self.plan = Some(self.plan(manifest)?);
             for (member, size, staged) in std::mem::take(&mut self.waiting) {
                 self.restore_staged(&member, size, &staged)?;

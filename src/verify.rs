@@ -13,8 +13,8 @@
 use crate::archive::{self, SizeCap};
 use crate::bundle::MANIFEST;
 use crate::error::{Error, Result};
-use crate::gate;
-use crate::schema::{self, LosoSeed, Manifest, Sidecar, Verdict};
+use crate::schema::{self, LosoSeed, Manifest, Sidecar, Verdict, VerdictFile, SIDECAR_KIND};
+use crate::{gate, layout};
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -24,9 +24,6 @@ use std::io::Write;
 /// — while a megabyte-sized gzip bomb cannot fill the disk. `--max-total-size` raises it.
 pub const BUNDLE_TOTAL_MAX: u64 = 1 << 30;
 
-/// The names a verdict file can have; a bundle holds exactly one of them.
-const VERDICT_FILES: [&str; 2] = ["PROMOTE.json", "HOLD.json"];
-
 /// What `verify` found.
 #[derive(Debug, Clone)]
 pub struct Verified {
@@ -35,7 +32,7 @@ pub struct Verified {
     /// Files checked.
     pub files: usize,
     /// The bundle's one verdict, agreeing with its manifest and its LOSO files.
-    pub verdict: Verdict,
+    pub verdict: VerdictFile,
 }
 
 /// Checks a bundle in one read and, if `extract` is given, extracts it there (a new or empty
@@ -126,6 +123,13 @@ fn staged_file(staging: &Utf8Path, name: &Utf8Path) -> Result<std::io::BufWriter
     Ok(std::io::BufWriter::new(file))
 }
 
+/// Whether a JSON member says it is a model sidecar (`"kind": "fr"`); such a member must then
+/// be a valid one, so that no model escapes the sidecar checks by a malformed field.
+fn is_sidecar(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .is_ok_and(|v| schema::kind_of(&v) == Some(SIDECAR_KIND))
+}
+
 /// The seed of a `loso_seed{N}.json` member.
 fn loso_seed_number(name: &Utf8Path) -> Option<u64> {
     crate::layout::seed_of(name.file_name()?)
@@ -150,7 +154,7 @@ struct Contents {
     /// (size, sha256) of every member read, but the manifest.
     hashes: BTreeMap<String, (u64, String)>,
     /// Members named like a verdict file, parsed.
-    verdicts: Vec<(String, Result<Verdict>)>,
+    verdicts: Vec<(String, Result<VerdictFile>)>,
     /// `loso_seed{N}.json` members by folder and seed, parsed.
     loso: BTreeMap<Utf8PathBuf, BTreeMap<u64, Result<LosoSeed>>>,
     /// Model sidecars by member path.
@@ -218,7 +222,7 @@ impl Contents {
         }
         let label = archive::member_label(bundle, name);
         if name.as_str() == MANIFEST {
-            let manifest: Manifest = schema::parse_checked(&bytes, &label, "manifest")?;
+            let manifest: Manifest = schema::parse_checked(&bytes, &label)?;
             self.declared = manifest
                 .files
                 .iter()
@@ -237,24 +241,28 @@ impl Contents {
 
     /// Keeps what the checks need from a JSON member: a verdict, a LOSO result, a sidecar.
     fn inspect(&mut self, name: &Utf8Path, bytes: &[u8], label: &Utf8Path) {
-        if VERDICT_FILES.contains(&name.file_name().unwrap_or_default()) {
-            self.verdicts.push((
-                name.to_string(),
-                schema::parse_checked(bytes, label, "verdict"),
-            ));
+        if layout::verdict_of_file_name(name.file_name().unwrap_or_default()).is_some() {
+            self.verdicts
+                .push((name.to_string(), schema::parse_checked(bytes, label)));
         } else if let Some(seed) = loso_seed_number(name) {
             let folder = name.parent().unwrap_or(Utf8Path::new("")).to_owned();
             self.loso
                 .entry(folder)
                 .or_default()
                 .insert(seed, gate::parse_seed(bytes, label, seed));
-        } else if let Ok(sidecar) = serde_json::from_slice::<Sidecar>(bytes) {
-            self.sidecars.push((name.to_string(), sidecar));
+        } else if is_sidecar(bytes) {
+            match schema::parse_checked::<Sidecar>(bytes, label) {
+                Ok(sidecar) => self.sidecars.push((name.to_string(), sidecar)),
+                Err(e) => {
+                    self.refused
+                        .insert(name.to_string(), format!("invalid: {e}"));
+                }
+            }
         }
     }
 
     /// Every check of a whole bundle; returns its manifest and verdict, or every problem.
-    fn judge(self, bundle: &Utf8Path) -> Result<(Manifest, Verdict)> {
+    fn judge(self, bundle: &Utf8Path) -> Result<(Manifest, VerdictFile)> {
         let Some(manifest) = self.manifest.clone() else {
             return Err(Error::Input(format!(
                 "{bundle} has no {MANIFEST}; it is not a results bundle"
@@ -311,13 +319,18 @@ impl Contents {
 
     /// The one verdict file: its name, its `verdict`, its gate, the manifest's verdict and the
     /// gate re-judged from the bundled LOSO files must agree, and models go only with PROMOTE.
-    fn check_verdict(&self, manifest: &Manifest, problems: &mut Vec<String>) -> Option<Verdict> {
+    fn check_verdict(
+        &self,
+        manifest: &Manifest,
+        problems: &mut Vec<String>,
+    ) -> Option<VerdictFile> {
         let (name, parsed) = match self.verdicts.as_slice() {
             [one] => one,
             [] => {
                 problems.push(format!(
                     "no verdict: the bundle holds neither {} nor {}",
-                    VERDICT_FILES[0], VERDICT_FILES[1]
+                    layout::PROMOTE,
+                    layout::HOLD
                 ));
                 return None;
             }
@@ -337,9 +350,9 @@ impl Contents {
                 return None;
             }
         };
-        let word = verdict.verdict.as_str();
-        let file_word = Utf8Path::new(name).file_stem().unwrap_or_default();
-        if file_word != word {
+        let word = verdict.verdict;
+        let file_name = Utf8Path::new(name).file_name().unwrap_or_default();
+        if layout::verdict_of_file_name(file_name) != Some(word) {
             problems.push(format!("verdict mismatch: {name} says {word}"));
         }
         if manifest.verdict != word {
@@ -348,11 +361,7 @@ impl Contents {
                 manifest.verdict
             ));
         }
-        let gate_word = if verdict.gate.passed {
-            "PROMOTE"
-        } else {
-            "HOLD"
-        };
+        let gate_word = verdict.gate.verdict();
         if gate_word != word {
             problems.push(format!(
                 "verdict mismatch: {name} says {word} but its own gate says {gate_word}"
@@ -364,7 +373,7 @@ impl Contents {
                 Ok(rejudged) if rejudged.matches(verdict) => {}
                 Ok(rejudged) => problems.push(format!(
                     "stale: {name} does not match its LOSO files judged again ({}, mean PLCC {:.5}, spread {:.5}{})",
-                    if rejudged.gate.passed { "PROMOTE" } else { "HOLD" },
+                    rejudged.gate.verdict(),
                     rejudged.gate.mean_plcc,
                     rejudged.gate.plcc_spread,
                     rejudged.stability.as_ref().map_or(String::new(), |s| format!(", p_promote {:.3}", s.p_promote))
@@ -373,7 +382,7 @@ impl Contents {
             }
         }
         let seeds = seeds.map(|(judged, _)| judged);
-        if word != "PROMOTE" {
+        if word != Verdict::Promote {
             let models = self
                 .hashes
                 .keys()
@@ -403,7 +412,7 @@ impl Contents {
     /// `loso_dir` ends with (or the only folder holding any).
     fn judged_seeds(
         &self,
-        verdict: &Verdict,
+        verdict: &VerdictFile,
         name: &str,
         problems: &mut Vec<String>,
     ) -> Option<(Vec<LosoSeed>, Vec<LosoSeed>)> {

@@ -826,3 +826,26 @@ fn verify_bounds_what_a_bundle_unpacks_and_leaves_nothing_behind() {
     forged_bundle(&results, "PROMOTE", &forged, vec![]);
     refused(&[], "JSON members are read into memory only up to 16 MiB");
 }
+
+#[test]
+fn a_malformed_sidecar_is_refused_not_skipped() {
+    let s = copy_of_promoted();
+    let results = s.join("results");
+    let forged = s.join("forged.tar.gz");
+    // A sidecar that no longer vouches for its model, and hides behind an unknown verdict word:
+    // it must be refused, not passed over as some other JSON file.
+    edit_json(
+        &results.join("models/fr_regressor_v2_ensemble_v1_seed0.json"),
+        |v| {
+            v["gate"]["verdict"] = "MAYBE".into();
+            v["sha256"] = "0".repeat(64).into();
+        },
+    );
+    forged_bundle(&results, "PROMOTE", &forged, vec![]);
+    kit()
+        .args(["verify", forged.as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains("invalid: "))
+        .stderr(contains("fr_regressor_v2_ensemble_v1_seed0.json"));
+}

@@ -3,6 +3,7 @@
 
 use super::context::Context;
 use crate::error::{Error, Result};
+use crate::schema::{Document, VerdictFile};
 use crate::{atomic, budget, doctor, merge, platform, schema};
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::Args;
@@ -116,7 +117,7 @@ fn validate_file(file: &Utf8Path) -> Result<String> {
     let is_verdict = value.get("verdict").is_some() && value.get("gate").is_some();
     let kind = schema::kind_of(&value)
         .map(schema::schema_of_kind)
-        .or(is_verdict.then_some("verdict"))
+        .or(is_verdict.then_some(VerdictFile::SCHEMA))
         .ok_or_else(|| Error::Invalid {
             path: file.to_owned(),
             line: None,

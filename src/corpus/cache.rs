@@ -61,7 +61,7 @@ impl CellStore {
         if !path.exists() {
             return Ok(None);
         }
-        let record: CellRecord = schema::read_json(&path, "cell")?;
+        let record: CellRecord = schema::read_json(&path)?;
         if record.key != key || Self::key(&record.inputs) != key {
             return Err(Error::Invalid {
                 path,

@@ -109,7 +109,7 @@ fn banner(results: &Results) -> String {
         "<header class=\"banner {class}\"><h1>{}</h1>\
          <p>mean PLCC <b>{:.4}</b> · spread <b>{:.4}</b> · {} seeds judged ({})</p>\
          <p>Decided by: {}</p></header>\n",
-        escape(&v.verdict),
+        escape(v.verdict.as_str()),
         g.mean_plcc,
         g.plcc_spread,
         v.seeds.len(),
@@ -247,7 +247,7 @@ pub fn render(results: &Results) -> Result<String> {
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>ensemble-kit report: {}</title><style>{STYLE}</style></head>\n<body><main>\n",
-        escape(&v.verdict)
+        escape(v.verdict.as_str())
     );
     html.push_str(&banner(results));
     html.push_str(&format!(

@@ -10,51 +10,11 @@ pub mod process;
 pub mod vmaf;
 
 use crate::error::{Error, Result};
+use crate::schema::{FoundBy, Tool};
 use camino::{Utf8Path, Utf8PathBuf};
-use serde::{Deserialize, Serialize};
 
 /// The libvmaf release `scripts/bootstrap.sh` builds and the kit prefers.
 pub const PINNED_LIBVMAF: &str = "2.3.1";
-
-/// Where a tool was found, so `doctor` can say which rule picked it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum FoundBy {
-    /// `--ffmpeg` / `--vmaf`.
-    Flag,
-    /// `ENSEMBLE_KIT_FFMPEG` / `ENSEMBLE_KIT_VMAF`.
-    Environment,
-    /// The bootstrap cache folder.
-    BootstrapCache,
-    /// The `PATH` search.
-    Path,
-}
-
-impl std::fmt::Display for FoundBy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            FoundBy::Flag => "flag",
-            FoundBy::Environment => "environment",
-            FoundBy::BootstrapCache => "bootstrap cache",
-            FoundBy::Path => "PATH",
-        })
-    }
-}
-
-/// A located tool with its version string.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Tool {
-    /// The program to run.
-    #[schemars(with = "String")]
-    pub path: Utf8PathBuf,
-    /// The version the program reports.
-    pub version: String,
-    /// SHA-256 of the program's content (see [`content_sha256`]): what identifies the tool in
-    /// cell keys and provenance, since a version string can be printed by anything.
-    pub sha256: String,
-    /// Which lookup rule found it.
-    pub found_by: FoundBy,
-}
 
 /// The pair of tools every scoring run needs.
 #[derive(Debug, Clone)]

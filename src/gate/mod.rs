@@ -1,15 +1,22 @@
 //! The gate (SPEC §7): PROMOTE iff the mean over seeds of `mean_plcc` ≥ 0.95, the seed-to-seed
 //! spread ≤ 0.005, and every seed ≥ 0.95. Writes `PROMOTE.json` or `HOLD.json` and removes the
 //! other, stale one, so an old verdict can never decide a later bundle.
+//!
+//! This module holds the rule, the judgement and the verdict file; `seed` reads and checks the
+//! seed files it judges, and `corpus_root` describes the reference corpus a verdict names.
+
+mod corpus_root;
+mod seed;
+
+pub use seed::{other_seeds, parse_seed, read_seed};
 
 use crate::error::{Error, Result};
 use crate::schema::{
-    self, FoldDiagnosis, FoldResult, Gate, LosoSeed, ReferenceLosoSeed, Stability, Verdict,
-    VerdictCorpus, SCHEMA_VERSION,
+    self, Document, FoldDiagnosis, Gate, LosoSeed, Stability, Verdict, VerdictFile, SCHEMA_VERSION,
 };
-use crate::train::seed_path;
-use crate::{atomic, digest, layout, stability, timestamp};
+use crate::{atomic, layout, stability, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
+use corpus_root::describe_corpus;
 use std::collections::BTreeMap;
 
 /// Lowest acceptable mean over seeds of `mean_plcc`.
@@ -67,191 +74,6 @@ pub fn judge(per_seed: &[(u64, f64)]) -> Gate {
     }
 }
 
-/// Reads and checks one seed file: present, valid JSON, our schema version, defined PLCC.
-pub fn read_seed(dir: &Utf8Path, seed: u64) -> Result<LosoSeed> {
-    let path = seed_path(dir, seed);
-    if !path.exists() {
-        return Err(Error::Input(format!(
-            "`{path}` is missing; train seed {seed} first (ensemble-kit train … --seeds {seed}) or drop it from --seeds"
-        )));
-    }
-    parse_seed(
-        &std::fs::read(&path).map_err(|e| Error::io(&path, e))?,
-        &path,
-        seed,
-    )
-}
-
-/// Parses and checks the bytes of one seed file (read from disk or from a bundle, named by
-/// `path` in errors): our schema version, valid, the expected seed, defined PLCC.
-pub fn parse_seed(bytes: &[u8], path: &Utf8Path, seed: u64) -> Result<LosoSeed> {
-    let path = path.to_owned();
-    let value = schema::parse_value(bytes, &path)?;
-    let loso = if is_reference_seed(&value) {
-        from_reference(schema::decode_checked(value, &path, "reference-loso-seed")?)
-    } else {
-        let version = value.get("schema_version").and_then(|v| v.as_u64());
-        if version != Some(u64::from(SCHEMA_VERSION)) {
-            return Err(Error::Invalid {
-                path,
-                line: None,
-                field: "/schema_version".into(),
-                message: format!(
-                    "unknown schema version {}; this kit reads version {SCHEMA_VERSION} (retrain with this kit)",
-                    value.get("schema_version").map_or("(missing)".into(), |v| v.to_string())
-                ),
-            });
-        }
-        schema::decode_checked(value, &path, "loso-seed")?
-    };
-    if loso.seed != seed {
-        return Err(Error::Invalid {
-            path,
-            line: None,
-            field: "/seed".into(),
-            message: format!("says seed {}, expected {seed}", loso.seed),
-        });
-    }
-    if loso.mean_plcc.is_none() {
-        return Err(Error::Invalid {
-            path,
-            line: None,
-            field: "/mean_plcc".into(),
-            message: "PLCC is undefined for every fold of this seed (constant or too few rows); the gate cannot judge it".into(),
-        });
-    }
-    check_summary(&loso, &path)?;
-    Ok(loso)
-}
-
-/// Largest difference tolerated between a seed's stated summary and its folds' values (the
-/// reference computes the same means with numpy; they differ by rounding only).
-const SUMMARY_TOLERANCE: f64 = 1e-9;
-
-/// The gate judges a seed by its `mean_plcc`; that number must be what its folds say: as many
-/// folds as `n_folds`, every PLCC a correlation (within [−1, 1]), and mean, min and max of the
-/// defined fold PLCCs equal to the stated ones.
-fn check_summary(loso: &LosoSeed, path: &Utf8Path) -> Result<()> {
-    let invalid = |field: String, message: String| Error::Invalid {
-        path: path.to_owned(),
-        line: None,
-        field,
-        message,
-    };
-    if loso.folds.len() as u64 != loso.n_folds {
-        return Err(invalid(
-            "/n_folds".into(),
-            format!(
-                "says {} but the file lists {} folds",
-                loso.n_folds,
-                loso.folds.len()
-            ),
-        ));
-    }
-    for (i, fold) in loso.folds.iter().enumerate() {
-        if fold.plcc.is_some_and(|p| !(-1.0..=1.0).contains(&p)) {
-            return Err(invalid(
-                format!("/folds/{i}/plcc"),
-                format!(
-                    "{:?} is not a correlation (it must lie within −1 and 1)",
-                    fold.plcc
-                ),
-            ));
-        }
-    }
-    let defined: Vec<f64> = loso.folds.iter().filter_map(|f| f.plcc).collect();
-    let expected = [
-        (
-            "mean_plcc",
-            loso.mean_plcc,
-            crate::stats::mean(defined.iter().copied()),
-        ),
-        (
-            "min_plcc",
-            loso.min_plcc,
-            defined.iter().copied().reduce(f64::min),
-        ),
-        (
-            "max_plcc",
-            loso.max_plcc,
-            defined.iter().copied().reduce(f64::max),
-        ),
-    ];
-    for (field, stated, from_folds) in expected {
-        let agree = match (stated, from_folds) {
-            (Some(a), Some(b)) => (a - b).abs() <= SUMMARY_TOLERANCE,
-            (None, None) => true,
-            _ => false,
-        };
-        if !agree {
-            return Err(invalid(
-                format!("/{field}"),
-                format!("says {stated:?} but its folds give {from_folds:?}; the file was edited or is damaged"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Whether a seed file is the reference kit's: SPEC §6's fields with neither our `kind` nor a
-/// `schema_version`.
-fn is_reference_seed(value: &serde_json::Value) -> bool {
-    value.get("kind").is_none() && value.get("schema_version").is_none()
-}
-
-/// A reference seed file in the kit's terms. What the reference does not record stays empty:
-/// no corpus hash (it is named `reference:CORPUS`, so seeds of one reference corpus pool
-/// together and never match a kit corpus), no baseline, no interval.
-fn from_reference(r: ReferenceLosoSeed) -> LosoSeed {
-    LosoSeed {
-        kind: "loso-seed".into(),
-        schema_version: SCHEMA_VERSION,
-        seed: r.seed,
-        corpus_sha256: format!("reference:{}", r.corpus),
-        corpus: r.corpus,
-        n_rows: r.folds.iter().map(|f| f.n_val).sum(),
-        n_folds: r.n_folds,
-        folds: r
-            .folds
-            .into_iter()
-            .map(|f| FoldResult {
-                held_out: f.held_out,
-                n_train: f.n_train,
-                n_val: f.n_val,
-                plcc: f.plcc,
-                srocc: f.srocc,
-                rmse: f.rmse,
-                baseline_plcc: None,
-                true_vmaf: Vec::new(),
-                predicted_vmaf: Vec::new(),
-                cq_min: None,
-                cq_max: None,
-            })
-            .collect(),
-        mean_plcc: r.mean_plcc,
-        std_plcc: r.std_plcc,
-        min_plcc: r.min_plcc,
-        max_plcc: r.max_plcc,
-        plcc_ci95: None,
-        mean_srocc: r.mean_srocc,
-        mean_rmse: r.mean_rmse,
-        baseline_mean_plcc: None,
-        epochs: r.epochs,
-        batch_size: r.batch_size,
-        lr: r.lr,
-        weight_decay: r.weight_decay,
-        dropout: 0.1, // SPEC §6; the reference does not record it
-        num_codecs: r.num_codecs,
-        encoder_vocab_version: match r.encoder_vocab_version {
-            serde_json::Value::String(s) => s,
-            other => other.to_string(),
-        },
-        unknown_encoder_rows: 0,
-        recipe_key: "reference".into(),
-        wall_time_s: r.wall_time_s,
-    }
-}
-
 /// Applies the three rules to checked seed files (each has a defined mean PLCC).
 pub fn judge_seeds(seeds: &[LosoSeed]) -> Gate {
     let per_seed: Vec<(u64, f64)> = seeds
@@ -263,25 +85,21 @@ pub fn judge_seeds(seeds: &[LosoSeed]) -> Gate {
 
 /// Judges the seeds, writes the verdict file (removing the stale opposite) and returns it with
 /// its path and the seed files it judged.
-pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSeed>)> {
+pub fn run(request: &VerdictRequest) -> Result<(VerdictFile, Utf8PathBuf, Vec<LosoSeed>)> {
     let (verdict, seeds) = assess(request)?;
     let out_dir = request
         .out_dir
         .clone()
         .unwrap_or_else(|| request.loso_dir.clone());
-    let path = out_dir.join(format!("{}.json", verdict.verdict));
+    let path = out_dir.join(layout::verdict_file_name(verdict.verdict));
     schema::check(
-        "verdict",
+        VerdictFile::SCHEMA,
         &serde_json::to_value(&verdict).expect("serialises"),
         &path,
         None,
     )?;
     atomic::write_json(&path, &verdict)?;
-    let stale = out_dir.join(if verdict.gate.passed {
-        "HOLD.json"
-    } else {
-        "PROMOTE.json"
-    });
+    let stale = out_dir.join(layout::verdict_file_name(verdict.verdict.opposite()));
     if stale.exists() {
         std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
     }
@@ -290,7 +108,7 @@ pub fn run(request: &VerdictRequest) -> Result<(Verdict, Utf8PathBuf, Vec<LosoSe
 
 /// Judges the seeds of a LOSO folder (the kit's or the reference's) without writing anything:
 /// the verdict and the seed files it judged.
-pub fn assess(request: &VerdictRequest) -> Result<(Verdict, Vec<LosoSeed>)> {
+pub fn assess(request: &VerdictRequest) -> Result<(VerdictFile, Vec<LosoSeed>)> {
     crate::train::check_seeds(&request.seeds)?;
     let dir = &request.loso_dir;
     let any_seed = dir
@@ -315,9 +133,9 @@ pub fn assess(request: &VerdictRequest) -> Result<(Verdict, Vec<LosoSeed>)> {
         recommendation,
     } = judgement(&seeds, other_seeds(dir, &request.seeds)?)?;
     let out_dir = request.out_dir.clone().unwrap_or_else(|| dir.clone());
-    let verdict = Verdict {
+    let verdict = VerdictFile {
         schema_version: SCHEMA_VERSION,
-        verdict: if gate.passed { "PROMOTE" } else { "HOLD" }.into(),
+        verdict: gate.verdict(),
         generated_at_utc: timestamp::now_utc()?,
         loso_dir: relative_to(dir, &out_dir),
         seeds: request.seeds.clone(),
@@ -349,7 +167,7 @@ pub struct Judgement {
 
 impl Judgement {
     /// Whether `verdict` says what the seed files say.
-    pub fn matches(&self, verdict: &Verdict) -> bool {
+    pub fn matches(&self, verdict: &VerdictFile) -> bool {
         self.gate == verdict.gate
             && self.fold_diagnosis == verdict.fold_diagnosis
             && self.stability == verdict.stability
@@ -401,19 +219,6 @@ pub fn judgement(judged: &[LosoSeed], others: Vec<LosoSeed>) -> Result<Judgement
     })
 }
 
-/// Every seed file in `dir` but the `judged` ones, in seed order.
-pub fn other_seeds(dir: &Utf8Path, judged: &[u64]) -> Result<Vec<LosoSeed>> {
-    let mut numbers: Vec<u64> = dir
-        .read_dir_utf8()
-        .map_err(|e| Error::io(dir, e))?
-        .flatten()
-        .filter_map(|e| layout::seed_of(e.file_name()))
-        .filter(|n| !judged.contains(n))
-        .collect();
-    numbers.sort_unstable();
-    numbers.into_iter().map(|n| read_seed(dir, n)).collect()
-}
-
 /// `dir` as the verdict records it: relative to the verdict's folder when inside it, so that the
 /// same run in two results folders gives the same verdict bytes; as given otherwise.
 fn relative_to(dir: &Utf8Path, verdict_dir: &Utf8Path) -> String {
@@ -427,7 +232,7 @@ fn relative_to(dir: &Utf8Path, verdict_dir: &Utf8Path) -> String {
 /// The LOSO folder a verdict file judged: its `loso_dir` taken relative to the verdict's own
 /// folder (verdicts written before paths were relative named it from the working folder, which
 /// is tried second).
-pub fn loso_dir_of(verdict_path: &Utf8Path, verdict: &Verdict) -> Utf8PathBuf {
+pub fn loso_dir_of(verdict_path: &Utf8Path, verdict: &VerdictFile) -> Utf8PathBuf {
     let recorded = Utf8Path::new(&verdict.loso_dir);
     let beside = verdict_path
         .parent()
@@ -447,7 +252,7 @@ fn recommendation(
     diagnosis: &[FoldDiagnosis],
     stability: Option<&Stability>,
 ) -> String {
-    let fragility = |other: &str| {
+    let fragility = |other: Verdict| {
         stability.filter(|s| s.fragile).map(|s| {
             format!(
                 "{:.0} % of {}-seed sets out of {} seeds pass the gate, so another box may well say {other}",
@@ -458,7 +263,7 @@ fn recommendation(
         })
     };
     if gate.passed {
-        let fragile = fragility("HOLD").map_or(String::new(), |f| {
+        let fragile = fragility(Verdict::Hold).map_or(String::new(), |f| {
             format!(", but the verdict is fragile (only {f})")
         });
         return format!(
@@ -501,78 +306,16 @@ fn recommendation(
             gate.failing_seeds, gate.per_seed_min
         ));
     }
-    let fragile =
-        fragility("PROMOTE").map_or(String::new(), |f| format!(" (this HOLD is fragile: {f})"));
+    let fragile = fragility(Verdict::Promote)
+        .map_or(String::new(), |f| format!(" (this HOLD is fragile: {f})"));
     format!(
         "Do not ship this model: {}{fragile}. Add or diversify sources and retrain.",
         failed.join("; ")
     )
 }
 
-/// Describes the reference corpus folder for the verdict.
-fn describe_corpus(root: Option<&Utf8Path>) -> Result<VerdictCorpus> {
-    let Some(root) = root.filter(|r| r.is_dir()) else {
-        return Ok(VerdictCorpus {
-            present: false,
-            corpus_root: root.map(|r| r.to_string()),
-            sha256: None,
-            ref_count: 0,
-            dis_count: 0,
-            yuv_count: 0,
-        });
-    };
-    let mut files = Vec::new();
-    collect_files(root, root, &mut files)?;
-    files.sort();
-    let mut listing = String::new();
-    let (mut ref_count, mut dis_count, mut yuv_count) = (0, 0, 0);
-    for rel in &files {
-        let in_dis = rel.components().any(|c| c.as_str() == "dis");
-        let video = matches!(rel.extension(), Some("yuv" | "y4m"));
-        if in_dis {
-            dis_count += 1;
-        } else if video {
-            ref_count += 1;
-        }
-        if rel.extension() == Some("yuv") {
-            yuv_count += 1;
-        }
-        listing.push_str(&format!(
-            "{rel}\t{}\n",
-            digest::sha256_file(&root.join(rel))?
-        ));
-    }
-    Ok(VerdictCorpus {
-        present: true,
-        corpus_root: Some(root.to_string()),
-        sha256: Some(digest::sha256_bytes(listing.as_bytes())),
-        ref_count,
-        dis_count,
-        yuv_count,
-    })
-}
-
-fn collect_files(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
-    for entry in dir.read_dir_utf8().map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
-        if kind.is_dir() {
-            collect_files(root, entry.path(), out)?;
-        } else if kind.is_file() {
-            out.push(
-                entry
-                    .path()
-                    .strip_prefix(root)
-                    .expect("below root")
-                    .to_owned(),
-            );
-        }
-    }
-    Ok(())
-}
-
 /// The human summary printed on stderr: per-seed PLCC, spread, and which rule failed.
-pub fn summary(verdict: &Verdict, seeds: &[LosoSeed]) -> String {
+pub fn summary(verdict: &VerdictFile, seeds: &[LosoSeed]) -> String {
     let g = &verdict.gate;
     let mut text = format!(
         "verdict: {}\n  seed  mean PLCC  min PLCC  baseline PLCC  95% CI\n",

@@ -1,0 +1,206 @@
+//! The seed files the gate judges: read from a LOSO folder or a bundle, the kit's or the
+//! reference kit's, and checked before any of their numbers is believed.
+
+use crate::error::{Error, Result};
+use crate::layout;
+use crate::schema::{self, FoldResult, LosoSeed, ReferenceLosoSeed, SCHEMA_VERSION};
+use crate::train::seed_path;
+use camino::Utf8Path;
+
+/// Reads and checks one seed file: present, valid JSON, our schema version, defined PLCC.
+pub fn read_seed(dir: &Utf8Path, seed: u64) -> Result<LosoSeed> {
+    let path = seed_path(dir, seed);
+    if !path.exists() {
+        return Err(Error::Input(format!(
+            "`{path}` is missing; train seed {seed} first (ensemble-kit train … --seeds {seed}) or drop it from --seeds"
+        )));
+    }
+    parse_seed(
+        &std::fs::read(&path).map_err(|e| Error::io(&path, e))?,
+        &path,
+        seed,
+    )
+}
+
+/// Parses and checks the bytes of one seed file (read from disk or from a bundle, named by
+/// `path` in errors): our schema version, valid, the expected seed, defined PLCC.
+pub fn parse_seed(bytes: &[u8], path: &Utf8Path, seed: u64) -> Result<LosoSeed> {
+    let path = path.to_owned();
+    let value = schema::parse_value(bytes, &path)?;
+    let loso = if is_reference_seed(&value) {
+        from_reference(schema::decode_checked(value, &path)?)
+    } else {
+        let version = value.get("schema_version").and_then(|v| v.as_u64());
+        if version != Some(u64::from(SCHEMA_VERSION)) {
+            return Err(Error::Invalid {
+                path,
+                line: None,
+                field: "/schema_version".into(),
+                message: format!(
+                    "unknown schema version {}; this kit reads version {SCHEMA_VERSION} (retrain with this kit)",
+                    value.get("schema_version").map_or("(missing)".into(), |v| v.to_string())
+                ),
+            });
+        }
+        schema::decode_checked(value, &path)?
+    };
+    if loso.seed != seed {
+        return Err(Error::Invalid {
+            path,
+            line: None,
+            field: "/seed".into(),
+            message: format!("says seed {}, expected {seed}", loso.seed),
+        });
+    }
+    if loso.mean_plcc.is_none() {
+        return Err(Error::Invalid {
+            path,
+            line: None,
+            field: "/mean_plcc".into(),
+            message: "PLCC is undefined for every fold of this seed (constant or too few rows); the gate cannot judge it".into(),
+        });
+    }
+    check_summary(&loso, &path)?;
+    Ok(loso)
+}
+
+/// Largest difference tolerated between a seed's stated summary and its folds' values (the
+/// reference computes the same means with numpy; they differ by rounding only).
+const SUMMARY_TOLERANCE: f64 = 1e-9;
+
+/// The gate judges a seed by its `mean_plcc`; that number must be what its folds say: as many
+/// folds as `n_folds`, every PLCC a correlation (within [−1, 1]), and mean, min and max of the
+/// defined fold PLCCs equal to the stated ones.
+fn check_summary(loso: &LosoSeed, path: &Utf8Path) -> Result<()> {
+    let invalid = |field: String, message: String| Error::Invalid {
+        path: path.to_owned(),
+        line: None,
+        field,
+        message,
+    };
+    if loso.folds.len() as u64 != loso.n_folds {
+        return Err(invalid(
+            "/n_folds".into(),
+            format!(
+                "says {} but the file lists {} folds",
+                loso.n_folds,
+                loso.folds.len()
+            ),
+        ));
+    }
+    for (i, fold) in loso.folds.iter().enumerate() {
+        if fold.plcc.is_some_and(|p| !(-1.0..=1.0).contains(&p)) {
+            return Err(invalid(
+                format!("/folds/{i}/plcc"),
+                format!(
+                    "{:?} is not a correlation (it must lie within −1 and 1)",
+                    fold.plcc
+                ),
+            ));
+        }
+    }
+    let defined: Vec<f64> = loso.folds.iter().filter_map(|f| f.plcc).collect();
+    let expected = [
+        (
+            "mean_plcc",
+            loso.mean_plcc,
+            crate::stats::mean(defined.iter().copied()),
+        ),
+        (
+            "min_plcc",
+            loso.min_plcc,
+            defined.iter().copied().reduce(f64::min),
+        ),
+        (
+            "max_plcc",
+            loso.max_plcc,
+            defined.iter().copied().reduce(f64::max),
+        ),
+    ];
+    for (field, stated, from_folds) in expected {
+        let agree = match (stated, from_folds) {
+            (Some(a), Some(b)) => (a - b).abs() <= SUMMARY_TOLERANCE,
+            (None, None) => true,
+            _ => false,
+        };
+        if !agree {
+            return Err(invalid(
+                format!("/{field}"),
+                format!("says {stated:?} but its folds give {from_folds:?}; the file was edited or is damaged"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a seed file is the reference kit's: SPEC §6's fields with neither our `kind` nor a
+/// `schema_version`.
+fn is_reference_seed(value: &serde_json::Value) -> bool {
+    value.get("kind").is_none() && value.get("schema_version").is_none()
+}
+
+/// A reference seed file in the kit's terms. What the reference does not record stays empty:
+/// no corpus hash (it is named `reference:CORPUS`, so seeds of one reference corpus pool
+/// together and never match a kit corpus), no baseline, no interval.
+fn from_reference(r: ReferenceLosoSeed) -> LosoSeed {
+    LosoSeed {
+        kind: "loso-seed".into(),
+        schema_version: SCHEMA_VERSION,
+        seed: r.seed,
+        corpus_sha256: format!("reference:{}", r.corpus),
+        corpus: r.corpus,
+        n_rows: r.folds.iter().map(|f| f.n_val).sum(),
+        n_folds: r.n_folds,
+        folds: r
+            .folds
+            .into_iter()
+            .map(|f| FoldResult {
+                held_out: f.held_out,
+                n_train: f.n_train,
+                n_val: f.n_val,
+                plcc: f.plcc,
+                srocc: f.srocc,
+                rmse: f.rmse,
+                baseline_plcc: None,
+                true_vmaf: Vec::new(),
+                predicted_vmaf: Vec::new(),
+                cq_min: None,
+                cq_max: None,
+            })
+            .collect(),
+        mean_plcc: r.mean_plcc,
+        std_plcc: r.std_plcc,
+        min_plcc: r.min_plcc,
+        max_plcc: r.max_plcc,
+        plcc_ci95: None,
+        mean_srocc: r.mean_srocc,
+        mean_rmse: r.mean_rmse,
+        baseline_mean_plcc: None,
+        epochs: r.epochs,
+        batch_size: r.batch_size,
+        lr: r.lr,
+        weight_decay: r.weight_decay,
+        dropout: 0.1, // SPEC §6; the reference does not record it
+        num_codecs: r.num_codecs,
+        encoder_vocab_version: match r.encoder_vocab_version {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        },
+        unknown_encoder_rows: 0,
+        recipe_key: "reference".into(),
+        wall_time_s: r.wall_time_s,
+    }
+}
+
+/// Every seed file in `dir` but the `judged` ones, in seed order.
+pub fn other_seeds(dir: &Utf8Path, judged: &[u64]) -> Result<Vec<LosoSeed>> {
+    let mut numbers: Vec<u64> = dir
+        .read_dir_utf8()
+        .map_err(|e| Error::io(dir, e))?
+        .flatten()
+        .filter_map(|e| layout::seed_of(e.file_name()))
+        .filter(|n| !judged.contains(n))
+        .collect();
+    numbers.sort_unstable();
+    numbers.into_iter().map(|n| read_seed(dir, n)).collect()
+}
