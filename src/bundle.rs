@@ -10,37 +10,32 @@ use crate::error::{Error, Result};
 use crate::schema::{
     self, LosoSeed, Manifest, ManifestFile, Sidecar, Verdict, VerdictFile, SCHEMA_VERSION,
 };
-use crate::{atomic, digest, gate, layout, timestamp};
+use crate::{atomic, digest, gate, layout, timestamp, walk};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// Name of the manifest inside the results folder and the bundle.
 pub const MANIFEST: &str = "manifest.json";
 
-/// Collects the files of the results layout below `dir` (see [`layout::is_kit_file`]); anything
-/// else in the folder — cell stores, earlier bundles, the operator's own files — stays out.
-fn walk(root: &Utf8Path, dir: &Utf8Path, out: &mut Vec<Utf8PathBuf>) -> Result<()> {
-    for entry in dir.read_dir_utf8().map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let rel = entry
-            .path()
-            .strip_prefix(root)
-            .expect("below root")
-            .to_owned();
-        let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
-        if kind.is_dir() {
-            walk(root, entry.path(), out)?;
-        } else if !layout::is_kit_file(&rel) {
+/// The files of the results layout below `dir` (see [`layout::is_kit_file`]), relative and
+/// sorted; anything else in the folder — cell stores, earlier bundles, the operator's own
+/// files — stays out. A link where a result file belongs is refused.
+fn result_files(dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
+    let mut files = Vec::new();
+    for entry in walk::below(dir)? {
+        if entry.kind.is_dir() || !layout::is_kit_file(&entry.rel) {
             continue;
-        } else if kind.is_symlink() {
+        }
+        if entry.kind.is_symlink() {
             return Err(Error::Input(format!(
                 "{} is a symbolic link; bundles hold regular files only (copy the file instead)",
-                entry.path()
+                entry.path
             )));
-        } else if kind.is_file() {
-            out.push(rel);
+        }
+        if entry.kind.is_file() {
+            files.push(entry.rel);
         }
     }
-    Ok(())
+    Ok(files)
 }
 
 /// The one verdict file in the results folder, re-judged from its LOSO files, and the hash of
@@ -124,9 +119,7 @@ pub fn run(dir: &Utf8Path) -> Result<(Manifest, Utf8PathBuf)> {
             "--out-dir `{dir}` is not an existing folder"
         )));
     }
-    let mut files = Vec::new();
-    walk(dir, dir, &mut files)?;
-    files.sort();
+    let files = result_files(dir)?;
     let (verdict, judged_corpus) = current_verdict(dir, &files)?;
     check_models(dir, &files, &verdict, &judged_corpus)?;
     let listed: Vec<ManifestFile> = files

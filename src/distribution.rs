@@ -7,7 +7,7 @@ use crate::archive::{self, Entry};
 use crate::error::{Error, Result};
 use crate::libvmaf::PINNED_CRATE;
 use crate::schema::{DistributionManifest, ManifestFile, SCHEMA_VERSION};
-use crate::{atomic, digest};
+use crate::{atomic, digest, walk};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// Largest tarball we ship.
@@ -70,7 +70,7 @@ pub fn build(project: &Utf8Path, out: &Utf8Path) -> Result<DistributionManifest>
         .map_err(|p| Error::Environment(format!("{} is not UTF-8", p.display())))?;
     let mut files: Vec<(Utf8PathBuf, String)> = vec![(exe, "bin/ensemble-kit".into())];
     for dir in ["scripts", "schemas"] {
-        collect(&project.join(dir), dir, &mut files)?;
+        files.extend(collect(project, dir)?);
     }
     files.push((
         crate::libvmaf::locate_pinned_crate()?,
@@ -140,16 +140,11 @@ pub fn build(project: &Utf8Path, out: &Utf8Path) -> Result<DistributionManifest>
     Ok(manifest)
 }
 
-fn collect(dir: &Utf8Path, name: &str, out: &mut Vec<(Utf8PathBuf, String)>) -> Result<()> {
-    for entry in dir.read_dir_utf8().map_err(|e| Error::io(dir, e))? {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let inner = format!("{name}/{}", entry.file_name());
-        let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
-        if kind.is_dir() {
-            collect(entry.path(), &inner, out)?;
-        } else if kind.is_file() && !entry.file_name().starts_with('.') {
-            out.push((entry.path().to_owned(), inner));
-        }
-    }
-    Ok(())
+/// The files below `project/dir` (hidden ones left out), each with its name in the tarball.
+fn collect(project: &Utf8Path, dir: &str) -> Result<Vec<(Utf8PathBuf, String)>> {
+    Ok(walk::below(&project.join(dir))?
+        .into_iter()
+        .filter(|e| e.kind.is_file() && !e.rel.file_name().unwrap_or_default().starts_with('.'))
+        .map(|e| (e.path, format!("{dir}/{}", e.rel)))
+        .collect())
 }

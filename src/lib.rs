@@ -45,6 +45,7 @@ pub mod tools;
 pub mod train;
 pub mod transport;
 pub mod verify;
+pub mod walk;
 
 use cli::Cli;
 use command::{Command, Context};

@@ -1,10 +1,9 @@
 //! The reference corpus a verdict describes (`--corpus-root`): its files' hashes and counts.
 
-use crate::digest;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::schema::VerdictCorpus;
+use crate::{digest, walk};
 use camino::{Utf8Path, Utf8PathBuf};
-use walkdir::WalkDir;
 
 /// Describes the reference corpus folder for the verdict.
 pub(super) fn describe_corpus(root: Option<&Utf8Path>) -> Result<VerdictCorpus> {
@@ -47,38 +46,13 @@ pub(super) fn describe_corpus(root: Option<&Utf8Path>) -> Result<VerdictCorpus> 
     })
 }
 
-/// Every regular file below `root`, relative to it and sorted by path. No symbolic link below
-/// the root is followed or listed; a root that is itself a link is read as the folder it names.
+/// Every regular file below `root`, relative to it and sorted by path (see [`walk::below`]).
 fn regular_files(root: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
-    let mut files = Vec::new();
-    for entry in WalkDir::new(root).min_depth(1).follow_links(false) {
-        let entry = entry.map_err(|e| walk_error(root, e))?;
-        let is_file = entry.file_type().is_file();
-        let path = Utf8PathBuf::try_from(entry.into_path()).map_err(|e| {
-            let dir = e.as_path().parent().and_then(Utf8Path::from_path);
-            Error::io(dir.unwrap_or(root).to_owned(), e.into_io_error())
-        })?;
-        if is_file {
-            files.push(path.strip_prefix(root).expect("below root").to_owned());
-        }
-    }
-    files.sort();
-    Ok(files)
-}
-
-/// A failed step of the walk as the kit reports I/O errors: the path it failed on and why.
-fn walk_error(root: &Utf8Path, e: walkdir::Error) -> Error {
-    let path = e
-        .path()
-        .and_then(Utf8Path::from_path)
-        .unwrap_or(root)
-        .to_owned();
-    let text = e.to_string();
-    Error::io(
-        path,
-        e.into_io_error()
-            .unwrap_or_else(|| std::io::Error::other(text)),
-    )
+    Ok(walk::below(root)?
+        .into_iter()
+        .filter(|e| e.kind.is_file())
+        .map(|e| e.rel)
+        .collect())
 }
 
 #[cfg(test)]

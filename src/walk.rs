@@ -1,0 +1,51 @@
+//! Walking a folder tree the one way the kit does: everything below a root, no symbolic link
+//! below it followed, every name UTF-8, and I/O errors naming the path they happened on.
+//! (A root that is itself a link is read as the folder it names.)
+
+use crate::error::{Error, Result};
+use camino::{Utf8Path, Utf8PathBuf};
+use std::fs::FileType;
+use walkdir::WalkDir;
+
+/// One entry below the root.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The path relative to the root.
+    pub rel: Utf8PathBuf,
+    /// The path as found (the root joined with `rel`).
+    pub path: Utf8PathBuf,
+    /// What the entry itself is (a link is a link, not what it names).
+    pub kind: FileType,
+}
+
+/// Every entry below `root` (folders, files, links), sorted by relative path.
+pub fn below(root: &Utf8Path) -> Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for entry in WalkDir::new(root).min_depth(1).follow_links(false) {
+        let entry = entry.map_err(|e| walk_error(root, e))?;
+        let kind = entry.file_type();
+        let path = Utf8PathBuf::try_from(entry.into_path()).map_err(|e| {
+            let dir = e.as_path().parent().and_then(Utf8Path::from_path);
+            Error::io(dir.unwrap_or(root).to_owned(), e.into_io_error())
+        })?;
+        let rel = path.strip_prefix(root).expect("below root").to_owned();
+        entries.push(Entry { rel, path, kind });
+    }
+    entries.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(entries)
+}
+
+/// A failed step of the walk as the kit reports I/O errors: the path it failed on and why.
+fn walk_error(root: &Utf8Path, e: walkdir::Error) -> Error {
+    let path = e
+        .path()
+        .and_then(Utf8Path::from_path)
+        .unwrap_or(root)
+        .to_owned();
+    let text = e.to_string();
+    Error::io(
+        path,
+        e.into_io_error()
+            .unwrap_or_else(|| std::io::Error::other(text)),
+    )
+}
