@@ -1,5 +1,6 @@
-//! `report --format html`: one self-contained page (`report.html`, inline SVG, no scripts, no
-//! network) that shows a results folder to people: the verdict and the rule that decided it,
+//! `report`: for CI systems, step outputs and a markdown table ([`ci_summary`]); for people,
+//! with `--format html`, one self-contained page (`report.html`, inline SVG, no scripts, no
+//! network): the verdict and the rule that decided it,
 //! the judged seeds against the gate band, every fold of every seed, the worst fold's
 //! predictions, and how stable the per-seed PLCC is over every seed file present.
 //!
@@ -7,7 +8,10 @@
 //! `SOURCE_DATE_EPOCH` its bytes are the same across `--jobs` and re-runs.
 
 mod charts;
+mod ci;
 mod page;
+
+pub use ci::ci_summary;
 
 use crate::error::{Error, Result};
 use crate::schema::{self, LosoSeed, VerdictFile};

@@ -4,7 +4,7 @@
 use super::context::Context;
 use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs};
 use crate::error::Result;
-use crate::{bundle, compare, export, pipeline, report, verify};
+use crate::{bundle, compare, export, report, verify};
 use camino::Utf8PathBuf;
 use clap::Args;
 
@@ -126,7 +126,7 @@ pub fn report(args: ReportArgs, context: &Context) -> Result<i32> {
         context.progress.info(&format!("wrote {page}"));
         return Ok(0);
     }
-    let (outputs, markdown) = pipeline::report(&args.out_dir)?;
+    let (outputs, markdown) = report::ci_summary(&args.out_dir)?;
     print!(
         "{}",
         if args.format == "markdown" {
