@@ -16,8 +16,8 @@ pub use grid::{Grid, Plan, References, DEFAULT_CQS};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::schema::{
-    self, CellSummary, CorpusRow, FailedCell, Platform, ProgressEvent, ScoringBackend, ShardMeta,
-    ShardSettings, ShardTools, SCHEMA_VERSION,
+    self, CellSummary, CorpusRow, Document, FailedCell, Platform, ProgressEvent, ScoringBackend,
+    ShardMeta, ShardSettings, ShardTools, SCHEMA_VERSION,
 };
 use crate::tools::{ffmpeg, vmaf, Toolset};
 use crate::{atomic, budget, digest, timestamp};
@@ -178,7 +178,7 @@ pub fn run(
     check_not_in_the_way(out, &plan_id, request.force)?;
     write_shard(out, &store, &finished)?;
     let meta = ShardMeta {
-        kind: "shard-meta".into(),
+        kind: ShardMeta::SCHEMA.into(),
         schema_version: SCHEMA_VERSION,
         kit_version: env!("CARGO_PKG_VERSION").into(),
         created_at_utc: timestamp::now_utc()?,

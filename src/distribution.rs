@@ -6,7 +6,7 @@
 use crate::archive::{self, Entry};
 use crate::error::{Error, Result};
 use crate::libvmaf::PINNED_CRATE;
-use crate::schema::{DistributionManifest, ManifestFile, SCHEMA_VERSION};
+use crate::schema::{DistributionManifest, Document, ManifestFile, SCHEMA_VERSION};
 use crate::{atomic, digest, walk};
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -112,7 +112,7 @@ pub fn build(project: &Utf8Path, out: &Utf8Path) -> Result<DistributionManifest>
         })
         .collect::<Result<Vec<_>>>()?;
     let manifest = DistributionManifest {
-        kind: "distribution".into(),
+        kind: DistributionManifest::SCHEMA.into(),
         schema_version: SCHEMA_VERSION,
         version: env!("CARGO_PKG_VERSION").into(),
         target: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),

@@ -3,7 +3,7 @@
 //! with the fix beside every failure.
 
 use crate::error::Error;
-use crate::schema::{Check, CheckStatus, DoctorReport, Platform};
+use crate::schema::{Check, CheckStatus, DoctorReport, Document, Platform};
 use crate::tools::{self, ffmpeg, ToolOverrides};
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -112,7 +112,7 @@ pub fn run(
 
     let ok = checks.iter().all(|c| c.status != CheckStatus::Fail);
     DoctorReport {
-        kind: "doctor".into(),
+        kind: DoctorReport::SCHEMA.into(),
         platform: platform.tag.clone(),
         ok,
         checks,

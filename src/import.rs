@@ -10,7 +10,8 @@
 use crate::corpus::meta_path;
 use crate::error::{Error, Result};
 use crate::schema::{
-    self, CorpusRow, ImportedFile, ImportedShardMeta, ImportedSource, ReferenceRow, SCHEMA_VERSION,
+    self, CorpusRow, Document, ImportedFile, ImportedShardMeta, ImportedSource, ReferenceRow,
+    SCHEMA_VERSION,
 };
 use crate::sources::{self, GeometryFlags};
 use crate::{atomic, digest, timestamp};
@@ -70,7 +71,7 @@ pub fn run(request: &ImportRequest) -> Result<ImportedShardMeta> {
     check_not_in_the_way(out, &shard, request.force)?;
     atomic::write(out, &shard)?;
     let meta = ImportedShardMeta {
-        kind: "imported-shard".into(),
+        kind: ImportedShardMeta::SCHEMA.into(),
         schema_version: SCHEMA_VERSION,
         kit_version: env!("CARGO_PKG_VERSION").into(),
         created_at_utc: timestamp::now_utc()?,

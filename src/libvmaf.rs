@@ -8,7 +8,7 @@
 use crate::archive;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::schema::{LibvmafBuild, SCHEMA_VERSION};
+use crate::schema::{Document, LibvmafBuild, SCHEMA_VERSION};
 use crate::tools::{self, meson, search_path, vmaf};
 use crate::{atomic, digest, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -167,7 +167,7 @@ pub fn build(
     let version = vmaf::version(&binary)?;
     vmaf::check_supported(&binary, &version)?;
     let record = LibvmafBuild {
-        kind: "libvmaf-build".into(),
+        kind: LibvmafBuild::SCHEMA.into(),
         schema_version: SCHEMA_VERSION,
         platform: platform.into(),
         source: source_label,

@@ -7,7 +7,8 @@
 use crate::corpus::meta_path;
 use crate::error::{Error, Result};
 use crate::schema::{
-    self, CorpusRow, ImportedShardMeta, MergedMeta, MergedShard, ShardMeta, SCHEMA_VERSION,
+    self, CorpusRow, Document, ImportedShardMeta, MergedMeta, MergedShard, ShardMeta,
+    SCHEMA_VERSION,
 };
 use crate::{atomic, digest, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -342,7 +343,7 @@ pub fn write(corpus: &Corpus, out: &Utf8Path) -> Result<MergedMeta> {
         })
         .collect::<Result<Vec<_>>>()?;
     let meta = MergedMeta {
-        kind: "merged-corpus".into(),
+        kind: MergedMeta::SCHEMA.into(),
         schema_version: SCHEMA_VERSION,
         kit_version: env!("CARGO_PKG_VERSION").into(),
         created_at_utc: timestamp::now_utc()?,

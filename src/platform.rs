@@ -5,7 +5,7 @@
 //! each platform's path is testable on a machine without that hardware.
 
 use crate::error::{Error, Result};
-use crate::schema::Platform;
+use crate::schema::{Document, Platform};
 use crate::tools::process::Invocation;
 use camino::Utf8Path;
 
@@ -60,7 +60,7 @@ pub fn detect() -> Result<Platform> {
         )
     };
     Ok(Platform {
-        kind: "platform".into(),
+        kind: Platform::SCHEMA.into(),
         tag,
         os,
         arch,

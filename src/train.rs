@@ -15,7 +15,7 @@ mod tests;
 use crate::error::{Error, Result};
 use crate::merge::Corpus;
 use crate::progress::Progress;
-use crate::schema::{self, FoldResult, LosoSeed, ProgressEvent, SCHEMA_VERSION};
+use crate::schema::{self, Document, FoldResult, LosoSeed, ProgressEvent, SCHEMA_VERSION};
 use crate::{atomic, budget, digest, stats};
 use camino::{Utf8Path, Utf8PathBuf};
 use features::{CqRange, InputScaling, Standardiser};
@@ -433,7 +433,7 @@ fn summarise(
         .collect();
     let ci = stats::fisher_z_ci95(&with_n).map(|(lo, hi)| [lo, hi]);
     LosoSeed {
-        kind: "loso-seed".into(),
+        kind: LosoSeed::SCHEMA.into(),
         schema_version: SCHEMA_VERSION,
         seed,
         corpus: corpus_label.to_owned(),

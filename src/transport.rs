@@ -9,7 +9,9 @@
 use crate::archive::{self, Entry, SizeCap};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::schema::{self, SourceFormat, Tool, TransportManifest, TransportRow, SCHEMA_VERSION};
+use crate::schema::{
+    self, Document, SourceFormat, Tool, TransportManifest, TransportRow, SCHEMA_VERSION,
+};
 use crate::sources::{self, GeometryFlags};
 use crate::tools::{ffmpeg, process::Invocation};
 use crate::{atomic, digest};
@@ -129,7 +131,7 @@ pub fn pack(
         });
     }
     let manifest = TransportManifest {
-        kind: "corpus-transport".into(),
+        kind: TransportManifest::SCHEMA.into(),
         schema_version: SCHEMA_VERSION,
         rows,
     };

@@ -4,7 +4,9 @@
 
 use super::frames::FrameCounter;
 use crate::error::{Error, Result};
-use crate::schema::{CellKeyInputs, CellRecord, CorpusRow, Source, SourceFormat, SCHEMA_VERSION};
+use crate::schema::{
+    CellKeyInputs, CellRecord, CorpusRow, Document, Source, SourceFormat, SCHEMA_VERSION,
+};
 use crate::sources::frame_bytes;
 use crate::tools::{ffmpeg, process::Invocation, vmaf, Toolset};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -177,7 +179,7 @@ impl Cell<'_> {
             })
             .collect();
         Ok(CellRecord {
-            kind: "cell".into(),
+            kind: CellRecord::SCHEMA.into(),
             schema_version: SCHEMA_VERSION,
             key: key.to_owned(),
             inputs,

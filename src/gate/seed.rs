@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::layout;
-use crate::schema::{self, FoldResult, LosoSeed, ReferenceLosoSeed, SCHEMA_VERSION};
+use crate::schema::{self, Document, FoldResult, LosoSeed, ReferenceLosoSeed, SCHEMA_VERSION};
 use crate::train::seed_path;
 use camino::Utf8Path;
 
@@ -144,7 +144,7 @@ fn is_reference_seed(value: &serde_json::Value) -> bool {
 /// together and never match a kit corpus), no baseline, no interval.
 fn from_reference(r: ReferenceLosoSeed) -> LosoSeed {
     LosoSeed {
-        kind: "loso-seed".into(),
+        kind: LosoSeed::SCHEMA.into(),
         schema_version: SCHEMA_VERSION,
         seed: r.seed,
         corpus_sha256: format!("reference:{}", r.corpus),
