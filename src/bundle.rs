@@ -13,9 +13,6 @@ use crate::schema::{
 use crate::{atomic, digest, gate, layout, timestamp, walk};
 use camino::{Utf8Path, Utf8PathBuf};
 
-/// Name of the manifest inside the results folder and the bundle.
-pub const MANIFEST: &str = "manifest.json";
-
 /// The files of the results layout below `dir` (see [`layout::is_kit_file`]), relative and
 /// sorted; anything else in the folder — cell stores, earlier bundles, the operator's own
 /// files — stays out. A link where a result file belongs is refused.
@@ -143,7 +140,7 @@ pub fn run(dir: &Utf8Path) -> Result<(Manifest, Utf8PathBuf)> {
         n_files: listed.len() as u64,
         files: listed,
     };
-    atomic::write_json(&dir.join(MANIFEST), &manifest)?;
+    atomic::write_json(&dir.join(layout::MANIFEST), &manifest)?;
     let stamp = humantime::format_rfc3339_seconds(timestamp::now()?)
         .to_string()
         .replace(['-', ':'], "");
@@ -156,8 +153,8 @@ pub fn run(dir: &Utf8Path) -> Result<(Manifest, Utf8PathBuf)> {
         })
         .collect();
     let manifest_entry = Entry {
-        source: dir.join(MANIFEST),
-        name: MANIFEST.into(),
+        source: dir.join(layout::MANIFEST),
+        name: layout::MANIFEST.into(),
     };
     archive::write_tar_gz(
         &bundle,

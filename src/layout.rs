@@ -35,6 +35,8 @@ pub const PROMOTE: &str = "PROMOTE.json";
 pub const HOLD: &str = "HOLD.json";
 /// The self-contained HTML report.
 pub const REPORT: &str = "report.html";
+/// The bundle's manifest, in the results folder and first in the bundle.
+pub const MANIFEST: &str = "manifest.json";
 
 /// The name of the file that holds `verdict`.
 pub fn verdict_file_name(verdict: Verdict) -> &'static str {

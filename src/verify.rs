@@ -11,7 +11,7 @@
 //! memory up to [`archive::JSON_MEMBER_MAX`], the whole bundle up to a [`SizeCap`].
 
 use crate::archive::{self, SizeCap};
-use crate::bundle::MANIFEST;
+use crate::layout::MANIFEST;
 use crate::error::{Error, Result};
 use crate::schema::{self, LosoSeed, Manifest, Sidecar, Verdict, VerdictFile, SIDECAR_KIND};
 use crate::{gate, layout};
