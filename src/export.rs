@@ -203,7 +203,7 @@ fn sidecar(
             rng: format!("chacha8 seed {seed} stream {FULL_FIT_STREAM}"),
         },
         gate: SidecarGate {
-            verdict: verdict.verdict,
+            verdict: verdict.verdict.to_string(),
             per_seed_min_threshold: gate.per_seed_min,
             this_seed_loso_plcc: gate.per_seed_plccs.get(&seed.to_string()).copied(),
             verdict_gate: gate.clone(),

@@ -4,7 +4,7 @@
 use super::document::Document;
 #[cfg(doc)]
 use super::document::SCHEMA_VERSION;
-use super::verdict::{Gate, Verdict};
+use super::verdict::Gate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -233,9 +233,10 @@ pub struct TrainingRecipe {
 /// writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SidecarGate {
+    // A string, as in the reference's sidecar: only ever written (always `PROMOTE`), never
+    // compared, and a sidecar is read for its model checks whatever word it holds.
     /// `PROMOTE`.
-    #[schemars(with = "String")]
-    pub verdict: Verdict,
+    pub verdict: String,
     /// The verdict's `per_seed_min`, under the reference's name.
     pub per_seed_min_threshold: f64,
     /// This seed's mean LOSO PLCC; null when the verdict did not judge this seed.
