@@ -11,8 +11,8 @@
 //! memory up to [`archive::JSON_MEMBER_MAX`], the whole bundle up to a [`SizeCap`].
 
 use crate::archive::{self, SizeCap};
-use crate::layout::MANIFEST;
 use crate::error::{Error, Result};
+use crate::layout::MANIFEST;
 use crate::schema::{self, LosoSeed, Manifest, Sidecar, Verdict, VerdictFile};
 use crate::{gate, layout};
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};

@@ -31,7 +31,11 @@ fn refs_with(s: &Scratch, files: &[(&str, usize)]) -> camino::Utf8PathBuf {
 #[test]
 fn no_references_at_all() {
     let s = Scratch::new();
-    refused(&s, &[], "<--ref-dir <DIR>|--demo>");
+    refused(
+        &s,
+        &[],
+        "required arguments were not provided:\n  --ref-dir <DIR>",
+    );
     refused(
         &s,
         &["--ref-dir", s.join("refs").as_str(), "--demo"],

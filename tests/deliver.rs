@@ -849,5 +849,7 @@ fn a_sidecar_with_an_odd_verdict_word_still_vouches_for_its_model() {
         .stderr(contains(
             "altered: models/fr_regressor_v2_ensemble_v1_seed0.onnx",
         ))
-        .stderr(contains("sidecar models/fr_regressor_v2_ensemble_v1_seed0.json says 0000"));
+        .stderr(contains(
+            "sidecar models/fr_regressor_v2_ensemble_v1_seed0.json says 0000",
+        ));
 }

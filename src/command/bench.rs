@@ -21,7 +21,7 @@ pub struct BenchArgs {
 pub enum BenchKind {
     /// The corpus pipeline against the naive sequential way (encode, decode to .yuv, vmaf
     /// --threads 1), on the same cells.
-    #[command(group = references_required())]
+    #[command(mut_arg("ref_dir", references_required))]
     Corpus {
         #[command(flatten)]
         references: ReferenceArgs,

@@ -13,7 +13,7 @@ use clap::{ArgGroup, Args};
 
 /// `ensemble-kit corpus`.
 #[derive(Debug, Args)]
-#[command(group = references_required())]
+#[command(mut_arg("ref_dir", references_required))]
 pub struct CorpusArgs {
     #[command(flatten)]
     pub references: ReferenceArgs,

@@ -10,7 +10,7 @@ use crate::sources::GeometryFlags;
 use crate::tools;
 use crate::train::{Recipe, DEFAULT_EPOCHS, DEFAULT_SEEDS};
 use camino::{Utf8Path, Utf8PathBuf};
-use clap::{ArgGroup, Args};
+use clap::{Arg, Args};
 use std::sync::LazyLock;
 
 /// Where the references come from (at most one of `--ref-dir` and `--demo`; a command that
@@ -31,11 +31,10 @@ pub struct ReferenceArgs {
     pub demo_frames: u64,
 }
 
-/// The group that makes `--ref-dir` or `--demo` required, for commands that always score.
-pub fn references_required() -> ArgGroup {
-    ArgGroup::new("references")
-        .args(["ref_dir", "demo"])
-        .required(true)
+/// Makes `--ref-dir` required unless `--demo` is given, for commands that always score (`full`
+/// also trains on `--corpus` shards, and says itself when neither is given).
+pub fn references_required(ref_dir: Arg) -> Arg {
+    ref_dir.required_unless_present("demo")
 }
 
 impl ReferenceArgs {
