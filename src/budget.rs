@@ -25,6 +25,12 @@ pub fn split(jobs: Option<usize>, threads: Option<usize>) -> Result<(usize, usiz
     Ok((jobs, threads))
 }
 
+/// Resolves `--jobs` for training fits, which are single-threaded each: one per core by
+/// default, never more than the cores.
+pub fn fits(jobs: Option<usize>) -> Result<usize> {
+    Ok(split(jobs, Some(1))?.0)
+}
+
 /// A pool of `jobs` worker threads: the one way a stage runs work in parallel under the budget.
 pub fn pool(jobs: usize) -> Result<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()

@@ -144,7 +144,7 @@ pub fn run(dir: &Utf8Path) -> Result<(Manifest, Utf8PathBuf)> {
     let stamp = humantime::format_rfc3339_seconds(timestamp::now()?)
         .to_string()
         .replace(['-', ':'], "");
-    let bundle = dir.join(format!("ensemble-results-{stamp}.tar.gz"));
+    let bundle = dir.join(layout::bundle_file(&stamp));
     let entries: Vec<Entry> = files
         .iter()
         .map(|rel| Entry {

@@ -83,7 +83,7 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
     let all: Vec<usize> = (0..data.len()).collect();
     let scaling = data.scaling(&all);
     let (x, y) = data.matrix(&all, &scaling);
-    let (jobs, _) = budget::split(request.jobs, Some(1))?;
+    let jobs = budget::fits(request.jobs)?;
     let pool = budget::pool(jobs)?;
     progress.info(&format!(
         "fitting {} model(s) on all {} rows",

@@ -37,6 +37,13 @@ pub const HOLD: &str = "HOLD.json";
 pub const REPORT: &str = "report.html";
 /// The bundle's manifest, in the results folder and first in the bundle.
 pub const MANIFEST: &str = "manifest.json";
+/// The results folder `full` and `report` use unless told otherwise.
+pub const DEFAULT_OUT_DIR: &str = "ensemble-results";
+
+/// How every seed file's name starts (`loso_seed{N}.json`).
+const SEED_PREFIX: &str = "loso_seed";
+/// How every bundle's name starts (`ensemble-results-<UTC>.tar.gz`).
+const BUNDLE_PREFIX: &str = "ensemble-results-";
 
 /// The name of the file that holds `verdict`.
 pub fn verdict_file_name(verdict: Verdict) -> &'static str {
@@ -127,12 +134,22 @@ pub fn is_kit_file(rel: &Utf8Path) -> bool {
     }
 }
 
+/// The name of one seed's LOSO file: `loso_seed{N}.json`.
+pub fn seed_file(seed: u64) -> String {
+    format!("{SEED_PREFIX}{seed}.json")
+}
+
 /// The seed of a `loso_seed{N}.json` file name, written the one way the kit writes it (no
 /// leading zeros or sign), so that one seed cannot hide under two names.
 pub fn seed_of(name: &str) -> Option<u64> {
-    let digits = name.strip_prefix("loso_seed")?.strip_suffix(".json")?;
+    let digits = name.strip_prefix(SEED_PREFIX)?.strip_suffix(".json")?;
     let seed: u64 = digits.parse().ok()?;
     (seed.to_string() == digits).then_some(seed)
+}
+
+/// Whether a file name looks like a seed file at all (`loso_seed*.json`), canonical or not.
+pub fn is_seed_like(name: &str) -> bool {
+    name.starts_with(SEED_PREFIX) && name.ends_with(".json")
 }
 
 /// Whether a file name in `corpus/` is a shard or its metadata.
@@ -147,7 +164,12 @@ pub fn is_model_file(name: &str) -> bool {
 
 /// Whether a top-level file name is a bundle the kit wrote.
 pub fn is_bundle(name: &str) -> bool {
-    name.starts_with("ensemble-results-") && name.ends_with(".tar.gz")
+    name.starts_with(BUNDLE_PREFIX) && name.ends_with(".tar.gz")
+}
+
+/// The name of the bundle made at `stamp` (a compact UTC time).
+pub fn bundle_file(stamp: &str) -> String {
+    format!("{BUNDLE_PREFIX}{stamp}.tar.gz")
 }
 
 /// The kit's files directly inside `dir` (a folder of the layout) that `keep` rejects, for

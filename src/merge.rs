@@ -108,8 +108,10 @@ fn provenance(shard: &Utf8Path) -> Result<Option<Provenance>> {
     }
     let value = schema::read_value(&path)?;
     Ok(Some(match schema::kind_of(&value) {
-        Some("merged-corpus") => Provenance::Merged(Box::new(schema::read_json(&path)?)),
-        Some("imported-shard") => Provenance::Imported(Box::new(schema::read_json(&path)?)),
+        Some(MergedMeta::SCHEMA) => Provenance::Merged(Box::new(schema::read_json(&path)?)),
+        Some(ImportedShardMeta::SCHEMA) => {
+            Provenance::Imported(Box::new(schema::read_json(&path)?))
+        }
         _ => Provenance::Shard(Box::new(schema::read_json(&path)?)),
     }))
 }

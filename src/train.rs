@@ -262,7 +262,7 @@ pub struct TrainRequest {
 
 /// The file of one seed.
 pub fn seed_path(dir: &Utf8Path, seed: u64) -> Utf8PathBuf {
-    dir.join(format!("loso_seed{seed}.json"))
+    dir.join(crate::layout::seed_file(seed))
 }
 
 /// Refuses an empty seed list or one that names a seed twice: a repeated seed would be
@@ -291,7 +291,7 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
             features::encoder_vocab_label()
         ));
     }
-    let (jobs, _) = budget::split(request.jobs, Some(1))?;
+    let jobs = budget::fits(request.jobs)?;
     let corpus_label = &corpus.label;
     let key_of = |seed: u64| {
         digest::sha256_bytes(

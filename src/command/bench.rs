@@ -1,7 +1,9 @@
 //! `bench`: the speed benchmarks, each against a baseline run in the same process.
 
 use super::context::Context;
-use super::flags::{references_required, FitArgs, GridArgs, ReferenceArgs, SeedArgs};
+use super::flags::{
+    references_required, FitArgs, GridArgs, ReferenceArgs, SeedArgs, ShardFileArgs,
+};
 use crate::error::Result;
 use crate::tools::Toolset;
 use crate::{bench, budget, corpus, platform};
@@ -35,9 +37,8 @@ pub enum BenchKind {
     /// (scripts/reference/torch_loso.py), same corpus, seeds and jobs: speed, peak memory,
     /// and the difference in mean PLCC.
     Train {
-        /// Corpus shard(s) (e.g. from scripts/make-bench-corpus.sh).
-        #[arg(long, required = true, num_args = 1.., value_delimiter = ',', value_name = "SHARD")]
-        corpus: Vec<Utf8PathBuf>,
+        #[command(flatten)]
+        shards: ShardFileArgs,
         #[command(flatten)]
         seeds: SeedArgs,
         #[command(flatten)]
@@ -82,7 +83,7 @@ pub fn bench(args: BenchArgs, context: &Context) -> Result<i32> {
             bench::corpus(&request, &tools, &platform, work.path(), progress)?
         }
         BenchKind::Train {
-            corpus,
+            shards,
             seeds,
             fit,
             python,
@@ -90,9 +91,9 @@ pub fn bench(args: BenchArgs, context: &Context) -> Result<i32> {
             work_dir,
         } => {
             let work = bench::WorkDir::new(work_dir)?;
-            let (jobs, _) = budget::split(fit.jobs, Some(1))?;
+            let jobs = budget::fits(fit.jobs)?;
             let request = bench::TrainBench {
-                corpus,
+                corpus: shards.corpus,
                 seeds: seeds.seeds,
                 epochs: fit.recipe.epochs,
                 jobs,

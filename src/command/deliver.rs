@@ -111,7 +111,7 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// The results folder of `full`.
-    #[arg(long, value_name = "DIR", default_value = "ensemble-results")]
+    #[arg(long, value_name = "DIR", default_value = crate::layout::DEFAULT_OUT_DIR)]
     pub out_dir: Utf8PathBuf,
     /// `outputs` (verdict, mean-plcc, plcc-spread, bundle, verdict-file), `markdown`, or
     /// `html` (writes DIR/report.html: verdict, charts, no network).

@@ -73,9 +73,8 @@ fn comma_list<T: ToString>(values: &[T]) -> String {
 /// The cell grid and how to run it.
 #[derive(Debug, Args, Clone)]
 pub struct GridArgs {
-    /// Encoders, comma-separated (default: the platform's, see `ensemble-kit platform`).
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    pub encoders: Option<Vec<String>>,
+    #[command(flatten)]
+    pub encoders: EncoderArgs,
 
     /// Quality levels (the encoder's cq/crf/qp), comma-separated.
     #[arg(
@@ -108,11 +107,19 @@ impl GridArgs {
         Grid {
             references,
             geometry: self.geometry.flags(),
-            encoders: self.encoders.clone(),
+            encoders: self.encoders.encoders.clone(),
             cqs: self.cqs.clone(),
             frames: self.frames,
         }
     }
+}
+
+/// The encoders to use (`corpus`, `full`, `bench corpus`) or to prove usable (`doctor`).
+#[derive(Debug, Args, Clone)]
+pub struct EncoderArgs {
+    /// Encoders, comma-separated (default: the platform's, see `ensemble-kit platform`).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub encoders: Option<Vec<String>>,
 }
 
 /// The geometry of raw references whose names carry none.
@@ -198,12 +205,19 @@ fn parse_fps(text: &str) -> std::result::Result<Fps, String> {
     crate::sources::parse_fps(text)
 }
 
-/// The corpus a training stage reads.
+/// The shards a training stage reads (`train`, `export`, `bench train`).
 #[derive(Debug, Args, Clone)]
-pub struct ShardArgs {
+pub struct ShardFileArgs {
     /// Corpus shard(s) (`.jsonl`); several are merged (deduplicated per frame).
     #[arg(long, required = true, num_args = 1.., value_delimiter = ',', value_name = "SHARD")]
     pub corpus: Vec<Utf8PathBuf>,
+}
+
+/// The corpus a training stage reads: the shards and what merging them may tolerate.
+#[derive(Debug, Args, Clone)]
+pub struct ShardArgs {
+    #[command(flatten)]
+    pub files: ShardFileArgs,
     #[command(flatten)]
     pub rules: MergeRuleArgs,
 }
@@ -211,7 +225,7 @@ pub struct ShardArgs {
 impl ShardArgs {
     /// The shards, merged under the rules asked for.
     pub fn load(&self) -> Result<Corpus> {
-        merge::load(&self.corpus, self.rules.rules())
+        merge::load(&self.files.corpus, self.rules.rules())
     }
 }
 

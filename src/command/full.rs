@@ -33,7 +33,7 @@ pub struct FullArgs {
     #[command(flatten)]
     pub recipe: RecipeArgs,
     /// The results folder.
-    #[arg(long, value_name = "DIR", default_value = "ensemble-results")]
+    #[arg(long, value_name = "DIR", default_value = crate::layout::DEFAULT_OUT_DIR)]
     pub out_dir: Utf8PathBuf,
     #[command(flatten)]
     pub ensemble: EnsembleArgs,

@@ -2,6 +2,7 @@
 //! `doctor`, `schema`, `validate`.
 
 use super::context::Context;
+use super::flags::EncoderArgs;
 use crate::error::{Error, Result};
 use crate::schema::{Document, VerdictFile};
 use crate::{atomic, budget, doctor, merge, platform, schema};
@@ -30,9 +31,8 @@ pub fn platform(args: PlatformArgs) -> Result<i32> {
 /// `ensemble-kit doctor`.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Encoders to prove usable (default: the platform's).
-    #[arg(long, value_delimiter = ',', value_name = "LIST")]
-    pub encoders: Option<Vec<String>>,
+    #[command(flatten)]
+    pub encoders: EncoderArgs,
     /// References, to estimate the disk a run needs.
     #[arg(long, value_name = "DIR")]
     pub ref_dir: Option<Utf8PathBuf>,
@@ -49,7 +49,7 @@ pub fn doctor(args: DoctorArgs, context: &Context) -> Result<i32> {
     let platform = platform::detect()?;
     let (jobs, _) = budget::split(None, None)?;
     let request = doctor::DoctorRequest {
-        encoders: args.encoders,
+        encoders: args.encoders.encoders,
         ref_dir: args.ref_dir,
         out_dir: args.out_dir,
         jobs,

@@ -115,7 +115,7 @@ pub fn assess(request: &VerdictRequest) -> Result<(VerdictFile, Vec<LosoSeed>)> 
         .read_dir_utf8()
         .map_err(|e| Error::Input(format!("--loso-dir `{dir}` cannot be read: {e}")))?
         .flatten()
-        .any(|e| e.file_name().starts_with("loso_seed") && e.file_name().ends_with(".json"));
+        .any(|e| layout::is_seed_like(e.file_name()));
     if !any_seed {
         return Err(Error::Input(format!(
             "--loso-dir `{dir}` holds no loso_seed*.json files; run `ensemble-kit train` first"

@@ -1,7 +1,8 @@
 //! The HTML around the charts: the verdict banner with the gate's rules, the stability summary,
 //! four figures and a footer. Inline CSS only: the page loads nothing.
 
-use super::{charts, Results};
+use super::charts;
+use super::results::Results;
 use crate::error::Result;
 use crate::schema::Stability;
 use crate::schema::{Gate, LosoSeed};

@@ -13,8 +13,7 @@ use crate::error::{Error, Result};
 use crate::schema::{FoundBy, Tool};
 use camino::{Utf8Path, Utf8PathBuf};
 
-/// The libvmaf release `scripts/bootstrap.sh` builds and the kit prefers.
-pub const PINNED_LIBVMAF: &str = "2.3.1";
+pub use vmaf::PINNED_LIBVMAF;
 
 /// The pair of tools every scoring run needs.
 #[derive(Debug, Clone)]

@@ -6,6 +6,9 @@ use crate::schema::{ScoringBackend, Source, SourceFormat};
 use camino::Utf8Path;
 use serde::Deserialize;
 
+/// The libvmaf release `scripts/bootstrap.sh` builds and the kit prefers.
+pub const PINNED_LIBVMAF: &str = "2.3.1";
+
 /// The libvmaf model every score uses (built into the `vmaf` binary).
 pub const MODEL: &str = "vmaf_v0.6.1";
 
@@ -31,7 +34,7 @@ pub fn check_supported(vmaf: &Utf8Path, version: &str) -> Result<()> {
         _ => Err(Error::Environment(format!(
             "`{vmaf}` is libvmaf {version}, but the kit needs libvmaf {MIN_MAJOR}.0 or newer; \
              run scripts/bootstrap.sh to build the pinned {} or pass --vmaf",
-            super::PINNED_LIBVMAF
+            PINNED_LIBVMAF
         ))),
     }
 }
