@@ -328,3 +328,37 @@ fn y4m_references_are_scored_too() {
     assert_eq!(rows.len(), 12);
     assert!(rows.iter().any(|r| r["src"] == "clip"));
 }
+
+/// `bench corpus` runs the naive baseline on exactly the cells the pipeline runs (the grid is
+/// resolved once: cqs sorted and distinct, --frames checked) and reports both.
+#[test]
+fn bench_corpus_compares_the_same_cells_both_ways() {
+    let s = Scratch::new();
+    let report = kit()
+        .args(["bench", "corpus", "--demo", "--frames", "2", "--jobs", "1"])
+        .args(["--encoders", "libx264", "--cqs", "51,51"])
+        .args(["--work-dir", s.join("work").as_str()])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let report = String::from_utf8(report).unwrap();
+    assert!(
+        report.starts_with("bench corpus: 9 cells, 18 rows,"),
+        "{report}"
+    );
+    for line in [
+        "naive sequential :",
+        "kit pipeline     :",
+        "speed-up         :",
+    ] {
+        assert!(report.contains(line), "{report}");
+    }
+    kit()
+        .args(["bench", "corpus", "--demo", "--frames", "0"])
+        .args(["--work-dir", s.join("work0").as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains("--frames must be at least 1"));
+}
