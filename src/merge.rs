@@ -106,13 +106,16 @@ fn provenance(shard: &Utf8Path) -> Result<Option<Provenance>> {
     if !path.exists() {
         return Ok(None);
     }
+    // One read: the kind and the document checked come from the same bytes.
     let value = schema::read_value(&path)?;
     Ok(Some(match schema::kind_of(&value) {
-        Some(MergedMeta::SCHEMA) => Provenance::Merged(Box::new(schema::read_json(&path)?)),
-        Some(ImportedShardMeta::SCHEMA) => {
-            Provenance::Imported(Box::new(schema::read_json(&path)?))
+        Some(MergedMeta::SCHEMA) => {
+            Provenance::Merged(Box::new(schema::decode_checked(value, &path)?))
         }
-        _ => Provenance::Shard(Box::new(schema::read_json(&path)?)),
+        Some(ImportedShardMeta::SCHEMA) => {
+            Provenance::Imported(Box::new(schema::decode_checked(value, &path)?))
+        }
+        _ => Provenance::Shard(Box::new(schema::decode_checked(value, &path)?)),
     }))
 }
 
