@@ -8,7 +8,7 @@
 mod corpus_root;
 mod seed;
 
-pub use seed::{other_seeds, parse_seed, read_seed};
+pub use seed::{other_seeds, parse_seed, read_seed, seed_numbers};
 
 use crate::error::{Error, Result};
 use crate::schema::{

@@ -192,15 +192,23 @@ fn from_reference(r: ReferenceLosoSeed) -> LosoSeed {
     }
 }
 
-/// Every seed file in `dir` but the `judged` ones, in seed order.
-pub fn other_seeds(dir: &Utf8Path, judged: &[u64]) -> Result<Vec<LosoSeed>> {
+/// The seed of every seed file in `dir`, in seed order.
+pub fn seed_numbers(dir: &Utf8Path) -> Result<Vec<u64>> {
     let mut numbers: Vec<u64> = dir
         .read_dir_utf8()
         .map_err(|e| Error::io(dir, e))?
         .flatten()
         .filter_map(|e| layout::seed_of(e.file_name()))
-        .filter(|n| !judged.contains(n))
         .collect();
     numbers.sort_unstable();
-    numbers.into_iter().map(|n| read_seed(dir, n)).collect()
+    Ok(numbers)
+}
+
+/// Every seed file in `dir` but the `judged` ones, in seed order.
+pub fn other_seeds(dir: &Utf8Path, judged: &[u64]) -> Result<Vec<LosoSeed>> {
+    seed_numbers(dir)?
+        .into_iter()
+        .filter(|n| !judged.contains(n))
+        .map(|n| read_seed(dir, n))
+        .collect()
 }

@@ -30,14 +30,7 @@ impl Results {
             });
         }
         let loso_dir = gate::loso_dir_of(&path, &verdict);
-        let mut numbers: Vec<u64> = loso_dir
-            .read_dir_utf8()
-            .map_err(|e| Error::io(&loso_dir, e))?
-            .flatten()
-            .filter_map(|e| layout::seed_of(e.file_name()))
-            .collect();
-        numbers.sort_unstable();
-        let seeds = numbers
+        let seeds = gate::seed_numbers(&loso_dir)?
             .into_iter()
             .map(|seed| gate::read_seed(&loso_dir, seed))
             .collect::<Result<Vec<_>>>()?;
@@ -47,7 +40,8 @@ impl Results {
             .find(|s| !seeds.iter().any(|l| l.seed == **s))
         {
             return Err(Error::Input(format!(
-                "{path} judged seed {missing}, but {loso_dir} has no loso_seed{missing}.json"
+                "{path} judged seed {missing}, but {loso_dir} has no {}",
+                layout::seed_file(*missing)
             )));
         }
         Ok(Results { verdict, seeds })
