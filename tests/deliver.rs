@@ -417,7 +417,6 @@ fn consumer_inputs(sidecar: &serde_json::Value, row: &serde_json::Value) -> [f32
 #[test]
 fn a_consumer_feeding_what_the_sidecar_says_gives_the_model_its_training_inputs() {
     use ensemble_kit::train::Dataset;
-    use tract_onnx::prelude::*;
     let sidecar = sidecar_of_seed0();
     let shard = promoted().join("results/corpus/shard.jsonl");
     let corpus = ensemble_kit::merge::load(&[shard], Default::default()).unwrap();
@@ -437,25 +436,14 @@ fn a_consumer_feeding_what_the_sidecar_says_gives_the_model_its_training_inputs(
     eprintln!("consumer inputs vs training inputs: worst difference {worst:e}");
     assert!(worst <= 1e-6, "{worst}");
 
-    let model = tract_onnx::onnx()
-        .model_for_path(
-            promoted()
-                .join("results/models")
-                .join(sidecar["onnx"].as_str().unwrap()),
-        )
-        .unwrap()
-        .into_optimized()
-        .unwrap()
-        .into_runnable()
-        .unwrap();
-    let columns = |from: usize, to: usize| {
-        let data: Vec<f32> = x.slice(ndarray::s![.., from..to]).iter().copied().collect();
-        Tensor::from_shape(&[rows.len(), to - from], &data).unwrap()
-    };
-    let out = model
-        .run(tvec!(columns(0, 6).into(), columns(6, 20).into()))
-        .unwrap();
-    let predicted: Vec<f64> = out[0]
+    let out = run_with_tract(
+        promoted()
+            .join("results/models")
+            .join(sidecar["onnx"].as_str().unwrap())
+            .as_std_path(),
+        x.view(),
+    );
+    let predicted: Vec<f64> = out
         .to_plain_array_view::<f32>()
         .unwrap()
         .iter()

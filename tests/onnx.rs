@@ -2,7 +2,10 @@
 //! installed by CI) — against the kit's own forward pass on 1,000 rows, plus the operator
 //! allowlist libvmaf's loader enforces.
 
+mod common;
+
 use camino::Utf8PathBuf;
+use common::run_with_tract;
 use ensemble_kit::export::onnx::{serialise, OP_ALLOWLIST};
 use ensemble_kit::train::features::{codec_block, CqRange};
 use ensemble_kit::train::{mlp::Mlp, rng_for};
@@ -65,21 +68,7 @@ fn tract_matches_the_kit_forward_pass() {
         let (model, x) = model_and_inputs(seed);
         let dir = tempfile::tempdir().unwrap();
         let path = write_model(&dir, &model);
-        let runnable = tract_onnx::onnx()
-            .model_for_path(&path)
-            .unwrap()
-            .into_optimized()
-            .unwrap()
-            .into_runnable()
-            .unwrap();
-        let columns = |from: usize, to: usize| {
-            let data: Vec<f32> = x.slice(s![.., from..to]).iter().copied().collect();
-            Tensor::from_shape(&[ROWS, to - from], &data).unwrap()
-        };
-        let out = runnable
-            .run(tvec!(columns(0, 6).into(), columns(6, 20).into()))
-            .unwrap();
-        let theirs = out[0].clone().into_tensor();
+        let theirs = run_with_tract(path.as_std_path(), x.view());
         assert_eq!(theirs.shape(), &[ROWS], "output `score` is [batch]");
         assert_close(
             model.predict(x.view()).as_slice().unwrap(),

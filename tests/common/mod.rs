@@ -254,3 +254,27 @@ pub fn seed_file(dir: &Utf8Path, seed: u64, folds: &[(&str, f64)]) {
     )
     .unwrap();
 }
+
+/// Runs an exported model with tract on `x` (rows of the 6 standardised features then the 14
+/// codec-block columns, as the model's two inputs) and returns its `score` output.
+pub fn run_with_tract(
+    model: &std::path::Path,
+    x: ndarray::ArrayView2<f32>,
+) -> tract_onnx::prelude::Tensor {
+    use tract_onnx::prelude::*;
+    let runnable = tract_onnx::onnx()
+        .model_for_path(model)
+        .unwrap()
+        .into_optimized()
+        .unwrap()
+        .into_runnable()
+        .unwrap();
+    let columns = |from: usize, to: usize| {
+        let data: Vec<f32> = x.slice(ndarray::s![.., from..to]).iter().copied().collect();
+        Tensor::from_shape(&[x.nrows(), to - from], &data).unwrap()
+    };
+    let out = runnable
+        .run(tvec!(columns(0, 6).into(), columns(6, 20).into()))
+        .unwrap();
+    out[0].clone().into_tensor()
+}
