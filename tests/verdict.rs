@@ -4,25 +4,10 @@
 mod common;
 use common::*;
 
-/// A valid `loso_seed{seed}.json` whose folds give `mean_plcc`.
+/// A valid `loso_seed{seed}.json` whose two folds both have `mean_plcc`; returns its document.
 fn seed_file(dir: &camino::Utf8Path, seed: u64, mean_plcc: Option<f64>) -> serde_json::Value {
-    let fold = |name: &str, p: Option<f64>| serde_json::json!({"held_out": name, "n_train": 100, "n_val": 50, "plcc": p, "srocc": p, "rmse": 2.5, "baseline_plcc": 0.9});
-    let doc = serde_json::json!({
-        "kind": "loso-seed", "schema_version": 1, "seed": seed, "corpus": "corpus.jsonl",
-        "corpus_sha256": "00", "n_rows": 300, "n_folds": 2,
-        "folds": [fold("a", mean_plcc), fold("b", mean_plcc)],
-        "mean_plcc": mean_plcc, "std_plcc": mean_plcc.map(|_| 0.0), "min_plcc": mean_plcc, "max_plcc": mean_plcc,
-        "plcc_ci95": null, "mean_srocc": mean_plcc, "mean_rmse": 2.5, "baseline_mean_plcc": 0.9,
-        "epochs": 200, "batch_size": 32, "lr": 0.0005, "weight_decay": 1e-5, "dropout": 0.1,
-        "num_codecs": 12, "encoder_vocab_version": "v2", "unknown_encoder_rows": 0,
-        "recipe_key": "k", "wall_time_s": 0.0
-    });
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(
-        dir.join(format!("loso_seed{seed}.json")),
-        serde_json::to_string_pretty(&doc).unwrap(),
-    )
-    .unwrap();
+    let doc = seed_doc(seed, &[("a", mean_plcc), ("b", mean_plcc)]);
+    write_seed(dir, &doc);
     doc
 }
 

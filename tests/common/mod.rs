@@ -225,34 +225,49 @@ pub fn golden(name: &str, actual: &str) {
     assert_eq!(actual, expected, "{name} differs from its golden file");
 }
 
-/// Writes a kit-format `DIR/loso_seed{seed}.json` whose folds have the given PLCCs (source name,
-/// PLCC) and whose `mean_plcc` is their mean: hand-made LOSO results for gate and compare tests.
-pub fn seed_file(dir: &Utf8Path, seed: u64, folds: &[(&str, f64)]) {
-    let mean = folds.iter().map(|(_, p)| p).sum::<f64>() / folds.len() as f64;
-    let min = folds.iter().map(|(_, p)| *p).fold(f64::INFINITY, f64::min);
-    let max = folds
-        .iter()
-        .map(|(_, p)| *p)
-        .fold(f64::NEG_INFINITY, f64::max);
+/// A kit-format seed file's document whose folds have the given PLCCs (source name, PLCC;
+/// `None` is an undefined PLCC) and whose summary agrees with them: hand-made LOSO results for
+/// gate and compare tests.
+pub fn seed_doc(seed: u64, folds: &[(&str, Option<f64>)]) -> serde_json::Value {
+    let defined: Option<Vec<f64>> = folds.iter().map(|(_, p)| *p).collect();
+    let (mean, min, max) = match defined {
+        Some(plccs) => (
+            Some(plccs.iter().sum::<f64>() / plccs.len() as f64),
+            Some(plccs.iter().copied().fold(f64::INFINITY, f64::min)),
+            Some(plccs.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+        ),
+        None => (None, None, None),
+    };
     let folds: Vec<serde_json::Value> = folds
         .iter()
         .map(|(name, p)| serde_json::json!({"held_out": name, "n_train": 100, "n_val": 50, "plcc": p, "srocc": p, "rmse": 2.5, "baseline_plcc": 0.9}))
         .collect();
-    let doc = serde_json::json!({
+    serde_json::json!({
         "kind": "loso-seed", "schema_version": 1, "seed": seed, "corpus": "corpus.jsonl",
         "corpus_sha256": "00", "n_rows": 400, "n_folds": folds.len(), "folds": folds,
-        "mean_plcc": mean, "std_plcc": 0.0, "min_plcc": min, "max_plcc": max,
+        "mean_plcc": mean, "std_plcc": mean.map(|_| 0.0), "min_plcc": min, "max_plcc": max,
         "plcc_ci95": null, "mean_srocc": mean, "mean_rmse": 2.5, "baseline_mean_plcc": 0.9,
         "epochs": 200, "batch_size": 32, "lr": 0.0005, "weight_decay": 1e-5, "dropout": 0.1,
         "num_codecs": 12, "encoder_vocab_version": "v2", "unknown_encoder_rows": 0,
         "recipe_key": "k", "wall_time_s": 0.0
-    });
+    })
+}
+
+/// Writes `doc` as `DIR/loso_seed{seed}.json` (the seed named in the document).
+pub fn write_seed(dir: &Utf8Path, doc: &serde_json::Value) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(
-        dir.join(format!("loso_seed{seed}.json")),
-        serde_json::to_string_pretty(&doc).unwrap(),
+        dir.join(format!("loso_seed{}.json", doc["seed"])),
+        serde_json::to_string_pretty(doc).unwrap(),
     )
     .unwrap();
+}
+
+/// Writes a kit-format `DIR/loso_seed{seed}.json` whose folds have the given PLCCs (see
+/// [`seed_doc`]).
+pub fn seed_file(dir: &Utf8Path, seed: u64, folds: &[(&str, f64)]) {
+    let folds: Vec<(&str, Option<f64>)> = folds.iter().map(|(n, p)| (*n, Some(*p))).collect();
+    write_seed(dir, &seed_doc(seed, &folds));
 }
 
 /// Runs an exported model with tract on `x` (rows of the 6 standardised features then the 14
