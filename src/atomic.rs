@@ -12,9 +12,14 @@ pub fn write(path: &Utf8Path, bytes: &[u8]) -> Result<()> {
 
 /// Writes `value` as pretty JSON with a trailing newline, atomically.
 pub fn write_json<T: serde::Serialize>(path: &Utf8Path, value: &T) -> Result<()> {
+    write(path, &json_bytes(value))
+}
+
+/// The bytes [`write_json`] writes for `value`.
+pub fn json_bytes<T: serde::Serialize>(value: &T) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(value).expect("on-disk types always serialise");
     bytes.push(b'\n');
-    write(path, &bytes)
+    bytes
 }
 
 /// Streams content into a temporary sibling of `path` through `fill`, then renames it into place.

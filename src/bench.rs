@@ -5,13 +5,19 @@
 //! (encode, decode to a `.yuv` file, `vmaf --threads 1` on it, one cell after another) and this
 //! kit's pipeline (cells in parallel, decoded frames streamed through a pipe). It reports wall
 //! times, the speed-up and the peak temporary disk of each.
+//!
+//! `bench train` runs the same LOSO fits with the fixed-order kernel and through ndarray's
+//! `general_mat_mul`, in this process, and the ridge baseline on every fold.
 
 use crate::corpus::{self, CorpusRequest, Grid, References};
 use crate::error::{Error, Result};
+use crate::merge::Corpus;
 use crate::progress::Progress;
 use crate::schema::Platform;
 use crate::tools::{ffmpeg, vmaf, Toolset};
+use crate::train::{self, kernel::Gemm, Dataset, Recipe};
 use camino::{Utf8Path, Utf8PathBuf};
+use rayon::prelude::*;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -210,68 +216,19 @@ pub fn corpus(
 /// What `bench train` compares.
 #[derive(Debug, Clone)]
 pub struct TrainBench {
-    /// Corpus shard(s).
-    pub corpus: Vec<Utf8PathBuf>,
     /// Seeds.
     pub seeds: Vec<u64>,
-    /// Epochs per fold.
-    pub epochs: usize,
-    /// Folds at once, for both sides.
+    /// The recipe of every fit.
+    pub recipe: Recipe,
+    /// Fits at once, for both sides.
     pub jobs: usize,
-    /// Python with torch.
-    pub python: String,
-    /// `torch_loso.py`.
-    pub torch_script: Utf8PathBuf,
+    /// Resample the corpus to this many rows (its rows repeated cyclically).
+    pub rows: Option<usize>,
 }
 
-/// Runs a child to completion, timing it and sampling its peak resident memory (Linux).
-fn timed_child(
-    mut command: std::process::Command,
-    what: &str,
-) -> Result<(f64, Option<u64>, Vec<u8>)> {
-    let started = Instant::now();
-    let child = command
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::Environment(format!("{what}: could not start: {e}")))?;
-    let status_file = format!("/proc/{}/status", child.id());
-    let stop = Arc::new(AtomicBool::new(false));
-    let peak = Arc::new(AtomicU64::new(0));
-    let sampler = {
-        let (stop, peak) = (stop.clone(), peak.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::SeqCst) {
-                if let Some(kib) = std::fs::read_to_string(&status_file)
-                    .ok()
-                    .and_then(|s| high_water_kib(&s))
-                {
-                    peak.fetch_max(kib, Ordering::SeqCst);
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-        })
-    };
-    let output = child
-        .wait_with_output()
-        .map_err(|e| Error::Environment(format!("{what}: {e}")))?;
-    stop.store(true, Ordering::SeqCst);
-    let _ = sampler.join();
-    if !output.status.success() {
-        return Err(Error::Tool {
-            what: what.into(),
-            command: format!("{command:?}"),
-            status: output.status.to_string(),
-            stderr_tail: crate::tools::process::stderr_tail(&output.stderr),
-        });
-    }
-    let kib = peak.load(Ordering::SeqCst);
-    Ok((
-        started.elapsed().as_secs_f64(),
-        (kib > 0).then_some(kib * 1024),
-        output.stdout,
-    ))
-}
+/// Multiply-adds of the matrix products of one training row's forward and backward pass:
+/// 20·64 + 64·64 + 64 forward, 64 + 64·64 + 64·64 + 20·64 backward.
+const FMAS_PER_ROW: f64 = (2 * (20 * 64 + 64 * 64 + 64) + 64 * 64) as f64;
 
 /// `VmHWM` (peak resident set) from a /proc status file, in KiB.
 fn high_water_kib(status: &str) -> Option<u64> {
@@ -284,94 +241,90 @@ fn high_water_kib(status: &str) -> Option<u64> {
         .ok()
 }
 
-/// Runs both trainers and returns the report to print.
-pub fn train(request: &TrainBench, work: &Utf8Path, progress: &Progress) -> Result<String> {
-    let corpus_list = request
-        .corpus
-        .iter()
-        .map(|c| c.as_str())
-        .collect::<Vec<_>>()
-        .join(",");
-    let seeds = request
+/// This process's peak resident memory so far (Linux), for the report.
+fn peak_memory() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| high_water_kib(&s))
+        .map_or("n/a".into(), |kib| {
+            format!("{:.1} MiB", kib as f64 / 1024.0)
+        })
+}
+
+/// Runs every (seed, fold) fit of `train` twice in this process — with the fixed-order kernel,
+/// then with ndarray's `general_mat_mul` as the baseline — and the ridge baseline once, and
+/// returns the report: wall times, the ratio, GFLOP/s of the products and peak memory.
+pub fn train(request: &TrainBench, corpus: &Corpus, progress: &Progress) -> Result<String> {
+    let data = Dataset::new(corpus)?;
+    let data = match request.rows {
+        Some(n) => data.repeated(n),
+        None => data,
+    };
+    let n_folds = data.sources.len();
+    let pool = crate::budget::pool(request.jobs)?;
+    let tasks: Vec<(u64, usize)> = request
         .seeds
         .iter()
-        .map(|s| s.to_string())
-        .collect::<Vec<_>>()
-        .join(",");
-    let kit_dir = work.join("kit");
-    let torch_dir = work.join("torch");
+        .flat_map(|&s| (0..n_folds).map(move |f| (s, f)))
+        .collect();
+    let fmas: f64 = tasks
+        .iter()
+        .map(|&(_, f)| data.fold_rows(f).0.len() as f64)
+        .sum::<f64>()
+        * request.recipe.epochs as f64
+        * FMAS_PER_ROW;
 
     progress.info(&format!(
-        "kit: train, {} seed(s), {} epochs, {} jobs",
-        request.seeds.len(),
-        request.epochs,
-        request.jobs
+        "ridge baseline: {n_folds} folds on {} rows",
+        data.len()
     ));
-    let exe = std::env::current_exe()
-        .map_err(|e| Error::Environment(format!("cannot find this program: {e}")))?;
-    let mut kit = std::process::Command::new(exe);
-    kit.args([
-        "-q",
-        "train",
-        "--corpus",
-        &corpus_list,
-        "--out-dir",
-        kit_dir.as_str(),
-        "--seeds",
-        &seeds,
-    ])
-    .args([
-        "--epochs",
-        &request.epochs.to_string(),
-        "--jobs",
-        &request.jobs.to_string(),
-    ]);
-    let (kit_secs, kit_peak, _) = timed_child(kit, "kit train")?;
-
-    progress.info("torch: scripts/reference/torch_loso.py, same corpus, seeds and jobs");
-    let mut torch = std::process::Command::new(&request.python);
-    torch
-        .arg(request.torch_script.as_str())
-        .arg("--corpus")
-        .args(request.corpus.iter().map(|c| c.as_str()));
-    torch
-        .args(["--out-dir", torch_dir.as_str(), "--seeds", &seeds])
-        .args([
-            "--epochs",
-            &request.epochs.to_string(),
-            "--jobs",
-            &request.jobs.to_string(),
-        ]);
-    let (torch_secs, torch_peak, stdout) = timed_child(torch, "torch_loso.py")?;
-    let torch_summary: serde_json::Value = serde_json::from_slice(&stdout)
-        .map_err(|e| Error::Environment(format!("torch_loso.py printed no JSON summary: {e}")))?;
-    let torch_mean = torch_summary["mean_plcc"].as_f64().unwrap_or(f64::NAN);
-
-    let kit_seeds: Vec<f64> = request
-        .seeds
-        .iter()
-        .map(|&s| {
-            crate::gate::read_seed(&kit_dir, s).map(|l| l.mean_plcc.expect("checked by read_seed"))
+    let started = Instant::now();
+    pool.install(|| {
+        (0..n_folds).into_par_iter().for_each(|f| {
+            train::baseline_fold(&data, f);
         })
-        .collect::<Result<_>>()?;
-    let kit_mean = kit_seeds.iter().sum::<f64>() / kit_seeds.len() as f64;
-    let mib = |b: Option<u64>| {
-        b.map_or("n/a".to_owned(), |b| {
-            format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
-        })
+    });
+    let ridge_secs = started.elapsed().as_secs_f64();
+    let ridge_memory = peak_memory();
+
+    let fits = |gemm: Gemm| {
+        progress.info(&format!(
+            "{gemm:?}: {} fits × {} epochs on {} rows, {} at a time",
+            tasks.len(),
+            request.recipe.epochs,
+            data.len(),
+            request.jobs
+        ));
+        let started = Instant::now();
+        let plccs: Vec<Option<f64>> = pool.install(|| {
+            tasks
+                .par_iter()
+                .map(|&(seed, fold)| {
+                    train::run_fold(&data, fold, seed, &request.recipe, None, gemm).plcc
+                })
+                .collect()
+        });
+        let mean = crate::stats::mean(plccs.iter().flatten().copied()).unwrap_or(f64::NAN);
+        (started.elapsed().as_secs_f64(), mean)
     };
+    let (fixed_secs, fixed_plcc) = fits(Gemm::Fixed);
+    let fixed_memory = peak_memory();
+    let (ndarray_secs, ndarray_plcc) = fits(Gemm::Ndarray);
+    let gflops = |secs: f64| 2.0 * fmas / secs / 1e9;
     Ok(format!(
-        "bench train: {corpus_list}, seeds {seeds}, {} epochs, {} jobs each, {} core(s)\n\
-         kit train        : {kit_secs:8.2} s   peak memory {}\n\
-         torch_loso.py    : {torch_secs:8.2} s   peak memory {} (main process)\n\
-         speed-up         : {:.1}x\n\
-         mean PLCC        : kit {kit_mean:.5}   torch {torch_mean:.5}   difference {:+.5}\n",
-        request.epochs,
+        "bench train: {} rows, {n_folds} folds, seeds {:?}, {} epochs, {} jobs, {} core(s)\n\
+         ridge baseline   : {ridge_secs:8.3} s   all folds (normal equations)   peak memory {ridge_memory}\n\
+         fixed kernel     : {fixed_secs:8.2} s   {:6.2} GFLOP/s   mean PLCC {fixed_plcc:.5}   peak memory {fixed_memory}\n\
+         ndarray baseline : {ndarray_secs:8.2} s   {:6.2} GFLOP/s   mean PLCC {ndarray_plcc:.5}\n\
+         speed-up         : {:.2}x (GFLOP/s count the {:.3e} multiply-adds of the matrix products, 2 flops each)\n",
+        data.len(),
+        request.seeds,
+        request.recipe.epochs,
         request.jobs,
         crate::budget::cores(),
-        mib(kit_peak),
-        mib(torch_peak),
-        torch_secs / kit_secs,
-        kit_mean - torch_mean,
+        gflops(fixed_secs),
+        gflops(ndarray_secs),
+        ndarray_secs / fixed_secs,
+        fmas,
     ))
 }

@@ -80,48 +80,35 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
         .unwrap_or_else(|| verdict.seeds.clone());
     train::check_seeds(&seeds)?;
     let data = Dataset::new(corpus)?;
-    let all: Vec<usize> = (0..data.len()).collect();
-    let scaling = data.scaling(&all);
-    let (x, y) = data.matrix(&all, &scaling);
-    let jobs = budget::fits(request.jobs)?;
-    let pool = budget::pool(jobs)?;
+    let scaling = data.scaling(&(0..data.len()).collect::<Vec<_>>());
     progress.info(&format!(
         "fitting {} model(s) on all {} rows",
         seeds.len(),
         data.len()
     ));
-    let models: Vec<mlp::Mlp> = pool.install(|| {
-        seeds
-            .par_iter()
-            .map(|&seed| {
-                train::fit(
-                    &x,
-                    &y,
-                    &request.recipe,
-                    &mut train::rng_for(seed, FULL_FIT_STREAM),
-                )
-            })
-            .collect()
-    });
+    let members = fit_members(
+        &data,
+        &seeds,
+        &request.recipe,
+        request.jobs,
+        &request.ensemble_id,
+    )?;
 
     let mut sidecars = Vec::new();
-    for (&seed, model) in seeds.iter().zip(&models) {
-        let id = member_id(request, seed);
-        let bytes = onnx::serialise(
-            model,
-            &id,
-            &format!("ensemble-kit {} member of {}", id, request.ensemble_id),
-        );
+    for (&seed, bytes) in seeds.iter().zip(&members) {
         let sidecar = sidecar(
             request,
             &verdict,
             corpus,
             &scaling,
             seed,
-            digest::sha256_bytes(&bytes),
+            digest::sha256_bytes(bytes),
         );
-        atomic::write(&request.out_dir.join(&sidecar.onnx), &bytes)?;
-        atomic::write_json(&request.out_dir.join(format!("{id}.json")), &sidecar)?;
+        atomic::write(&request.out_dir.join(&sidecar.onnx), bytes)?;
+        atomic::write_json(
+            &request.out_dir.join(format!("{}.json", sidecar.id)),
+            &sidecar,
+        )?;
         progress.info(&format!(
             "wrote {} ({} bytes, sha256 {})",
             request.out_dir.join(&sidecar.onnx),
@@ -133,9 +120,38 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
     Ok(sidecars)
 }
 
+/// Fits every seed on all of `data` (its own RNG stream, [`FULL_FIT_STREAM`]) and returns
+/// each member's ONNX bytes, in seed order: what `export` writes and `verify --retrain`
+/// re-derives.
+pub fn fit_members(
+    data: &Dataset,
+    seeds: &[u64],
+    recipe: &Recipe,
+    jobs: Option<usize>,
+    ensemble_id: &str,
+) -> Result<Vec<Vec<u8>>> {
+    let all: Vec<usize> = (0..data.len()).collect();
+    let (x, y) = data.matrix(&all, &data.scaling(&all));
+    let pool = budget::pool(budget::fits(jobs)?)?;
+    Ok(pool.install(|| {
+        seeds
+            .par_iter()
+            .map(|&seed| {
+                let model = train::fit(&x, &y, recipe, &mut train::rng_for(seed, FULL_FIT_STREAM));
+                let id = member_id(ensemble_id, seed);
+                onnx::serialise(
+                    &model,
+                    &id,
+                    &format!("ensemble-kit {id} member of {ensemble_id}"),
+                )
+            })
+            .collect()
+    }))
+}
+
 /// `<ensemble-id>_seed<N>`: the stem of a member's model and sidecar files.
-fn member_id(request: &ExportRequest, seed: u64) -> String {
-    format!("{}_seed{seed}", request.ensemble_id)
+fn member_id(ensemble_id: &str, seed: u64) -> String {
+    format!("{ensemble_id}_seed{seed}")
 }
 
 /// The sidecar of one exported model whose file hashes to `sha256`: the reference's keys with the
@@ -149,7 +165,7 @@ fn sidecar(
     seed: u64,
     sha256: String,
 ) -> Sidecar {
-    let id = member_id(request, seed);
+    let id = member_id(&request.ensemble_id, seed);
     let strings = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let gate = &verdict.gate;
     Sidecar {

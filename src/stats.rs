@@ -2,7 +2,6 @@
 //! RMSE, and a Fisher-z confidence interval of a mean correlation. Undefined values (fewer than
 //! two points, or a constant series) are `None`, never a crash or a NaN.
 
-use statrs::distribution::{ContinuousCDF, Normal};
 use statrs::statistics::{Data, OrderStatistics, RankTieBreaker};
 
 /// Pearson's linear correlation; `None` for n < 2 or a constant series.
@@ -67,20 +66,24 @@ pub fn sample_std(values: &[f64]) -> Option<f64> {
     Some((ss / (values.len() - 1) as f64).sqrt())
 }
 
+/// The standard normal's 97.5 % quantile.
+const Z_975: f64 = 1.959_963_984_540_054;
+
 /// 95 % confidence interval of a mean correlation by Fisher's z: each correlation `r` from `n`
 /// points gets the interval tanh(atanh(r) ± z₀.₉₇₅/√(n−3)); the mean's interval is the mean of
 /// the lower and of the upper bounds (conservative: it assumes the folds' errors move together,
 /// and it always brackets the mean). Pairs with n ≤ 3 carry no interval and are skipped;
 /// `None` when none is left.
 pub fn fisher_z_ci95(correlations: &[(f64, u64)]) -> Option<(f64, f64)> {
-    let quantile = Normal::standard().inverse_cdf(0.975);
+    // z₀.₉₇₅ as a constant, and atanh/tanh from the `libm` crate rather than the platform's C
+    // library, so the interval has the same bits on every OS (SPEC §11).
     let bounds: Vec<(f64, f64)> = correlations
         .iter()
         .filter(|(_, n)| *n > 3)
         .map(|&(r, n)| {
-            let z = r.clamp(-0.999_999_999, 0.999_999_999).atanh();
-            let half = quantile / ((n - 3) as f64).sqrt();
-            ((z - half).tanh(), (z + half).tanh())
+            let z = libm::atanh(r.clamp(-0.999_999_999, 0.999_999_999));
+            let half = Z_975 / ((n - 3) as f64).sqrt();
+            (libm::tanh(z - half), libm::tanh(z + half))
         })
         .collect();
     let lo = mean(bounds.iter().map(|b| b.0))?;

@@ -6,6 +6,7 @@
 //! byte-identical whatever `--jobs` is. A seed file whose `recipe_key` matches is reused.
 
 pub mod features;
+pub mod kernel;
 pub mod mathf;
 pub mod mlp;
 pub mod ridge;
@@ -19,6 +20,7 @@ use crate::schema::{self, Document, FoldResult, LosoSeed, ProgressEvent, SCHEMA_
 use crate::{atomic, budget, digest, stats};
 use camino::{Utf8Path, Utf8PathBuf};
 use features::{CqRange, InputScaling, Standardiser};
+use kernel::Gemm;
 use mlp::{Adam, AdamConfig, Mlp, Workspace, INPUT};
 use ndarray::{Array1, Array2};
 use rand_chacha::ChaCha8Rng;
@@ -52,8 +54,8 @@ impl Default for Recipe {
 
 /// Bumped whenever training changes in a way [`Recipe`] does not show, so seed files of an older
 /// recipe are retrained rather than reused (2: `crf_norm` is a min-max over the fitted rows' CQ
-/// range instead of `cq / 63`).
-pub const RECIPE_REVISION: u32 = 2;
+/// range instead of `cq / 63`; 3: the fixed-order kernel and the closed-form ridge baseline).
+pub const RECIPE_REVISION: u32 = 3;
 
 /// Epochs per fit unless the operator says otherwise (SPEC §6).
 pub const DEFAULT_EPOCHS: usize = 200;
@@ -113,6 +115,23 @@ impl Dataset {
         })
     }
 
+    /// The first `n` rows of this dataset repeated cyclically: a corpus of any size with the
+    /// same folds, for `bench train --rows`.
+    pub fn repeated(&self, n: usize) -> Dataset {
+        let cycle = |i: usize| i % self.len();
+        Dataset {
+            features: (0..n).map(|i| self.features[cycle(i)]).collect(),
+            encoder_slot: (0..n).map(|i| self.encoder_slot[cycle(i)]).collect(),
+            cq: (0..n).map(|i| self.cq[cycle(i)]).collect(),
+            target: (0..n).map(|i| self.target[cycle(i)]).collect(),
+            source: (0..n).map(|i| self.source[cycle(i)]).collect(),
+            sources: self.sources.clone(),
+            unknown_encoder_rows: (0..n)
+                .filter(|&i| features::is_unknown_slot(self.encoder_slot[cycle(i)]))
+                .count() as u64,
+        }
+    }
+
     /// Number of rows.
     pub fn len(&self) -> usize {
         self.target.len()
@@ -153,9 +172,21 @@ impl Dataset {
 /// Trains one network on `x`/`y` from `rng`: PyTorch-default init, then per epoch a fresh
 /// shuffle and batches with fresh dropout masks.
 pub fn fit(x: &Array2<f32>, y: &Array1<f32>, recipe: &Recipe, rng: &mut ChaCha8Rng) -> Mlp {
+    fit_with(x, y, recipe, rng, Gemm::Fixed)
+}
+
+/// [`fit`] with the matrix products computed by `gemm` (`bench train` times both).
+pub fn fit_with(
+    x: &Array2<f32>,
+    y: &Array1<f32>,
+    recipe: &Recipe,
+    rng: &mut ChaCha8Rng,
+    gemm: Gemm,
+) -> Mlp {
     let mut model = Mlp::init(rng);
     let mut adam = Adam::new(recipe.adam);
     let mut ws = Workspace::new(recipe.batch_size);
+    ws.gemm = gemm;
     let n = x.nrows();
     let mut order: Vec<usize> = (0..n).collect();
     let mut xb = Array2::zeros((recipe.batch_size, INPUT));
@@ -200,19 +231,27 @@ pub fn rng_for(seed: u64, fold: u64) -> ChaCha8Rng {
     rng
 }
 
-/// One fold's predictions and scores.
-fn run_fold(
+/// One fold's predictions and scores, the products computed by `gemm` (`bench train` times
+/// both; training uses [`Gemm::Fixed`]).
+pub fn run_fold(
     data: &Dataset,
     fold: usize,
     seed: u64,
     recipe: &Recipe,
     baseline: Option<f64>,
+    gemm: Gemm,
 ) -> FoldResult {
     let (train, val) = data.fold_rows(fold);
     let scaling = data.scaling(&train);
     let (x_train, y_train) = data.matrix(&train, &scaling);
     let (x_val, y_val) = data.matrix(&val, &scaling);
-    let model = fit(&x_train, &y_train, recipe, &mut rng_for(seed, fold as u64));
+    let model = fit_with(
+        &x_train,
+        &y_train,
+        recipe,
+        &mut rng_for(seed, fold as u64),
+        gemm,
+    );
     let predicted: Vec<f64> = model
         .predict(x_val.view())
         .iter()
@@ -235,7 +274,7 @@ fn run_fold(
 }
 
 /// The ridge baseline's PLCC on one fold.
-fn baseline_fold(data: &Dataset, fold: usize) -> Option<f64> {
+pub fn baseline_fold(data: &Dataset, fold: usize) -> Option<f64> {
     let (train, val) = data.fold_rows(fold);
     let scaling = data.scaling(&train);
     let (x_train, y_train) = data.matrix(&train, &scaling);
@@ -354,7 +393,14 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
             .par_iter()
             .map(|&(seed, fold)| {
                 let t = Instant::now();
-                let result = run_fold(&data, fold, seed, &request.recipe, baselines[fold]);
+                let result = run_fold(
+                    &data,
+                    fold,
+                    seed,
+                    &request.recipe,
+                    baselines[fold],
+                    Gemm::Fixed,
+                );
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 let plcc = result
                     .plcc
@@ -454,8 +500,8 @@ fn summarise(
         lr: round_f32(recipe.adam.lr),
         weight_decay: round_f32(recipe.adam.weight_decay),
         dropout: round_f32(mlp::DROPOUT),
-        num_codecs: features::ENCODER_VOCAB_V2.len() as u64,
-        encoder_vocab_version: features::encoder_vocab_label(),
+        num_codecs: features::CODEC_BLOCK as u64,
+        encoder_vocab_version: features::ENCODER_VOCAB_VERSION,
         unknown_encoder_rows: data.unknown_encoder_rows,
         recipe_key,
         wall_time_s,

@@ -49,7 +49,7 @@ fn seed_file(root: &Utf8Path, seed: u64, blur_noise: f64) {
         "n_folds": 4, "folds": folds, "mean_plcc": mean, "std_plcc": 0.01, "min_plcc": min,
         "max_plcc": max, "plcc_ci95": null, "mean_srocc": mean, "mean_rmse": 2.0,
         "baseline_mean_plcc": 0.9, "epochs": 200, "batch_size": 32, "lr": 0.0005,
-        "weight_decay": 1e-5, "dropout": 0.1, "num_codecs": 12, "encoder_vocab_version": "v2",
+        "weight_decay": 1e-5, "dropout": 0.1, "num_codecs": 14, "encoder_vocab_version": 2,
         "unknown_encoder_rows": 0, "recipe_key": "k", "wall_time_s": 0.0
     });
     std::fs::create_dir_all(root.join("loso")).unwrap();

@@ -145,7 +145,7 @@ def loso(corpus_paths, out_dir, seeds, epochs, jobs):
                "mean_srocc": sum(f["srocc"] for f in folds) / len(folds),
                "mean_rmse": sum(f["rmse"] for f in folds) / len(folds),
                "epochs": epochs, "batch_size": BATCH, "lr": LR, "weight_decay": WEIGHT_DECAY,
-               "num_codecs": 12, "encoder_vocab_version": "v2", "wall_time_s": time.time() - started}
+               "num_codecs": 14, "encoder_vocab_version": 2, "wall_time_s": time.time() - started}
         with open(os.path.join(out_dir, f"loso_seed{s}.json"), "w") as f:
             json.dump(doc, f, indent=2)
         summary[s] = mean

@@ -6,7 +6,7 @@ use super::flags::{
 };
 use crate::error::Result;
 use crate::tools::Toolset;
-use crate::{bench, budget, corpus, platform};
+use crate::{bench, budget, corpus, merge, platform, train};
 use camino::Utf8PathBuf;
 use clap::{Args, Subcommand};
 
@@ -33,9 +33,9 @@ pub enum BenchKind {
         #[arg(long, value_name = "DIR")]
         work_dir: Option<Utf8PathBuf>,
     },
-    /// `train` against our PyTorch implementation of the same recipe
-    /// (scripts/reference/torch_loso.py), same corpus, seeds and jobs: speed, peak memory,
-    /// and the difference in mean PLCC.
+    /// The LOSO fits of `train` with the fixed-order kernel against the same fits through
+    /// ndarray's `general_mat_mul`, in one process: wall times, the ratio, GFLOP/s and peak
+    /// memory; and the ridge baseline's time.
     Train {
         #[command(flatten)]
         shards: ShardFileArgs,
@@ -43,19 +43,10 @@ pub enum BenchKind {
         seeds: SeedArgs,
         #[command(flatten)]
         fit: FitArgs,
-        /// The Python that has torch installed.
-        #[arg(long, default_value = "python3")]
-        python: String,
-        /// The PyTorch reference script.
-        #[arg(
-            long,
-            default_value = "scripts/reference/torch_loso.py",
-            value_name = "PATH"
-        )]
-        torch_script: Utf8PathBuf,
-        /// Scratch folder for both runs (default: a temporary folder).
-        #[arg(long, value_name = "DIR")]
-        work_dir: Option<Utf8PathBuf>,
+        /// Resample the corpus to N rows (its rows repeated cyclically), e.g. 1000000 with
+        /// `--epochs 1 --seeds 0` to show that training time and memory grow linearly in rows.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        rows: Option<u64>,
     },
 }
 
@@ -86,21 +77,21 @@ pub fn bench(args: BenchArgs, context: &Context) -> Result<i32> {
             shards,
             seeds,
             fit,
-            python,
-            torch_script,
-            work_dir,
+            rows,
         } => {
-            let work = bench::WorkDir::new(work_dir)?;
-            let jobs = budget::fits(fit.jobs)?;
-            let request = bench::TrainBench {
-                corpus: shards.corpus,
-                seeds: seeds.seeds,
-                epochs: fit.recipe.epochs,
-                jobs,
-                python,
-                torch_script,
+            train::check_seeds(&seeds.seeds)?;
+            let rules = merge::MergeRules {
+                allow_mixed_vmaf: false,
+                allow_missing_meta: true,
             };
-            bench::train(&request, work.path(), progress)?
+            let corpus = merge::load(&shards.corpus, rules)?;
+            let request = bench::TrainBench {
+                seeds: seeds.seeds,
+                recipe: fit.recipe.recipe(),
+                jobs: budget::fits(fit.jobs)?,
+                rows: rows.map(|n| n as usize),
+            };
+            bench::train(&request, &corpus, progress)?
         }
     };
     print!("{report}");

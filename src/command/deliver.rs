@@ -4,7 +4,7 @@
 use super::context::Context;
 use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs};
 use crate::error::Result;
-use crate::{bundle, compare, export, report, verify};
+use crate::{bundle, compare, export, report, retrain, verify};
 use camino::Utf8PathBuf;
 use clap::Args;
 
@@ -73,16 +73,36 @@ pub struct VerifyArgs {
     pub extract: Option<Utf8PathBuf>,
     #[command(flatten)]
     pub cap: BundleCapArgs,
+    /// Also train every bundled seed file again (and on PROMOTE every model) from the bundled
+    /// corpus with its recorded recipe, and require the same bytes (exit 2 names the first
+    /// file and fold that differ).
+    #[arg(long)]
+    pub retrain: bool,
 }
 
 /// Checks a bundle (and extracts it when asked).
-pub fn verify(args: VerifyArgs) -> Result<i32> {
+pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
     let path = &args.bundle;
-    let verified = verify::verify(path, args.extract.as_deref(), args.cap.max_total_size)?;
+    let retrain_into = args
+        .retrain
+        .then(|| retrain::Extraction::new(args.extract.as_deref()))
+        .transpose()?;
+    let extract = retrain_into
+        .as_ref()
+        .map(|e| e.dir.as_path())
+        .or(args.extract.as_deref());
+    let verified = verify::verify(path, extract, args.cap.max_total_size)?;
     println!(
         "{path}: ok ({} files match the manifest; verdict {})",
         verified.files, verified.manifest.verdict
     );
+    if let Some(into) = &retrain_into {
+        let done = retrain::run(&into.dir, &verified, None, &context.progress)?;
+        println!(
+            "{path}: retrain identical ({} seed files, {} folds, {} models) in {:.1} s",
+            done.loso_files, done.folds, done.models, done.seconds
+        );
+    }
     if let Some(dir) = args.extract {
         println!("extracted into {dir}");
     }

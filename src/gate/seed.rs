@@ -182,14 +182,22 @@ fn from_reference(r: ReferenceLosoSeed) -> LosoSeed {
         weight_decay: r.weight_decay,
         dropout: 0.1, // SPEC §6; the reference does not record it
         num_codecs: r.num_codecs,
-        encoder_vocab_version: match r.encoder_vocab_version {
-            serde_json::Value::String(s) => s,
-            other => other.to_string(),
-        },
+        encoder_vocab_version: reference_vocab_version(&r.encoder_vocab_version),
         unknown_encoder_rows: 0,
         recipe_key: "reference".into(),
         wall_time_s: r.wall_time_s,
     }
+}
+
+/// A reference file's vocabulary version: the integer it writes (2), or an older `"v2"`
+/// spelling; 0 (no version) for anything else.
+fn reference_vocab_version(v: &serde_json::Value) -> u32 {
+    match v {
+        serde_json::Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        serde_json::Value::String(s) => s.strip_prefix('v').unwrap_or(s).parse().ok(),
+        _ => None,
+    }
+    .unwrap_or(0)
 }
 
 /// The seed of every seed file in `dir`, in seed order.

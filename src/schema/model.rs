@@ -148,10 +148,11 @@ pub struct LosoSeed {
     pub weight_decay: f64,
     /// Dropout probability.
     pub dropout: f64,
-    /// Slots of the encoder one-hot.
+    /// Width of the codec block (14: the 12-slot one-hot, `preset_norm`, `crf_norm`), as the
+    /// reference writes it.
     pub num_codecs: u64,
-    /// Encoder vocabulary version (`v2`).
-    pub encoder_vocab_version: String,
+    /// Encoder vocabulary version: the integer 2, as the reference writes it.
+    pub encoder_vocab_version: u32,
     /// Rows whose encoder is outside the vocabulary (mapped to `unknown`).
     pub unknown_encoder_rows: u64,
     /// Hash of corpus, seed and recipe; a re-run with the same key reuses this file.

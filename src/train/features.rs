@@ -62,7 +62,12 @@ pub fn encoder_slot(encoder: &str) -> usize {
 
 /// Whether an encoder falls outside the vocabulary.
 pub fn is_unknown(encoder: &str) -> bool {
-    encoder_slot(encoder) == ENCODER_VOCAB_V2.len() - 1
+    is_unknown_slot(encoder_slot(encoder))
+}
+
+/// Whether a vocabulary slot is `unknown`'s.
+pub fn is_unknown_slot(slot: usize) -> bool {
+    slot == ENCODER_VOCAB_V2.len() - 1
 }
 
 /// The raw six features of a row.

@@ -5,8 +5,9 @@
 //! forward pass is `x · w1`. All buffers of a training step live in [`Workspace`], so the inner
 //! loop allocates nothing.
 
+use super::kernel::{self, Gemm, Operand};
 use super::mathf::{gelu_backward, gelu_forward};
-use ndarray::{linalg::general_mat_mul, s, Array1, Array2, ArrayView1, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rand_core::RngCore;
 
 /// Network input width: 6 features + 14 codec columns.
@@ -83,39 +84,44 @@ impl Mlp {
     }
 
     /// Forward pass of the first `n` rows into the workspace; with `train`, applies the
-    /// dropout masks already in `ws.mask1`/`ws.mask2`.
+    /// dropout masks already in `ws.mask1`/`ws.mask2`. The bias starts each output's sum.
     fn forward(&self, x: ArrayView2<f32>, ws: &mut Workspace, n: usize, train: bool) {
-        general_mat_mul(1.0, &x, &self.w1, 0.0, &mut ws.z1.slice_mut(s![..n, ..]));
-        let b1 = self.b1.as_slice().expect("contiguous");
-        bias_gelu(
+        let x = x.as_standard_layout();
+        let x = x.as_slice().expect("standard layout");
+        ws.gemm.product(
+            n,
+            INPUT,
+            Operand::rows(x, INPUT),
+            flat(&self.w1),
+            Some(flat1(&self.b1)),
             slice_mut(&mut ws.z1, n),
-            b1,
+        );
+        gelu_dropout(
+            as_slice(&ws.z1, n),
             slice_mut(&mut ws.cdf1, n),
             slice_mut(&mut ws.h1, n),
             train.then(|| as_slice(&ws.mask1, n)),
         );
-        general_mat_mul(
-            1.0,
-            &ws.h1.slice(s![..n, ..]),
-            &self.w2,
-            0.0,
-            &mut ws.z2.slice_mut(s![..n, ..]),
-        );
-        let b2 = self.b2.as_slice().expect("contiguous");
-        bias_gelu(
+        ws.gemm.product(
+            n,
+            HIDDEN,
+            Operand::rows(as_slice(&ws.h1, n), HIDDEN),
+            flat(&self.w2),
+            Some(flat1(&self.b2)),
             slice_mut(&mut ws.z2, n),
-            b2,
+        );
+        gelu_dropout(
+            as_slice(&ws.z2, n),
             slice_mut(&mut ws.cdf2, n),
             slice_mut(&mut ws.h2, n),
             train.then(|| as_slice(&ws.mask2, n)),
         );
-        let w3 = self.w3.as_slice().expect("contiguous");
-        for (out, h) in ws.out[..n]
-            .iter_mut()
-            .zip(as_slice(&ws.h2, n).chunks_exact(HIDDEN))
-        {
-            *out = self.b3 + dot(h, w3);
-        }
+        kernel::dot_rows(
+            as_slice(&ws.h2, n),
+            flat1(&self.w3),
+            self.b3,
+            &mut ws.out[..n],
+        );
     }
 
     /// One Adam step on a batch with the dropout masks in `ws`; returns the batch's MSE loss.
@@ -127,7 +133,9 @@ impl Mlp {
         ws: &mut Workspace,
     ) -> f32 {
         let n = x.nrows();
-        self.forward(x, ws, n, true);
+        let x = x.as_standard_layout();
+        self.forward(x.view(), ws, n, true);
+        let x = x.as_slice().expect("standard layout");
         let mut loss = 0.0;
         for ((g, &out), &y) in ws.g_out[..n].iter_mut().zip(&ws.out[..n]).zip(y.iter()) {
             let diff = out - y;
@@ -137,42 +145,49 @@ impl Mlp {
         let loss = loss / n as f32;
 
         let grads = &mut ws.grads;
-        let w3 = self.w3.as_slice().expect("contiguous");
-        let gw3 = grads.w3.as_slice_mut().expect("contiguous");
-        gw3.fill(0.0);
+        let w3 = flat1(&self.w3);
+        kernel::weighted_column_sums(
+            as_slice(&ws.h2, n),
+            &ws.g_out[..n],
+            flat1_mut(&mut grads.w3),
+        );
         grads.b3 = ws.g_out[..n].iter().sum();
-        // Output layer, then d(h2) = g_out ⊗ w3 through dropout and GELU, row by row.
-        for ((((h2, g2), z2), (cdf, mask)), &g) in as_slice(&ws.h2, n)
-            .chunks_exact(HIDDEN)
-            .zip(slice_mut(&mut ws.g2, n).chunks_exact_mut(HIDDEN))
-            .zip(as_slice(&ws.z2, n).chunks_exact(HIDDEN))
-            .zip(
-                as_slice(&ws.cdf2, n)
-                    .chunks_exact(HIDDEN)
-                    .zip(as_slice(&ws.mask2, n).chunks_exact(HIDDEN)),
-            )
+        // d(h2) = g_out ⊗ w3, then through dropout and GELU.
+        for (g2, &g) in slice_mut(&mut ws.g2, n)
+            .chunks_exact_mut(HIDDEN)
             .zip(&ws.g_out[..n])
         {
-            for (gw, &h) in gw3.iter_mut().zip(h2) {
-                *gw += h * g;
-            }
             for (d, &w) in g2.iter_mut().zip(w3) {
                 *d = g * w;
             }
-            gelu_backward(z2, cdf, mask, g2);
         }
-        let g2 = ws.g2.slice(s![..n, ..]);
-        general_mat_mul(1.0, &ws.h1.slice(s![..n, ..]).t(), &g2, 0.0, &mut grads.w2);
-        column_sums(
-            as_slice(&ws.g2, n),
-            grads.b2.as_slice_mut().expect("contiguous"),
+        gelu_backward(
+            as_slice(&ws.z2, n),
+            as_slice(&ws.cdf2, n),
+            as_slice(&ws.mask2, n),
+            slice_mut(&mut ws.g2, n),
         );
-        general_mat_mul(
-            1.0,
-            &g2,
-            &self.w2.t(),
-            0.0,
-            &mut ws.g1.slice_mut(s![..n, ..]),
+        let gemm = ws.gemm;
+        let g2 = as_slice(&ws.g2, n);
+        // dW2 = h1ᵀ · g2, summed over the batch's rows in order.
+        gemm.product(
+            HIDDEN,
+            n,
+            Operand::transposed(as_slice(&ws.h1, n), HIDDEN),
+            g2,
+            None,
+            flat_mut(&mut grads.w2),
+        );
+        column_sums(g2, flat1_mut(&mut grads.b2));
+        // d(h1) = g2 · W2ᵀ, with W2ᵀ laid out row-major so each output row is contiguous.
+        transpose(flat(&self.w2), flat_mut(&mut ws.w2t));
+        gemm.product(
+            n,
+            HIDDEN,
+            Operand::rows(g2, HIDDEN),
+            flat(&ws.w2t),
+            None,
+            slice_mut(&mut ws.g1, n),
         );
         gelu_backward(
             as_slice(&ws.z1, n),
@@ -180,32 +195,37 @@ impl Mlp {
             as_slice(&ws.mask1, n),
             slice_mut(&mut ws.g1, n),
         );
-        general_mat_mul(1.0, &x.t(), &ws.g1.slice(s![..n, ..]), 0.0, &mut grads.w1);
-        column_sums(
+        // dW1 = xᵀ · g1.
+        gemm.product(
+            INPUT,
+            n,
+            Operand::transposed(x, INPUT),
             as_slice(&ws.g1, n),
-            grads.b1.as_slice_mut().expect("contiguous"),
+            None,
+            flat_mut(&mut grads.w1),
         );
+        column_sums(as_slice(&ws.g1, n), flat1_mut(&mut grads.b1));
 
         adam.step(self, grads);
         loss
     }
 }
 
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// Adds the bias to each row of `z`, then GELU (keeping Φ in `cdf`) and, in training, dropout.
-fn bias_gelu(z: &mut [f32], bias: &[f32], cdf: &mut [f32], h: &mut [f32], mask: Option<&[f32]>) {
-    for row in z.chunks_exact_mut(HIDDEN) {
-        for (v, b) in row.iter_mut().zip(bias) {
-            *v += b;
-        }
-    }
+/// GELU of `z` (keeping Φ in `cdf`) into `h`, then, in training, dropout.
+fn gelu_dropout(z: &[f32], cdf: &mut [f32], h: &mut [f32], mask: Option<&[f32]>) {
     gelu_forward(z, cdf, h);
     if let Some(mask) = mask {
         for (v, m) in h.iter_mut().zip(mask) {
             *v *= m;
+        }
+    }
+}
+
+/// `out = aᵀ` for HIDDEN×HIDDEN row-major matrices.
+fn transpose(a: &[f32], out: &mut [f32]) {
+    for (i, row) in a.chunks_exact(HIDDEN).enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            out[j * HIDDEN + i] = v;
         }
     }
 }
@@ -269,7 +289,11 @@ pub struct Workspace {
     pub mask1: Array2<f32>,
     /// Dropout mask of the second hidden layer.
     pub mask2: Array2<f32>,
+    /// W2 transposed, for the backward pass.
+    w2t: Array2<f32>,
     grads: Grads,
+    /// Which implementation computes the matrix products (the fixed kernel unless benchmarking).
+    pub gemm: Gemm,
 }
 
 impl Workspace {
@@ -289,7 +313,9 @@ impl Workspace {
             g2: m(),
             mask1: m(),
             mask2: m(),
+            w2t: Array2::zeros((HIDDEN, HIDDEN)),
             grads: Grads::zeros(),
+            gemm: Gemm::Fixed,
         }
     }
 

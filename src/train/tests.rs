@@ -90,6 +90,6 @@ fn a_fold_records_the_cq_range_it_trained_with() {
         epochs: 1,
         ..Recipe::default()
     };
-    let result = run_fold(&data, fold_c, 0, &recipe, None);
+    let result = run_fold(&data, fold_c, 0, &recipe, None, Gemm::Fixed);
     assert_eq!((result.cq_min, result.cq_max), (Some(20.0), Some(30.0)));
 }

@@ -248,7 +248,7 @@ pub fn seed_doc(seed: u64, folds: &[(&str, Option<f64>)]) -> serde_json::Value {
         "mean_plcc": mean, "std_plcc": mean.map(|_| 0.0), "min_plcc": min, "max_plcc": max,
         "plcc_ci95": null, "mean_srocc": mean, "mean_rmse": 2.5, "baseline_mean_plcc": 0.9,
         "epochs": 200, "batch_size": 32, "lr": 0.0005, "weight_decay": 1e-5, "dropout": 0.1,
-        "num_codecs": 12, "encoder_vocab_version": "v2", "unknown_encoder_rows": 0,
+        "num_codecs": 14, "encoder_vocab_version": 2, "unknown_encoder_rows": 0,
         "recipe_key": "k", "wall_time_s": 0.0
     })
 }
@@ -292,4 +292,45 @@ pub fn run_with_tract(
         .run(tvec!(columns(0, 6).into(), columns(6, 20).into()))
         .unwrap();
     out[0].clone().into_tensor()
+}
+
+/// A hand-written shard that the network learns within a few hundred epochs (no vmaf needed):
+/// sources s0–s3 × libx264/libsvtav1 × cq 20/30/40 × `frames` frames, features spread by a
+/// fixed hash, the target a linear function of them. 8 frames and 150 epochs PROMOTE. Without
+/// metadata: train on it with `--allow-missing-meta`.
+pub fn learnable_shard(path: &Utf8Path, frames: u64) {
+    let frac = |key: [u64; 5]| {
+        let h = key.iter().fold(0u64, |h, &v| {
+            (h.wrapping_mul(1_000_003) ^ v.wrapping_mul(2_654_435_761)).wrapping_add(12_345)
+        });
+        let h = (h ^ (h >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        ((h >> 40) as f64) / (1u64 << 24) as f64
+    };
+    let mut text = String::new();
+    for s in 0..4u64 {
+        for (e, encoder) in ["libx264", "libsvtav1"].iter().enumerate() {
+            for cq in [20u32, 30, 40] {
+                for f in 0..frames {
+                    let t = |j: u64| frac([s, e as u64, u64::from(cq), f, j]);
+                    let adm2 = 0.7 + 0.3 * t(0);
+                    let vif = [
+                        0.3 + 0.5 * t(1),
+                        0.4 + 0.4 * t(2),
+                        0.5 + 0.3 * t(3),
+                        0.6 + 0.3 * t(4),
+                    ];
+                    let motion2 = 10.0 * t(5);
+                    let vmaf = 2.0 + 10.0 * (adm2 - 0.7) + 3.0 * vif[0] - 0.05 * f64::from(cq)
+                        + 0.2 * motion2;
+                    text.push_str(&format!(
+                        r#"{{"src":"s{s}","src_sha256":"{s:064x}","encoder":"{encoder}","cq":{cq},"frame_index":{f},"enc_bytes":100,"enc_time_ms":1,"vmaf":{vmaf},"adm2":{adm2},"vif_scale0":{},"vif_scale1":{},"vif_scale2":{},"vif_scale3":{},"motion2":{motion2}}}"#,
+                        vif[0], vif[1], vif[2], vif[3]
+                    ));
+                    text.push('\n');
+                }
+            }
+        }
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
 }

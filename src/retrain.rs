@@ -1,0 +1,282 @@
+//! `verify --retrain`: proves on the owner's own machine that a bundle's verdict follows from its
+//! corpus. Training is a pure function of (corpus rows, seeds, recipe) on every CPU (SPEC §11),
+//! so every bundled `loso_seed*.json` — judged and stability seeds alike — is trained again from
+//! the bundled corpus with the recipe it records, and on PROMOTE every exported model too; the
+//! results must be the bundled bytes.
+//!
+//! Two fields are not results of training and are taken from the bundled file before comparing:
+//! `wall_time_s` (a measurement) and `corpus` (the shard paths as the collaborator typed them;
+//! the rows are pinned by `corpus_sha256`, which is compared).
+
+use crate::error::{Error, Result};
+use crate::merge::{self, Corpus, MergeRules};
+use crate::progress::Progress;
+use crate::schema::{self, LosoSeed, Sidecar, Verdict};
+use crate::train::{self, mlp::DROPOUT, Dataset, Recipe};
+use crate::verify::Verified;
+use crate::{atomic, export, layout};
+use camino::{Utf8Path, Utf8PathBuf};
+use std::time::Instant;
+
+/// Where `verify --retrain` extracts the bundle: the operator's `--extract` folder, or a
+/// temporary one removed afterwards.
+pub struct Extraction {
+    _temp: Option<tempfile::TempDir>,
+    /// The folder (not yet existing, or empty) the bundle goes into.
+    pub dir: Utf8PathBuf,
+}
+
+impl Extraction {
+    /// `extract` when given, else a fresh temporary folder.
+    pub fn new(extract: Option<&Utf8Path>) -> Result<Extraction> {
+        if let Some(dir) = extract {
+            return Ok(Extraction {
+                _temp: None,
+                dir: dir.to_owned(),
+            });
+        }
+        let temp = tempfile::tempdir().map_err(|e| Error::io("(temporary folder)", e))?;
+        let dir = Utf8Path::from_path(temp.path())
+            .ok_or_else(|| Error::Environment("the temporary folder is not UTF-8".into()))?
+            .join("bundle");
+        Ok(Extraction {
+            _temp: Some(temp),
+            dir,
+        })
+    }
+}
+
+/// What a successful re-training checked.
+#[derive(Debug, Clone)]
+pub struct Retrained {
+    /// Seed files trained again and found identical.
+    pub loso_files: usize,
+    /// Folds among them.
+    pub folds: usize,
+    /// Exported models fitted again and found identical.
+    pub models: usize,
+    /// Wall time of the whole re-training, in seconds.
+    pub seconds: f64,
+}
+
+/// Re-trains what the verified bundle, extracted into `dir`, holds and compares the bytes;
+/// an [`Error::Input`] (exit 2) names the first file and fold that differ.
+pub fn run(
+    dir: &Utf8Path,
+    verified: &Verified,
+    jobs: Option<usize>,
+    progress: &Progress,
+) -> Result<Retrained> {
+    let started = Instant::now();
+    let names: Vec<&str> = verified
+        .manifest
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .collect();
+    let seed_files: Vec<(Utf8PathBuf, LosoSeed)> = names
+        .iter()
+        .filter(|n| layout::seed_of(Utf8Path::new(n).file_name().unwrap_or_default()).is_some())
+        .map(|n| Ok((Utf8PathBuf::from(*n), schema::read_json(&dir.join(n))?)))
+        .collect::<Result<_>>()?;
+    if seed_files.is_empty() {
+        return Err(Error::Input(
+            "the bundle holds no loso_seed*.json to retrain".into(),
+        ));
+    }
+    let corpus = bundled_corpus(dir, &names, &seed_files[0].1.corpus_sha256)?;
+    let data = Dataset::new(&corpus)?;
+    let scratch = Extraction::new(None)?;
+    let scratch = scratch.dir.as_path();
+
+    let mut folds = 0;
+    for (recipe, files) in by_recipe(&seed_files)? {
+        progress.info(&format!(
+            "retraining {} seed file(s) on {} rows ({} epochs)",
+            files.len(),
+            corpus.rows.len(),
+            recipe.epochs
+        ));
+        let request = train::TrainRequest {
+            out_dir: scratch.join(format!("loso-{}", recipe.epochs)),
+            seeds: files.iter().map(|(_, l)| l.seed).collect(),
+            recipe,
+            jobs,
+        };
+        let retrained = train::run(&request, &corpus, progress)?;
+        for ((name, bundled), again) in files.iter().zip(retrained) {
+            folds += again.folds.len();
+            compare_seed(dir, name, bundled, again)?;
+        }
+    }
+
+    let mut models = 0;
+    if verified.manifest.verdict == Verdict::Promote {
+        let sidecars: Vec<(Utf8PathBuf, Sidecar)> = names
+            .iter()
+            .filter(|n| n.starts_with(&format!("{}/", layout::MODELS)) && n.ends_with(".json"))
+            .map(|n| Ok((Utf8PathBuf::from(*n), schema::read_json(&dir.join(n))?)))
+            .collect::<Result<_>>()?;
+        for (name, sidecar) in &sidecars {
+            progress.info(&format!("refitting {name} on all {} rows", data.len()));
+            let recipe = recipe_of(
+                name,
+                sidecar.training_recipe.epochs,
+                sidecar.training_recipe.batch_size,
+                sidecar.training_recipe.lr,
+                sidecar.training_recipe.weight_decay,
+            )?;
+            let bytes =
+                export::fit_members(&data, &[sidecar.seed], &recipe, jobs, &sidecar.ensemble_id)?
+                    .remove(0);
+            let model = name.with_file_name(&sidecar.onnx);
+            let bundled = std::fs::read(dir.join(&model)).map_err(|e| Error::io(&model, e))?;
+            if bytes != bundled {
+                return Err(Error::Input(format!(
+                    "retrain differs: {model} (seed {}) is not what the bundled corpus and recipe give (sha256 {}, retrained {})",
+                    sidecar.seed,
+                    crate::digest::sha256_bytes(&bundled),
+                    crate::digest::sha256_bytes(&bytes)
+                )));
+            }
+            models += 1;
+        }
+    }
+    Ok(Retrained {
+        loso_files: seed_files.len(),
+        folds,
+        models,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// The bundled corpus whose rows hash to `sha256`: all bundled `.jsonl` shards merged, or one
+/// of them alone.
+fn bundled_corpus(dir: &Utf8Path, names: &[&str], sha256: &str) -> Result<Corpus> {
+    let shards: Vec<Utf8PathBuf> = names
+        .iter()
+        .filter(|n| n.ends_with(".jsonl"))
+        .map(|n| dir.join(n))
+        .collect();
+    let rules = MergeRules {
+        allow_mixed_vmaf: true,
+        allow_missing_meta: true,
+    };
+    let candidates = std::iter::once(shards.clone()).chain(shards.iter().map(|s| vec![s.clone()]));
+    for files in candidates.filter(|f| !f.is_empty()) {
+        if let Ok(corpus) = merge::load(&files, rules) {
+            if corpus.sha256 == sha256 {
+                return Ok(corpus);
+            }
+        }
+    }
+    Err(Error::Input(format!(
+        "the bundle holds no corpus whose rows hash to {sha256}, the corpus its LOSO files were trained on; it cannot be retrained"
+    )))
+}
+
+/// The recipe a file records, checked against what this kit trains (dropout is fixed).
+fn recipe_of(
+    name: &Utf8Path,
+    epochs: u64,
+    batch_size: u64,
+    lr: f64,
+    weight_decay: f64,
+) -> Result<Recipe> {
+    let usable = |v: u64| usize::try_from(v).ok().filter(|v| *v > 0);
+    match (usable(epochs), usable(batch_size)) {
+        (Some(epochs), Some(batch_size)) if lr.is_finite() && weight_decay.is_finite() => {
+            Ok(Recipe {
+                epochs,
+                batch_size,
+                adam: train::mlp::AdamConfig {
+                    lr: lr as f32,
+                    weight_decay: weight_decay as f32,
+                },
+            })
+        }
+        _ => Err(Error::Input(format!(
+            "{name}: recipe epochs {epochs}, batch_size {batch_size}, lr {lr}, weight_decay {weight_decay} cannot be trained"
+        ))),
+    }
+}
+
+/// The seed files grouped by the recipe each records, in bundle order.
+fn by_recipe(
+    files: &[(Utf8PathBuf, LosoSeed)],
+) -> Result<Vec<(Recipe, Vec<(Utf8PathBuf, LosoSeed)>)>> {
+    let mut groups: Vec<(Recipe, Vec<(Utf8PathBuf, LosoSeed)>)> = Vec::new();
+    for (name, loso) in files {
+        if train::round_f32(DROPOUT) != loso.dropout {
+            return Err(Error::Input(format!(
+                "{name}: dropout {} is not this kit's {DROPOUT}; it was trained by another recipe",
+                loso.dropout
+            )));
+        }
+        let recipe = recipe_of(
+            name,
+            loso.epochs,
+            loso.batch_size,
+            loso.lr,
+            loso.weight_decay,
+        )?;
+        match groups.iter_mut().find(|(r, _)| *r == recipe) {
+            Some((_, group)) => group.push((name.clone(), loso.clone())),
+            None => groups.push((recipe, vec![(name.clone(), loso.clone())])),
+        }
+    }
+    Ok(groups)
+}
+
+/// Requires the retrained seed file to be the bundled one byte for byte (but for the two
+/// fields the module documentation names), else names the first fold or field that differs.
+fn compare_seed(
+    dir: &Utf8Path,
+    name: &Utf8Path,
+    bundled: &LosoSeed,
+    again: LosoSeed,
+) -> Result<()> {
+    let again = LosoSeed {
+        corpus: bundled.corpus.clone(),
+        wall_time_s: bundled.wall_time_s,
+        ..again
+    };
+    let bytes = std::fs::read(dir.join(name)).map_err(|e| Error::io(name, e))?;
+    if atomic::json_bytes(&again) == bytes {
+        return Ok(());
+    }
+    let differs = |what: String| {
+        Err(Error::Input(format!(
+            "retrain differs: {name} {what}; the bundled results do not follow from the bundled corpus and recipe"
+        )))
+    };
+    if again.recipe_key != bundled.recipe_key {
+        return differs(format!(
+            "has recipe_key {}, this kit gives {} for the same corpus, seed and recipe: it was trained by another ensemble-kit version or recipe revision (this is {} revision {})",
+            bundled.recipe_key,
+            again.recipe_key,
+            env!("CARGO_PKG_VERSION"),
+            train::RECIPE_REVISION
+        ));
+    }
+    for (i, (b, a)) in bundled.folds.iter().zip(&again.folds).enumerate() {
+        if b != a {
+            let plcc = |p: Option<f64>| p.map_or("undefined".into(), |p| p.to_string());
+            return differs(format!(
+                "fold {i} (held out `{}`): bundled PLCC {}, retrained {}",
+                b.held_out,
+                plcc(b.plcc),
+                plcc(a.plcc)
+            ));
+        }
+    }
+    let (b, a) = (
+        serde_json::to_value(bundled).expect("serialises"),
+        serde_json::to_value(&again).expect("serialises"),
+    );
+    let field = a
+        .as_object()
+        .and_then(|a| a.iter().find(|(k, v)| b.get(k.as_str()) != Some(v)))
+        .map_or("its layout".to_owned(), |(k, _)| format!("field `{k}`"));
+    differs(format!("differs in {field} (every fold matches)"))
+}

@@ -1,0 +1,291 @@
+//! The matrix products of training, written so every CPU gives the same bits (SPEC §6).
+//!
+//! Each output element is one sum taken in a fixed order — the reduction index increasing from
+//! the initial value — with one fused multiply-add (`mul_add`, a single rounding) per term. The
+//! loops are vectorised across *outputs* (independent lanes), never across the reduction, so the
+//! vector width does not matter. On x86-64 with AVX2 + FMA the kernel runs as hardware `vfmadd`;
+//! elsewhere `mul_add` is the C library's `fma`, which is correctly rounded too (IEEE 754
+//! `fusedMultiplyAdd`), so the slow path gives the same bits. aarch64 always has FMA.
+//!
+//! [`Gemm::Ndarray`] routes the same products through `ndarray::linalg::general_mat_mul`
+//! (matrixmultiply, which picks its kernel at run time): only `bench train` uses it, as the
+//! baseline the fixed kernel is measured against.
+
+use super::mathf::with_avx2;
+use super::mlp::HIDDEN;
+use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2, ShapeBuilder};
+
+/// Output rows per register block.
+const ROWS: usize = 4;
+/// Output columns per register block (two AVX vectors).
+const COLS: usize = 16;
+
+/// Which implementation computes the products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Gemm {
+    /// The fixed-order kernel of this module: identical bits on every CPU.
+    #[default]
+    Fixed,
+    /// ndarray's `general_mat_mul`: the CPU-dependent baseline of `bench train`.
+    Ndarray,
+}
+
+/// A left operand read as `a(i, k) = data[i * row_stride + k * depth_stride]`, so a matrix and
+/// its transpose are the same slice with the strides swapped.
+#[derive(Debug, Clone, Copy)]
+pub struct Operand<'a> {
+    /// The elements.
+    pub data: &'a [f32],
+    /// Distance between consecutive output rows.
+    pub row_stride: usize,
+    /// Distance between consecutive reduction steps.
+    pub depth_stride: usize,
+}
+
+impl<'a> Operand<'a> {
+    /// A row-major matrix of width `depth`.
+    pub fn rows(data: &'a [f32], depth: usize) -> Operand<'a> {
+        Operand {
+            data,
+            row_stride: depth,
+            depth_stride: 1,
+        }
+    }
+
+    /// The transpose of a row-major matrix of width `width`: its columns become output rows and
+    /// its rows the reduction.
+    pub fn transposed(data: &'a [f32], width: usize) -> Operand<'a> {
+        Operand {
+            data,
+            row_stride: 1,
+            depth_stride: width,
+        }
+    }
+}
+
+impl Gemm {
+    /// `out[i, j] = init[j] + Σ_k a(i, k) · b[k, j]` for `i < rows`, `j < HIDDEN`, with `b`
+    /// row-major `depth × HIDDEN` and `init` zero when `None`.
+    pub fn product(
+        self,
+        rows: usize,
+        depth: usize,
+        a: Operand<'_>,
+        b: &[f32],
+        init: Option<&[f32]>,
+        out: &mut [f32],
+    ) {
+        assert!(
+            rows == 0
+                || (rows - 1) * a.row_stride + (depth.max(1) - 1) * a.depth_stride < a.data.len()
+        );
+        assert!(b.len() >= depth * HIDDEN && out.len() >= rows * HIDDEN);
+        assert!(init.is_none_or(|v| v.len() == HIDDEN));
+        match self {
+            Gemm::Fixed => fixed_product(rows, depth, a, b, init, out),
+            Gemm::Ndarray => ndarray_product(rows, depth, a, b, init, out),
+        }
+    }
+}
+
+with_avx2! {
+    /// The fixed-order product (see the module documentation).
+    fn fixed_product(
+        rows: usize,
+        depth: usize,
+        a: Operand<'_>,
+        b: &[f32],
+        init: Option<&[f32]>,
+        out: &mut [f32],
+    ) {
+        let mut i = 0;
+        while i + ROWS <= rows {
+            block::<ROWS>(i, depth, a, b, init, out);
+            i += ROWS;
+        }
+        while i < rows {
+            block::<1>(i, depth, a, b, init, out);
+            i += 1;
+        }
+    }
+}
+
+/// `R` output rows, all columns, [`COLS`] at a time held in registers across the reduction.
+#[inline(always)]
+fn block<const R: usize>(
+    i0: usize,
+    depth: usize,
+    a: Operand<'_>,
+    b: &[f32],
+    init: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    for c0 in (0..HIDDEN).step_by(COLS) {
+        let mut acc = [[0f32; COLS]; R];
+        if let Some(init) = init {
+            for row in acc.iter_mut() {
+                row.copy_from_slice(&init[c0..c0 + COLS]);
+            }
+        }
+        for k in 0..depth {
+            let b_row: &[f32; COLS] = b[k * HIDDEN + c0..][..COLS].try_into().expect("COLS wide");
+            for (r, row) in acc.iter_mut().enumerate() {
+                let av = a.data[(i0 + r) * a.row_stride + k * a.depth_stride];
+                for (acc, &bv) in row.iter_mut().zip(b_row) {
+                    *acc = av.mul_add(bv, *acc);
+                }
+            }
+        }
+        for (r, row) in acc.iter().enumerate() {
+            out[(i0 + r) * HIDDEN + c0..][..COLS].copy_from_slice(row);
+        }
+    }
+}
+
+/// The same product through ndarray (matrixmultiply).
+fn ndarray_product(
+    rows: usize,
+    depth: usize,
+    a: Operand<'_>,
+    b: &[f32],
+    init: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    let a = ArrayView2::from_shape(
+        (rows, depth).strides((a.row_stride, a.depth_stride)),
+        a.data,
+    )
+    .expect("operand fits its slice");
+    let b = ArrayView2::from_shape((depth, HIDDEN), &b[..depth * HIDDEN]).expect("b fits");
+    let out = &mut out[..rows * HIDDEN];
+    let beta = match init {
+        Some(init) => {
+            for row in out.chunks_exact_mut(HIDDEN) {
+                row.copy_from_slice(init);
+            }
+            1.0
+        }
+        None => 0.0,
+    };
+    let mut c = ArrayViewMut2::from_shape((rows, HIDDEN), out).expect("out fits");
+    general_mat_mul(1.0, &a, &b, beta, &mut c);
+}
+
+with_avx2! {
+    /// `out[r] = bias + Σ_k h[r, k] · w[k]` (rows of width HIDDEN), each sum in increasing `k`
+    /// with fused multiply-adds; eight rows at once so the chains overlap.
+    pub fn dot_rows(h: &[f32], w: &[f32], bias: f32, out: &mut [f32]) {
+        let w: &[f32; HIDDEN] = w.try_into().expect("HIDDEN wide");
+        for (rows, out) in h.chunks(8 * HIDDEN).zip(out.chunks_mut(8)) {
+            let mut acc = [bias; 8];
+            for (k, &wk) in w.iter().enumerate() {
+                for (r, acc) in acc.iter_mut().enumerate().take(out.len()) {
+                    *acc = rows[r * HIDDEN + k].mul_add(wk, *acc);
+                }
+            }
+            out.copy_from_slice(&acc[..out.len()]);
+        }
+    }
+}
+
+with_avx2! {
+    /// `out[j] = Σ_r h[r, j] · g[r]` (rows of width HIDDEN), each sum in increasing `r` from 0
+    /// with fused multiply-adds.
+    pub fn weighted_column_sums(h: &[f32], g: &[f32], out: &mut [f32]) {
+        out.fill(0.0);
+        for (row, &g) in h.chunks_exact(HIDDEN).zip(g) {
+            for (o, &v) in out.iter_mut().zip(row) {
+                *o = v.mul_add(g, *o);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A deterministic pseudo-random matrix with values of mixed magnitude and sign.
+    fn values(n: usize, salt: u32) -> Vec<f32> {
+        (0..n as u32)
+            .map(|i| {
+                let h = (i.wrapping_mul(2_654_435_761) ^ salt).wrapping_mul(40_503);
+                (h >> 8) as f32 / (1u32 << 24) as f32 * 4.0 - 2.0
+            })
+            .collect()
+    }
+
+    /// The definition, one output at a time, in the documented order.
+    fn reference(
+        rows: usize,
+        depth: usize,
+        a: Operand,
+        b: &[f32],
+        init: Option<&[f32]>,
+    ) -> Vec<f32> {
+        let mut out = vec![0f32; rows * HIDDEN];
+        for i in 0..rows {
+            for j in 0..HIDDEN {
+                let mut acc = init.map_or(0.0, |v| v[j]);
+                for k in 0..depth {
+                    acc = a.data[i * a.row_stride + k * a.depth_stride]
+                        .mul_add(b[k * HIDDEN + j], acc);
+                }
+                out[i * HIDDEN + j] = acc;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn fixed_kernel_is_the_documented_sum_bit_for_bit() {
+        let bias = values(HIDDEN, 7);
+        for (rows, depth) in [(32, 20), (31, 64), (3, 64), (1, 20), (0, 20)] {
+            let x = values(rows * depth, 1);
+            let b = values(depth * HIDDEN, 2);
+            for (a, init) in [
+                (Operand::rows(&x, depth), Some(&bias[..])),
+                (Operand::rows(&x, depth), None),
+            ] {
+                let mut out = vec![0f32; rows * HIDDEN];
+                Gemm::Fixed.product(rows, depth, a, &b, init, &mut out);
+                assert_eq!(out, reference(rows, depth, a, &b, init), "{rows}x{depth}");
+            }
+            // The transposed operand: depth rows of width `rows` read column-wise.
+            let t = values(depth * rows, 3);
+            let a = Operand::transposed(&t, rows);
+            let mut out = vec![0f32; rows * HIDDEN];
+            Gemm::Fixed.product(rows, depth, a, &b, None, &mut out);
+            assert_eq!(out, reference(rows, depth, a, &b, None));
+        }
+    }
+
+    #[test]
+    fn ndarray_baseline_computes_the_same_product_to_rounding() {
+        let (rows, depth) = (32, 64);
+        let (x, b, bias) = (
+            values(rows * depth, 4),
+            values(depth * HIDDEN, 5),
+            values(HIDDEN, 6),
+        );
+        let mut fixed = vec![0f32; rows * HIDDEN];
+        let mut baseline = vec![0f32; rows * HIDDEN];
+        let a = Operand::rows(&x, depth);
+        Gemm::Fixed.product(rows, depth, a, &b, Some(&bias), &mut fixed);
+        Gemm::Ndarray.product(rows, depth, a, &b, Some(&bias), &mut baseline);
+        for (f, n) in fixed.iter().zip(&baseline) {
+            assert!((f - n).abs() < 1e-4, "{f} vs {n}");
+        }
+    }
+
+    #[test]
+    fn fused_multiply_add_rounds_once() {
+        // 1 + 2⁻²³ squared is 1 + 2⁻²² + 2⁻⁴⁶: a multiply then add loses the 2⁻⁴⁶.
+        let x = 1.0 + f32::EPSILON;
+        let mut out = [0f32];
+        let h: Vec<f32> = std::iter::once(x).chain([0.0; HIDDEN - 1]).collect();
+        let w: Vec<f32> = std::iter::once(x).chain([0.0; HIDDEN - 1]).collect();
+        dot_rows(&h, &w, -1.0 - 2.0 * f32::EPSILON, &mut out);
+        assert_eq!(out[0], f32::EPSILON * f32::EPSILON);
+    }
+}
