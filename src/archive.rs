@@ -20,6 +20,9 @@ pub struct Entry {
     pub source: Utf8PathBuf,
     /// Its `/`-separated path inside the archive.
     pub name: String,
+    /// Whether it is a program (mode 0755) rather than data (0644): set by the file's role, so
+    /// the archive never depends on the permission bits of the folder it was made from.
+    pub executable: bool,
 }
 
 /// The mtime every entry gets: `SOURCE_DATE_EPOCH`, else the current time.
@@ -43,11 +46,10 @@ pub fn write_tar(
     for entry in manifest.iter().chain(&entries) {
         let file = std::fs::File::open(&entry.source)?;
         let meta = file.metadata()?;
-        let executable = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0;
         let mut header = tar::Header::new_ustar();
         header.set_path(&entry.name)?;
         header.set_size(meta.len());
-        header.set_mode(if executable { 0o755 } else { 0o644 });
+        header.set_mode(if entry.executable { 0o755 } else { 0o644 });
         header.set_uid(0);
         header.set_gid(0);
         header.set_mtime(mtime);

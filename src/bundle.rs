@@ -150,11 +150,13 @@ pub fn run(dir: &Utf8Path) -> Result<(Manifest, Utf8PathBuf)> {
         .map(|rel| Entry {
             source: dir.join(rel),
             name: rel.to_string(),
+            executable: false,
         })
         .collect();
     let manifest_entry = Entry {
         source: dir.join(layout::MANIFEST),
         name: layout::MANIFEST.into(),
+        executable: false,
     };
     archive::write_tar_gz(
         &bundle,

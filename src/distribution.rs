@@ -80,21 +80,15 @@ pub fn build(project: &Utf8Path, out: &Utf8Path) -> Result<DistributionManifest>
         (
             "bootstrap",
             BOOTSTRAP.replace("@CRATE_FILE@", PINNED_CRATE.0),
-            true,
         ),
         (
             "README-FIRST.md",
             README_FIRST.replace("VERSION", env!("CARGO_PKG_VERSION")),
-            false,
         ),
     ];
-    for (name, text, executable) in generated {
+    for (name, text) in generated {
         let path = staging.join(name);
         atomic::write(&path, text.as_bytes())?;
-        if executable {
-            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-                .map_err(|e| Error::io(&path, e))?;
-        }
         files.push((path, name.into()));
     }
     files.sort_by(|a, b| a.1.cmp(&b.1));
@@ -126,6 +120,7 @@ pub fn build(project: &Utf8Path, out: &Utf8Path) -> Result<DistributionManifest>
     let entries = files
         .into_iter()
         .map(|(source, name)| Entry {
+            executable: is_program(&name),
             source,
             name: format!("{prefix}/{name}"),
         })
@@ -138,6 +133,13 @@ pub fn build(project: &Utf8Path, out: &Utf8Path) -> Result<DistributionManifest>
         )));
     }
     Ok(manifest)
+}
+
+/// Whether the tarball's file `name` is a program (the binary, `bootstrap`, everything in
+/// `scripts/`): its mode comes from this role, not from the checkout's permission bits, which a
+/// copy or an unzip may have lost (or set on every file).
+fn is_program(name: &str) -> bool {
+    name == "bin/ensemble-kit" || name == "bootstrap" || name.starts_with("scripts/")
 }
 
 /// The files below `project/dir` (hidden ones left out), each with its name in the tarball.

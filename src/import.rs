@@ -3,9 +3,11 @@
 //! Reference rows lack `src_sha256` and carry a fractional `enc_time_ms`. Each source gets the
 //! SHA-256 of its video when `--ref-dir` holds it, or else an unknown-source marker that no
 //! real video hashes to, so that an import without videos never merges by hash with a shard
-//! scored from them. Timings are rounded to whole milliseconds; every other field is kept. The
-//! shard's provenance (`NAME.meta.json`, kind `imported-shard`) names the reference file and
-//! says which source hashes are known.
+//! scored from them. Timings are rounded to whole milliseconds; every other field is kept. A
+//! size or timing the reference did not record (its loader does not need them) is written as 0
+//! and named in the provenance. A frame given twice is one row if both are equal and refused
+//! otherwise. The shard's provenance (`NAME.meta.json`, kind `imported-shard`) names the
+//! reference file and says which source hashes are known.
 
 use crate::corpus::meta_path;
 use crate::error::{Error, Result};
@@ -16,7 +18,7 @@ use crate::schema::{
 use crate::sources::{self, GeometryFlags};
 use crate::{atomic, digest, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What `import-corpus` is asked to do.
 #[derive(Debug, Clone)]
@@ -57,6 +59,7 @@ pub fn run(request: &ImportRequest) -> Result<ImportedShardMeta> {
     }
     let rows = read_reference(reference)?;
     let sources = source_hashes(&rows, request)?;
+    let not_recorded = not_recorded(&rows);
     let hash_of: BTreeMap<&str, &str> = sources
         .iter()
         .map(|s| (s.name.as_str(), s.sha256.as_str()))
@@ -84,6 +87,7 @@ pub fn run(request: &ImportRequest) -> Result<ImportedShardMeta> {
         shard_sha256: digest::sha256_bytes(&shard),
         n_rows,
         sources,
+        not_recorded,
     };
     atomic::write_json(&meta_path(out), &meta)?;
     Ok(meta)
@@ -97,9 +101,31 @@ fn read_reference(reference: &Utf8Path) -> Result<Vec<ReferenceRow>> {
         )));
     }
     let mut rows = Vec::new();
-    schema::for_each_jsonl(reference, |_, row| {
-        rows.push(row);
-        Ok(())
+    let mut first_line: HashMap<CellFrame, (usize, usize)> = HashMap::new();
+    schema::for_each_jsonl(reference, |line, row: ReferenceRow| {
+        let key = (
+            row.src.clone(),
+            row.encoder.clone(),
+            row.cq,
+            row.frame_index,
+        );
+        match first_line.get(&key) {
+            None => {
+                first_line.insert(key, (line, rows.len()));
+                rows.push(row);
+                Ok(())
+            }
+            Some(&(_, index)) if rows[index] == row => Ok(()), // the same row twice: one row
+            Some(&(first, _)) => Err(Error::Invalid {
+                path: reference.to_owned(),
+                line: Some(line),
+                field: "/".into(),
+                message: format!(
+                    "repeats source `{}`, encoder `{}`, cq {}, frame {} of line {first} with different values; one frame has one score: remove the wrong row",
+                    row.src, row.encoder, row.cq, row.frame_index
+                ),
+            }),
+        }
     })?;
     if rows.is_empty() {
         return Err(Error::Input(format!(
@@ -107,6 +133,22 @@ fn read_reference(reference: &Utf8Path) -> Result<Vec<ReferenceRow>> {
         )));
     }
     Ok(rows)
+}
+
+/// What identifies one frame's row: source, encoder, cq, frame index.
+type CellFrame = (String, String, u32, u64);
+
+/// The reference fields some row lacked (its loader reads rows without them), as recorded in
+/// the shard's provenance; the shard holds 0 for them.
+fn not_recorded(rows: &[ReferenceRow]) -> Vec<String> {
+    let mut absent = Vec::new();
+    if rows.iter().any(|r| r.enc_bytes.is_none()) {
+        absent.push("enc_bytes".to_owned());
+    }
+    if rows.iter().any(|r| r.enc_time_ms.is_none()) {
+        absent.push("enc_time_ms".to_owned());
+    }
+    absent
 }
 
 /// The hash of every source the rows name, sorted by name: from the videos in `--ref-dir`
@@ -145,7 +187,8 @@ fn source_hashes(rows: &[ReferenceRow], request: &ImportRequest) -> Result<Vec<I
         .collect()
 }
 
-/// A reference row as a kit row: the source's hash added, the timing rounded to whole ms.
+/// A reference row as a kit row: the source's hash added, the timing rounded to whole ms, an
+/// absent size or timing 0 (see [`not_recorded`]).
 fn corpus_row(row: ReferenceRow, src_sha256: String) -> CorpusRow {
     CorpusRow {
         src: row.src,
@@ -153,8 +196,8 @@ fn corpus_row(row: ReferenceRow, src_sha256: String) -> CorpusRow {
         encoder: row.encoder,
         cq: row.cq,
         frame_index: row.frame_index,
-        enc_bytes: row.enc_bytes,
-        enc_time_ms: row.enc_time_ms.round() as u64,
+        enc_bytes: row.enc_bytes.unwrap_or(0),
+        enc_time_ms: row.enc_time_ms.map_or(0, |ms| ms.round() as u64),
         vmaf: row.vmaf,
         adm2: row.adm2,
         vif_scale0: row.vif_scale0,

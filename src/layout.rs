@@ -102,6 +102,21 @@ pub fn claim(dir: &Utf8Path) -> Result<()> {
     crate::atomic::write(&marker, b"This folder is an ensemble-kit results folder.\n")
 }
 
+/// The folder an output flag (`flag`: `--out-dir`, `--extract`) names, decided once at the
+/// start: a symbolic link is resolved to the folder it names (so every step writes into that
+/// folder, and none meets a link later); a link to nothing or to a file is refused.
+pub fn resolve_root(dir: &Utf8Path, flag: &str) -> Result<Utf8PathBuf> {
+    if !dir.is_symlink() {
+        return Ok(dir.to_owned());
+    }
+    match dir.canonicalize_utf8() {
+        Ok(target) if target.is_dir() => Ok(target),
+        _ => Err(Error::Input(format!(
+            "{flag} `{dir}` is a symbolic link that does not name a folder; point it at a folder or pass a real folder"
+        ))),
+    }
+}
+
 /// Checks that `dir`, if it exists, is a real folder and not a symbolic link: the kit writes and
 /// removes files in it, and must never follow a link out of the results folder.
 pub fn own_folder(dir: &Utf8Path) -> Result<bool> {

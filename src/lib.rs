@@ -54,6 +54,10 @@ use command::{Command, Context};
 /// Runs one parsed command line and returns the process exit code (0 ok/PROMOTE, 1 HOLD).
 pub fn run(cli: Cli) -> error::Result<i32> {
     let (subcommand, context) = cli.into_parts();
+    timestamp::check()?;
+    tools::children::end_with_the_kit().map_err(|e| {
+        error::Error::Environment(format!("cannot watch for termination signals: {e}"))
+    })?;
     dispatch(subcommand, &context)
 }
 

@@ -79,7 +79,12 @@ pub fn run(
     platform: &Platform,
     progress: &Progress,
 ) -> Result<FullOutcome> {
-    let out = &request.out_dir;
+    let out = &layout::resolve_root(&request.out_dir, "--out-dir")?;
+    if let Some(dir) = request.grid.as_ref().and_then(|g| g.references.dir()) {
+        // The verdict lists every file below --ref-dir: a name it cannot list must stop the
+        // run now, not after the encoding and training.
+        crate::walk::below(dir)?;
+    }
     layout::claim(out)?;
     let trained = stability::with_further_seeds(&request.seeds, request.further_seeds)?;
     let shards = match &request.grid {

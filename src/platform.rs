@@ -35,7 +35,11 @@ pub fn detect() -> Result<Platform> {
         .unwrap_or_else(|| linux && probe_succeeds("vainfo", &[], Some("iHD")));
     let has_videotoolbox = fake_flag("KIT_FAKE_HAS_VIDEOTOOLBOX", &mut faked)?.unwrap_or(darwin);
 
-    let (tag, default_encoders) = if darwin {
+    let (tag, default_encoders) = if !darwin && !linux {
+        // SPEC §3 knows Linux and macOS only; like the reference, any other OS is `unknown`
+        // and gets the CPU baseline, whatever GPU it may report.
+        ("unknown".to_owned(), vec!["libx264"])
+    } else if darwin {
         let encoders: &[&str] = if has_videotoolbox {
             &["h264_videotoolbox", "hevc_videotoolbox"]
         } else {

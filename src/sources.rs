@@ -142,19 +142,25 @@ pub fn raw_geometry(name: &str, flags: GeometryFlags) -> Result<Geometry> {
             }
         }
     }
-    if geometry.width < 2
-        || geometry.height < 2
-        || geometry.width % 2 == 1
-        || geometry.height % 2 == 1
-        || geometry.width > MAX_SIDE
-        || geometry.height > MAX_SIDE
+    check_geometry(name, geometry.width, geometry.height)?;
+    Ok(geometry)
+}
+
+/// Refuses a geometry the kit cannot encode as 4:2:0 (odd or tiny sides, which every encoder
+/// rejects cell by cell) or that is damage (sides over [`MAX_SIDE`]), naming `what`.
+fn check_geometry(what: &str, width: u32, height: u32) -> Result<()> {
+    if width < 2
+        || height < 2
+        || width % 2 == 1
+        || height % 2 == 1
+        || width > MAX_SIDE
+        || height > MAX_SIDE
     {
         return Err(Error::Input(format!(
-            "`{name}`: {}x{} is not a usable 4:2:0 geometry (width and height must be even, at least 2 and at most {MAX_SIDE})",
-            geometry.width, geometry.height
+            "`{what}`: {width}x{height} is not a usable 4:2:0 geometry (width and height must be even, at least 2 and at most {MAX_SIDE})"
         )));
     }
-    Ok(geometry)
+    Ok(())
 }
 
 /// Parses a frame rate: `25`, `29.97`, `30000/1001`.
@@ -247,11 +253,7 @@ pub fn y4m_header(path: &Utf8Path, header: &[u8]) -> Result<Geometry> {
     if width == 0 || height == 0 {
         return Err(bad("the header lacks W or H".into()));
     }
-    if width > MAX_SIDE || height > MAX_SIDE {
-        return Err(bad(format!(
-            "{width}x{height} is larger than the {MAX_SIDE}-pixel sides the kit accepts"
-        )));
-    }
+    check_geometry(path.as_str(), width, height)?;
     Ok(Geometry { width, height, fps })
 }
 

@@ -24,8 +24,12 @@ pub fn plcc(a: &[f64], b: &[f64]) -> Option<f64> {
     r.is_finite().then_some(r.clamp(-1.0, 1.0))
 }
 
-/// Spearman's rank correlation: PLCC of the ranks, ties sharing their average rank.
+/// Spearman's rank correlation: PLCC of the ranks, ties sharing their average rank; `None`
+/// when a value is not finite (a diverged model's NaN cannot be ranked, and statrs panics on it).
 pub fn srocc(a: &[f64], b: &[f64]) -> Option<f64> {
+    if !a.iter().chain(b).all(|v| v.is_finite()) {
+        return None;
+    }
     let ranks = |v: &[f64]| Data::new(v.to_vec()).ranks(RankTieBreaker::Average);
     plcc(&ranks(a), &ranks(b))
 }
@@ -119,6 +123,8 @@ mod tests {
         assert_eq!(srocc(&[], &[]), None);
         assert_eq!(sample_std(&[0.9]), None);
         assert_eq!(fisher_z_ci95(&[(0.9, 3)]), None);
+        assert_eq!(srocc(&[1.0, f64::NAN, 3.0], &[1.0, 2.0, 3.0]), None);
+        assert_eq!(plcc(&[1.0, 2.0, 3.0], &[1.0, f64::INFINITY, 3.0]), None);
     }
 
     #[test]

@@ -4,6 +4,15 @@
 use crate::error::{Error, Result};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// 9999-12-31T23:59:59Z, the last second an RFC 3339 stamp can write.
+const LAST_STAMPABLE_SECOND: u64 = 253_402_300_799;
+
+/// Refuses an unusable `SOURCE_DATE_EPOCH` before a command starts, so a long run never
+/// fails (or panics) at its first timestamp, after the work is done.
+pub fn check() -> Result<()> {
+    now().map(|_| ())
+}
+
 /// The moment to stamp outputs with: `SOURCE_DATE_EPOCH` (seconds) if set, else the clock.
 pub fn now() -> Result<SystemTime> {
     match std::env::var("SOURCE_DATE_EPOCH")
@@ -12,10 +21,12 @@ pub fn now() -> Result<SystemTime> {
     {
         Some(text) => text
             .parse::<u64>()
+            .ok()
+            .filter(|secs| *secs <= LAST_STAMPABLE_SECOND)
             .map(|secs| UNIX_EPOCH + Duration::from_secs(secs))
-            .map_err(|_| {
+            .ok_or_else(|| {
                 Error::Input(format!(
-                    "SOURCE_DATE_EPOCH is `{text}`, but it must be whole seconds since 1970"
+                    "SOURCE_DATE_EPOCH is `{text}`, but it must be whole seconds since 1970, at most {LAST_STAMPABLE_SECOND} (9999-12-31T23:59:59Z: RFC 3339 stamps have four-digit years)"
                 ))
             }),
         None => Ok(SystemTime::now()),

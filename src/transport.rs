@@ -41,6 +41,7 @@ fn stream_output(
         .stderr_capture()
         .reader()
         .map_err(|e| inv.failure(what, format!("could not start: {e}"), b""))?;
+    let _running = crate::tools::children::register(reader.pids());
     match archive::copy_hashed(&mut &reader, sink, limit) {
         Ok(Some(copied)) => Ok(copied),
         Ok(None) => {
@@ -142,11 +143,13 @@ pub fn pack(
         .map(|r| Entry {
             source: work.join(&r.mkv),
             name: r.mkv.clone(),
+            executable: false,
         })
         .collect();
     let manifest_entry = Entry {
         source: work.join(MANIFEST),
         name: MANIFEST.into(),
+        executable: false,
     };
     atomic::write_with(out, |w| {
         archive::write_tar(

@@ -24,6 +24,11 @@ use std::io::Write;
 /// — while a megabyte-sized gzip bomb cannot fill the disk. `--max-total-size` raises it.
 pub const BUNDLE_TOTAL_MAX: u64 = 1 << 30;
 
+/// The share of the bundle's cap that its JSON members may take together: they are parsed and
+/// held in memory (several bytes of memory per byte of JSON), so with the default 1 GiB cap
+/// verify holds at most 128 MiB of JSON, whatever the number of members.
+const JSON_SHARE: u64 = 8;
+
 /// What `verify` found.
 #[derive(Debug, Clone)]
 pub struct Verified {
@@ -45,6 +50,10 @@ pub fn verify(
     if !bundle.exists() || bundle.is_dir() {
         return Err(Error::Input(format!("bundle `{bundle}` does not exist")));
     }
+    let extract = extract
+        .map(|dest| layout::resolve_root(dest, "--extract"))
+        .transpose()?;
+    let extract = extract.as_deref();
     let staging = extract.map(private_folder_beside).transpose()?;
     let staging_path = staging.as_ref().map(|dir| {
         Utf8Path::from_path(dir.path())
@@ -52,7 +61,10 @@ pub fn verify(
             .to_owned()
     });
     let mut cap = SizeCap::new(bundle, "results bundle", max_total_size);
-    let mut contents = Contents::default();
+    let mut contents = Contents {
+        json_cap: max_total_size / JSON_SHARE,
+        ..Contents::default()
+    };
     archive::for_each_file(bundle, |name, size, reader| {
         contents.take(
             bundle,
@@ -154,6 +166,9 @@ struct Contents {
     sidecars: Vec<(String, Sidecar)>,
     /// Members refused unread (unlisted, or not their declared size), with why.
     refused: BTreeMap<String, String>,
+    /// Bytes of JSON members read into memory so far, and the most allowed (see [`JSON_SHARE`]).
+    json_held: u64,
+    json_cap: u64,
 }
 
 impl Contents {
@@ -205,6 +220,13 @@ impl Contents {
             })?;
             self.hashes.insert(name.to_string(), hashed);
             return Ok(());
+        }
+        self.json_held = self.json_held.saturating_add(size);
+        if self.json_held > self.json_cap {
+            return Err(Error::Input(format!(
+                "{bundle}: with `{name}` its JSON members together pass {}, the most verify holds in memory (an eighth of the --max-total-size cap); if you trust the archive, raise the cap with --max-total-size",
+                archive::describe_size(self.json_cap)
+            )));
         }
         let bytes = archive::read_member(bundle, name, size, reader)?;
         if let Some(dir) = staging {

@@ -26,7 +26,14 @@ pub fn below(root: &Utf8Path) -> Result<Vec<Entry>> {
         let kind = entry.file_type();
         let path = Utf8PathBuf::try_from(entry.into_path()).map_err(|e| {
             let dir = e.as_path().parent().and_then(Utf8Path::from_path);
-            Error::io(dir.unwrap_or(root).to_owned(), e.into_io_error())
+            let name = e.as_path().file_name().unwrap_or_default().to_string_lossy();
+            let why = format!(
+                "the file name `{name}` is invalid UTF-8; rename it (e.g. to plain ASCII) so that it can be listed"
+            );
+            Error::io(
+                dir.unwrap_or(root).to_owned(),
+                std::io::Error::new(std::io::ErrorKind::InvalidData, why),
+            )
         })?;
         let rel = path.strip_prefix(root).expect("below root").to_owned();
         entries.push(Entry { rel, path, kind });

@@ -295,3 +295,60 @@ fn validate_refuses_unknown_documents() {
         .code(2)
         .stderr(contains("/kind"));
 }
+
+#[test]
+fn a_source_date_epoch_past_year_9999_is_refused_up_front() {
+    let s = Scratch::new();
+    let refs = refs_with(&s, &[]);
+    let loso = s.join("loso");
+    seed_file(&loso, 0, &[("a", 0.99), ("b", 0.98)]);
+    for epoch in ["253402300800", "18446744073709551615"] {
+        kit()
+            .env("SOURCE_DATE_EPOCH", epoch)
+            .args(["verdict", "--loso-dir", loso.as_str(), "--seeds", "0"])
+            .args(["--out-dir", s.join("verdict").as_str()])
+            .assert()
+            .code(2)
+            .stderr(contains(format!("SOURCE_DATE_EPOCH is `{epoch}`")));
+        kit()
+            .env("SOURCE_DATE_EPOCH", epoch)
+            .args(["full", "--ref-dir", refs.as_str()])
+            .args(["--out-dir", s.join("results").as_str()])
+            .assert()
+            .code(2)
+            .stderr(contains("SOURCE_DATE_EPOCH"));
+        assert!(!s.join("results").exists(), "full started before checking");
+        assert!(!s.join("verdict").exists());
+    }
+    kit()
+        .env("SOURCE_DATE_EPOCH", "253402300799")
+        .args(["verdict", "--loso-dir", loso.as_str(), "--seeds", "0"])
+        .args(["--out-dir", s.join("verdict").as_str()])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn y4m_with_odd_geometry_is_refused_at_discovery() {
+    let s = Scratch::new();
+    let refs = refs_with(&s, &[]);
+    let (w, h) = (175u64, 143u64);
+    let mut bytes = format!("YUV4MPEG2 W{w} H{h} F25:1 Ip C420jpeg\nFRAME\n").into_bytes();
+    bytes.resize(
+        bytes.len() + (w * h + 2 * w.div_ceil(2) * h.div_ceil(2)) as usize,
+        128,
+    );
+    std::fs::write(refs.join("odd.y4m"), bytes).unwrap();
+    refused(
+        &s,
+        &[
+            "--ref-dir",
+            refs.as_str(),
+            "--encoders",
+            "libx264",
+            "--cqs",
+            "30",
+        ],
+        "175x143 is not a usable 4:2:0 geometry",
+    );
+}

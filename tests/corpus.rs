@@ -362,3 +362,89 @@ fn bench_corpus_compares_the_same_cells_both_ways() {
         .code(2)
         .stderr(contains("--frames must be at least 1"));
 }
+
+/// Whether process `pid` has ended (gone, or a zombie waiting for a reaper).
+fn ended(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+        stat.rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
+
+/// Issue 21 item 16: a `kill` of the kit ends the ffmpeg it started, and the next run clears
+/// what that ffmpeg left in scratch/.
+#[test]
+fn a_terminated_run_ends_its_ffmpeg_and_the_next_run_clears_scratch() {
+    let s = Scratch::new();
+    let pids = s.join("encoder.pids");
+    let ffmpeg = script(
+        &s.join("ffmpeg"),
+        &format!(
+            r#"for last; do :; done
+case "$last" in */scratch/*.mkv) printf partial > "$last"; echo $$ >> "{pids}"; exec sleep 300;; esac
+exec "{}" "$@""#,
+            real_ffmpeg()
+        ),
+    );
+    let shard = s.join("t/shard.jsonl");
+    let args = [
+        "corpus",
+        "--demo",
+        "--frames",
+        "8",
+        "--cqs",
+        "19",
+        "--jobs",
+        "1",
+        "--out",
+        shard.as_str(),
+    ];
+    let mut kit_process = std::process::Command::new(assert_cmd::cargo::cargo_bin("ensemble-kit"))
+        .args(args)
+        .args(["--ffmpeg", ffmpeg.as_str()])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let encoder = loop {
+        if let Some(pid) = std::fs::read_to_string(&pids)
+            .ok()
+            .and_then(|t| t.lines().next().map(str::to_owned))
+        {
+            break pid;
+        }
+        assert!(std::time::Instant::now() < deadline, "no encode started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &kit_process.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = kit_process.wait().unwrap();
+    assert!(!status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ended(&encoder) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let survived = !ended(&encoder);
+    if survived {
+        let _ = std::process::Command::new("kill").arg(&encoder).status();
+    }
+    assert!(!survived, "the kit's ffmpeg outlived it");
+
+    let scratch = s.join("t/shard.cells/scratch");
+    assert!(
+        std::fs::read_dir(&scratch).unwrap().next().is_some(),
+        "the partial encode is there"
+    );
+    kit().args(args).assert().success();
+    assert_eq!(
+        std::fs::read_dir(&scratch).map_or(0, |d| d.count()),
+        0,
+        "scratch is cleared"
+    );
+}

@@ -841,3 +841,80 @@ fn a_sidecar_with_an_odd_verdict_word_still_vouches_for_its_model() {
             "sidecar models/fr_regressor_v2_ensemble_v1_seed0.json says 0000",
         ));
 }
+
+/// Issue 21 item 12: what verify holds in memory is bounded for the whole bundle, not only per
+/// member: seed files packed with zeros (a small archive) are refused, not an out-of-memory abort.
+#[test]
+fn verify_bounds_the_json_it_holds_in_memory_for_the_whole_bundle() {
+    let s = copy_of_promoted();
+    let results = s.join("results");
+    let seed1: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(results.join("loso/loso_seed1.json")).unwrap(),
+    )
+    .unwrap();
+    let zeros = vec![0; (15 << 20) / 4];
+    let mut extra = Vec::new();
+    for seed in 2..26u64 {
+        let mut doc = seed1.clone();
+        doc["seed"] = seed.into();
+        doc["folds"][0]["true_vmaf"] = zeros.clone().into();
+        doc["folds"][0]["predicted_vmaf"] = zeros.clone().into();
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        let listed = (
+            bytes.len() as u64,
+            ensemble_kit::digest::sha256_bytes(&bytes),
+        );
+        extra.push((member(&format!("loso/loso_seed{seed}.json"), bytes), listed));
+    }
+    let forged = s.join("forged.tar.gz");
+    forged_bundle(&results, "PROMOTE", &forged, extra);
+    assert!(
+        std::fs::metadata(&forged).unwrap().len() < 4 << 20,
+        "a small archive"
+    );
+    let out = std::process::Command::new("sh")
+        .args(["-c", "ulimit -v 1572864; exec \"$0\" verify \"$1\""])
+        .arg(assert_cmd::cargo::cargo_bin("ensemble-kit"))
+        .arg(&forged)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("JSON members together"), "{stderr}");
+}
+
+/// Issue 21 item 20: `--extract` onto a link to an empty folder extracts into that folder.
+#[test]
+fn verify_extracts_through_a_link_to_an_empty_folder() {
+    let s = copy_of_promoted();
+    let path = bundle(s.path());
+    std::fs::create_dir(s.join("empty")).unwrap();
+    std::os::unix::fs::symlink(s.join("empty"), s.join("link")).unwrap();
+    kit()
+        .args([
+            "verify",
+            path.as_str(),
+            "--extract",
+            s.join("link").as_str(),
+        ])
+        .assert()
+        .success();
+    assert!(s.join("link").is_symlink());
+    assert_eq!(
+        std::fs::read(s.join("empty/PROMOTE.json")).unwrap(),
+        std::fs::read(s.join("results/PROMOTE.json")).unwrap()
+    );
+    std::os::unix::fs::symlink(s.join("nowhere"), s.join("dangling")).unwrap();
+    kit()
+        .args([
+            "verify",
+            path.as_str(),
+            "--extract",
+            s.join("dangling").as_str(),
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--extract"))
+        .stderr(contains("is a symbolic link that does not name a folder"));
+    assert_eq!(hidden_entries(s.path()), Vec::<String>::new());
+}

@@ -95,3 +95,69 @@ fn tarball_is_reproducible_and_runs_after_its_own_bootstrap() {
         "{log}"
     );
 }
+
+/// Issue 21 item 22: modes come from each file's role, whatever bits the checkout has.
+#[test]
+fn tarball_modes_follow_roles_not_the_checkouts_bits() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new();
+    let modes_from = |bits: u32| {
+        let project = s.join(format!("checkout-{bits:o}"));
+        std::fs::create_dir_all(&project).unwrap();
+        for dir in ["scripts", "schemas"] {
+            let from = format!("{}/{dir}", env!("CARGO_MANIFEST_DIR"));
+            let copied = std::process::Command::new("cp")
+                .args(["-r", &from, project.join(dir).as_str()])
+                .status()
+                .unwrap();
+            assert!(copied.success());
+        }
+        for entry in walkdir::WalkDir::new(&project).min_depth(1) {
+            let entry = entry.unwrap();
+            if entry.file_type().is_file() {
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(bits))
+                    .unwrap();
+            }
+        }
+        let out = s.join(format!("kit-{bits:o}.tar.gz"));
+        kit()
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args([
+                "make-distribution-tarball",
+                "--out",
+                out.as_str(),
+                "--project-dir",
+                project.as_str(),
+            ])
+            .assert()
+            .success();
+        let bytes = std::fs::read(&out).unwrap();
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()));
+        let mut modes = std::collections::BTreeMap::new();
+        for entry in archive.entries().unwrap() {
+            let entry = entry.unwrap();
+            let path = entry.path().unwrap().to_string_lossy().into_owned();
+            let rel = path.split_once('/').unwrap().1.to_owned();
+            modes.insert(rel, entry.header().mode().unwrap());
+        }
+        modes
+    };
+    for bits in [0o644, 0o777] {
+        let modes = modes_from(bits);
+        for program in [
+            "bin/ensemble-kit",
+            "bootstrap",
+            "scripts/bootstrap.sh",
+            "scripts/kit.sh",
+        ] {
+            assert_eq!(modes[program], 0o755, "{program} from a {bits:o} checkout");
+        }
+        for data in [
+            "README-FIRST.md",
+            "MANIFEST.json",
+            "schemas/verdict.schema.json",
+        ] {
+            assert_eq!(modes[data], 0o644, "{data} from a {bits:o} checkout");
+        }
+    }
+}

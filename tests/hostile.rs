@@ -595,3 +595,65 @@ fn an_import_does_not_slip_past_the_libvmaf_version_guard() {
         .stderr(contains("unknown (imported from the reference kit)"));
     merge(&["--allow-mixed-vmaf"]).assert().success();
 }
+
+/// Issue 21 item 18: a name below --ref-dir that the verdict cannot list stops `full` before
+/// any encoding, naming it.
+#[test]
+fn a_name_below_the_ref_dir_that_is_not_utf8_stops_full_before_encoding() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = Scratch::new();
+    let refs = refs(&s.join("refs"), &SCENES[..2]);
+    std::fs::create_dir(refs.join("notes")).unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"take-\xff.txt");
+    std::fs::write(refs.join("notes").as_std_path().join(name), "x").unwrap();
+    kit()
+        .current_dir(s.path())
+        .args(["full", "--ref-dir", refs.as_str(), "--out-dir", "D"])
+        .args(GRID)
+        .args(["--seeds", "0,1", "--epochs", "5", "--stability", "0", "-q"])
+        .assert()
+        .code(2)
+        .stderr(contains(refs.join("notes").as_str()))
+        .stderr(contains("`take-\u{FFFD}.txt` is invalid UTF-8; rename it"));
+    assert!(
+        !s.join("D").exists(),
+        "full started before checking the names"
+    );
+}
+
+/// Issue 21 item 17: an --out-dir that is a symbolic link is resolved once, at the start: the
+/// whole run, bundle included, happens in the folder it names.
+#[test]
+fn an_out_dir_that_is_a_link_is_the_folder_it_names() {
+    let s = Scratch::new();
+    let refs = refs(&s.join("refs"), &SCENES[..2]);
+    std::fs::create_dir(s.join("real")).unwrap();
+    std::os::unix::fs::symlink(s.join("real"), s.join("link")).unwrap();
+    let out = kit()
+        .current_dir(s.path())
+        .args(["full", "--ref-dir", refs.as_str(), "--out-dir", "link"])
+        .args(GRID)
+        .args(["--seeds", "0,1", "--epochs", "5", "--stability", "0", "-q"])
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    assert!(s.join("link").is_symlink(), "the link itself is left alone");
+    assert!(s.join("real/manifest.json").is_file());
+    assert!(s.join("real/corpus/shard.jsonl").is_file());
+    let bundle = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        bundle
+            .trim()
+            .starts_with(s.join("real").canonicalize_utf8().unwrap().as_str()),
+        "{bundle}"
+    );
+
+    std::os::unix::fs::symlink(s.join("nowhere"), s.join("dangling")).unwrap();
+    kit()
+        .args(["full", "--ref-dir", refs.as_str(), "--out-dir"])
+        .arg(s.join("dangling"))
+        .args(GRID)
+        .assert()
+        .code(2)
+        .stderr(contains("is a symbolic link that does not name a folder"));
+}

@@ -231,3 +231,93 @@ fn a_bad_reference_row_is_named_by_file_line_and_field() {
     let (path, refused) = case("twice.jsonl", 2, "\"cq\": 19", "\"cq\": 19, \"cq\": 25");
     refused.stderr(contains(format!("{path}:2:")));
 }
+
+#[test]
+fn rows_without_size_and_timing_import_and_say_so() {
+    let s = Scratch::new();
+    let text = std::fs::read_to_string(reference()).unwrap();
+    let bare = s.join("bare.jsonl");
+    let stripped: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut row: serde_json::Value = serde_json::from_str(l).unwrap();
+            let row = row.as_object_mut().unwrap();
+            row.remove("enc_bytes");
+            row.remove("enc_time_ms");
+            serde_json::to_string(row).unwrap()
+        })
+        .collect();
+    std::fs::write(&bare, stripped.join("\n") + "\n").unwrap();
+    let shard = s.join("imported.jsonl");
+    import(&bare, &shard, &[]).success();
+    assert_eq!(
+        meta(&shard)["not_recorded"],
+        serde_json::json!(["enc_bytes", "enc_time_ms"])
+    );
+    let first = &rows(&shard)[0];
+    assert_eq!(
+        (first["enc_bytes"].as_u64(), first["enc_time_ms"].as_u64()),
+        (Some(0), Some(0))
+    );
+    kit()
+        .arg("validate")
+        .arg(&shard)
+        .arg(shard.with_extension("meta.json"))
+        .assert()
+        .success();
+    // A complete reference corpus records nothing as absent.
+    let full = s.join("full.jsonl");
+    import(&reference(), &full, &[]).success();
+    assert!(meta(&full).get("not_recorded").is_none());
+}
+
+#[test]
+fn a_frame_given_twice_with_different_values_is_refused_at_import() {
+    let s = Scratch::new();
+    let text = std::fs::read_to_string(reference()).unwrap();
+    let second = text.lines().nth(1).unwrap();
+    let twice = s.join("twice.jsonl");
+    std::fs::write(&twice, format!("{text}{second}\n")).unwrap();
+    let shard = s.join("twice.out.jsonl");
+    import(&twice, &shard, &[]).success();
+    assert_eq!(
+        rows(&shard).len(),
+        text.lines().count(),
+        "an identical repeat is one row"
+    );
+    kit()
+        .arg("validate")
+        .arg(&shard)
+        .arg(shard.with_extension("meta.json"))
+        .assert()
+        .success();
+
+    let changed = second.replace("\"vmaf\": 91.58", "\"vmaf\": 20.0");
+    assert_ne!(changed, second);
+    let clash = s.join("clash.jsonl");
+    std::fs::write(&clash, format!("{text}{changed}\n")).unwrap();
+    let out = s.join("clash.out.jsonl");
+    let last = text.lines().count() + 1;
+    import(&clash, &out, &[])
+        .code(2)
+        .stderr(contains(format!("{clash}:{last}:")))
+        .stderr(contains("frame 1 of line 2 with different values"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_feature_outside_libvmafs_range_is_refused_at_import() {
+    let s = Scratch::new();
+    let text = std::fs::read_to_string(reference()).unwrap();
+    let huge = s.join("huge.jsonl");
+    std::fs::write(
+        &huge,
+        text.replacen("\"motion2\": 2.4", "\"motion2\": 1e200", 1),
+    )
+    .unwrap();
+    let out = s.join("huge.out.jsonl");
+    import(&huge, &out, &[])
+        .code(2)
+        .stderr(contains(format!("{huge}:2: /motion2")));
+    assert!(!out.exists());
+}

@@ -102,3 +102,20 @@ fn bad_fake_value_is_refused() {
             "KIT_FAKE_HAS_IHD is `yes`, but it must be 1 or 0",
         ));
 }
+
+#[test]
+fn an_unknown_os_is_unknown_with_the_cpu_baseline() {
+    let fakes = [
+        ("KIT_FAKE_UNAME_S", "FreeBSD"),
+        ("KIT_FAKE_UNAME_M", "x86_64"),
+        ("KIT_FAKE_HAS_NVIDIA_SMI", "1"),
+        ("KIT_FAKE_HAS_IHD", "0"),
+    ];
+    golden("platform-unknown-with-nvidia.json", &detect(&fakes));
+    let plain = detect(&[("KIT_FAKE_UNAME_S", "FreeBSD")]);
+    assert!(plain.contains("\"tag\": \"unknown\""), "{plain}");
+    assert!(
+        plain.contains("\"default_encoders\": [\n    \"libx264\"\n  ]"),
+        "{plain}"
+    );
+}

@@ -153,3 +153,123 @@ fn a_disagreement_is_called_luck_or_real() {
     let real = compare("hold", "robust");
     assert!(real.contains("DISAGREE, robustly"), "{real}");
 }
+
+/// The reference fixture's LOSO folder copied to `DIR/loso`, seed 0's text passed through `edit`.
+fn reference_loso_with_seed0(s: &Scratch, edit: impl Fn(&str) -> String) -> Utf8PathBuf {
+    let loso = s.join("loso");
+    std::fs::create_dir(&loso).unwrap();
+    for seed in 0..5 {
+        let name = format!("loso_seed{seed}.json");
+        std::fs::copy(fixture("loso").join(&name), loso.join(&name)).unwrap();
+    }
+    let path = loso.join("loso_seed0.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let edited = edit(&text);
+    assert_ne!(edited, text, "the edit applies");
+    std::fs::write(&path, edited).unwrap();
+    loso
+}
+
+#[test]
+fn a_bare_nan_fold_plcc_in_a_reference_seed_file_is_undefined() {
+    let s = Scratch::new();
+    // Python's json.dump writes an undefined PLCC as NaN; the mean drops it.
+    let loso = reference_loso_with_seed0(&s, |text| {
+        text.replace("\"plcc\": 0.998,", "\"plcc\": NaN,")
+            .replace("\"srocc\": 0.996,", "\"srocc\": NaN,")
+            .replace("\"mean_plcc\": 0.99632,", "\"mean_plcc\": 0.9959,")
+            .replace("\"max_plcc\": 0.998,", "\"max_plcc\": 0.9976,")
+            .replace("\"std_plcc\": 0.0016528762809115529,", "\"std_plcc\": NaN,")
+    });
+    kit()
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args(["verdict", "--loso-dir", loso.as_str(), "--out-dir"])
+        .arg(s.join("out"))
+        .assert()
+        .code(0);
+    let verdict: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.join("out/PROMOTE.json")).unwrap())
+            .unwrap();
+    let seed0 = verdict["gate"]["per_seed_plccs"]["0"].as_f64().unwrap();
+    assert!((seed0 - 0.9959).abs() < 1e-12, "{seed0}");
+
+    // Only reference files may say NaN: a kit seed file with it is not JSON.
+    let kit_loso = s.join("kit");
+    write_seed(
+        &kit_loso,
+        &seed_doc(0, &[("a", Some(0.99)), ("b", Some(0.98))]),
+    );
+    let path = kit_loso.join("loso_seed0.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replacen("0.99", "NaN", 1)).unwrap();
+    kit()
+        .args(["verdict", "--loso-dir", kit_loso.as_str(), "--seeds", "0"])
+        .assert()
+        .code(2)
+        .stderr(contains("not valid JSON"));
+}
+
+#[test]
+fn a_minimal_reference_seed_file_is_judged() {
+    // The shape the reference's own validator tests write: seed, mean_plcc, per_fold.
+    let s = Scratch::new();
+    let loso = s.join("loso");
+    std::fs::create_dir(&loso).unwrap();
+    let write = |seed: u64, plcc: f64| {
+        let doc = serde_json::json!({
+            "seed": seed,
+            "mean_plcc": plcc,
+            "per_fold": (0..9).map(|i| serde_json::json!({"source": format!("src{i}"), "plcc": plcc})).collect::<Vec<_>>(),
+        });
+        std::fs::write(
+            loso.join(format!("loso_seed{seed}.json")),
+            serde_json::to_string(&doc).unwrap(),
+        )
+        .unwrap();
+    };
+    for seed in 0..5 {
+        write(seed, 0.96);
+    }
+    let out = s.join("out");
+    kit()
+        .args([
+            "verdict",
+            "--loso-dir",
+            loso.as_str(),
+            "--out-dir",
+            out.as_str(),
+        ])
+        .assert()
+        .code(0);
+    let verdict: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("PROMOTE.json")).unwrap()).unwrap();
+    assert!((verdict["gate"]["mean_plcc"].as_f64().unwrap() - 0.96).abs() < 1e-12);
+    // Spread 0.02 is a HOLD, as the reference's validator says.
+    for (seed, plcc) in [0.95, 0.96, 0.97, 0.96, 0.95].into_iter().enumerate() {
+        write(seed as u64, plcc);
+    }
+    kit()
+        .args([
+            "verdict",
+            "--loso-dir",
+            loso.as_str(),
+            "--out-dir",
+            out.as_str(),
+        ])
+        .assert()
+        .code(1);
+    // Its mean must still be what its folds say.
+    let doc = serde_json::json!({"seed": 0, "mean_plcc": 0.99, "per_fold": [{"source": "a", "plcc": 0.9}]});
+    std::fs::write(loso.join("loso_seed0.json"), doc.to_string()).unwrap();
+    kit()
+        .args([
+            "verdict",
+            "--loso-dir",
+            loso.as_str(),
+            "--out-dir",
+            out.as_str(),
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("/mean_plcc"));
+}

@@ -179,3 +179,17 @@ fn missing_corpus_is_refused() {
         .code(2)
         .stderr(contains("nope.jsonl` does not exist"));
 }
+
+#[test]
+fn a_feature_beyond_libvmafs_range_is_refused_not_a_panic() {
+    let s = Scratch::new();
+    let shard = synthetic(&s, &["a", "b"], "libx264");
+    let text = std::fs::read_to_string(&shard).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    assert!(lines[4].contains("\"motion2\":0"));
+    lines[4] = lines[4].replacen("\"motion2\":0", "\"motion2\":1e200", 1);
+    std::fs::write(&shard, lines.join("\n")).unwrap();
+    train(&shard, &s.join("out"), &[])
+        .code(2)
+        .stderr(contains(format!("{shard}:5: /motion2:")));
+}

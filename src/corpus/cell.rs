@@ -239,6 +239,7 @@ fn stream_and_score(
                 b"",
             )
         })?;
+    let _scorer_running = crate::tools::children::register(scorer.pids());
     let mut decoder = decode
         .expression()
         .stdin_null()
@@ -253,6 +254,7 @@ fn stream_and_score(
             )
         })?;
 
+    let _decoder_running = crate::tools::children::register(decoder.pids());
     let mut counter = FrameCounter::new(
         frame_bytes(source.geometry.width, source.geometry.height),
         source.format == SourceFormat::Y4m,

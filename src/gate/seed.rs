@@ -3,7 +3,9 @@
 
 use crate::error::{Error, Result};
 use crate::layout;
-use crate::schema::{self, Document, FoldResult, LosoSeed, ReferenceLosoSeed, SCHEMA_VERSION};
+use crate::schema::{
+    self, Document, FoldResult, LosoSeed, ReferenceLosoSeed, ReferenceMinimalSeed, SCHEMA_VERSION,
+};
 use crate::train::seed_path;
 use camino::Utf8Path;
 
@@ -26,8 +28,10 @@ pub fn read_seed(dir: &Utf8Path, seed: u64) -> Result<LosoSeed> {
 /// `path` in errors): our schema version, valid, the expected seed, defined PLCC.
 pub fn parse_seed(bytes: &[u8], path: &Utf8Path, seed: u64) -> Result<LosoSeed> {
     let path = path.to_owned();
-    let value = schema::parse_value(bytes, &path)?;
-    let loso = if is_reference_seed(&value) {
+    let value = parse_seed_value(bytes, &path)?;
+    let loso = if is_minimal_reference_seed(&value) {
+        from_minimal_reference(schema::decode_checked(value, &path)?)
+    } else if is_reference_seed(&value) {
         from_reference(schema::decode_checked(value, &path)?)
     } else {
         let version = value.get("schema_version").and_then(|v| v.as_u64());
@@ -137,6 +141,109 @@ fn check_summary(loso: &LosoSeed, path: &Utf8Path) -> Result<()> {
 /// `schema_version`.
 fn is_reference_seed(value: &serde_json::Value) -> bool {
     value.get("kind").is_none() && value.get("schema_version").is_none()
+}
+
+/// Parses a seed file's JSON. The reference's trainer writes an undefined PLCC as Python's bare
+/// `NaN` token, which is not JSON: in a reference-format file (only there) it reads as null,
+/// undefined; a kit file holding it stays invalid.
+fn parse_seed_value(bytes: &[u8], path: &Utf8Path) -> Result<serde_json::Value> {
+    schema::parse_value(bytes, path).or_else(|strict| {
+        python_nan_as_null(bytes)
+            .and_then(|b| crate::strict_json::from_slice(&b).ok())
+            .filter(is_reference_seed)
+            .ok_or(strict)
+    })
+}
+
+/// `bytes` with every bare `NaN` token outside JSON strings replaced by `null`; `None` when
+/// there is none.
+fn python_nan_as_null(bytes: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let (mut in_string, mut escaped, mut replaced) = (false, false, false);
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if bytes[i..].starts_with(b"NaN") {
+            out.extend_from_slice(b"null");
+            replaced = true;
+            i += 3;
+            continue;
+        }
+        out.push(b);
+        i += 1;
+    }
+    replaced.then_some(out)
+}
+
+/// Whether a reference seed file has the minimal shape its gate reads (`seed`, `mean_plcc`,
+/// `per_fold`) rather than its trainer's full one.
+fn is_minimal_reference_seed(value: &serde_json::Value) -> bool {
+    is_reference_seed(value) && value.get("per_fold").is_some() && value.get("folds").is_none()
+}
+
+/// What a minimal reference seed file does not record, said where the kit records a seed's recipe.
+const MINIMAL_REFERENCE_RECIPE: &str =
+    "reference (minimal file: no corpus, fold sizes, SROCC, RMSE, hyperparameters or timing recorded)";
+
+/// A minimal reference seed file in the kit's terms: its folds' PLCCs, the summary derived from
+/// them (checked against its `mean_plcc`), and every other number zero or absent, with the
+/// recipe saying so. Its corpus is unknown, so it pools only with other such files.
+fn from_minimal_reference(r: ReferenceMinimalSeed) -> LosoSeed {
+    let defined: Vec<f64> = r.per_fold.iter().filter_map(|f| f.plcc).collect();
+    let corpus = "(not recorded)".to_owned();
+    LosoSeed {
+        kind: LosoSeed::SCHEMA.into(),
+        schema_version: SCHEMA_VERSION,
+        seed: r.seed,
+        corpus_sha256: format!("reference:{corpus}"),
+        corpus,
+        n_rows: 0,
+        n_folds: r.per_fold.len() as u64,
+        folds: r
+            .per_fold
+            .into_iter()
+            .map(|f| FoldResult {
+                held_out: f.source,
+                n_train: 0,
+                n_val: 0,
+                plcc: f.plcc,
+                srocc: None,
+                rmse: None,
+                baseline_plcc: None,
+                true_vmaf: Vec::new(),
+                predicted_vmaf: Vec::new(),
+                cq_min: None,
+                cq_max: None,
+            })
+            .collect(),
+        mean_plcc: r.mean_plcc,
+        std_plcc: crate::stats::sample_std(&defined),
+        min_plcc: defined.iter().copied().reduce(f64::min),
+        max_plcc: defined.iter().copied().reduce(f64::max),
+        plcc_ci95: None,
+        mean_srocc: None,
+        mean_rmse: None,
+        baseline_mean_plcc: None,
+        epochs: 0,
+        batch_size: 0,
+        lr: 0.0,
+        weight_decay: 0.0,
+        dropout: 0.0,
+        num_codecs: 0,
+        encoder_vocab_version: "(not recorded)".into(),
+        unknown_encoder_rows: 0,
+        recipe_key: MINIMAL_REFERENCE_RECIPE.into(),
+        wall_time_s: 0.0,
+    }
 }
 
 /// A reference seed file in the kit's terms. What the reference does not record stays empty:

@@ -114,8 +114,9 @@ pub struct CorpusRow {
     /// `integer_vif_scale3`.
     #[schemars(range(min = 0.0, max = 2.0))]
     pub vif_scale3: f64,
-    /// `integer_motion2`.
-    #[schemars(range(min = 0.0))]
+    /// `integer_motion2`: a mean absolute difference of blurred pixels on libvmaf's 8-bit
+    /// scale (it rescales higher bit depths), so within [0, 255].
+    #[schemars(range(min = 0.0, max = 255.0))]
     pub motion2: f64,
 }
 
@@ -194,11 +195,15 @@ pub struct ReferenceRow {
     pub cq: u32,
     /// 0-based frame number within the cell.
     pub frame_index: u64,
-    /// Size of the cell's encoded stream in bytes.
-    pub enc_bytes: u64,
-    /// Wall time of the cell's encode in milliseconds, fractional (rounded on import).
+    /// Size of the cell's encoded stream in bytes; absent in rows the reference's loader reads
+    /// without it (the import records that it was not recorded).
+    #[serde(default)]
+    pub enc_bytes: Option<u64>,
+    /// Wall time of the cell's encode in milliseconds, fractional (rounded on import); may be
+    /// absent like `enc_bytes`.
+    #[serde(default)]
     #[schemars(range(min = 0.0, max = 1e15))]
-    pub enc_time_ms: f64,
+    pub enc_time_ms: Option<f64>,
     /// VMAF (model vmaf_v0.6.1).
     #[schemars(range(min = 0.0, max = 100.0))]
     pub vmaf: f64,
@@ -217,8 +222,9 @@ pub struct ReferenceRow {
     /// `integer_vif_scale3`.
     #[schemars(range(min = 0.0, max = 2.0))]
     pub vif_scale3: f64,
-    /// `integer_motion2`.
-    #[schemars(range(min = 0.0))]
+    /// `integer_motion2`: a mean absolute difference of blurred pixels on libvmaf's 8-bit
+    /// scale (it rescales higher bit depths), so within [0, 255].
+    #[schemars(range(min = 0.0, max = 255.0))]
     pub motion2: f64,
 }
 

@@ -26,6 +26,7 @@ pub use model::{
     CodecBlockValues, FoldResult, LosoSeed, ReferenceFold, ReferenceLosoSeed, Sidecar,
     SidecarCorpus, SidecarGate, TrainingRecipe, SIDECAR_KIND,
 };
+pub use model::{ReferenceMinimalFold, ReferenceMinimalSeed};
 pub use progress::ProgressEvent;
 pub use provenance::{
     CellSummary, FailedCell, ImportedFile, ImportedShardMeta, ImportedSource, MergedMeta,
@@ -76,6 +77,7 @@ pub const ALL: &[SchemaDoc] = &[
     SchemaDoc::of::<DistributionManifest>(),
     SchemaDoc::of::<ReferenceRow>(),
     SchemaDoc::of::<ImportedShardMeta>(),
+    SchemaDoc::of::<ReferenceMinimalSeed>(),
 ];
 
 /// The schema called `name`, as pretty JSON with a trailing newline.

@@ -70,6 +70,32 @@ pub struct ReferenceFold {
     pub rmse: Option<f64>,
 }
 
+/// A `loso_seed{N}.json` in the smallest shape the reference's gate and validator read: the
+/// seed, its mean PLCC and one PLCC per fold (the reference's own tests write these). Read so
+/// that such a LOSO folder can be judged; what it does not record stays unknown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ReferenceMinimalSeed {
+    /// The RNG seed.
+    pub seed: u64,
+    /// Mean fold PLCC.
+    pub mean_plcc: Option<f64>,
+    /// Per fold.
+    pub per_fold: Vec<ReferenceMinimalFold>,
+}
+
+impl Document for ReferenceMinimalSeed {
+    const SCHEMA: &'static str = "reference-minimal-seed";
+}
+
+/// One fold of a [`ReferenceMinimalSeed`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ReferenceMinimalFold {
+    /// The held-out source.
+    pub source: String,
+    /// PLCC; null when undefined.
+    pub plcc: Option<f64>,
+}
+
 /// One LOSO fold's outcome (SPEC §6).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FoldResult {

@@ -171,6 +171,10 @@ pub struct ImportedShardMeta {
     pub n_rows: u64,
     /// Every source, sorted by name.
     pub sources: Vec<ImportedSource>,
+    /// Reference fields some rows lacked (`enc_bytes`, `enc_time_ms`: its loader does not need
+    /// them); the shard holds 0 for them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_recorded: Vec<String>,
 }
 
 impl Document for ImportedShardMeta {

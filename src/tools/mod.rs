@@ -4,6 +4,7 @@
 //! Lookup order for each tool: the command-line flag, then the environment variable
 //! (`ENSEMBLE_KIT_FFMPEG`, `ENSEMBLE_KIT_VMAF`), then the bootstrap cache, then `PATH`.
 
+pub mod children;
 pub mod ffmpeg;
 pub mod meson;
 pub mod process;

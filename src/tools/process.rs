@@ -42,13 +42,18 @@ impl Invocation {
     /// Runs to completion capturing stdout and stderr, whatever the exit status; only a
     /// program that cannot start is an error.
     pub fn capture(&self, what: &str) -> Result<std::process::Output> {
-        self.expression()
+        let handle = self
+            .expression()
             .stdin_null()
             .stdout_capture()
             .stderr_capture()
             .unchecked()
-            .run()
-            .map_err(|e| self.failure(what, format!("could not start: {e}"), b""))
+            .start()
+            .map_err(|e| self.failure(what, format!("could not start: {e}"), b""))?;
+        let _running = super::children::register(handle.pids());
+        handle
+            .into_output()
+            .map_err(|e| self.failure(what, format!("could not be waited for: {e}"), b""))
     }
 
     /// Runs to completion capturing stdout and stderr; a non-zero exit becomes [`Error::Tool`].
