@@ -97,7 +97,13 @@ fn read_reference(reference: &Utf8Path) -> Result<Vec<ReferenceRow>> {
         )));
     }
     let mut rows = Vec::new();
-    schema::for_each_jsonl(reference, |_, row| {
+    schema::for_each_jsonl(reference, |line, row: ReferenceRow| {
+        crate::sources::check_name(&row.src).map_err(|message| Error::Invalid {
+            path: reference.to_owned(),
+            line: Some(line),
+            field: "/src".into(),
+            message,
+        })?;
         rows.push(row);
         Ok(())
     })?;

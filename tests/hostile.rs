@@ -366,6 +366,32 @@ fn two_videos_with_one_source_name_are_refused() {
         .stderr(contains("`b.jsonl`"));
 }
 
+// Issue 21 item 4: one video, one name — a second box's copy under another name (scored at
+// another cq, so no row collides) would be a second fold that leaks the held-out video.
+#[test]
+fn one_video_under_two_names_is_refused_naming_both() {
+    let s = Scratch::new();
+    let copy: Vec<String> = rows(shared_shard())
+        .into_iter()
+        .filter(|r| r["src"] == "mandel_64x64")
+        .map(|mut r| {
+            r["src"] = "zoom_64x64".into();
+            r["cq"] = (r["cq"].as_u64().unwrap() + 1).into();
+            r.to_string()
+        })
+        .collect();
+    std::fs::write(s.join("b.jsonl"), copy.join("\n") + "\n").unwrap();
+    kit()
+        .current_dir(s.path())
+        .args(["merge", shared_shard().as_str(), "b.jsonl"])
+        .args(["--allow-missing-meta", "--out", "ab.jsonl"])
+        .assert()
+        .code(2)
+        .stderr(contains("source `mandel_64x64` in"))
+        .stderr(contains("source `zoom_64x64` in `b.jsonl`"))
+        .stderr(contains("are the same video"));
+}
+
 // 11. Duplicate JSON keys are refused in rows and in metadata.
 #[test]
 fn duplicate_json_keys_are_refused() {
