@@ -216,3 +216,46 @@ fn hostile_source_names_are_neither_log_commands_nor_markdown() {
     assert_eq!(md.matches("### ").count(), 1, "{md}");
     assert!(!md.contains("![") && !md.contains("\n::"), "{md}");
 }
+
+// Issue 21 item 8: seed files must be what their own seed trained, on the same folds.
+#[test]
+fn a_copy_of_another_seed_with_only_its_number_edited_is_refused() {
+    let s = case(&[0.97]);
+    let doc = seed_doc(0, &[("a", Some(0.97)), ("b", Some(0.97))]);
+    for seed in 1..5 {
+        let mut copy = doc.clone();
+        copy["seed"] = seed.into();
+        write_seed(&s.join("loso"), &copy);
+    }
+    refused(
+        &s,
+        "loso/loso_seed1.json: /recipe_key: is not the key of seed 1",
+    );
+}
+
+#[test]
+fn copies_with_forged_keys_are_refused_by_their_predictions() {
+    let s = case(&[0.97]);
+    let mut doc = seed_doc(0, &[("a", Some(0.97)), ("b", Some(0.97))]);
+    for fold in 0..2 {
+        doc["folds"][fold]["true_vmaf"] = serde_json::json!([50.0, 60.0, 70.0]);
+        doc["folds"][fold]["predicted_vmaf"] = serde_json::json!([51.0, 59.5, 70.2]);
+    }
+    for seed in 0..5 {
+        let mut copy = doc.clone();
+        copy["seed"] = seed.into();
+        rekey(&mut copy);
+        write_seed(&s.join("loso"), &copy);
+    }
+    refused(&s, "seeds 0 and 1 predict exactly the same values");
+}
+
+#[test]
+fn judged_seeds_with_other_folds_are_refused() {
+    let s = case(&[0.97, 0.97, 0.97, 0.97]);
+    write_seed(
+        &s.join("loso"),
+        &seed_doc(4, &[("a", Some(0.97)), ("c", Some(0.97))]),
+    );
+    refused(&s, "seed 4 was not validated on the folds of seed 0");
+}
