@@ -252,6 +252,16 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
         let sha256 = digest::sha256_file(file)?;
         match checked_provenance(file, count, &sha256, rules.allow_missing_meta)? {
             Some(found) => {
+                if let Provenance::Merged(m) = &found {
+                    if !m.unverified_shards.is_empty() && !rules.allow_missing_meta {
+                        return Err(Error::Input(format!(
+                            "`{file}` was merged from shard(s) accepted without metadata ({}), so who scored them and with which libvmaf is unknown; \
+                             pass --allow-missing-meta again to use it unverified (the LOSO files and the verdict will name them)",
+                            m.unverified_shards.join(", ")
+                        )));
+                    }
+                    unverified.extend(m.unverified_shards.iter().map(Utf8PathBuf::from));
+                }
                 for version in found.vmaf_versions() {
                     versions.entry(version).or_insert_with(|| file.clone());
                 }
@@ -312,8 +322,10 @@ pub fn validate(shard: &Utf8Path) -> Result<String> {
     };
     let corpus = load(&[shard.to_owned()], rules)?;
     let rows = corpus.file_rows[0];
-    Ok(if !corpus.unverified.is_empty() {
+    Ok(if corpus.unverified.iter().any(|f| f == shard) {
         format!("corpus shard, {rows} rows, but no metadata beside it: merge and train refuse it without --allow-missing-meta")
+    } else if !corpus.unverified.is_empty() {
+        format!("corpus shard, {rows} rows, metadata matches; merged from shards without metadata, so train refuses it without --allow-missing-meta")
     } else if !corpus.imported.is_empty() {
         format!("corpus shard, {rows} rows, metadata matches; imported from the reference kit, so its libvmaf version is unknown")
     } else {

@@ -475,6 +475,7 @@ fn summarise(
         unknown_encoder_rows: data.unknown_encoder_rows,
         recipe_key,
         wall_time_s,
+        unverified_shards: corpus.unverified.iter().map(|f| f.to_string()).collect(),
     }
 }
 

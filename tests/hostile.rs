@@ -315,6 +315,58 @@ fn shards_need_metadata_that_matches_them() {
         .stderr(contains("shard.meta.json: /n_rows"));
 }
 
+// Issue 21 item 9: a corpus merged with --allow-missing-meta stays unverified downstream:
+// training asks for the flag again, and the LOSO files and the verdict name the shard.
+#[test]
+fn an_unverified_shard_is_carried_into_training_and_the_verdict() {
+    let s = Scratch::new();
+    let shard = copy_shard(s.path());
+    std::fs::remove_file(shard.with_extension("meta.json")).unwrap();
+    kit()
+        .current_dir(s.path())
+        .args([
+            "merge",
+            "shard.jsonl",
+            "--allow-missing-meta",
+            "--out",
+            "merged.jsonl",
+        ])
+        .assert()
+        .success();
+    let train = |extra: &[&str]| {
+        let mut cmd = kit();
+        cmd.current_dir(s.path())
+            .args(["train", "--corpus", "merged.jsonl", "--out-dir", "loso"])
+            .args(["--seeds", "0,1", "--epochs", "1"])
+            .args(extra);
+        cmd
+    };
+    train(&[])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "merged from shard(s) accepted without metadata (shard.jsonl)",
+        ))
+        .stderr(contains("--allow-missing-meta again"));
+    train(&["--allow-missing-meta"]).assert().success();
+    let read = |path: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(s.join(path)).unwrap()).unwrap()
+    };
+    let named = serde_json::json!(["shard.jsonl"]);
+    assert_eq!(read("loso/loso_seed0.json")["unverified_shards"], named);
+    let out = kit()
+        .current_dir(s.path())
+        .args(["verdict", "--loso-dir", "loso", "--seeds", "0,1"])
+        .output()
+        .unwrap();
+    let verdict = match out.status.code() {
+        Some(0) => read("loso/PROMOTE.json"),
+        Some(1) => read("loso/HOLD.json"),
+        _ => panic!("{out:?}"),
+    };
+    assert_eq!(verdict["unverified_shards"], named);
+}
+
 // 9. Seeds are distinct.
 #[test]
 fn repeated_seeds_are_refused() {

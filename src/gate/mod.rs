@@ -131,6 +131,7 @@ pub fn assess(request: &VerdictRequest) -> Result<(VerdictFile, Vec<LosoSeed>)> 
         fold_diagnosis,
         stability,
         recommendation,
+        unverified_shards,
     } = judgement(&seeds, other_seeds(dir, &request.seeds)?)?;
     let out_dir = request.out_dir.clone().unwrap_or_else(|| dir.clone());
     let verdict = VerdictFile {
@@ -147,6 +148,7 @@ pub fn assess(request: &VerdictRequest) -> Result<(VerdictFile, Vec<LosoSeed>)> 
         missing_boxes: request.missing_boxes.clone(),
         fold_diagnosis,
         stability,
+        unverified_shards,
     };
     Ok((verdict, seeds))
 }
@@ -163,6 +165,8 @@ pub struct Judgement {
     pub stability: Option<Stability>,
     /// The sentence that says what to do.
     pub recommendation: String,
+    /// Every shard a judged seed was trained on without its metadata.
+    pub unverified_shards: Vec<String>,
 }
 
 impl Judgement {
@@ -172,6 +176,7 @@ impl Judgement {
             && self.fold_diagnosis == verdict.fold_diagnosis
             && self.stability == verdict.stability
             && self.recommendation == verdict.recommendation
+            && self.unverified_shards == verdict.unverified_shards
     }
 }
 
@@ -227,7 +232,12 @@ pub fn judgement(judged: &[LosoSeed], others: Vec<LosoSeed>) -> Result<Judgement
     };
     let stability = (!further.is_empty())
         .then(|| stability::estimate(judged, &further, gate.passed, |subset| judge(subset).passed));
+    let unverified_shards: std::collections::BTreeSet<String> = judged
+        .iter()
+        .flat_map(|s| s.unverified_shards.iter().cloned())
+        .collect();
     Ok(Judgement {
+        unverified_shards: unverified_shards.into_iter().collect(),
         recommendation: recommendation(&gate, &fold_diagnosis, stability.as_ref()),
         gate,
         fold_diagnosis,

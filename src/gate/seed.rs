@@ -213,6 +213,7 @@ fn from_reference(r: ReferenceLosoSeed) -> LosoSeed {
         unknown_encoder_rows: 0,
         recipe_key: "reference".into(),
         wall_time_s: r.wall_time_s,
+        unverified_shards: Vec::new(),
     }
 }
 
