@@ -78,13 +78,14 @@ fn current_verdict(dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(VerdictFile
 }
 
 /// Checks every model sidecar in the folder: allowed only with PROMOTE, fitted on the judged
-/// corpus, and matching its model file's hash.
+/// corpus, and matching its model file's hash; a PROMOTE needs the model of every judged seed.
 fn check_models(
     dir: &Utf8Path,
     files: &[Utf8PathBuf],
     verdict: &VerdictFile,
     judged_corpus: &str,
 ) -> Result<()> {
+    let mut exported = Vec::new();
     for rel in files.iter().filter(|f| f.extension() == Some("onnx")) {
         if verdict.verdict != Verdict::Promote {
             return Err(Error::Input(format!(
@@ -103,6 +104,14 @@ fn check_models(
             return Err(Error::Input(format!(
                 "{} does not match its sidecar's sha256; re-run `ensemble-kit export`",
                 dir.join(rel)
+            )));
+        }
+        exported.push(sidecar.seed);
+    }
+    if verdict.verdict == Verdict::Promote {
+        if let Some(seed) = verdict.seeds.iter().find(|s| !exported.contains(s)) {
+            return Err(Error::Input(format!(
+                "{dir} holds a PROMOTE verdict but no model of judged seed {seed}; a PROMOTE bundle carries the ensemble — run `ensemble-kit export` first"
             )));
         }
     }

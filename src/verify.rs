@@ -6,7 +6,8 @@
 //! A bundle passes when it holds every manifest entry with its size and SHA-256 and nothing
 //! else; exactly one verdict file whose name, whose `verdict` field and the manifest's verdict
 //! agree, and whose gate is what the bundled `loso_seed*.json` give when judged again; and
-//! models only with PROMOTE, each matching its sidecar and fitted on the judged corpus.
+//! models only with PROMOTE — then one per judged seed —, each matching its sidecar and fitted
+//! on the judged corpus.
 //! Reading is bounded: no member past its declared size once the manifest is known, JSON in
 //! memory up to [`archive::JSON_MEMBER_MAX`], the whole bundle up to a [`SizeCap`].
 
@@ -379,6 +380,15 @@ impl Contents {
                 problems.push(format!(
                     "model in a {word} bundle: {model} (models go only with PROMOTE)"
                 ));
+            }
+        }
+        if word == Verdict::Promote {
+            for seed in &verdict.seeds {
+                if !self.sidecars.iter().any(|(_, s)| s.seed == *seed) {
+                    problems.push(format!(
+                        "missing: the model of judged seed {seed} (a PROMOTE bundle carries one model per judged seed)"
+                    ));
+                }
             }
         }
         let judged_corpus = seeds

@@ -841,3 +841,52 @@ fn a_sidecar_with_an_odd_verdict_word_still_vouches_for_its_model() {
             "sidecar models/fr_regressor_v2_ensemble_v1_seed0.json says 0000",
         ));
 }
+
+// Issue 21 item 2: the ensemble id is a file name prefix, never a path; and a PROMOTE bundle
+// without its models neither bundles nor verifies.
+#[test]
+fn an_ensemble_id_that_is_a_path_is_refused_up_front() {
+    let s = Scratch::new();
+    for id in ["team/m", "../escaped", "/tmp/abs", ".hidden", "", "a\nb"] {
+        kit()
+            .current_dir(s.path())
+            .args(["export", "--corpus", "c.jsonl", "--verdict", "PROMOTE.json"])
+            .args(["--out-dir", "models", "--ensemble-id", id])
+            .assert()
+            .code(2)
+            .stderr(contains("is not an ensemble id"));
+        kit()
+            .current_dir(s.path())
+            .args(["full", "--demo", "--out-dir", "out", "--ensemble-id", id])
+            .assert()
+            .code(2)
+            .stderr(contains("is not an ensemble id"));
+    }
+    assert!(
+        s.path().read_dir().unwrap().next().is_none(),
+        "nothing written"
+    );
+}
+
+#[test]
+fn a_promote_without_its_models_is_neither_bundled_nor_verified() {
+    let s = copy_of_promoted();
+    let results = s.join("results");
+    std::fs::remove_file(results.join("models/fr_regressor_v2_ensemble_v1_seed1.onnx")).unwrap();
+    std::fs::remove_file(results.join("models/fr_regressor_v2_ensemble_v1_seed1.json")).unwrap();
+    kit()
+        .current_dir(s.path())
+        .args(["bundle", "--out-dir", "results"])
+        .assert()
+        .code(2)
+        .stderr(contains("no model of judged seed 1"));
+    std::fs::remove_dir_all(results.join("models")).unwrap();
+    let forged = s.join("forged.tar.gz");
+    forged_bundle(&results, "PROMOTE", &forged, vec![]);
+    kit()
+        .args(["verify", forged.as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains("missing: the model of judged seed 0"))
+        .stderr(contains("missing: the model of judged seed 1"));
+}
