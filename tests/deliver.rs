@@ -890,3 +890,54 @@ fn a_promote_without_its_models_is_neither_bundled_nor_verified() {
         .stderr(contains("missing: the model of judged seed 0"))
         .stderr(contains("missing: the model of judged seed 1"));
 }
+
+// Issue 21 item 27: `train`, `verdict`, `export` and `bundle` by hand into one flat folder
+// give a bundle of what the verdict judged, which verifies.
+#[test]
+fn a_flat_folder_bundles_what_its_verdict_judged() {
+    let s = Scratch::new();
+    let flat = s.join("flat");
+    std::fs::create_dir_all(&flat).unwrap();
+    for dir in ["loso", "models"] {
+        for entry in promoted()
+            .join("results")
+            .join(dir)
+            .read_dir_utf8()
+            .unwrap()
+        {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), flat.join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::write(flat.join("notes.json"), "{}").unwrap();
+    kit()
+        .current_dir(s.path())
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .args(["verdict", "--loso-dir", "flat", "--seeds", "0,1", "-q"])
+        .assert()
+        .success();
+    let out = kit()
+        .current_dir(s.path())
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .args(["bundle", "--out-dir", "flat", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bundle = s.join(String::from_utf8(out.stdout).unwrap().trim());
+    let names: Vec<String> = read_archive(&bundle).into_iter().map(|(n, _)| n).collect();
+    for name in [
+        "PROMOTE.json",
+        "loso_seed0.json",
+        "loso_seed1.json",
+        "fr_regressor_v2_ensemble_v1_seed0.onnx",
+        "fr_regressor_v2_ensemble_v1_seed1.json",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name} not in {names:?}");
+    }
+    assert!(!names.iter().any(|n| n == "notes.json"), "{names:?}");
+    kit().args(["verify", bundle.as_str()]).assert().success();
+}
