@@ -369,6 +369,9 @@ impl Contents {
                 Err(e) => problems.push(format!("invalid: {e}")),
             }
         }
+        if let Some((judged, others)) = &seeds {
+            self.check_reports(verdict, judged, others, problems);
+        }
         let seeds = seeds.map(|(judged, _)| judged);
         if word != Verdict::Promote {
             let models = self
@@ -403,6 +406,42 @@ impl Contents {
             }
         }
         Some(verdict.clone())
+    }
+
+    /// A bundled `report.html` is derived data that a browser runs: it must be exactly the
+    /// page this kit renders from the bundle's own verdict and LOSO files.
+    fn check_reports(
+        &self,
+        verdict: &VerdictFile,
+        judged: &[LosoSeed],
+        others: &[LosoSeed],
+        problems: &mut Vec<String>,
+    ) {
+        let reports: Vec<(&String, &String)> = self
+            .hashes
+            .iter()
+            .filter(|(name, _)| Utf8Path::new(name).file_name() == Some(layout::REPORT))
+            .map(|(name, (_, sha))| (name, sha))
+            .collect();
+        if reports.is_empty() {
+            return;
+        }
+        let mut seeds: Vec<LosoSeed> = judged.iter().chain(others).cloned().collect();
+        seeds.sort_by_key(|s| s.seed);
+        let results = crate::report::Results {
+            verdict: verdict.clone(),
+            seeds,
+        };
+        let expected = crate::report::render_html(&results)
+            .map(|html| crate::digest::sha256_bytes(html.as_bytes()));
+        for (name, sha) in reports {
+            if expected.as_ref().ok() != Some(sha) {
+                problems.push(format!(
+                    "altered: {name} is not the page the bundle's verdict and LOSO files give; do not open it \
+                     (`ensemble-kit report --out-dir DIR --format html` on the extracted folder renders the true one)"
+                ));
+            }
+        }
     }
 
     /// The bundled LOSO results of every seed the verdict judged, from the folder its
