@@ -139,6 +139,29 @@ fn plain_components(path: &Utf8Path) -> Vec<&str> {
         .collect()
 }
 
+/// The members whose names are one file on a case-insensitive or Unicode-normalising file
+/// system (macOS, Windows): `Promote.json` beside `HOLD.json` would unpack as a second verdict
+/// there, so such pairs are refused, one problem per pair.
+fn colliding_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    use unicode_normalization::UnicodeNormalization;
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for name in names.collect::<std::collections::BTreeSet<_>>() {
+        let folded: String = name
+            .nfkc()
+            .collect::<String>()
+            .to_lowercase()
+            .nfkc()
+            .collect();
+        if let Some(first) = seen.insert(folded, name) {
+            problems.push(format!(
+                "colliding names: `{first}` and `{name}` are one file on case-insensitive or normalising file systems (macOS, Windows)"
+            ));
+        }
+    }
+    problems
+}
+
 /// What one read of a bundle gathered.
 #[derive(Default)]
 struct Contents {
@@ -288,6 +311,14 @@ impl Contents {
                 None => problems.push(format!("missing: {model} (named by sidecar {name})")),
             }
         }
+        problems.extend(colliding_names(
+            self.declared
+                .keys()
+                .chain(self.hashes.keys())
+                .chain(self.refused.keys())
+                .map(String::as_str)
+                .chain([MANIFEST]),
+        ));
         if manifest.n_files != manifest.files.len() as u64 {
             problems.push(format!(
                 "{MANIFEST}: n_files says {} but lists {}",

@@ -968,3 +968,39 @@ fn a_bundled_report_that_is_not_the_bundles_own_page_is_refused() {
         .stderr(contains("altered: report.html is not the page"));
     assert!(!s.join("x").exists());
 }
+
+// Issue 21 item 11: member names that are one file on macOS or Windows are refused.
+#[test]
+fn member_names_that_collide_on_other_file_systems_are_refused() {
+    let s = copy_of_promoted();
+    let forged = s.join("forged.tar.gz");
+    let listed = |name: &str, bytes: &[u8]| {
+        (
+            member(name, bytes.to_vec()),
+            (
+                bytes.len() as u64,
+                ensemble_kit::digest::sha256_bytes(bytes),
+            ),
+        )
+    };
+    forged_bundle(
+        &s.join("results"),
+        "PROMOTE",
+        &forged,
+        vec![
+            listed("promote.json", b"{}"),
+            listed("notes-caf\u{e9}.txt", b"a"),
+            listed("notes-cafe\u{301}.txt", b"b"),
+        ],
+    );
+    kit()
+        .args(["verify", forged.as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "colliding names: `PROMOTE.json` and `promote.json`",
+        ))
+        .stderr(contains(
+            "colliding names: `notes-cafe\u{301}.txt` and `notes-caf\u{e9}.txt`",
+        ));
+}
