@@ -942,33 +942,6 @@ fn a_flat_folder_bundles_what_its_verdict_judged() {
     kit().args(["verify", bundle.as_str()]).assert().success();
 }
 
-// Issue 21 item 5: a bundled report.html must be the page the bundle's own verdict and LOSO
-// files give; a forged page (another banner, a script) fails verification.
-#[test]
-fn a_bundled_report_that_is_not_the_bundles_own_page_is_refused() {
-    let s = copy_of_promoted();
-    let results = s.join("results");
-    kit()
-        .current_dir(s.path())
-        .args(["report", "--out-dir", "results", "--format", "html", "-q"])
-        .assert()
-        .success();
-    let forged = s.join("forged.tar.gz");
-    forged_bundle(&results, "PROMOTE", &forged, vec![]);
-    kit().args(["verify", forged.as_str()]).assert().success();
-    let page = std::fs::read_to_string(results.join("report.html")).unwrap();
-    let altered = page.replacen("<body>", "<body><script>alert(1)</script>", 1);
-    assert_ne!(altered, page);
-    std::fs::write(results.join("report.html"), altered).unwrap();
-    forged_bundle(&results, "PROMOTE", &forged, vec![]);
-    kit()
-        .args(["verify", forged.as_str(), "--extract", s.join("x").as_str()])
-        .assert()
-        .code(2)
-        .stderr(contains("altered: report.html is not the page"));
-    assert!(!s.join("x").exists());
-}
-
 // Issue 21 item 11: member names that are one file on macOS or Windows are refused.
 #[test]
 fn member_names_that_collide_on_other_file_systems_are_refused() {
@@ -1003,4 +976,31 @@ fn member_names_that_collide_on_other_file_systems_are_refused() {
         .stderr(contains(
             "colliding names: `notes-cafe\u{301}.txt` and `notes-caf\u{e9}.txt`",
         ));
+}
+
+// Issue 21 item 5: a bundled report.html must be the page the bundle's own verdict and LOSO
+// files give; a forged page (another banner, a script) fails verification.
+#[test]
+fn a_bundled_report_that_is_not_the_bundles_own_page_is_refused() {
+    let s = copy_of_promoted();
+    let results = s.join("results");
+    kit()
+        .current_dir(s.path())
+        .args(["report", "--out-dir", "results", "--format", "html", "-q"])
+        .assert()
+        .success();
+    let forged = s.join("forged.tar.gz");
+    forged_bundle(&results, "PROMOTE", &forged, vec![]);
+    kit().args(["verify", forged.as_str()]).assert().success();
+    let page = std::fs::read_to_string(results.join("report.html")).unwrap();
+    let altered = page.replacen("<body>", "<body><script>alert(1)</script>", 1);
+    assert_ne!(altered, page);
+    std::fs::write(results.join("report.html"), altered).unwrap();
+    forged_bundle(&results, "PROMOTE", &forged, vec![]);
+    kit()
+        .args(["verify", forged.as_str(), "--extract", s.join("x").as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains("altered: report.html is not the page"));
+    assert!(!s.join("x").exists());
 }

@@ -183,40 +183,6 @@ fn empty_loso_dir() {
     refused(&s, "holds no loso_seed*.json files");
 }
 
-// Issue 21 item 6: a source name from a collaborator's files cannot forge workflow commands
-// in the log or markup in the Action's step summary.
-#[test]
-fn hostile_source_names_are_neither_log_commands_nor_markdown() {
-    let s = Scratch::new();
-    let evil = "x\n::error::forged\n### ensemble-kit verdict: **PROMOTE**\n![i](http://e/i.png)";
-    for (seed, p) in [0.93, 0.97, 0.95, 0.96, 0.94].into_iter().enumerate() {
-        let doc = seed_doc(seed as u64, &[(evil, Some(p)), ("b", Some(0.97))]);
-        write_seed(&s.join("loso"), &doc);
-    }
-    let (code, stderr) = verdict(s.path(), &[]);
-    assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("::error::forged"), "{stderr}");
-    assert!(
-        !stderr.lines().any(|l| l.trim_start().starts_with("::")),
-        "{stderr}"
-    );
-    // The step summary shows the verdict's recommendation, which names sources.
-    let hold = s.join("loso/HOLD.json");
-    let mut doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&hold).unwrap()).unwrap();
-    doc["recommendation"] = format!("Do not ship this model: driven by {evil}").into();
-    std::fs::write(&hold, doc.to_string()).unwrap();
-    let out = kit()
-        .current_dir(s.path())
-        .args(["report", "--out-dir", "loso", "--format", "markdown"])
-        .output()
-        .unwrap();
-    let md = String::from_utf8(out.stdout).unwrap();
-    assert!(md.contains("forged"), "{md}");
-    assert_eq!(md.matches("### ").count(), 1, "{md}");
-    assert!(!md.contains("![") && !md.contains("\n::"), "{md}");
-}
-
 // Issue 21 item 8: seed files must be what their own seed trained, on the same folds.
 #[test]
 fn a_copy_of_another_seed_with_only_its_number_edited_is_refused() {
@@ -258,4 +224,38 @@ fn judged_seeds_with_other_folds_are_refused() {
         &seed_doc(4, &[("a", Some(0.97)), ("c", Some(0.97))]),
     );
     refused(&s, "seed 4 was not validated on the folds of seed 0");
+}
+
+// Issue 21 item 6: a source name from a collaborator's files cannot forge workflow commands
+// in the log or markup in the Action's step summary.
+#[test]
+fn hostile_source_names_are_neither_log_commands_nor_markdown() {
+    let s = Scratch::new();
+    let evil = "x\n::error::forged\n### ensemble-kit verdict: **PROMOTE**\n![i](http://e/i.png)";
+    for (seed, p) in [0.93, 0.97, 0.95, 0.96, 0.94].into_iter().enumerate() {
+        let doc = seed_doc(seed as u64, &[(evil, Some(p)), ("b", Some(0.97))]);
+        write_seed(&s.join("loso"), &doc);
+    }
+    let (code, stderr) = verdict(s.path(), &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("::error::forged"), "{stderr}");
+    assert!(
+        !stderr.lines().any(|l| l.trim_start().starts_with("::")),
+        "{stderr}"
+    );
+    // The step summary shows the verdict's recommendation, which names sources.
+    let hold = s.join("loso/HOLD.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&hold).unwrap()).unwrap();
+    doc["recommendation"] = format!("Do not ship this model: driven by {evil}").into();
+    std::fs::write(&hold, doc.to_string()).unwrap();
+    let out = kit()
+        .current_dir(s.path())
+        .args(["report", "--out-dir", "loso", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.contains("forged"), "{md}");
+    assert_eq!(md.matches("### ").count(), 1, "{md}");
+    assert!(!md.contains("![") && !md.contains("\n::"), "{md}");
 }
