@@ -2,8 +2,9 @@
 //! SHA-256, and a deterministic `ensemble-results-<UTC>.tar.gz` (checked by `crate::verify`).
 //!
 //! Only the verdict of this run's LOSO decides what goes in: the verdict file is re-judged from
-//! the `loso_seed*.json` it names, a stale opposite verdict is an error, and models go in only
-//! with a PROMOTE whose corpus they were fitted on.
+//! the `loso_seed*.json` it names (bundled from wherever they lie in the folder), a stale
+//! opposite verdict is an error, and models go in only with a PROMOTE whose corpus they were
+//! fitted on. A bundle `verify` would refuse is never written.
 
 use crate::archive::{self, Entry};
 use crate::error::{Error, Result};
@@ -13,13 +14,16 @@ use crate::schema::{
 use crate::{atomic, digest, gate, layout, timestamp, walk};
 use camino::{Utf8Path, Utf8PathBuf};
 
-/// The files of the results layout below `dir` (see [`layout::is_kit_file`]), relative and
-/// sorted; anything else in the folder — cell stores, earlier bundles, the operator's own
-/// files — stays out. A link where a result file belongs is refused.
-fn result_files(dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
+/// The result files among `entries` (relative and sorted) that `is_result` accepts; anything
+/// else in the folder — cell stores, earlier bundles, the operator's own files — stays out. A
+/// link where a result file belongs is refused.
+fn result_files(
+    entries: &[walk::Entry],
+    is_result: impl Fn(&Utf8Path) -> bool,
+) -> Result<Vec<Utf8PathBuf>> {
     let mut files = Vec::new();
-    for entry in walk::below(dir)? {
-        if entry.kind.is_dir() || !layout::is_kit_file(&entry.rel) {
+    for entry in entries {
+        if entry.kind.is_dir() || !is_result(&entry.rel) {
             continue;
         }
         if entry.kind.is_symlink() {
@@ -29,15 +33,40 @@ fn result_files(dir: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
             )));
         }
         if entry.kind.is_file() {
-            files.push(entry.rel);
+            files.push(entry.rel.clone());
         }
     }
     Ok(files)
 }
 
-/// The one verdict file in the results folder, re-judged from its LOSO files, and the hash of
-/// the corpus those files were trained on.
-fn current_verdict(dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(VerdictFile, String)> {
+/// Whether `rel` is a file the verdict's bundle carries although it lies outside the results
+/// layout, as when `train`, `verdict` and `export` wrote into one flat folder: a seed file in
+/// the folder the verdict judged (`loso_rel`), or a model with its sidecar directly in `dir`.
+fn judged_elsewhere(dir: &Utf8Path, rel: &Utf8Path, loso_rel: &Utf8Path) -> bool {
+    let Some(name) = rel.file_name() else {
+        return false;
+    };
+    let parent = rel.parent().unwrap_or(Utf8Path::new(""));
+    if parent == loso_rel && layout::seed_of(name).is_some() {
+        return true;
+    }
+    let partner = match rel.extension() {
+        Some("onnx") => rel.with_extension("json"),
+        Some("json") => rel.with_extension("onnx"),
+        _ => return false,
+    };
+    parent.as_str().is_empty()
+        && name != layout::MANIFEST
+        && layout::is_model_file(name)
+        && dir.join(partner).is_file()
+}
+
+/// The one verdict file in the results folder, re-judged from its LOSO files; the hash of the
+/// corpus those files were trained on; and their folder relative to `dir`.
+fn current_verdict(
+    dir: &Utf8Path,
+    files: &[Utf8PathBuf],
+) -> Result<(VerdictFile, String, Utf8PathBuf)> {
     let verdicts: Vec<&Utf8PathBuf> = files
         .iter()
         .filter(|f| {
@@ -74,17 +103,30 @@ fn current_verdict(dir: &Utf8Path, files: &[Utf8PathBuf]) -> Result<(VerdictFile
         .first()
         .map(|l| l.corpus_sha256.clone())
         .unwrap_or_default();
-    Ok((verdict, judged_corpus))
+    let canonical = |p: &Utf8Path| std::fs::canonicalize(p).map_err(|e| Error::io(p, e));
+    let loso_rel = canonical(loso_dir)?
+        .strip_prefix(canonical(dir)?)
+        .ok()
+        .and_then(|rel| Utf8PathBuf::from_path_buf(rel.to_owned()).ok())
+        .ok_or_else(|| {
+            Error::Input(format!(
+                "{path} judged the LOSO files in `{loso_dir}`, outside {dir}; a bundle carries what its verdict judged, \
+                 so train into the results folder (ensemble-kit train --out-dir {dir}/{}) and judge again",
+                layout::LOSO
+            ))
+        })?;
+    Ok((verdict, judged_corpus, loso_rel))
 }
 
 /// Checks every model sidecar in the folder: allowed only with PROMOTE, fitted on the judged
-/// corpus, and matching its model file's hash.
+/// corpus, and matching its model file's hash; a PROMOTE needs the model of every judged seed.
 fn check_models(
     dir: &Utf8Path,
     files: &[Utf8PathBuf],
     verdict: &VerdictFile,
     judged_corpus: &str,
 ) -> Result<()> {
+    let mut exported = Vec::new();
     for rel in files.iter().filter(|f| f.extension() == Some("onnx")) {
         if verdict.verdict != Verdict::Promote {
             return Err(Error::Input(format!(
@@ -105,6 +147,14 @@ fn check_models(
                 dir.join(rel)
             )));
         }
+        exported.push(sidecar.seed);
+    }
+    if verdict.verdict == Verdict::Promote {
+        if let Some(seed) = verdict.seeds.iter().find(|s| !exported.contains(s)) {
+            return Err(Error::Input(format!(
+                "{dir} holds a PROMOTE verdict but no model of judged seed {seed}; a PROMOTE bundle carries the ensemble — run `ensemble-kit export` first"
+            )));
+        }
     }
     Ok(())
 }
@@ -116,8 +166,12 @@ pub fn run(dir: &Utf8Path) -> Result<(Manifest, Utf8PathBuf)> {
             "--out-dir `{dir}` is not an existing folder"
         )));
     }
-    let files = result_files(dir)?;
-    let (verdict, judged_corpus) = current_verdict(dir, &files)?;
+    let entries = walk::below(dir)?;
+    let layout_files = result_files(&entries, layout::is_kit_file)?;
+    let (verdict, judged_corpus, loso_rel) = current_verdict(dir, &layout_files)?;
+    let files = result_files(&entries, |rel| {
+        layout::is_kit_file(rel) || judged_elsewhere(dir, rel, &loso_rel)
+    })?;
     check_models(dir, &files, &verdict, &judged_corpus)?;
     let listed: Vec<ManifestFile> = files
         .iter()
@@ -145,7 +199,7 @@ pub fn run(dir: &Utf8Path) -> Result<(Manifest, Utf8PathBuf)> {
         .to_string()
         .replace(['-', ':'], "");
     let bundle = dir.join(layout::bundle_file(&stamp));
-    let entries: Vec<Entry> = files
+    let members: Vec<Entry> = files
         .iter()
         .map(|rel| Entry {
             source: dir.join(rel),
@@ -161,8 +215,15 @@ pub fn run(dir: &Utf8Path) -> Result<(Manifest, Utf8PathBuf)> {
     archive::write_tar_gz(
         &bundle,
         Some(manifest_entry),
-        entries,
+        members,
         archive::entry_mtime()?,
     )?;
+    // The bundle is for `verify`: one it would refuse is not handed out.
+    if let Err(e) = crate::verify::verify(&bundle, None, u64::MAX) {
+        std::fs::remove_file(&bundle).map_err(|e| Error::io(&bundle, e))?;
+        return Err(Error::Input(format!(
+            "the bundle of {dir} would not pass `ensemble-kit verify`, so none was written: {e}"
+        )));
+    }
     Ok((manifest, bundle))
 }

@@ -22,6 +22,27 @@ use rayon::prelude::*;
 /// The ensemble id used when `--ensemble-id` is not given.
 pub const DEFAULT_ENSEMBLE_ID: &str = "fr_regressor_v2_ensemble_v1";
 
+/// Longest ensemble id: it becomes part of file names, which systems cap at 255 bytes.
+const ENSEMBLE_ID_MAX: usize = 128;
+
+/// Checks an ensemble id (`--ensemble-id`): it is the prefix of the models' file names in
+/// `models/`, so it must be a plain name — ASCII letters, digits, `_`, `-` and `.`, starting with
+/// a letter or digit — and never a path that writes outside `models/`.
+pub fn parse_ensemble_id(id: &str) -> std::result::Result<String, String> {
+    let plain = id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    let starts_well = id.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if plain && starts_well && id.len() <= ENSEMBLE_ID_MAX {
+        Ok(id.to_owned())
+    } else {
+        Err(format!(
+            "`{}` is not an ensemble id: it is the models' file name prefix, so use up to {ENSEMBLE_ID_MAX} ASCII letters, digits, `_`, `-` or `.`, starting with a letter or digit (e.g. {DEFAULT_ENSEMBLE_ID})",
+            id.escape_debug()
+        ))
+    }
+}
+
 /// The decision records the reference's registry expects in `parent_adrs`.
 pub const PARENT_ADRS: [&str; 4] = ["ADR-0303", "ADR-0309", "ADR-0319", "ADR-0321"];
 
@@ -73,6 +94,7 @@ fn promoting_verdict(path: &Utf8Path, corpus: &Corpus) -> Result<VerdictFile> {
 
 /// Fits and writes every seed's model and sidecar; returns the sidecars.
 pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Result<Vec<Sidecar>> {
+    parse_ensemble_id(&request.ensemble_id).map_err(Error::Input)?;
     let verdict = promoting_verdict(&request.verdict, corpus)?;
     let seeds = request
         .seeds

@@ -103,6 +103,12 @@ fn read_reference(reference: &Utf8Path) -> Result<Vec<ReferenceRow>> {
     let mut rows = Vec::new();
     let mut first_line: HashMap<CellFrame, (usize, usize)> = HashMap::new();
     schema::for_each_jsonl(reference, |line, row: ReferenceRow| {
+        crate::sources::check_name(&row.src).map_err(|message| Error::Invalid {
+            path: reference.to_owned(),
+            line: Some(line),
+            field: "/src".into(),
+            message,
+        })?;
         let key = (
             row.src.clone(),
             row.encoder.clone(),

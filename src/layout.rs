@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! OUT/.ensemble-kit-results                       (the marker)
+//! OUT/.ensemble-kit-results.lock                  (held by `full` while it runs)
 //! OUT/corpus/NAME.jsonl, OUT/corpus/NAME.meta.json
 //! OUT/loso/loso_seed{N}.json
 //! OUT/PROMOTE.json | OUT/HOLD.json
@@ -21,6 +22,9 @@ use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 /// Written by `full` into a results folder it creates (or finds empty): only a folder with this
 /// marker is the kit's to clean up.
 pub const MARKER: &str = ".ensemble-kit-results";
+/// Locked by `full` for its whole run (hidden, so never bundled): two runs in one results
+/// folder would remove each other's files.
+pub const LOCK: &str = ".ensemble-kit-results.lock";
 /// The LOSO folder.
 pub const LOSO: &str = "loso";
 /// The exported models' folder.

@@ -7,7 +7,7 @@ fn main() {
     let code = match ensemble_kit::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err}");
+            ensemble_kit::progress::to_stderr(&format!("error: {err}\n"));
             err.exit_code()
         }
     };

@@ -165,8 +165,8 @@ fn checked_provenance(
 }
 
 /// Loads and merges `files`: every row validated, every shard's metadata checked against it,
-/// no key twice within one shard, one video per source name, and one libvmaf version unless
-/// the rules allow more.
+/// no key twice within one shard, one video per source name and one name per video, and one
+/// libvmaf version unless the rules allow more.
 pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
     if files.is_empty() {
         return Err(Error::Input(
@@ -179,6 +179,7 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
     let mut file_sha256 = Vec::new();
     let mut versions: BTreeMap<String, Utf8PathBuf> = BTreeMap::new();
     let mut videos: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    let mut names: BTreeMap<String, (String, usize)> = BTreeMap::new();
     let mut unverified = Vec::new();
     let mut imported = Vec::new();
     for (index, file) in files.iter().enumerate() {
@@ -189,6 +190,12 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
         let mut own_keys: BTreeSet<RowKey> = BTreeSet::new();
         schema::for_each_jsonl(file, |line, row: CorpusRow| {
             count += 1;
+            crate::sources::check_name(&row.src).map_err(|message| Error::Invalid {
+                path: file.clone(),
+                line: Some(line),
+                field: "/src".into(),
+                message,
+            })?;
             let row_key = key(&row);
             if !own_keys.insert(row_key.clone()) {
                 return Err(Error::Invalid {
@@ -216,6 +223,14 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
                 }
                 Some(_) => {}
                 None => {
+                    if let Some((other, from)) = names.get(&row.src_sha256) {
+                        return Err(Error::Input(format!(
+                            "source `{other}` in `{}` and source `{}` in `{file}` (line {line}) are the same video (sha256 {}); \
+                             one video is one leave-one-out fold, or its held-out frames leak into training — score it under one name",
+                            files[*from], row.src, row.src_sha256
+                        )));
+                    }
+                    names.insert(row.src_sha256.clone(), (row.src.clone(), index));
                     videos.insert(row.src.clone(), (row.src_sha256.clone(), index));
                 }
             }
@@ -237,6 +252,16 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
         let sha256 = digest::sha256_file(file)?;
         match checked_provenance(file, count, &sha256, rules.allow_missing_meta)? {
             Some(found) => {
+                if let Provenance::Merged(m) = &found {
+                    if !m.unverified_shards.is_empty() && !rules.allow_missing_meta {
+                        return Err(Error::Input(format!(
+                            "`{file}` was merged from shard(s) accepted without metadata ({}), so who scored them and with which libvmaf is unknown; \
+                             pass --allow-missing-meta again to use it unverified (the LOSO files and the verdict will name them)",
+                            m.unverified_shards.join(", ")
+                        )));
+                    }
+                    unverified.extend(m.unverified_shards.iter().map(Utf8PathBuf::from));
+                }
                 for version in found.vmaf_versions() {
                     versions.entry(version).or_insert_with(|| file.clone());
                 }
@@ -297,8 +322,10 @@ pub fn validate(shard: &Utf8Path) -> Result<String> {
     };
     let corpus = load(&[shard.to_owned()], rules)?;
     let rows = corpus.file_rows[0];
-    Ok(if !corpus.unverified.is_empty() {
+    Ok(if corpus.unverified.iter().any(|f| f == shard) {
         format!("corpus shard, {rows} rows, but no metadata beside it: merge and train refuse it without --allow-missing-meta")
+    } else if !corpus.unverified.is_empty() {
+        format!("corpus shard, {rows} rows, metadata matches; merged from shards without metadata, so train refuses it without --allow-missing-meta")
     } else if !corpus.imported.is_empty() {
         format!("corpus shard, {rows} rows, metadata matches; imported from the reference kit, so its libvmaf version is unknown")
     } else {

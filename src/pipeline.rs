@@ -2,7 +2,8 @@
 //! process, in one results folder:
 //!
 //! the layout `layout` describes (the shard's cell store `corpus/shard.cells/` is never
-//! bundled). A folder the kit did not create, and that is not empty, is refused.
+//! bundled). A folder the kit did not create, and that is not empty, is refused, and one run at
+//! a time holds the folder's lock.
 //!
 //! A re-run with the same arguments resumes: finished cells and seeds are reused through their
 //! content keys, so only unfinished work runs; a changed argument changes exactly the keys that
@@ -86,6 +87,9 @@ pub fn run(
         crate::walk::below(dir)?;
     }
     layout::claim(out)?;
+    let _running = crate::atomic::lock_exclusive(&out.join(layout::LOCK), || {
+        format!("another ensemble-kit run is using the results folder `{out}`; wait for it to finish or choose another --out-dir")
+    })?;
     let trained = stability::with_further_seeds(&request.seeds, request.further_seeds)?;
     let shards = match &request.grid {
         Some(grid) => {

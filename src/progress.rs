@@ -65,7 +65,7 @@ impl Progress {
             self.started.elapsed().as_secs_f64()
         );
         match self.bar.lock().expect("progress lock").as_ref() {
-            Some(bar) => bar.println(text),
+            Some(bar) => bar.println(log_safe(&text)),
             None => to_stderr(&format!("{text}\n")),
         }
     }
@@ -141,5 +141,43 @@ impl Progress {
 /// turn a run into a crash.
 pub fn to_stderr(text: &str) {
     use std::io::Write;
-    let _ = std::io::stderr().write_all(text.as_bytes());
+    let _ = std::io::stderr().write_all(log_safe(text).as_bytes());
+}
+
+/// Log text that names from files cannot turn into something else: control characters but line
+/// breaks and tabs are escaped, and a line that would start with `::` — a GitHub Actions
+/// workflow command (`::error`, `::add-mask`, `::stop-commands`) — is quoted with `> `.
+pub fn log_safe(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    escaped
+        .split_inclusive('\n')
+        .map(|line| {
+            if line.trim_start().starts_with("::") {
+                format!("> {line}")
+            } else {
+                line.to_owned()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_cannot_be_workflow_commands() {
+        let text = "seed a\n::error::forged\n  ::add-mask::x\r\x1b[2Jok\n";
+        assert_eq!(
+            log_safe(text),
+            "seed a\n> ::error::forged\n>   ::add-mask::x\\r\\u{1b}[2Jok\n"
+        );
+    }
 }

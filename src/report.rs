@@ -19,9 +19,15 @@ use crate::error::Result;
 use crate::{atomic, layout};
 use camino::{Utf8Path, Utf8PathBuf};
 
+/// The page of `results`: what `report.html` must hold, byte for byte (`verify` renders it
+/// again from a bundle's verdict and LOSO files and refuses a bundled page that differs).
+pub fn render_html(results: &Results) -> Result<String> {
+    page::render(results)
+}
+
 /// Writes `out_dir/report.html` and returns its path.
 pub fn write_html(out_dir: &Utf8Path) -> Result<Utf8PathBuf> {
-    let html = page::render(&Results::read(out_dir)?)?;
+    let html = render_html(&Results::read(out_dir)?)?;
     let path = out_dir.join(layout::REPORT);
     atomic::write(&path, html.as_bytes())?;
     Ok(path)

@@ -36,7 +36,21 @@ pub fn frame_bytes(width: u32, height: u32) -> u64 {
     w * h + 2 * (w.div_ceil(2) * h.div_ceil(2))
 }
 
-/// Discovers, measures and hashes every `.yuv` and `.y4m` directly inside `dir`, sorted by name.
+/// Checks a source name read from a file name or a corpus: a control character (a line break,
+/// an escape sequence) would let the name forge log lines — GitHub Actions reads a line that
+/// starts with `::` as a command — so such a name is refused, quoted with escapes.
+pub fn check_name(name: &str) -> std::result::Result<(), String> {
+    if name.chars().any(char::is_control) {
+        return Err(format!(
+            "source name \"{}\" holds a control character (a line break, tab or escape); rename the video so its name is plain text",
+            name.escape_debug()
+        ));
+    }
+    Ok(())
+}
+
+/// Discovers, measures and hashes every `.yuv` and `.y4m` directly inside `dir`, sorted by name;
+/// two names for one video (the same SHA-256) are refused, naming both.
 pub fn discover(dir: &Utf8Path, flags: GeometryFlags) -> Result<Vec<Source>> {
     if !dir.is_dir() {
         return Err(Error::Input(format!(
@@ -62,6 +76,7 @@ pub fn discover(dir: &Utf8Path, flags: GeometryFlags) -> Result<Vec<Source>> {
                 dir.join(lossy.as_ref())
             )));
         };
+        check_name(name).map_err(|e| Error::Input(format!("{dir}: {e}")))?;
         let path = dir.join(name);
         if path.is_file() {
             files.push(path);
@@ -83,6 +98,16 @@ pub fn discover(dir: &Utf8Path, flags: GeometryFlags) -> Result<Vec<Source>> {
             "`{}` and `{}` in {dir} have the same source name `{}`; rename one",
             pair[0].file, pair[1].file, pair[0].name
         )));
+    }
+    let mut by_hash: std::collections::BTreeMap<&str, &Source> = Default::default();
+    for source in &sources {
+        if let Some(first) = by_hash.insert(&source.sha256, source) {
+            return Err(Error::Input(format!(
+                "`{}` and `{}` in {dir} are the same video (sha256 {}); one video is one leave-one-out fold, \
+                 so its copy would leak the held-out frames into training — remove one of them",
+                first.file, source.file, source.sha256
+            )));
+        }
     }
     Ok(sources)
 }
@@ -414,6 +439,38 @@ mod tests {
             err.contains("clip-\u{fffd}_4x2.yuv") && err.contains("rename it"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn two_copies_of_one_video_are_refused_naming_both() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::write(dir.join("a_4x2.yuv"), vec![7u8; 12]).unwrap();
+        std::fs::write(dir.join("b_4x2.yuv"), vec![8u8; 12]).unwrap();
+        assert_eq!(discover(dir, GeometryFlags::default()).unwrap().len(), 2);
+        std::fs::write(dir.join("z_4x2.yuv"), vec![7u8; 12]).unwrap();
+        let err = discover(dir, GeometryFlags::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`a_4x2.yuv` and `z_4x2.yuv`") && err.contains("same video"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn control_characters_in_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Utf8Path::from_path(dir.path()).unwrap();
+        std::fs::write(root.join("x\n::error::forged_4x2.yuv"), vec![0u8; 12]).unwrap();
+        let err = discover(root, GeometryFlags::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(r#"source name "x\n::error::forged_4x2.yuv" holds a control character"#),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
     }
 
     #[test]

@@ -299,6 +299,32 @@ pub struct TrainRequest {
     pub jobs: Option<usize>,
 }
 
+/// A seed file's `recipe_key`: the SHA-256 of everything its results depend on (corpus, seed,
+/// recipe, recipe revision, kit version). Training reuses a file only under its key, and the
+/// gate refuses a file whose key is not the one of its own seed, corpus and recipe.
+pub fn recipe_key(corpus_sha256: &str, seed: u64, recipe: &Recipe) -> String {
+    digest::sha256_bytes(
+        format!(
+            "{corpus_sha256}|{seed}|{recipe:?}|r{RECIPE_REVISION}|{}",
+            env!("CARGO_PKG_VERSION")
+        )
+        .as_bytes(),
+    )
+}
+
+/// The recipe a seed file records (its f32 hyper-parameters as written, see [`round_f32`]).
+pub fn recorded_recipe(loso: &LosoSeed) -> Recipe {
+    let f32_of = |v: f64| v.to_string().parse::<f32>().unwrap_or(f32::NAN);
+    Recipe {
+        epochs: loso.epochs as usize,
+        batch_size: loso.batch_size as usize,
+        adam: AdamConfig {
+            lr: f32_of(loso.lr),
+            weight_decay: f32_of(loso.weight_decay),
+        },
+    }
+}
+
 /// The file of one seed.
 pub fn seed_path(dir: &Utf8Path, seed: u64) -> Utf8PathBuf {
     dir.join(crate::layout::seed_file(seed))
@@ -332,17 +358,7 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
     }
     let jobs = budget::fits(request.jobs)?;
     let corpus_label = &corpus.label;
-    let key_of = |seed: u64| {
-        digest::sha256_bytes(
-            format!(
-                "{}|{seed}|{:?}|r{RECIPE_REVISION}|{}",
-                corpus.sha256,
-                request.recipe,
-                env!("CARGO_PKG_VERSION")
-            )
-            .as_bytes(),
-        )
-    };
+    let key_of = |seed: u64| recipe_key(&corpus.sha256, seed, &request.recipe);
 
     let mut finished: Vec<Option<LosoSeed>> = Vec::new();
     for &seed in &request.seeds {
@@ -505,6 +521,7 @@ fn summarise(
         unknown_encoder_rows: data.unknown_encoder_rows,
         recipe_key,
         wall_time_s,
+        unverified_shards: corpus.unverified.iter().map(|f| f.to_string()).collect(),
     }
 }
 

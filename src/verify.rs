@@ -6,7 +6,8 @@
 //! A bundle passes when it holds every manifest entry with its size and SHA-256 and nothing
 //! else; exactly one verdict file whose name, whose `verdict` field and the manifest's verdict
 //! agree, and whose gate is what the bundled `loso_seed*.json` give when judged again; and
-//! models only with PROMOTE, each matching its sidecar and fitted on the judged corpus.
+//! models only with PROMOTE — then one per judged seed —, each matching its sidecar and fitted
+//! on the judged corpus.
 //! Reading is bounded: no member past its declared size once the manifest is known, JSON in
 //! memory up to [`archive::JSON_MEMBER_MAX`], the whole bundle up to a [`SizeCap`].
 
@@ -148,6 +149,29 @@ fn plain_components(path: &Utf8Path) -> Vec<&str> {
             _ => None,
         })
         .collect()
+}
+
+/// The members whose names are one file on a case-insensitive or Unicode-normalising file
+/// system (macOS, Windows): `Promote.json` beside `HOLD.json` would unpack as a second verdict
+/// there, so such pairs are refused, one problem per pair.
+fn colliding_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    use unicode_normalization::UnicodeNormalization;
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for name in names.collect::<std::collections::BTreeSet<_>>() {
+        let folded: String = name
+            .nfkc()
+            .collect::<String>()
+            .to_lowercase()
+            .nfkc()
+            .collect();
+        if let Some(first) = seen.insert(folded, name) {
+            problems.push(format!(
+                "colliding names: `{first}` and `{name}` are one file on case-insensitive or normalising file systems (macOS, Windows)"
+            ));
+        }
+    }
+    problems
 }
 
 /// What one read of a bundle gathered.
@@ -309,6 +333,14 @@ impl Contents {
                 None => problems.push(format!("missing: {model} (named by sidecar {name})")),
             }
         }
+        problems.extend(colliding_names(
+            self.declared
+                .keys()
+                .chain(self.hashes.keys())
+                .chain(self.refused.keys())
+                .map(String::as_str)
+                .chain([MANIFEST]),
+        ));
         if manifest.n_files != manifest.files.len() as u64 {
             problems.push(format!(
                 "{MANIFEST}: n_files says {} but lists {}",
@@ -390,6 +422,9 @@ impl Contents {
                 Err(e) => problems.push(format!("invalid: {e}")),
             }
         }
+        if let Some((judged, others)) = &seeds {
+            self.check_reports(verdict, judged, others, problems);
+        }
         let seeds = seeds.map(|(judged, _)| judged);
         if word != Verdict::Promote {
             let models = self
@@ -401,6 +436,15 @@ impl Contents {
                 problems.push(format!(
                     "model in a {word} bundle: {model} (models go only with PROMOTE)"
                 ));
+            }
+        }
+        if word == Verdict::Promote {
+            for seed in &verdict.seeds {
+                if !self.sidecars.iter().any(|(_, s)| s.seed == *seed) {
+                    problems.push(format!(
+                        "missing: the model of judged seed {seed} (a PROMOTE bundle carries one model per judged seed)"
+                    ));
+                }
             }
         }
         let judged_corpus = seeds
@@ -415,6 +459,42 @@ impl Contents {
             }
         }
         Some(verdict.clone())
+    }
+
+    /// A bundled `report.html` is derived data that a browser runs: it must be exactly the
+    /// page this kit renders from the bundle's own verdict and LOSO files.
+    fn check_reports(
+        &self,
+        verdict: &VerdictFile,
+        judged: &[LosoSeed],
+        others: &[LosoSeed],
+        problems: &mut Vec<String>,
+    ) {
+        let reports: Vec<(&String, &String)> = self
+            .hashes
+            .iter()
+            .filter(|(name, _)| Utf8Path::new(name).file_name() == Some(layout::REPORT))
+            .map(|(name, (_, sha))| (name, sha))
+            .collect();
+        if reports.is_empty() {
+            return;
+        }
+        let mut seeds: Vec<LosoSeed> = judged.iter().chain(others).cloned().collect();
+        seeds.sort_by_key(|s| s.seed);
+        let results = crate::report::Results {
+            verdict: verdict.clone(),
+            seeds,
+        };
+        let expected = crate::report::render_html(&results)
+            .map(|html| crate::digest::sha256_bytes(html.as_bytes()));
+        for (name, sha) in reports {
+            if expected.as_ref().ok() != Some(sha) {
+                problems.push(format!(
+                    "altered: {name} is not the page the bundle's verdict and LOSO files give; do not open it \
+                     (`ensemble-kit report --out-dir DIR --format html` on the extracted folder renders the true one)"
+                ));
+            }
+        }
     }
 
     /// The bundled LOSO results of every seed the verdict judged, from the folder its

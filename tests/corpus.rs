@@ -447,4 +447,28 @@ exec "{}" "$@""#,
         0,
         "scratch is cleared"
     );
+// Issue 21 item 1: a cell store is the kit's own — a non-empty folder without its marker is
+// refused and left exactly as it was.
+#[test]
+fn a_foreign_cell_dir_is_refused_and_left_alone() {
+    let s = Scratch::new();
+    let mine = s.join("mine");
+    std::fs::create_dir_all(mine.join("scratch")).unwrap();
+    std::fs::write(mine.join("scratch/keep.txt"), "mine").unwrap();
+    std::fs::write(mine.join("lock"), "my notes").unwrap();
+    demo_corpus(&s.join("shard.jsonl"), &["--cell-dir", mine.as_str()])
+        .code(2)
+        .stderr(contains("--cell-dir"))
+        .stderr(contains(
+            "already holds files that ensemble-kit did not write",
+        ));
+    assert_eq!(
+        std::fs::read_to_string(mine.join("lock")).unwrap(),
+        "my notes"
+    );
+    assert_eq!(
+        std::fs::read_to_string(mine.join("scratch/keep.txt")).unwrap(),
+        "mine"
+    );
+    assert!(!s.join("shard.jsonl").exists());
 }

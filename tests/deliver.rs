@@ -917,4 +917,165 @@ fn verify_extracts_through_a_link_to_an_empty_folder() {
         .stderr(contains("--extract"))
         .stderr(contains("is a symbolic link that does not name a folder"));
     assert_eq!(hidden_entries(s.path()), Vec::<String>::new());
+// Issue 21 item 2: the ensemble id is a file name prefix, never a path; and a PROMOTE bundle
+// without its models neither bundles nor verifies.
+#[test]
+fn an_ensemble_id_that_is_a_path_is_refused_up_front() {
+    let s = Scratch::new();
+    for id in ["team/m", "../escaped", "/tmp/abs", ".hidden", "", "a\nb"] {
+        kit()
+            .current_dir(s.path())
+            .args(["export", "--corpus", "c.jsonl", "--verdict", "PROMOTE.json"])
+            .args(["--out-dir", "models", "--ensemble-id", id])
+            .assert()
+            .code(2)
+            .stderr(contains("is not an ensemble id"));
+        kit()
+            .current_dir(s.path())
+            .args(["full", "--demo", "--out-dir", "out", "--ensemble-id", id])
+            .assert()
+            .code(2)
+            .stderr(contains("is not an ensemble id"));
+    }
+    assert!(
+        s.path().read_dir().unwrap().next().is_none(),
+        "nothing written"
+    );
+}
+
+#[test]
+fn a_promote_without_its_models_is_neither_bundled_nor_verified() {
+    let s = copy_of_promoted();
+    let results = s.join("results");
+    std::fs::remove_file(results.join("models/fr_regressor_v2_ensemble_v1_seed1.onnx")).unwrap();
+    std::fs::remove_file(results.join("models/fr_regressor_v2_ensemble_v1_seed1.json")).unwrap();
+    kit()
+        .current_dir(s.path())
+        .args(["bundle", "--out-dir", "results"])
+        .assert()
+        .code(2)
+        .stderr(contains("no model of judged seed 1"));
+    std::fs::remove_dir_all(results.join("models")).unwrap();
+    let forged = s.join("forged.tar.gz");
+    forged_bundle(&results, "PROMOTE", &forged, vec![]);
+    kit()
+        .args(["verify", forged.as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains("missing: the model of judged seed 0"))
+        .stderr(contains("missing: the model of judged seed 1"));
+}
+
+// Issue 21 item 27: `train`, `verdict`, `export` and `bundle` by hand into one flat folder
+// give a bundle of what the verdict judged, which verifies.
+#[test]
+fn a_flat_folder_bundles_what_its_verdict_judged() {
+    let s = Scratch::new();
+    let flat = s.join("flat");
+    std::fs::create_dir_all(&flat).unwrap();
+    for dir in ["loso", "models"] {
+        for entry in promoted()
+            .join("results")
+            .join(dir)
+            .read_dir_utf8()
+            .unwrap()
+        {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), flat.join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::write(flat.join("notes.json"), "{}").unwrap();
+    kit()
+        .current_dir(s.path())
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .args(["verdict", "--loso-dir", "flat", "--seeds", "0,1", "-q"])
+        .assert()
+        .success();
+    let out = kit()
+        .current_dir(s.path())
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .args(["bundle", "--out-dir", "flat", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bundle = s.join(String::from_utf8(out.stdout).unwrap().trim());
+    let names: Vec<String> = read_archive(&bundle).into_iter().map(|(n, _)| n).collect();
+    for name in [
+        "PROMOTE.json",
+        "loso_seed0.json",
+        "loso_seed1.json",
+        "fr_regressor_v2_ensemble_v1_seed0.onnx",
+        "fr_regressor_v2_ensemble_v1_seed1.json",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name} not in {names:?}");
+    }
+    assert!(!names.iter().any(|n| n == "notes.json"), "{names:?}");
+    kit().args(["verify", bundle.as_str()]).assert().success();
+}
+
+// Issue 21 item 11: member names that are one file on macOS or Windows are refused.
+#[test]
+fn member_names_that_collide_on_other_file_systems_are_refused() {
+    let s = copy_of_promoted();
+    let forged = s.join("forged.tar.gz");
+    let listed = |name: &str, bytes: &[u8]| {
+        (
+            member(name, bytes.to_vec()),
+            (
+                bytes.len() as u64,
+                ensemble_kit::digest::sha256_bytes(bytes),
+            ),
+        )
+    };
+    forged_bundle(
+        &s.join("results"),
+        "PROMOTE",
+        &forged,
+        vec![
+            listed("promote.json", b"{}"),
+            listed("notes-caf\u{e9}.txt", b"a"),
+            listed("notes-cafe\u{301}.txt", b"b"),
+        ],
+    );
+    kit()
+        .args(["verify", forged.as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "colliding names: `PROMOTE.json` and `promote.json`",
+        ))
+        .stderr(contains(
+            "colliding names: `notes-cafe\u{301}.txt` and `notes-caf\u{e9}.txt`",
+        ));
+}
+
+// Issue 21 item 5: a bundled report.html must be the page the bundle's own verdict and LOSO
+// files give; a forged page (another banner, a script) fails verification.
+#[test]
+fn a_bundled_report_that_is_not_the_bundles_own_page_is_refused() {
+    let s = copy_of_promoted();
+    let results = s.join("results");
+    kit()
+        .current_dir(s.path())
+        .args(["report", "--out-dir", "results", "--format", "html", "-q"])
+        .assert()
+        .success();
+    let forged = s.join("forged.tar.gz");
+    forged_bundle(&results, "PROMOTE", &forged, vec![]);
+    kit().args(["verify", forged.as_str()]).assert().success();
+    let page = std::fs::read_to_string(results.join("report.html")).unwrap();
+    let altered = page.replacen("<body>", "<body><script>alert(1)</script>", 1);
+    assert_ne!(altered, page);
+    std::fs::write(results.join("report.html"), altered).unwrap();
+    forged_bundle(&results, "PROMOTE", &forged, vec![]);
+    kit()
+        .args(["verify", forged.as_str(), "--extract", s.join("x").as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains("altered: report.html is not the page"));
+    assert!(!s.join("x").exists());
 }

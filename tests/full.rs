@@ -300,3 +300,28 @@ fn json_message_format_is_pure_ndjson_with_a_schema() {
         assert!(kinds.contains(kind), "no `{kind}` event in:\n{stdout}");
     }
 }
+
+// Issue 21 item 3: `full` holds its results folder's lock for the whole run, so a second run
+// on the same folder is refused instead of deleting the first one's bundle.
+#[test]
+fn a_second_full_run_on_a_busy_results_folder_is_refused() {
+    let s = Scratch::new();
+    let out = s.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join(ensemble_kit::layout::MARKER), "").unwrap();
+    std::fs::write(out.join("PROMOTE.json"), "kept").unwrap();
+    let held = std::fs::File::create(out.join(ensemble_kit::layout::LOCK)).unwrap();
+    held.lock().unwrap();
+    kit()
+        .current_dir(s.path())
+        .args(["full", "--corpus", "missing.jsonl", "--out-dir", "out"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "another ensemble-kit run is using the results folder `out`",
+        ));
+    assert_eq!(
+        std::fs::read_to_string(out.join("PROMOTE.json")).unwrap(),
+        "kept"
+    );
+}

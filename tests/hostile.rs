@@ -315,6 +315,58 @@ fn shards_need_metadata_that_matches_them() {
         .stderr(contains("shard.meta.json: /n_rows"));
 }
 
+// Issue 21 item 9: a corpus merged with --allow-missing-meta stays unverified downstream:
+// training asks for the flag again, and the LOSO files and the verdict name the shard.
+#[test]
+fn an_unverified_shard_is_carried_into_training_and_the_verdict() {
+    let s = Scratch::new();
+    let shard = copy_shard(s.path());
+    std::fs::remove_file(shard.with_extension("meta.json")).unwrap();
+    kit()
+        .current_dir(s.path())
+        .args([
+            "merge",
+            "shard.jsonl",
+            "--allow-missing-meta",
+            "--out",
+            "merged.jsonl",
+        ])
+        .assert()
+        .success();
+    let train = |extra: &[&str]| {
+        let mut cmd = kit();
+        cmd.current_dir(s.path())
+            .args(["train", "--corpus", "merged.jsonl", "--out-dir", "loso"])
+            .args(["--seeds", "0,1", "--epochs", "1"])
+            .args(extra);
+        cmd
+    };
+    train(&[])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "merged from shard(s) accepted without metadata (shard.jsonl)",
+        ))
+        .stderr(contains("--allow-missing-meta again"));
+    train(&["--allow-missing-meta"]).assert().success();
+    let read = |path: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(s.join(path)).unwrap()).unwrap()
+    };
+    let named = serde_json::json!(["shard.jsonl"]);
+    assert_eq!(read("loso/loso_seed0.json")["unverified_shards"], named);
+    let out = kit()
+        .current_dir(s.path())
+        .args(["verdict", "--loso-dir", "loso", "--seeds", "0,1"])
+        .output()
+        .unwrap();
+    let verdict = match out.status.code() {
+        Some(0) => read("loso/PROMOTE.json"),
+        Some(1) => read("loso/HOLD.json"),
+        _ => panic!("{out:?}"),
+    };
+    assert_eq!(verdict["unverified_shards"], named);
+}
+
 // 9. Seeds are distinct.
 #[test]
 fn repeated_seeds_are_refused() {
@@ -364,6 +416,32 @@ fn two_videos_with_one_source_name_are_refused() {
         ))
         .stderr(contains("`a.jsonl`"))
         .stderr(contains("`b.jsonl`"));
+}
+
+// Issue 21 item 4: one video, one name — a second box's copy under another name (scored at
+// another cq, so no row collides) would be a second fold that leaks the held-out video.
+#[test]
+fn one_video_under_two_names_is_refused_naming_both() {
+    let s = Scratch::new();
+    let copy: Vec<String> = rows(shared_shard())
+        .into_iter()
+        .filter(|r| r["src"] == "mandel_64x64")
+        .map(|mut r| {
+            r["src"] = "zoom_64x64".into();
+            r["cq"] = (r["cq"].as_u64().unwrap() + 1).into();
+            r.to_string()
+        })
+        .collect();
+    std::fs::write(s.join("b.jsonl"), copy.join("\n") + "\n").unwrap();
+    kit()
+        .current_dir(s.path())
+        .args(["merge", shared_shard().as_str(), "b.jsonl"])
+        .args(["--allow-missing-meta", "--out", "ab.jsonl"])
+        .assert()
+        .code(2)
+        .stderr(contains("source `mandel_64x64` in"))
+        .stderr(contains("source `zoom_64x64` in `b.jsonl`"))
+        .stderr(contains("are the same video"));
 }
 
 // 11. Duplicate JSON keys are refused in rows and in metadata.

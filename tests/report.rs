@@ -50,8 +50,10 @@ fn seed_file(root: &Utf8Path, seed: u64, blur_noise: f64) {
         "max_plcc": max, "plcc_ci95": null, "mean_srocc": mean, "mean_rmse": 2.0,
         "baseline_mean_plcc": 0.9, "epochs": 200, "batch_size": 32, "lr": 0.0005,
         "weight_decay": 1e-5, "dropout": 0.1, "num_codecs": 14, "encoder_vocab_version": 2,
-        "unknown_encoder_rows": 0, "recipe_key": "k", "wall_time_s": 0.0
+        "unknown_encoder_rows": 0, "recipe_key": "", "wall_time_s": 0.0
     });
+    let mut doc = doc;
+    rekey(&mut doc);
     std::fs::create_dir_all(root.join("loso")).unwrap();
     std::fs::write(
         root.join(format!("loso/loso_seed{seed}.json")),

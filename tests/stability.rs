@@ -276,8 +276,11 @@ fn judged_seeds_from_different_runs_are_refused() {
     let s = Scratch::new();
     fragile_loso(&s.join("loso"), 5);
     let path = s.join("loso/loso_seed3.json");
-    let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replace("\"epochs\": 200", "\"epochs\": 1")).unwrap();
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    doc["epochs"] = 1.into();
+    rekey(&mut doc);
+    std::fs::write(&path, doc.to_string()).unwrap();
     kit()
         .current_dir(s.path())
         .args(["verdict", "--loso-dir", "loso"])

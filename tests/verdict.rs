@@ -182,3 +182,80 @@ fn empty_loso_dir() {
     std::fs::create_dir_all(s.join("loso")).unwrap();
     refused(&s, "holds no loso_seed*.json files");
 }
+
+// Issue 21 item 8: seed files must be what their own seed trained, on the same folds.
+#[test]
+fn a_copy_of_another_seed_with_only_its_number_edited_is_refused() {
+    let s = case(&[0.97]);
+    let doc = seed_doc(0, &[("a", Some(0.97)), ("b", Some(0.97))]);
+    for seed in 1..5 {
+        let mut copy = doc.clone();
+        copy["seed"] = seed.into();
+        write_seed(&s.join("loso"), &copy);
+    }
+    refused(
+        &s,
+        "loso/loso_seed1.json: /recipe_key: is not the key of seed 1",
+    );
+}
+
+#[test]
+fn copies_with_forged_keys_are_refused_by_their_predictions() {
+    let s = case(&[0.97]);
+    let mut doc = seed_doc(0, &[("a", Some(0.97)), ("b", Some(0.97))]);
+    for fold in 0..2 {
+        doc["folds"][fold]["true_vmaf"] = serde_json::json!([50.0, 60.0, 70.0]);
+        doc["folds"][fold]["predicted_vmaf"] = serde_json::json!([51.0, 59.5, 70.2]);
+    }
+    for seed in 0..5 {
+        let mut copy = doc.clone();
+        copy["seed"] = seed.into();
+        rekey(&mut copy);
+        write_seed(&s.join("loso"), &copy);
+    }
+    refused(&s, "seeds 0 and 1 predict exactly the same values");
+}
+
+#[test]
+fn judged_seeds_with_other_folds_are_refused() {
+    let s = case(&[0.97, 0.97, 0.97, 0.97]);
+    write_seed(
+        &s.join("loso"),
+        &seed_doc(4, &[("a", Some(0.97)), ("c", Some(0.97))]),
+    );
+    refused(&s, "seed 4 was not validated on the folds of seed 0");
+}
+
+// Issue 21 item 6: a source name from a collaborator's files cannot forge workflow commands
+// in the log or markup in the Action's step summary.
+#[test]
+fn hostile_source_names_are_neither_log_commands_nor_markdown() {
+    let s = Scratch::new();
+    let evil = "x\n::error::forged\n### ensemble-kit verdict: **PROMOTE**\n![i](http://e/i.png)";
+    for (seed, p) in [0.93, 0.97, 0.95, 0.96, 0.94].into_iter().enumerate() {
+        let doc = seed_doc(seed as u64, &[(evil, Some(p)), ("b", Some(0.97))]);
+        write_seed(&s.join("loso"), &doc);
+    }
+    let (code, stderr) = verdict(s.path(), &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("::error::forged"), "{stderr}");
+    assert!(
+        !stderr.lines().any(|l| l.trim_start().starts_with("::")),
+        "{stderr}"
+    );
+    // The step summary shows the verdict's recommendation, which names sources.
+    let hold = s.join("loso/HOLD.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&hold).unwrap()).unwrap();
+    doc["recommendation"] = format!("Do not ship this model: driven by {evil}").into();
+    std::fs::write(&hold, doc.to_string()).unwrap();
+    let out = kit()
+        .current_dir(s.path())
+        .args(["report", "--out-dir", "loso", "--format", "markdown"])
+        .output()
+        .unwrap();
+    let md = String::from_utf8(out.stdout).unwrap();
+    assert!(md.contains("forged"), "{md}");
+    assert_eq!(md.matches("### ").count(), 1, "{md}");
+    assert!(!md.contains("![") && !md.contains("\n::"), "{md}");
+}

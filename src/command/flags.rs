@@ -167,7 +167,7 @@ pub struct CellArgs {
 #[derive(Debug, Args, Clone)]
 pub struct EnsembleArgs {
     /// Ensemble id, the models' file name prefix.
-    #[arg(long, default_value = crate::export::DEFAULT_ENSEMBLE_ID)]
+    #[arg(long, default_value = crate::export::DEFAULT_ENSEMBLE_ID, value_parser = crate::export::parse_ensemble_id)]
     pub ensemble_id: String,
 }
 

@@ -10,6 +10,32 @@ use crate::error::{Error, Result};
 use crate::schema::{self, CellKeyInputs, CellRecord};
 use camino::{Utf8Path, Utf8PathBuf};
 
+/// Written into every cell store the kit creates (or finds empty): only a folder with this
+/// marker is the kit's to lock and to clear `scratch/` in.
+pub const MARKER: &str = ".ensemble-kit-cells";
+
+/// Makes `dir` a cell store of the kit's: creates and marks it when new or empty, accepts it
+/// when marked, and refuses a folder holding anything else (touching nothing).
+fn claim(dir: &Utf8Path) -> Result<()> {
+    let marker = dir.join(MARKER);
+    if marker.is_file() {
+        return Ok(());
+    }
+    if dir.exists() {
+        let mut entries = dir
+            .read_dir_utf8()
+            .map_err(|e| Error::Input(format!("--cell-dir `{dir}` cannot be read: {e}")))?;
+        if entries.next().is_some() {
+            return Err(Error::Input(format!(
+                "--cell-dir `{dir}` already holds files that ensemble-kit did not write (it has no {MARKER} marker); \
+                 choose a new or empty folder for the cell store — nothing in `{dir}` was touched"
+            )));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    atomic::write(&marker, b"This folder is an ensemble-kit cell store.\n")
+}
+
 /// A folder of finished cells plus a scratch folder for encodes in flight, held under an
 /// exclusive lock so that two runs never share one store.
 #[derive(Debug)]
@@ -20,9 +46,10 @@ pub struct CellStore {
 
 impl CellStore {
     /// Opens (creating) the store at `dir`, locks it, and clears scratch files a killed run
-    /// left behind.
+    /// left behind. Only a folder with the store's [`MARKER`] is the kit's to lock and clean: a
+    /// new or empty folder is marked, any other folder refused untouched.
     pub fn open(dir: &Utf8Path) -> Result<CellStore> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        claim(dir)?;
         let lock = atomic::lock_exclusive(&dir.join("lock"), || {
             format!(
                 "another ensemble-kit run is using the cell store `{dir}`; wait for it to finish or pass another --cell-dir"

@@ -1,8 +1,9 @@
 //! The reference corpus a verdict describes (`--corpus-root`): its files' hashes and counts.
 
+use crate::corpus::cache;
 use crate::error::Result;
 use crate::schema::VerdictCorpus;
-use crate::{digest, walk};
+use crate::{digest, layout, walk};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// Describes the reference corpus folder for the verdict.
@@ -46,12 +47,24 @@ pub(super) fn describe_corpus(root: Option<&Utf8Path>) -> Result<VerdictCorpus> 
     })
 }
 
-/// Every regular file below `root`, relative to it and sorted by path (see [`walk::below`]).
+/// Every regular file below `root`, relative to it and sorted by path (see [`walk::below`]),
+/// but those of the kit's own folders (results folders and cell stores, known by their
+/// markers): a results folder inside the reference folder must not change the corpus's hash
+/// each time a run writes into it.
 fn regular_files(root: &Utf8Path) -> Result<Vec<Utf8PathBuf>> {
-    Ok(walk::below(root)?
-        .into_iter()
+    let entries = walk::below(root)?;
+    let kit_folders: Vec<&Utf8Path> = entries
+        .iter()
         .filter(|e| e.kind.is_file())
-        .map(|e| e.rel)
+        .filter(|e| matches!(e.rel.file_name(), Some(layout::MARKER | cache::MARKER)))
+        .filter_map(|e| e.rel.parent())
+        .filter(|folder| !folder.as_str().is_empty())
+        .collect();
+    Ok(entries
+        .iter()
+        .filter(|e| e.kind.is_file())
+        .filter(|e| !kit_folders.iter().any(|folder| e.rel.starts_with(folder)))
+        .map(|e| e.rel.clone())
         .collect())
 }
 
@@ -110,6 +123,32 @@ mod tests {
         let through_link = describe_corpus(Some(&top.join("refs-link"))).unwrap();
         assert_eq!(through_link.sha256, expected.sha256);
         assert!(!describe_corpus(Some(&top.join("none"))).unwrap().present);
+    }
+
+    /// The kit's own folders inside the reference folder (a results folder, a cell store) are
+    /// not part of the corpus: writing into them leaves its hash alone.
+    #[test]
+    fn results_folders_and_cell_stores_inside_the_root_are_not_hashed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Utf8Path::from_path(tmp.path()).unwrap();
+        std::fs::write(root.join("a.yuv"), "a").unwrap();
+        let before = describe_corpus(Some(root)).unwrap();
+        for (rel, content) in [
+            ("out/.ensemble-kit-results", ""),
+            ("out/PROMOTE.json", "{}"),
+            ("out/corpus/shard.cells/.ensemble-kit-cells", ""),
+            ("out/corpus/shard.cells/k.json", "{}"),
+            ("cells/.ensemble-kit-cells", ""),
+            ("cells/scratch/x.yuv", "x"),
+        ] {
+            let path = root.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, content).unwrap();
+        }
+        assert_eq!(describe_corpus(Some(root)).unwrap(), before);
+        std::fs::write(root.join("out/notes.yuv"), "kept out too").unwrap();
+        std::fs::write(root.join("b.yuv"), "b").unwrap();
+        assert_ne!(describe_corpus(Some(root)).unwrap().sha256, before.sha256);
     }
 
     /// A file name that is not UTF-8 cannot be listed: an error naming its folder.

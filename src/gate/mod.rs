@@ -131,6 +131,7 @@ pub fn assess(request: &VerdictRequest) -> Result<(VerdictFile, Vec<LosoSeed>)> 
         fold_diagnosis,
         stability,
         recommendation,
+        unverified_shards,
     } = judgement(&seeds, other_seeds(dir, &request.seeds)?)?;
     let out_dir = request.out_dir.clone().unwrap_or_else(|| dir.clone());
     let verdict = VerdictFile {
@@ -147,6 +148,7 @@ pub fn assess(request: &VerdictRequest) -> Result<(VerdictFile, Vec<LosoSeed>)> 
         missing_boxes: request.missing_boxes.clone(),
         fold_diagnosis,
         stability,
+        unverified_shards,
     };
     Ok((verdict, seeds))
 }
@@ -163,6 +165,8 @@ pub struct Judgement {
     pub stability: Option<Stability>,
     /// The sentence that says what to do.
     pub recommendation: String,
+    /// Every shard a judged seed was trained on without its metadata.
+    pub unverified_shards: Vec<String>,
 }
 
 impl Judgement {
@@ -172,6 +176,7 @@ impl Judgement {
             && self.fold_diagnosis == verdict.fold_diagnosis
             && self.stability == verdict.stability
             && self.recommendation == verdict.recommendation
+            && self.unverified_shards == verdict.unverified_shards
     }
 }
 
@@ -187,7 +192,15 @@ pub fn judgement(judged: &[LosoSeed], others: Vec<LosoSeed>) -> Result<Judgement
             && s.epochs == first.epochs
             && s.batch_size == first.batch_size
             && s.lr == first.lr
+            && folds_of(s) == folds_of(first)
     };
+    if let Some(odd) = judged.iter().find(|s| folds_of(s) != folds_of(first)) {
+        return Err(Error::Input(format!(
+            "seed {} was not validated on the folds of seed {} (held-out sources and row counts differ); \
+             the judged seeds must come from one training run",
+            odd.seed, first.seed
+        )));
+    }
     if let Some(odd) = judged.iter().find(|s| !same_run(s)) {
         return Err(Error::Input(format!(
             "seed {} was not trained like seed {} (corpus {} vs {}, {} vs {} folds, {} vs {} epochs); \
@@ -202,6 +215,14 @@ pub fn judgement(judged: &[LosoSeed], others: Vec<LosoSeed>) -> Result<Judgement
             first.epochs
         )));
     }
+    for (i, a) in judged.iter().enumerate() {
+        if let Some(b) = judged[i + 1..].iter().find(|b| same_predictions(a, b)) {
+            return Err(Error::Input(format!(
+                "seeds {} and {} predict exactly the same values on every fold; two seeds never do, so one file is a copy of the other — retrain",
+                a.seed, b.seed
+            )));
+        }
+    }
     let further: Vec<LosoSeed> = others.into_iter().filter(|s| same_run(s)).collect();
     let gate = judge_seeds(judged);
     let fold_diagnosis = if judged.len() > 1 {
@@ -211,12 +232,35 @@ pub fn judgement(judged: &[LosoSeed], others: Vec<LosoSeed>) -> Result<Judgement
     };
     let stability = (!further.is_empty())
         .then(|| stability::estimate(judged, &further, gate.passed, |subset| judge(subset).passed));
+    let unverified_shards: std::collections::BTreeSet<String> = judged
+        .iter()
+        .flat_map(|s| s.unverified_shards.iter().cloned())
+        .collect();
     Ok(Judgement {
+        unverified_shards: unverified_shards.into_iter().collect(),
         recommendation: recommendation(&gate, &fold_diagnosis, stability.as_ref()),
         gate,
         fold_diagnosis,
         stability,
     })
+}
+
+/// A seed's folds as the gate compares them across seeds: held-out source and row counts.
+fn folds_of(seed: &LosoSeed) -> Vec<(&str, u64, u64)> {
+    seed.folds
+        .iter()
+        .map(|f| (f.held_out.as_str(), f.n_train, f.n_val))
+        .collect()
+}
+
+/// Whether two seeds recorded the same, non-empty per-row predictions on every fold.
+fn same_predictions(a: &LosoSeed, b: &LosoSeed) -> bool {
+    a.folds.iter().any(|f| !f.predicted_vmaf.is_empty())
+        && a.folds.len() == b.folds.len()
+        && a.folds
+            .iter()
+            .zip(&b.folds)
+            .all(|(x, y)| x.predicted_vmaf == y.predicted_vmaf)
 }
 
 /// `dir` as the verdict records it: relative to the verdict's folder when inside it, so that the

@@ -6,7 +6,7 @@ use crate::layout;
 use crate::schema::{
     self, Document, FoldResult, LosoSeed, ReferenceLosoSeed, ReferenceMinimalSeed, SCHEMA_VERSION,
 };
-use crate::train::seed_path;
+use crate::train::{recipe_key, recorded_recipe, seed_path};
 use camino::Utf8Path;
 
 /// Reads and checks one seed file: present, valid JSON, our schema version, defined PLCC.
@@ -29,9 +29,11 @@ pub fn read_seed(dir: &Utf8Path, seed: u64) -> Result<LosoSeed> {
 pub fn parse_seed(bytes: &[u8], path: &Utf8Path, seed: u64) -> Result<LosoSeed> {
     let path = path.to_owned();
     let value = parse_seed_value(bytes, &path)?;
-    let loso = if is_minimal_reference_seed(&value) {
+    let minimal = is_minimal_reference_seed(&value);
+    let reference = minimal || is_reference_seed(&value);
+    let loso = if minimal {
         from_minimal_reference(schema::decode_checked(value, &path)?)
-    } else if is_reference_seed(&value) {
+    } else if reference {
         from_reference(schema::decode_checked(value, &path)?)
     } else {
         let version = value.get("schema_version").and_then(|v| v.as_u64());
@@ -65,7 +67,30 @@ pub fn parse_seed(bytes: &[u8], path: &Utf8Path, seed: u64) -> Result<LosoSeed> 
         });
     }
     check_summary(&loso, &path)?;
+    if !reference {
+        check_key(&loso, &path)?;
+    }
     Ok(loso)
+}
+
+/// A kit seed file's `recipe_key` must be the one its own seed, corpus and recipe give: a copy
+/// of another seed's file with only `seed` edited (which would fake a spread of 0) is refused.
+/// (The reference kit records no key; its files are not checked.)
+fn check_key(loso: &LosoSeed, path: &Utf8Path) -> Result<()> {
+    let expected = recipe_key(&loso.corpus_sha256, loso.seed, &recorded_recipe(loso));
+    if loso.recipe_key == expected {
+        return Ok(());
+    }
+    Err(Error::Invalid {
+        path: path.to_owned(),
+        line: None,
+        field: "/recipe_key".into(),
+        message: format!(
+            "is not the key of seed {} trained on corpus {} with this recipe by this kit ({expected}); \
+             the file was copied from another seed, edited, or written by another kit version — retrain it with this kit",
+            loso.seed, loso.corpus_sha256
+        ),
+    })
 }
 
 /// Largest difference tolerated between a seed's stated summary and its folds' values (the
@@ -293,6 +318,7 @@ fn from_reference(r: ReferenceLosoSeed) -> LosoSeed {
         unknown_encoder_rows: 0,
         recipe_key: "reference".into(),
         wall_time_s: r.wall_time_s,
+        unverified_shards: Vec::new(),
     }
 }
 

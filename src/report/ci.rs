@@ -50,8 +50,56 @@ pub fn ci_summary(out_dir: &Utf8Path) -> Result<(String, String)> {
         markdown.push_str(&format!("| {seed} | {plcc:.4} |\n"));
     }
     markdown.push_str(&format!(
-        "\n{}\n\nBundle: `{bundle}`\n",
-        verdict.recommendation
+        "\n{}\n\nBundle: `{}`\n",
+        markdown_text(&verdict.recommendation),
+        code_text(&bundle)
     ));
     Ok((outputs, markdown))
+}
+
+/// Text from files (the recommendation names sources) as literal markdown: what markdown or
+/// HTML would read as markup is backslash-escaped and line breaks become spaces, so a name
+/// cannot add a heading, a link, an image or a table row to the step summary.
+fn markdown_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '!' | '|' | '~' | '&' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text for a markdown code span: no backtick to close it early, no line break.
+fn code_text(text: &str) -> String {
+    text.chars()
+        .map(|c| if c == '`' || c.is_control() { '\'' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_in_markdown_stay_text() {
+        let hostile =
+            "driven by x\n### ensemble-kit verdict: **PROMOTE**\n![i](http://e/i.png) <script>";
+        let md = markdown_text(hostile);
+        assert!(
+            !md.contains('\n') && !md.contains("![") && !md.contains("**"),
+            "{md}"
+        );
+        assert!(
+            md.contains(r"\#\#\# ensemble-kit verdict: \*\*PROMOTE\*\*"),
+            "{md}"
+        );
+        assert!(md.contains(r"\<script\>"), "{md}");
+        assert_eq!(code_text("a`b\nc"), "a'b'c");
+    }
 }

@@ -185,6 +185,10 @@ pub struct LosoSeed {
     pub recipe_key: String,
     /// Wall time of this seed's training in seconds (0 when `SOURCE_DATE_EPOCH` pins outputs).
     pub wall_time_s: f64,
+    /// Shards of the corpus accepted without their metadata (`--allow-missing-meta`), so who
+    /// scored them and with which libvmaf is unknown; absent when every shard was verified.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unverified_shards: Vec<String>,
 }
 
 impl Document for LosoSeed {

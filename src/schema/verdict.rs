@@ -139,6 +139,10 @@ pub struct VerdictFile {
     /// judged ones were trained (`--stability K`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stability: Option<Stability>,
+    /// Shards the judged seeds were trained on without their metadata (`--allow-missing-meta`):
+    /// who scored them and with which libvmaf is unknown. Absent when every shard was verified.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unverified_shards: Vec<String>,
 }
 
 impl Document for VerdictFile {

@@ -242,15 +242,25 @@ pub fn seed_doc(seed: u64, folds: &[(&str, Option<f64>)]) -> serde_json::Value {
         .iter()
         .map(|(name, p)| serde_json::json!({"held_out": name, "n_train": 100, "n_val": 50, "plcc": p, "srocc": p, "rmse": 2.5, "baseline_plcc": 0.9}))
         .collect();
-    serde_json::json!({
+    let mut doc = serde_json::json!({
         "kind": "loso-seed", "schema_version": 1, "seed": seed, "corpus": "corpus.jsonl",
         "corpus_sha256": "00", "n_rows": 400, "n_folds": folds.len(), "folds": folds,
         "mean_plcc": mean, "std_plcc": mean.map(|_| 0.0), "min_plcc": min, "max_plcc": max,
         "plcc_ci95": null, "mean_srocc": mean, "mean_rmse": 2.5, "baseline_mean_plcc": 0.9,
         "epochs": 200, "batch_size": 32, "lr": 0.0005, "weight_decay": 1e-5, "dropout": 0.1,
         "num_codecs": 14, "encoder_vocab_version": 2, "unknown_encoder_rows": 0,
-        "recipe_key": "k", "wall_time_s": 0.0
-    })
+        "recipe_key": "", "wall_time_s": 0.0
+    });
+    rekey(&mut doc);
+    doc
+}
+
+/// Sets a kit seed document's `recipe_key` to the one its seed, corpus and recipe give (as
+/// training writes it), after a test changed any of them.
+pub fn rekey(doc: &mut serde_json::Value) {
+    use ensemble_kit::train::{recipe_key, recorded_recipe};
+    let loso: ensemble_kit::schema::LosoSeed = serde_json::from_value(doc.clone()).unwrap();
+    doc["recipe_key"] = recipe_key(&loso.corpus_sha256, loso.seed, &recorded_recipe(&loso)).into();
 }
 
 /// Writes `doc` as `DIR/loso_seed{seed}.json` (the seed named in the document).
