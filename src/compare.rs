@@ -5,8 +5,8 @@
 //! they disagree, whether that is seed luck (both fragile) or a real difference.
 
 use crate::error::{Error, Result};
-use crate::schema::{self, VerdictFile};
-use crate::{gate, layout, train, verify};
+use crate::schema::{self, Stability, VerdictFile};
+use crate::{gate, layout, stability, train, verify};
 use camino::Utf8Path;
 use std::collections::BTreeSet;
 
@@ -148,14 +148,9 @@ fn deciding_rules(v: &VerdictFile) -> String {
 }
 
 fn fragility(v: &VerdictFile) -> String {
-    v.stability.as_ref().map_or(String::new(), |s| {
-        format!(
-            "; p_promote {:.3} over {} seeds ({})",
-            s.p_promote,
-            s.seeds.len(),
-            if s.fragile { "fragile" } else { "robust" }
-        )
-    })
+    v.stability
+        .as_ref()
+        .map_or(String::new(), |s| format!("; {}", stability::describe(s)))
 }
 
 /// The last line: agreement, or what a disagreement means given how fragile each side is.
@@ -164,22 +159,22 @@ fn conclusion(a: &VerdictFile, b: &VerdictFile) -> String {
         return format!("AGREE: both {}", a.verdict);
     }
     let says = format!("A says {}, B says {}", a.verdict, b.verdict);
+    let robust = |s: &Stability, v: &VerdictFile| s.label.backs(v.verdict);
     match (&a.stability, &b.stability) {
-        (Some(x), Some(y)) if x.fragile && y.fragile => format!(
-            "DISAGREE, but both fragile: {says}, and either could have come out the other way with other seeds (p_promote {:.2} and {:.2})",
-            x.p_promote, y.p_promote
+        (Some(x), Some(y)) if !robust(x, a) && !robust(y, b) => format!(
+            "DISAGREE, but neither side is robust: {says}, and either could have come out the other way with other seeds (A {}, B {})",
+            x.label, y.label
         ),
         (Some(x), Some(y)) => format!(
-            "DISAGREE, robustly: {says}, and at least one side is stable across seeds (p_promote {:.2} and {:.2}); the boxes really differ",
-            x.p_promote, y.p_promote
+            "DISAGREE, robustly: {says}, and at least one side is robust across seeds (A {}, B {}); the boxes really differ",
+            x.label, y.label
         ),
         (Some(known), None) | (None, Some(known)) => {
             let side = if a.stability.is_some() { "A" } else { "B" };
             let other = if side == "A" { "B" } else { "A" };
             format!(
-                "DISAGREE: {says}; {side} is {} (p_promote {:.2}) but how fragile {other} is is unknown (train further seeds with --stability K there too to tell luck from a real difference)",
-                if known.fragile { "fragile" } else { "robust" },
-                known.p_promote
+                "DISAGREE: {says}; {side} is {} but how fragile {other} is is unknown (train further seeds with --stability K there too to tell luck from a real difference)",
+                stability::describe(known)
             )
         }
         (None, None) => format!(

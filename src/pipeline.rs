@@ -37,8 +37,8 @@ pub struct FullRequest {
     pub merge_rules: merge::MergeRules,
     /// Seeds the gate judges.
     pub seeds: Vec<u64>,
-    /// Further seeds trained for the stability estimate.
-    pub further_seeds: u64,
+    /// Further seeds trained for the stability estimate (a count or `auto`).
+    pub further_seeds: stability::FurtherSeeds,
     /// Training recipe.
     pub recipe: Recipe,
     /// The results folder.
@@ -90,7 +90,7 @@ pub fn run(
     let _running = crate::atomic::lock_exclusive(&out.join(layout::LOCK), || {
         format!("another ensemble-kit run is using the results folder `{out}`; wait for it to finish or choose another --out-dir")
     })?;
-    let trained = stability::with_further_seeds(&request.seeds, request.further_seeds)?;
+    let possible = stability::with_further_seeds(&request.seeds, request.further_seeds.most())?;
     let shards = match &request.grid {
         Some(grid) => {
             progress.info("stage 1/6 doctor");
@@ -154,18 +154,26 @@ pub fn run(
 
     progress.info("stage 3/6 train");
     let loso_dir = out.join(layout::LOSO);
-    remove_all(layout::stale_files(
-        &loso_dir,
-        |name| layout::seed_of(name).is_some(),
-        |name| layout::seed_of(name).is_some_and(|s| trained.contains(&s)),
-    )?)?;
-    let train_request = train::TrainRequest {
-        out_dir: loso_dir.clone(),
-        seeds: trained,
-        recipe: request.recipe,
-        jobs: request.jobs,
+    let remove_seeds_but = |kept: &[u64]| {
+        remove_all(layout::stale_files(
+            &loso_dir,
+            |name| layout::seed_of(name).is_some(),
+            |name| layout::seed_of(name).is_some_and(|s| kept.contains(&s)),
+        )?)
     };
-    train::run(&train_request, &corpus, progress)?;
+    remove_seeds_but(&possible)?;
+    let trained =
+        stability::train_further(&request.seeds, request.further_seeds, progress, |seeds| {
+            let train_request = train::TrainRequest {
+                out_dir: loso_dir.clone(),
+                seeds: seeds.to_vec(),
+                recipe: request.recipe,
+                jobs: request.jobs,
+            };
+            train::run(&train_request, &corpus, progress)
+        })?;
+    // Seeds an earlier, longer `auto` run left must not join this run's estimate.
+    remove_seeds_but(&trained.iter().map(|s| s.seed).collect::<Vec<_>>())?;
 
     progress.info("stage 4/6 verdict");
     let corpus_root = request
@@ -227,11 +235,19 @@ pub fn run(
     })
 }
 
-/// The one screen printed at the end.
+/// The one screen printed at the end. Its last sentence says what is left after what `full`
+/// did (it exported and bundled already), not what is left after a bare `verdict`.
 pub fn summary(outcome: &FullOutcome) -> String {
+    let v = &outcome.verdict;
+    let left = gate::recommendation(
+        &v.gate,
+        &v.fold_diagnosis,
+        v.stability.as_ref(),
+        gate::NextStep::Send(&outcome.bundle),
+    );
     format!(
         "{}bundle: {}\nverify it with: ensemble-kit verify {}\n",
-        gate::summary(&outcome.verdict, &outcome.seeds),
+        gate::summary_ending(v, &outcome.seeds, &left),
         outcome.bundle,
         outcome.bundle
     )

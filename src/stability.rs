@@ -6,9 +6,17 @@
 //! compares with the reference kit's. On a corpus where one source's fold PLCC swings from seed
 //! to seed, whether those five pass is a coin toss; a confirmation that disagrees with the
 //! owner's verdict means something only when both say how fragile they are.
+//!
+//! How sure the share is (issue 22) comes from [`interval`]; the label — robust, fragile or
+//! undecided — is read off that interval, never off the point estimate alone.
+
+mod auto;
+pub mod interval;
+
+pub use auto::{train_further, FurtherSeeds};
 
 use crate::error::{Error, Result};
-use crate::schema::{FoldDiagnosis, LosoSeed, Stability};
+use crate::schema::{FoldDiagnosis, LosoSeed, Stability, StabilityLabel, Verdict};
 use crate::stats;
 use rand_core::{RngCore, SeedableRng};
 use std::collections::BTreeMap;
@@ -41,7 +49,9 @@ pub fn with_further_seeds(seeds: &[u64], further: u64) -> Result<Vec<u64>> {
     }
 }
 
-/// The per-source table printed by `train`, `verdict` and `full`.
+/// The per-source table printed by `train`, `verdict` and `full`. "share of spread" is each
+/// source's part of the seed-to-seed spread of the mean PLCC (see [`diagnose`]): 0–100 %,
+/// summing to 100 % over the sources.
 pub fn render_diagnosis(diagnosis: &[FoldDiagnosis]) -> String {
     let f = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.4}"));
     let width = diagnosis
@@ -73,18 +83,22 @@ pub fn render_diagnosis(diagnosis: &[FoldDiagnosis]) -> String {
 pub const EXACT_SUBSETS_MAX: u64 = 100_000;
 /// Random subsets drawn when the exact count is too large.
 pub const SAMPLED_SUBSETS: u64 = 20_000;
-/// `p_promote` strictly between these bounds makes a verdict fragile (see [`is_fragile`]).
-pub const FRAGILE_BELOW: f64 = 0.95;
-/// See [`FRAGILE_BELOW`].
-pub const FRAGILE_ABOVE: f64 = 0.05;
+/// An interval of `p_promote` wholly above this makes the verdict a robust PROMOTE (see
+/// [`label`]).
+pub const ROBUST_PROMOTE_ABOVE: f64 = 0.95;
+/// An interval of `p_promote` wholly below this makes the verdict a robust HOLD.
+pub const ROBUST_HOLD_BELOW: f64 = 0.05;
 /// A source drives the spread when its share is at least this many times its fair share
 /// (1 / folds) and at least [`DRIVER_SHARE_MIN`]; at most [`DRIVERS_MAX`] are named.
 const DRIVER_FAIR_SHARES: f64 = 2.0;
 const DRIVER_SHARE_MIN: f64 = 0.2;
 const DRIVERS_MAX: usize = 3;
 
-/// Per source, its fold PLCC across `seeds` and its share of the variance of the per-seed mean
-/// PLCC (the shares of all sources sum to 1 when the seeds disagree at all).
+/// Per source, its fold PLCC across `seeds` and its share of the spread of the per-seed mean
+/// PLCC. The variance of the mean splits exactly into per-source parts cov(fold PLCC, seed
+/// mean) / folds, but a part is negative for a source that moves against the others — a
+/// "−5 %" no reader can place. So negative parts count 0 (that source steadies the mean) and
+/// the rest are normalised: shares in [0, 1] that sum to 1 when the seeds disagree at all.
 pub fn diagnose(seeds: &[LosoSeed]) -> Vec<FoldDiagnosis> {
     let means: Vec<f64> = seeds.iter().map(|s| s.mean_plcc.unwrap_or(0.0)).collect();
     let mut by_source: BTreeMap<&str, Vec<Option<f64>>> = BTreeMap::new();
@@ -96,19 +110,26 @@ pub fn diagnose(seeds: &[LosoSeed]) -> Vec<FoldDiagnosis> {
                 .push(fold.plcc);
         }
     }
-    let folds = by_source.len() as f64;
     let variance = covariance(&means, &means);
-    by_source
-        .into_iter()
-        .map(|(source, plccs)| {
+    let parts: Vec<f64> = by_source
+        .values()
+        .map(|plccs| {
             let defined: Vec<f64> = plccs.iter().flatten().copied().collect();
-            let complete = defined.len() == means.len();
-            let share = match (complete, variance) {
+            match (defined.len() == means.len(), variance) {
                 (true, Some(v)) if v > 0.0 => {
-                    covariance(&defined, &means).map_or(0.0, |c| c / (folds * v))
+                    covariance(&defined, &means).map_or(0.0, |c| c.max(0.0))
                 }
                 _ => 0.0,
-            };
+            }
+        })
+        .collect();
+    let widening: f64 = parts.iter().sum();
+    by_source
+        .into_iter()
+        .zip(parts)
+        .map(|((source, plccs), part)| {
+            let defined: Vec<f64> = plccs.iter().flatten().copied().collect();
+            let share = if widening > 0.0 { part / widening } else { 0.0 };
             FoldDiagnosis {
                 source: source.to_owned(),
                 mean_plcc: stats::mean(defined.iter().copied()),
@@ -141,11 +162,10 @@ pub fn driving_sources(diagnosis: &[FoldDiagnosis]) -> Vec<String> {
 /// The stability block: over all subsets of `judged.len()` seeds drawn from the judged and the
 /// further seeds (all of them when there are at most [`EXACT_SUBSETS_MAX`], else
 /// [`SAMPLED_SUBSETS`] drawn with a fixed-seed ChaCha generator, so the result is reproducible),
-/// the share that `passes` (the gate) accepts.
+/// the share that `passes` (the gate) accepts, with its [`interval`] and [`label`].
 pub fn estimate(
     judged: &[LosoSeed],
     further: &[LosoSeed],
-    judged_passed: bool,
     passes: impl Fn(&[(u64, f64)]) -> bool,
 ) -> Stability {
     let pooled: Vec<&LosoSeed> = judged.iter().chain(further).collect();
@@ -181,29 +201,85 @@ pub fn estimate(
     let p_promote = passed as f64 / evaluated.max(1) as f64;
     let pooled_owned: Vec<LosoSeed> = pooled.into_iter().cloned().collect();
     let values: Vec<f64> = per_seed.iter().map(|(_, p)| *p).collect();
+    // The model's interval, widened to hold the counted share: where the normal model fits the
+    // seeds badly, the label can only become less sure.
+    let [lo, hi] = interval::credible_interval(&values, &interval::Rule::gate(k));
+    let p_promote_interval = [lo.min(p_promote), hi.max(p_promote)];
     Stability {
         seeds: per_seed.iter().map(|(s, _)| *s).collect(),
         subset_size: k as u64,
         subsets: evaluated,
-        exact,
+        all_subsets: exact,
         p_promote,
+        p_promote_interval,
+        confidence: interval::CONFIDENCE,
         per_seed_plcc_std: stats::sample_std(&values).unwrap_or(0.0),
-        fragile: is_fragile(p_promote, judged_passed),
+        label: label(p_promote_interval),
         driving_sources: driving_sources(&diagnose(&pooled_owned)),
     }
 }
 
-/// A verdict is fragile when other seed sets would often decide otherwise: 0.05 < p_promote <
-/// 0.95, or the judged seeds gave the rare outcome (a PROMOTE that at most 5 % of seed sets
-/// give, a HOLD against at least 95 %) — a fluke is no firmer than a coin toss.
-fn is_fragile(p_promote: f64, judged_passed: bool) -> bool {
-    let coin_toss = FRAGILE_ABOVE < p_promote && p_promote < FRAGILE_BELOW;
-    let fluke = if judged_passed {
-        p_promote <= FRAGILE_ABOVE
+/// The label an interval of `p_promote` earns: robust only when all of it lies beyond 0.95 (or
+/// below 0.05), fragile when all of it lies within [0.05, 0.95], undecided otherwise.
+pub fn label([lo, hi]: [f64; 2]) -> StabilityLabel {
+    if lo > ROBUST_PROMOTE_ABOVE {
+        StabilityLabel::RobustPromote
+    } else if hi < ROBUST_HOLD_BELOW {
+        StabilityLabel::RobustHold
+    } else if lo >= ROBUST_HOLD_BELOW && hi <= ROBUST_PROMOTE_ABOVE {
+        StabilityLabel::Fragile
     } else {
-        p_promote >= FRAGILE_BELOW
+        StabilityLabel::Undecided
+    }
+}
+
+impl StabilityLabel {
+    /// The verdict nearly every set of seeds gives, for a robust label.
+    pub fn robust_verdict(self) -> Option<Verdict> {
+        match self {
+            StabilityLabel::RobustPromote => Some(Verdict::Promote),
+            StabilityLabel::RobustHold => Some(Verdict::Hold),
+            StabilityLabel::Fragile | StabilityLabel::Undecided => None,
+        }
+    }
+
+    /// Whether other seeds would give `verdict` nearly always: robust, and robustly that.
+    pub fn backs(self, verdict: Verdict) -> bool {
+        self.robust_verdict() == Some(verdict)
+    }
+}
+
+impl std::fmt::Display for StabilityLabel {
+    /// The words every output uses: `robust PROMOTE`, `robust HOLD`, `fragile`, `undecided`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.robust_verdict() {
+            Some(v) => write!(f, "robust {v}"),
+            None if *self == StabilityLabel::Fragile => f.write_str("fragile"),
+            None => f.write_str("undecided"),
+        }
+    }
+}
+
+/// One line on a stability block, for the verdict text, `compare` and the Action summary:
+/// "robust PROMOTE: P(a 5-seed set passes) 0.98–1.00 (90 % interval; 1.00 of 56 sets of 8
+/// seeds)", with the advice to train more seeds when undecided.
+pub fn describe(s: &Stability) -> String {
+    let [lo, hi] = s.p_promote_interval;
+    let advice = if s.label == StabilityLabel::Undecided {
+        ": train more seeds (`--stability K` or `--stability auto`)"
+    } else {
+        ""
     };
-    coin_toss || fluke
+    format!(
+        "{}{advice}: P(a {}-seed set passes) {lo:.2}–{hi:.2} ({:.0} % interval; {:.3} of {} {}sets of {} seeds)",
+        s.label,
+        s.subset_size,
+        100.0 * s.confidence,
+        s.p_promote,
+        s.subsets,
+        if s.all_subsets { "" } else { "sampled " },
+        s.seeds.len()
+    )
 }
 
 /// Sample covariance (ddof 1) of two equally long series; `None` below two values.
@@ -262,18 +338,68 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_verdict_is_fragile_when_other_seeds_often_disagree_or_it_is_a_fluke() {
-        assert!(!is_fragile(1.0, true) && !is_fragile(0.96, true));
-        assert!(is_fragile(0.5, true) && is_fragile(0.5, false));
-        assert!(
-            is_fragile(1.0 / 56.0, true),
-            "a PROMOTE only 1 set in 56 gives"
+    fn the_label_follows_the_whole_interval() {
+        use StabilityLabel::*;
+        assert_eq!(label([0.96, 1.0]), RobustPromote);
+        assert_eq!(label([0.0, 0.04]), RobustHold);
+        assert_eq!(label([0.05, 0.95]), Fragile);
+        assert_eq!(label([0.2, 0.6]), Fragile);
+        assert_eq!(
+            label([0.0, 0.1]),
+            Undecided,
+            "a point near 0.02 is not enough"
         );
-        assert!(
-            !is_fragile(1.0 / 56.0, false),
-            "a HOLD nearly every set gives"
-        );
-        assert!(is_fragile(0.97, false), "a HOLD against 97 % of sets");
+        assert_eq!(label([0.9, 1.0]), Undecided);
+        assert_eq!(label([0.0, 1.0]), Undecided);
+        assert_eq!(RobustHold.to_string(), "robust HOLD");
+        assert!(RobustPromote.backs(Verdict::Promote) && !RobustHold.backs(Verdict::Promote));
+    }
+
+    /// Issue 21 item 28: a source that moves against the others used to get a negative share
+    /// ("−5.3 %"); shares are now readable: within 0–100 %, summing to 100 %.
+    #[test]
+    fn shares_of_spread_are_never_negative_and_sum_to_one() {
+        let dir = camino::Utf8PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/reference/loso"
+        ));
+        let template = crate::gate::read_seed(&dir, 0).unwrap();
+        let seeds: Vec<LosoSeed> = [0.90, 0.95, 0.99, 0.93, 0.97]
+            .iter()
+            .enumerate()
+            .map(|(n, &swing)| {
+                let against = 0.99 - 0.2 * (swing - 0.95);
+                let steady = 0.98 + 0.0001 * n as f64;
+                let mut seed = template.clone();
+                seed.seed = n as u64;
+                seed.folds.truncate(3);
+                for (fold, (name, plcc)) in seed.folds.iter_mut().zip([
+                    ("swing", swing),
+                    ("against", against),
+                    ("steady", steady),
+                ]) {
+                    fold.held_out = name.into();
+                    fold.plcc = Some(plcc);
+                }
+                seed.mean_plcc = Some((swing + against + steady) / 3.0);
+                seed
+            })
+            .collect();
+        let diagnosis = diagnose(&seeds);
+        let share = |name: &str| {
+            diagnosis
+                .iter()
+                .find(|d| d.source == name)
+                .unwrap()
+                .spread_share
+        };
+        assert_eq!(share("against"), 0.0);
+        assert!(share("swing") > 0.9 && share("steady") >= 0.0);
+        let total: f64 = diagnosis.iter().map(|d| d.spread_share).sum();
+        assert!((total - 1.0).abs() < 1e-12, "{diagnosis:?}");
+        let table = render_diagnosis(&diagnosis);
+        assert!(!table.contains('-') && !table.contains('−'), "{table}");
+        assert_eq!(driving_sources(&diagnosis), ["swing"]);
     }
 
     #[test]

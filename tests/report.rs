@@ -111,10 +111,20 @@ fn html_is_self_contained_and_shows_the_verdict_and_four_charts() {
         );
     }
     assert!(
-        page.contains("P(PROMOTE) over 5-seed subsets <b>0.286</b>"),
+        page.contains("% interval from a normal model of the per-seed mean PLCC; 0.286 of 21 sets of these seeds pass"),
         "6 of 21"
     );
-    assert!(page.contains("fragile</span>") && page.contains("driven by blur"));
+    assert!(
+        (page.contains("undecided</span>") || page.contains("fragile</span>"))
+            && !page.contains("robust HOLD")
+            && !page.contains("robust PROMOTE")
+            && page.contains("driven by blur"),
+        "one near-random seed out of seven is no robust verdict"
+    );
+    assert!(
+        page.contains("<th>share of spread</th>") && page.contains("Share of spread: how much"),
+        "the per-source shares and what they mean"
+    );
     assert!(
         page.contains("All 7 seed file(s)"),
         "the histogram counts every seed file"

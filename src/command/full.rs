@@ -27,9 +27,13 @@ pub struct FullArgs {
     pub grid: GridArgs,
     #[command(flatten)]
     pub seeds: SeedArgs,
-    /// Further seeds trained for the stability estimate (see `train --stability`).
-    #[arg(long, value_name = "K", default_value_t = stability::FULL_DEFAULT_FURTHER_SEEDS)]
-    pub stability: u64,
+    /// Further seeds trained for the stability estimate, or `auto` (see `train --stability`).
+    #[arg(
+        long,
+        value_name = "K|auto",
+        default_value_t = stability::FurtherSeeds::Count(stability::FULL_DEFAULT_FURTHER_SEEDS)
+    )]
+    pub stability: stability::FurtherSeeds,
     #[command(flatten)]
     pub recipe: RecipeArgs,
     /// The results folder.

@@ -20,9 +20,10 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub seeds: SeedArgs,
     /// Also train K further seeds (after the largest of --seeds) on the same folds, so that
-    /// `verdict` can say how often other seeds would pass the gate.
-    #[arg(long, value_name = "K", default_value_t = 0)]
-    pub stability: u64,
+    /// `verdict` can say how often other seeds would pass the gate; `auto` adds them in
+    /// batches until the stability label is decided (at most 40).
+    #[arg(long, value_name = "K|auto", default_value_t = stability::FurtherSeeds::Count(0))]
+    pub stability: stability::FurtherSeeds,
     #[command(flatten)]
     pub fit: FitArgs,
 }
@@ -32,13 +33,15 @@ pub struct TrainArgs {
 pub fn train(args: TrainArgs, context: &Context) -> Result<i32> {
     let progress = &context.progress;
     let corpus = args.shards.load()?;
-    let request = train::TrainRequest {
-        out_dir: args.out_dir,
-        seeds: stability::with_further_seeds(&args.seeds.seeds, args.stability)?,
-        recipe: args.fit.recipe.recipe(),
-        jobs: args.fit.jobs,
-    };
-    let seeds = train::run(&request, &corpus, progress)?;
+    let seeds = stability::train_further(&args.seeds.seeds, args.stability, progress, |seeds| {
+        let request = train::TrainRequest {
+            out_dir: args.out_dir.clone(),
+            seeds: seeds.to_vec(),
+            recipe: args.fit.recipe.recipe(),
+            jobs: args.fit.jobs,
+        };
+        train::run(&request, &corpus, progress)
+    })?;
     for s in &seeds {
         progress.info(&format!(
             "seed {}: mean PLCC {} (ridge baseline {})",
@@ -52,7 +55,7 @@ pub fn train(args: TrainArgs, context: &Context) -> Result<i32> {
     if seeds.len() > 1 && verdict_visible(progress) {
         progress::to_stderr(&format!(
             "per source, over seeds {:?}:\n{}",
-            request.seeds,
+            seeds.iter().map(|s| s.seed).collect::<Vec<_>>(),
             stability::render_diagnosis(&stability::diagnose(&seeds))
         ));
     }

@@ -12,7 +12,7 @@ pub use seed::{other_seeds, parse_seed, read_seed, seed_numbers};
 
 use crate::error::{Error, Result};
 use crate::schema::{
-    self, Document, FoldDiagnosis, Gate, LosoSeed, Stability, Verdict, VerdictFile, SCHEMA_VERSION,
+    self, Document, FoldDiagnosis, Gate, LosoSeed, Stability, VerdictFile, SCHEMA_VERSION,
 };
 use crate::{atomic, layout, stability, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -231,14 +231,19 @@ pub fn judgement(judged: &[LosoSeed], others: Vec<LosoSeed>) -> Result<Judgement
         Vec::new()
     };
     let stability = (!further.is_empty())
-        .then(|| stability::estimate(judged, &further, gate.passed, |subset| judge(subset).passed));
+        .then(|| stability::estimate(judged, &further, |subset| judge(subset).passed));
     let unverified_shards: std::collections::BTreeSet<String> = judged
         .iter()
         .flat_map(|s| s.unverified_shards.iter().cloned())
         .collect();
     Ok(Judgement {
         unverified_shards: unverified_shards.into_iter().collect(),
-        recommendation: recommendation(&gate, &fold_diagnosis, stability.as_ref()),
+        recommendation: recommendation(
+            &gate,
+            &fold_diagnosis,
+            stability.as_ref(),
+            NextStep::Export,
+        ),
         gate,
         fold_diagnosis,
         stability,
@@ -289,30 +294,42 @@ pub fn loso_dir_of(verdict_path: &Utf8Path, verdict: &VerdictFile) -> Utf8PathBu
     }
 }
 
+/// What is left after a PROMOTE, which depends on what the command that judged already did.
+#[derive(Debug, Clone, Copy)]
+pub enum NextStep<'a> {
+    /// `verdict` judged: export, bundle and send are left.
+    Export,
+    /// `full` judged, exported and bundled: only sending this bundle is left.
+    Send(&'a Utf8Path),
+}
+
 /// What to do next, in one sentence: promote or not, which rules failed, which sources drive a
-/// failing spread, and whether the verdict is fragile.
-fn recommendation(
+/// failing spread, and how firmly other seeds would agree (the stability label).
+pub fn recommendation(
     gate: &Gate,
     diagnosis: &[FoldDiagnosis],
     stability: Option<&Stability>,
+    next: NextStep,
 ) -> String {
-    let fragility = |other: Verdict| {
-        stability.filter(|s| s.fragile).map(|s| {
-            format!(
-                "{:.0} % of {}-seed sets out of {} seeds pass the gate, so another box may well say {other}",
-                100.0 * s.p_promote,
-                s.subset_size,
-                s.seeds.len()
-            )
-        })
-    };
+    let verdict = gate.verdict();
+    let firmness = stability.filter(|s| !s.label.backs(verdict)).map(|s| {
+        let why = stability::describe(s);
+        match s.label.robust_verdict() {
+            Some(other) => format!(
+                "the judged seeds are a fluke: other seeds would almost always say {other} ({why})"
+            ),
+            None => format!("this {verdict} is not robust: {why}"),
+        }
+    });
     if gate.passed {
-        let fragile = fragility(Verdict::Hold).map_or(String::new(), |f| {
-            format!(", but the verdict is fragile (only {f})")
-        });
-        return format!(
-            "Gate passed{fragile}: export the ensemble (ensemble-kit export), bundle the results and send the bundle to the model owner."
-        );
+        let caveat = firmness.map_or(String::new(), |f| format!(", but {f}"));
+        let left = match next {
+            NextStep::Export => "export the ensemble (ensemble-kit export), bundle the results and send the bundle to the model owner.".to_owned(),
+            NextStep::Send(bundle) => format!(
+                "the ensemble is exported and bundled; what is left is to send {bundle} to the model owner, who checks it with `ensemble-kit verify`."
+            ),
+        };
+        return format!("Gate passed{caveat}: {left}");
     }
     let mut failed = Vec::new();
     if !gate.mean_plcc_pass {
@@ -350,16 +367,21 @@ fn recommendation(
             gate.failing_seeds, gate.per_seed_min
         ));
     }
-    let fragile = fragility(Verdict::Promote)
-        .map_or(String::new(), |f| format!(" (this HOLD is fragile: {f})"));
+    let caveat = firmness.map_or(String::new(), |f| format!(" ({f})"));
     format!(
-        "Do not ship this model: {}{fragile}. Add or diversify sources and retrain.",
+        "Do not ship this model: {}{caveat}. Add or diversify sources and retrain.",
         failed.join("; ")
     )
 }
 
 /// The human summary printed on stderr: per-seed PLCC, spread, and which rule failed.
 pub fn summary(verdict: &VerdictFile, seeds: &[LosoSeed]) -> String {
+    summary_ending(verdict, seeds, &verdict.recommendation)
+}
+
+/// [`summary`] ending in `recommendation` instead of the verdict's own (for `full`, which has
+/// done more than `verdict` by the time it prints).
+pub fn summary_ending(verdict: &VerdictFile, seeds: &[LosoSeed], recommendation: &str) -> String {
     let g = &verdict.gate;
     let mut text = format!(
         "verdict: {}\n  seed  mean PLCC  min PLCC  baseline PLCC  95% CI\n",
@@ -390,15 +412,10 @@ pub fn summary(verdict: &VerdictFile, seeds: &[LosoSeed]) -> String {
     }
     if let Some(s) = &verdict.stability {
         text.push_str(&format!(
-            "  stability over seeds {:?}: {:.1} % of {} {}-seed sets pass (p_promote {:.3}{}); per-seed PLCC std {:.4}; {}{}\n",
+            "  stability over seeds {:?}: {}; per-seed PLCC std {:.4}{}\n",
             s.seeds,
-            100.0 * s.p_promote,
-            s.subsets,
-            s.subset_size,
-            s.p_promote,
-            if s.exact { ", exact" } else { ", sampled" },
+            stability::describe(s),
             s.per_seed_plcc_std,
-            if s.fragile { "FRAGILE" } else { "robust" },
             if s.driving_sources.is_empty() {
                 String::new()
             } else {
@@ -416,7 +433,7 @@ pub fn summary(verdict: &VerdictFile, seeds: &[LosoSeed]) -> String {
         pass(g.plcc_spread_pass),
         g.per_seed_min,
         pass(g.per_seed_pass),
-        verdict.recommendation
+        recommendation
     ));
     text
 }

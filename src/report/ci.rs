@@ -49,6 +49,9 @@ pub fn ci_summary(out_dir: &Utf8Path) -> Result<(String, String)> {
     for (seed, plcc) in seeds {
         markdown.push_str(&format!("| {seed} | {plcc:.4} |\n"));
     }
+    if let Some(s) = &verdict.stability {
+        markdown.push_str(&format!("\nStability: {}\n", crate::stability::describe(s)));
+    }
     markdown.push_str(&format!(
         "\n{}\n\nBundle: `{}`\n",
         markdown_text(&verdict.recommendation),

@@ -4,8 +4,8 @@
 use super::charts;
 use super::results::Results;
 use crate::error::Result;
-use crate::schema::Stability;
-use crate::schema::{Gate, LosoSeed};
+use crate::schema::{FoldDiagnosis, Gate, LosoSeed};
+use crate::schema::{Stability, StabilityLabel};
 
 /// Text made safe for HTML element content and attribute values.
 fn escape(text: &str) -> String {
@@ -139,6 +139,35 @@ fn rules_table(g: &Gate) -> String {
     html
 }
 
+/// The per-source diagnosis over the judged seeds, with what "share of spread" means.
+fn diagnosis_table(diagnosis: &[FoldDiagnosis]) -> String {
+    if diagnosis.is_empty() {
+        return String::new();
+    }
+    let f = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.4}"));
+    let mut html = String::from(
+        "<table><tr><th>held-out source</th><th>mean PLCC</th><th>min</th><th>max</th>\
+         <th>share of spread</th></tr>",
+    );
+    for d in diagnosis {
+        html.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1} %</td></tr>",
+            escape(&d.source),
+            f(d.mean_plcc),
+            f(d.min_plcc),
+            f(d.max_plcc),
+            100.0 * d.spread_share
+        ));
+    }
+    html.push_str(
+        "</table><p>Share of spread: how much of the seed-to-seed spread of the mean PLCC each \
+         held-out source accounts for — its fold PLCC's covariance with the seed mean. A source \
+         whose PLCC moves against the others steadies the mean and counts 0 %; the shares sum \
+         to 100 %. A source with a large share decides whether the seeds agree.</p>",
+    );
+    html
+}
+
 fn stability_text(stability: Option<&Stability>, n_seeds: usize, n_judged: usize) -> String {
     let Some(s) = stability else {
         return format!(
@@ -146,14 +175,27 @@ fn stability_text(stability: Option<&Stability>, n_seeds: usize, n_judged: usize
              stability estimate (further seeds, <code>--stability K</code>, give one).</p>"
         );
     };
+    let [lo, hi] = s.p_promote_interval;
     let mut parts = vec![format!(
-        "P(PROMOTE) over {}-seed subsets <b>{:.3}</b>",
-        s.subset_size, s.p_promote
+        "P(PROMOTE) for a {}-seed set <b>{lo:.2}–{hi:.2}</b> ({:.0} % interval from a normal \
+         model of the per-seed mean PLCC; {:.3} of {} {}sets of these seeds pass)",
+        s.subset_size,
+        100.0 * s.confidence,
+        s.p_promote,
+        s.subsets,
+        if s.all_subsets { "" } else { "sampled " },
     )];
-    parts.push(if s.fragile {
-        "<span class=\"fail\">fragile</span>: another set of seeds could decide otherwise".into()
-    } else {
-        "<span class=\"pass\">robust</span>".into()
+    parts.push(match s.label {
+        StabilityLabel::RobustPromote | StabilityLabel::RobustHold => {
+            format!("<span class=\"pass\">{}</span>", s.label)
+        }
+        StabilityLabel::Fragile => {
+            "<span class=\"fail\">fragile</span>: another set of seeds could decide otherwise"
+                .into()
+        }
+        StabilityLabel::Undecided => "<span class=\"fail\">undecided</span>: too few seeds to \
+             tell; train more seeds (<code>--stability K</code> or <code>--stability auto</code>)"
+            .into(),
     });
     parts.push(format!("per-seed PLCC std {:.4}", s.per_seed_plcc_std));
     if !s.driving_sources.is_empty() {
@@ -252,7 +294,7 @@ pub fn render(results: &Results) -> Result<String> {
     );
     html.push_str(&banner(results));
     html.push_str(&format!(
-        "<section class=\"summary\">{}<div><p>{}</p>{}</div></section>\n<div class=\"grid\">\n",
+        "<section class=\"summary\">{}<div><p>{}</p>{}{}</div></section>\n<div class=\"grid\">\n",
         rules_table(g),
         escape(&v.recommendation),
         stability_text(
@@ -260,6 +302,7 @@ pub fn render(results: &Results) -> Result<String> {
             results.seeds.len(),
             judged.len()
         ),
+        diagnosis_table(&v.fold_diagnosis),
     ));
     html.push_str(&figure(
         "Per-seed mean PLCC and the gate",

@@ -32,7 +32,9 @@ pub use provenance::{
     CellSummary, FailedCell, ImportedFile, ImportedShardMeta, ImportedSource, MergedMeta,
     MergedShard, ScoringBackend, ShardMeta, ShardSettings, ShardTools,
 };
-pub use verdict::{FoldDiagnosis, Gate, Stability, Verdict, VerdictCorpus, VerdictFile};
+pub use verdict::{
+    FoldDiagnosis, Gate, Stability, StabilityLabel, Verdict, VerdictCorpus, VerdictFile,
+};
 
 use crate::error::{Error, Result};
 use camino::Utf8Path;

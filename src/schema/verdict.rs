@@ -162,13 +162,16 @@ pub struct FoldDiagnosis {
     pub max_plcc: Option<f64>,
     /// Sample standard deviation (ddof 1).
     pub std_plcc: Option<f64>,
-    /// Its share of the variance of the per-seed mean PLCC: cov(fold PLCC, seed mean) /
-    /// (folds × var(seed mean)); the shares of all sources sum to 1 (0 when the seeds agree).
+    /// Its share of the seed-to-seed spread of the mean PLCC: its part cov(fold PLCC, seed
+    /// mean) / folds of var(seed mean), counted 0 when negative (a source that moves against
+    /// the others steadies the mean), then normalised over the sources that widen the spread,
+    /// so the shares lie in [0, 1] and sum to 1 (all 0 when the seeds agree).
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub spread_share: f64,
 }
 
 /// The stability estimate (`--stability K`): the gate applied to every set of judged-size seeds
-/// drawn from all trained seeds.
+/// drawn from all trained seeds, and how sure that share is given how few seeds it rests on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Stability {
     /// Every seed pooled: the judged ones, then the further ones.
@@ -177,17 +180,39 @@ pub struct Stability {
     pub subset_size: u64,
     /// Subsets evaluated.
     pub subsets: u64,
-    /// Whether every subset was evaluated (else a fixed-seed random sample of 20,000).
-    pub exact: bool,
-    /// Share of the subsets that pass the gate.
+    /// Whether every subset of the pooled seeds was evaluated (else a fixed-seed random sample
+    /// of 20,000). Says how `p_promote` was counted, not how sure it is: see
+    /// `p_promote_interval`.
+    pub all_subsets: bool,
+    /// Share of the subsets that pass the gate: the point estimate.
     #[schemars(range(min = 0.0, max = 1.0))]
     pub p_promote: f64,
+    /// Credible interval at `confidence` for the probability that a set of `subset_size` seeds
+    /// passes, from a normal model of the per-seed mean PLCC (widened to contain `p_promote`).
+    pub p_promote_interval: [f64; 2],
+    /// The interval's level (0.9).
+    pub confidence: f64,
     /// Sample standard deviation of the per-seed mean PLCC over all pooled seeds.
     pub per_seed_plcc_std: f64,
-    /// 0.05 < p_promote < 0.95: whether PROMOTE or HOLD comes out depends on the seeds drawn.
-    pub fragile: bool,
+    /// What the interval says: robust PROMOTE (it lies above 0.95), robust HOLD (below 0.05),
+    /// fragile (within [0.05, 0.95]) or undecided (it straddles 0.05 or 0.95: train more seeds).
+    pub label: StabilityLabel,
     /// The sources that explain most of the spread across the pooled seeds.
     pub driving_sources: Vec<String>,
+}
+
+/// How firmly the seeds decide the gate, read off the interval of `p_promote`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StabilityLabel {
+    /// Nearly every set of seeds passes: the whole interval lies above 0.95.
+    RobustPromote,
+    /// Nearly every set of seeds fails: the whole interval lies below 0.05.
+    RobustHold,
+    /// The outcome depends on the seeds drawn: the whole interval lies within [0.05, 0.95].
+    Fragile,
+    /// Too few seeds to say: the interval reaches across 0.05 or 0.95.
+    Undecided,
 }
 
 #[cfg(test)]
