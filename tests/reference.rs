@@ -149,7 +149,10 @@ fn a_disagreement_is_called_luck_or_real() {
         String::from_utf8(out.stdout).unwrap()
     };
     let luck = compare("hold", "promote");
-    assert!(luck.contains("DISAGREE, but neither side is robust"), "{luck}");
+    assert!(
+        luck.contains("DISAGREE, but neither side is robust"),
+        "{luck}"
+    );
     let real = compare("hold", "robust");
     assert!(real.contains("DISAGREE, robustly"), "{real}");
 }

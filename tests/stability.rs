@@ -468,8 +468,7 @@ fn stability_auto_trains_until_the_label_is_decided_or_the_cap() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let last = stderr
         .lines()
-        .filter(|l| l.contains("--stability auto"))
-        .last()
+        .rfind(|l| l.contains("--stability auto"))
         .unwrap_or_else(|| panic!("no auto progress:\n{stderr}"));
     let trained = loso
         .read_dir_utf8()
