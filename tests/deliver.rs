@@ -873,7 +873,7 @@ fn verify_bounds_the_json_it_holds_in_memory_for_the_whole_bundle() {
         "a small archive"
     );
     let out = std::process::Command::new("sh")
-        .args(["-c", "ulimit -v 1572864; exec \"$0\" verify \"$1\""])
+        .args(["-c", "ulimit -v 2097152; exec \"$0\" verify \"$1\""])
         .arg(assert_cmd::cargo::cargo_bin("ensemble-kit"))
         .arg(&forged)
         .output()

@@ -102,7 +102,7 @@ fn tarball_modes_follow_roles_not_the_checkouts_bits() {
     use std::os::unix::fs::PermissionsExt;
     let s = Scratch::new();
     let modes_from = |bits: u32| {
-        let project = s.join(format!("checkout-{bits:o}"));
+        let project = s.join(&format!("checkout-{bits:o}"));
         std::fs::create_dir_all(&project).unwrap();
         for dir in ["scripts", "schemas"] {
             let from = format!("{}/{dir}", env!("CARGO_MANIFEST_DIR"));
@@ -119,7 +119,7 @@ fn tarball_modes_follow_roles_not_the_checkouts_bits() {
                     .unwrap();
             }
         }
-        let out = s.join(format!("kit-{bits:o}.tar.gz"));
+        let out = s.join(&format!("kit-{bits:o}.tar.gz"));
         kit()
             .env("SOURCE_DATE_EPOCH", "1700000000")
             .args([
