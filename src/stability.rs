@@ -196,7 +196,7 @@ pub fn estimate(
 /// A verdict is fragile when other seed sets would often decide otherwise: 0.05 < p_promote <
 /// 0.95, or the judged seeds gave the rare outcome (a PROMOTE that at most 5 % of seed sets
 /// give, a HOLD against at least 95 %) — a fluke is no firmer than a coin toss.
-fn is_fragile(p_promote: f64, judged_passed: bool) -> bool {
+pub fn is_fragile(p_promote: f64, judged_passed: bool) -> bool {
     let coin_toss = FRAGILE_ABOVE < p_promote && p_promote < FRAGILE_BELOW;
     let fluke = if judged_passed {
         p_promote <= FRAGILE_ABOVE

@@ -58,6 +58,19 @@ pub const RECIPE_REVISION: u32 = 2;
 /// Epochs per fit unless the operator says otherwise (SPEC §6).
 pub const DEFAULT_EPOCHS: usize = 200;
 
+/// The `recipe_key` of a seed file this kit version trains on the corpus `corpus_sha256`: a
+/// re-run with the same key reuses the file, and a verdict's experiment knows the kit version
+/// that trained a seed file whose key is this one.
+pub fn recipe_key(corpus_sha256: &str, seed: u64, recipe: &Recipe) -> String {
+    digest::sha256_bytes(
+        format!(
+            "{corpus_sha256}|{seed}|{recipe:?}|r{RECIPE_REVISION}|{}",
+            env!("CARGO_PKG_VERSION")
+        )
+        .as_bytes(),
+    )
+}
+
 /// The default seeds of the gate.
 pub const DEFAULT_SEEDS: &[u64] = &[0, 1, 2, 3, 4];
 
@@ -293,17 +306,7 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
     }
     let jobs = budget::fits(request.jobs)?;
     let corpus_label = &corpus.label;
-    let key_of = |seed: u64| {
-        digest::sha256_bytes(
-            format!(
-                "{}|{seed}|{:?}|r{RECIPE_REVISION}|{}",
-                corpus.sha256,
-                request.recipe,
-                env!("CARGO_PKG_VERSION")
-            )
-            .as_bytes(),
-        )
-    };
+    let key_of = |seed: u64| recipe_key(&corpus.sha256, seed, &request.recipe);
 
     let mut finished: Vec<Option<LosoSeed>> = Vec::new();
     for &seed in &request.seeds {

@@ -139,6 +139,15 @@ fn is_reference_seed(value: &serde_json::Value) -> bool {
     value.get("kind").is_none() && value.get("schema_version").is_none()
 }
 
+/// The `recipe_key` a reference seed file is given in the kit's terms (the reference records
+/// none).
+const REFERENCE_RECIPE_KEY: &str = "reference";
+
+/// Whether a seed file (in the kit's terms) was written by the reference kit.
+pub fn is_reference(seed: &LosoSeed) -> bool {
+    seed.recipe_key == REFERENCE_RECIPE_KEY && seed.corpus_sha256.starts_with("reference:")
+}
+
 /// A reference seed file in the kit's terms. What the reference does not record stays empty:
 /// no corpus hash (it is named `reference:CORPUS`, so seeds of one reference corpus pool
 /// together and never match a kit corpus), no baseline, no interval.
@@ -187,7 +196,7 @@ fn from_reference(r: ReferenceLosoSeed) -> LosoSeed {
             other => other.to_string(),
         },
         unknown_encoder_rows: 0,
-        recipe_key: "reference".into(),
+        recipe_key: REFERENCE_RECIPE_KEY.into(),
         wall_time_s: r.wall_time_s,
     }
 }

@@ -2,6 +2,7 @@
 //! and why the seeds agree or not.
 
 use super::document::Document;
+use super::experiment::Experiment;
 #[cfg(doc)]
 use super::document::SCHEMA_VERSION;
 use schemars::JsonSchema;
@@ -139,6 +140,10 @@ pub struct VerdictFile {
     /// judged ones were trained (`--stability K`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stability: Option<Stability>,
+    /// What was measured, derived from the corpus, its shard metadata and the LOSO files
+    /// (absent in the reference kit's verdicts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<Experiment>,
 }
 
 impl Document for VerdictFile {
