@@ -753,7 +753,7 @@ fn verify_and_compare_read_the_bundle_once_so_a_pipe_works() {
         .timeout(std::time::Duration::from_secs(120))
         .assert()
         .code(0)
-        .stdout(contains("AGREE: both PROMOTE"));
+        .stdout(contains("CONFIRMS: both PROMOTE"));
 }
 
 #[test]

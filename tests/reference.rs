@@ -159,7 +159,10 @@ fn a_disagreement_is_called_luck_or_real() {
         String::from_utf8(out.stdout).unwrap()
     };
     let luck = compare("hold", "promote");
-    assert!(luck.contains("DISAGREES: the same experiment"), "{luck}");
+    assert!(
+        luck.contains("DISAGREES") && luck.contains("the same experiment, but A says HOLD"),
+        "{luck}"
+    );
     assert!(
         luck.contains("both sides are fragile") && luck.contains("seed luck explains it"),
         "{luck}"
