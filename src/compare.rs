@@ -55,7 +55,10 @@ pub fn load(path: &Utf8Path, max_total_size: u64) -> Result<Side> {
             layout::HOLD
         )));
     } else if path.as_str().ends_with(".tar.gz") {
-        ("bundle", verify::verify(path, None, max_total_size)?.verdict)
+        (
+            "bundle",
+            verify::verify(path, None, max_total_size)?.verdict,
+        )
     } else {
         ("verdict file", schema::read_json(path)?)
     };
@@ -184,14 +187,68 @@ pub fn rejudge(verdict: &VerdictFile, path: &Utf8Path) -> Result<()> {
     );
     let close = |a: f64, b: f64| (a - b).abs() <= REJUDGE_TOLERANCE;
     let checks = [
-        ("/gate/mean_plcc", close(g.mean_plcc, again.mean_plcc), format!("{} but the per-seed PLCCs give {}", g.mean_plcc, again.mean_plcc)),
-        ("/gate/plcc_spread", close(g.plcc_spread, again.plcc_spread), format!("{} but the per-seed PLCCs give {}", g.plcc_spread, again.plcc_spread)),
-        ("/gate/mean_plcc_pass", g.mean_plcc_pass == again.mean_plcc_pass, format!("{} but {:.5} against {} gives {}", g.mean_plcc_pass, again.mean_plcc, g.mean_plcc_threshold, again.mean_plcc_pass)),
-        ("/gate/plcc_spread_pass", g.plcc_spread_pass == again.plcc_spread_pass, format!("{} but {:.5} against {} gives {}", g.plcc_spread_pass, again.plcc_spread, g.plcc_spread_max, again.plcc_spread_pass)),
-        ("/gate/failing_seeds", g.failing_seeds == again.failing_seeds, format!("{:?} but the per-seed PLCCs give {:?}", g.failing_seeds, again.failing_seeds)),
-        ("/gate/per_seed_pass", g.per_seed_pass == again.per_seed_pass, format!("{} but the per-seed PLCCs give {}", g.per_seed_pass, again.per_seed_pass)),
-        ("/gate/passed", g.passed == again.passed, format!("{} but its rules give {}", g.passed, again.passed)),
-        ("/verdict", verdict.verdict == again.verdict(), format!("says {} but its gate's numbers give {}", verdict.verdict, again.verdict())),
+        (
+            "/gate/mean_plcc",
+            close(g.mean_plcc, again.mean_plcc),
+            format!(
+                "{} but the per-seed PLCCs give {}",
+                g.mean_plcc, again.mean_plcc
+            ),
+        ),
+        (
+            "/gate/plcc_spread",
+            close(g.plcc_spread, again.plcc_spread),
+            format!(
+                "{} but the per-seed PLCCs give {}",
+                g.plcc_spread, again.plcc_spread
+            ),
+        ),
+        (
+            "/gate/mean_plcc_pass",
+            g.mean_plcc_pass == again.mean_plcc_pass,
+            format!(
+                "{} but {:.5} against {} gives {}",
+                g.mean_plcc_pass, again.mean_plcc, g.mean_plcc_threshold, again.mean_plcc_pass
+            ),
+        ),
+        (
+            "/gate/plcc_spread_pass",
+            g.plcc_spread_pass == again.plcc_spread_pass,
+            format!(
+                "{} but {:.5} against {} gives {}",
+                g.plcc_spread_pass, again.plcc_spread, g.plcc_spread_max, again.plcc_spread_pass
+            ),
+        ),
+        (
+            "/gate/failing_seeds",
+            g.failing_seeds == again.failing_seeds,
+            format!(
+                "{:?} but the per-seed PLCCs give {:?}",
+                g.failing_seeds, again.failing_seeds
+            ),
+        ),
+        (
+            "/gate/per_seed_pass",
+            g.per_seed_pass == again.per_seed_pass,
+            format!(
+                "{} but the per-seed PLCCs give {}",
+                g.per_seed_pass, again.per_seed_pass
+            ),
+        ),
+        (
+            "/gate/passed",
+            g.passed == again.passed,
+            format!("{} but its rules give {}", g.passed, again.passed),
+        ),
+        (
+            "/verdict",
+            verdict.verdict == again.verdict(),
+            format!(
+                "says {} but its gate's numbers give {}",
+                verdict.verdict,
+                again.verdict()
+            ),
+        ),
     ];
     if let Some((field, _, message)) = checks.into_iter().find(|(_, ok, _)| !ok) {
         return Err(contradiction(field, message));
@@ -208,7 +265,10 @@ pub fn rejudge(verdict: &VerdictFile, path: &Utf8Path) -> Result<()> {
 /// label is what the `p_promote` gives. The one place that knows how stability is labelled.
 fn stability_state(s: &Stability, passed: bool) -> (&'static str, bool) {
     let label = if s.fragile { "fragile" } else { "robust" };
-    (label, s.fragile == stability::is_fragile(s.p_promote, passed))
+    (
+        label,
+        s.fragile == stability::is_fragile(s.p_promote, passed),
+    )
 }
 
 /// A side's stability label, when further seeds were trained.
@@ -279,7 +339,10 @@ fn short(sha: &str) -> String {
 }
 
 /// Distinct values of one shard fact, joined; unknown when any shard does not record it.
-fn shard_fact(e: &Experiment, fact: impl Fn(&schema::ExperimentShard) -> Option<String>) -> Option<String> {
+fn shard_fact(
+    e: &Experiment,
+    fact: impl Fn(&schema::ExperimentShard) -> Option<String>,
+) -> Option<String> {
     let shards = e.shards.get()?;
     let values: Option<BTreeSet<String>> = shards.iter().map(fact).collect();
     values.map(|v| v.into_iter().collect::<Vec<_>>().join(", "))
@@ -308,33 +371,147 @@ fn facts(a: &Side, b: &Side) -> Vec<(ComparedFact, Role)> {
         })
     };
     let rows: Vec<(&str, Role, Getter)> = vec![
-        ("references", Role::Input, Box::new(|s: &Side| (!s.experiment.sources.is_empty()).then(|| s.experiment.sources.len().to_string()))),
-        ("encoders", Role::Intended, Box::new(|s: &Side| shown(&s.experiment.encoders, |e| e.iter().map(|e| format!("{} ({} rows)", e.encoder, e.rows)).collect::<Vec<_>>().join(", ")))),
-        ("grid (cq)", Role::Input, Box::new(|s: &Side| shown(&s.experiment.cqs, |c| c.iter().map(u32::to_string).collect::<Vec<_>>().join(",")))),
-        ("frames scored", Role::Input, Box::new(|s: &Side| {
-            let frames: Option<BTreeSet<u64>> = s.experiment.sources.iter().map(|x| x.scored_frames.get().copied()).collect();
-            frames.filter(|f| !f.is_empty()).map(|f| f.into_iter().map(|n| n.to_string()).collect::<Vec<_>>().join(","))
-        })),
-        ("platforms", Role::Intended, Box::new(|s: &Side| shown(&s.experiment.platforms, |p| p.join(", ")))),
-        ("libvmaf", Role::Input, Box::new(|s: &Side| shard_fact(&s.experiment, |x| x.libvmaf_version.get().cloned()))),
-        ("vmaf model", Role::Input, Box::new(|s: &Side| shard_fact(&s.experiment, |x| x.vmaf_model.get().cloned()))),
-        ("vmaf sha256", Role::Input, Box::new(|s: &Side| shard_fact(&s.experiment, |x| x.vmaf_sha256.get().map(|h| short(h))))),
-        ("ffmpeg sha256", Role::Input, Box::new(|s: &Side| shard_fact(&s.experiment, |x| x.ffmpeg_sha256.get().map(|h| short(h))))),
-        ("epochs", Role::Recipe, recipe(|r| Some(r.epochs.to_string()))),
-        ("batch size", Role::Recipe, recipe(|r| Some(r.batch_size.to_string()))),
-        ("learning rate", Role::Recipe, recipe(|r| Some(r.lr.to_string()))),
-        ("weight decay", Role::Recipe, recipe(|r| Some(r.weight_decay.to_string()))),
-        ("dropout", Role::Recipe, recipe(|r| r.dropout.get().map(f64::to_string))),
-        ("features", Role::Recipe, recipe(|r| r.features.get().map(|f| f.join(",")))),
-        ("crf_norm", Role::Recipe, recipe(|r| r.crf_norm.get().cloned())),
-        ("kit version", Role::Input, recipe(|r| r.kit_version.get().cloned())),
-        ("gate thresholds", Role::Recipe, Box::new(|s: &Side| {
-            let g = &s.verdict.gate;
-            Some(format!("mean ≥ {}, spread ≤ {}, each ≥ {}", g.mean_plcc_threshold, g.plcc_spread_max, g.per_seed_min))
-        })),
-        ("judged seeds", Role::Recipe, Box::new(|s: &Side| Some(s.verdict.seeds.len().to_string()))),
-        ("seeds trained", Role::Intended, Box::new(|s: &Side| Some(format!("{:?}", s.experiment.seeds)))),
-        ("corpus sha256", Role::Intended, Box::new(|s: &Side| shown(&s.experiment.corpus_sha256, |h| short(h)))),
+        (
+            "references",
+            Role::Input,
+            Box::new(|s: &Side| {
+                (!s.experiment.sources.is_empty()).then(|| s.experiment.sources.len().to_string())
+            }),
+        ),
+        (
+            "encoders",
+            Role::Intended,
+            Box::new(|s: &Side| {
+                shown(&s.experiment.encoders, |e| {
+                    e.iter()
+                        .map(|e| format!("{} ({} rows)", e.encoder, e.rows))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+            }),
+        ),
+        (
+            "grid (cq)",
+            Role::Input,
+            Box::new(|s: &Side| {
+                shown(&s.experiment.cqs, |c| {
+                    c.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+                })
+            }),
+        ),
+        (
+            "frames scored",
+            Role::Input,
+            Box::new(|s: &Side| {
+                let frames: Option<BTreeSet<u64>> = s
+                    .experiment
+                    .sources
+                    .iter()
+                    .map(|x| x.scored_frames.get().copied())
+                    .collect();
+                frames.filter(|f| !f.is_empty()).map(|f| {
+                    f.into_iter()
+                        .map(|n| n.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+            }),
+        ),
+        (
+            "platforms",
+            Role::Intended,
+            Box::new(|s: &Side| shown(&s.experiment.platforms, |p| p.join(", "))),
+        ),
+        (
+            "libvmaf",
+            Role::Input,
+            Box::new(|s: &Side| shard_fact(&s.experiment, |x| x.libvmaf_version.get().cloned())),
+        ),
+        (
+            "vmaf model",
+            Role::Input,
+            Box::new(|s: &Side| shard_fact(&s.experiment, |x| x.vmaf_model.get().cloned())),
+        ),
+        (
+            "vmaf sha256",
+            Role::Input,
+            Box::new(|s: &Side| {
+                shard_fact(&s.experiment, |x| x.vmaf_sha256.get().map(|h| short(h)))
+            }),
+        ),
+        (
+            "ffmpeg sha256",
+            Role::Input,
+            Box::new(|s: &Side| {
+                shard_fact(&s.experiment, |x| x.ffmpeg_sha256.get().map(|h| short(h)))
+            }),
+        ),
+        (
+            "epochs",
+            Role::Recipe,
+            recipe(|r| Some(r.epochs.to_string())),
+        ),
+        (
+            "batch size",
+            Role::Recipe,
+            recipe(|r| Some(r.batch_size.to_string())),
+        ),
+        (
+            "learning rate",
+            Role::Recipe,
+            recipe(|r| Some(r.lr.to_string())),
+        ),
+        (
+            "weight decay",
+            Role::Recipe,
+            recipe(|r| Some(r.weight_decay.to_string())),
+        ),
+        (
+            "dropout",
+            Role::Recipe,
+            recipe(|r| r.dropout.get().map(f64::to_string)),
+        ),
+        (
+            "features",
+            Role::Recipe,
+            recipe(|r| r.features.get().map(|f| f.join(","))),
+        ),
+        (
+            "crf_norm",
+            Role::Recipe,
+            recipe(|r| r.crf_norm.get().cloned()),
+        ),
+        (
+            "kit version",
+            Role::Input,
+            recipe(|r| r.kit_version.get().cloned()),
+        ),
+        (
+            "gate thresholds",
+            Role::Recipe,
+            Box::new(|s: &Side| {
+                let g = &s.verdict.gate;
+                Some(format!(
+                    "mean ≥ {}, spread ≤ {}, each ≥ {}",
+                    g.mean_plcc_threshold, g.plcc_spread_max, g.per_seed_min
+                ))
+            }),
+        ),
+        (
+            "judged seeds",
+            Role::Recipe,
+            Box::new(|s: &Side| Some(s.verdict.seeds.len().to_string())),
+        ),
+        (
+            "seeds trained",
+            Role::Intended,
+            Box::new(|s: &Side| Some(format!("{:?}", s.experiment.seeds))),
+        ),
+        (
+            "corpus sha256",
+            Role::Intended,
+            Box::new(|s: &Side| shown(&s.experiment.corpus_sha256, |h| short(h))),
+        ),
     ];
     rows.into_iter()
         .map(|(fact, role, get)| {
@@ -363,7 +540,10 @@ fn deltas(a: Vec<(String, Option<f64>)>, b: Vec<(String, Option<f64>)>) -> Vec<P
     let keys: BTreeSet<&String> = ma.keys().chain(mb.keys()).collect();
     keys.into_iter()
         .map(|key| {
-            let (x, y) = (ma.get(key).copied().flatten(), mb.get(key).copied().flatten());
+            let (x, y) = (
+                ma.get(key).copied().flatten(),
+                mb.get(key).copied().flatten(),
+            );
             PlccDelta {
                 key: key.clone(),
                 a: x,
@@ -404,12 +584,17 @@ pub fn compare(a: &Side, b: &Side) -> CompareReport {
             .collect()
     };
     let different_bytes = names(&ReferenceMatch::DifferentBytes);
-    let (only_a, only_b) = (names(&ReferenceMatch::OnlyInA), names(&ReferenceMatch::OnlyInB));
+    let (only_a, only_b) = (
+        names(&ReferenceMatch::OnlyInA),
+        names(&ReferenceMatch::OnlyInB),
+    );
     let by_name = names(&ReferenceMatch::SharedByName);
     let shared = references.len() - only_a.len() - only_b.len();
     let recipe_differs: Vec<String> = table
         .iter()
-        .filter(|(f, role)| *role == Role::Recipe && f.status == "differs" && f.fact != "references")
+        .filter(|(f, role)| {
+            *role == Role::Recipe && f.status == "differs" && f.fact != "references"
+        })
         .map(|(f, _)| format!("{} ({} vs {})", f.fact, f.a, f.b))
         .collect();
     let unknown_side = [("A", a), ("B", b)]
@@ -556,7 +741,14 @@ fn attribution(
         list.iter()
             .filter_map(|d| d.delta.map(|x| (d, x)))
             .max_by(|x, y| x.1.abs().total_cmp(&y.1.abs()))
-            .map(|(d, x)| (d.key.clone(), d.a.unwrap_or(f64::NAN), d.b.unwrap_or(f64::NAN), x))
+            .map(|(d, x)| {
+                (
+                    d.key.clone(),
+                    d.a.unwrap_or(f64::NAN),
+                    d.b.unwrap_or(f64::NAN),
+                    x,
+                )
+            })
     };
     match worst(per_source) {
         Some((key, x, y, d)) => lines.push(format!(
@@ -621,15 +813,28 @@ fn render(report: &CompareReport, a: &Side, b: &Side) -> String {
             side.mean_plcc,
             side.plcc_spread,
             deciding_rules(v),
-            side.stability.as_ref().map_or(String::new(), |label| format!(
-                "; p_promote {:.3} over {} seeds ({label})",
-                side.p_promote.unwrap_or(f64::NAN),
-                v.stability.as_ref().map_or(0, |s| s.seeds.len())
-            ))
+            side.stability
+                .as_ref()
+                .map_or(String::new(), |label| format!(
+                    "; p_promote {:.3} over {} seeds ({label})",
+                    side.p_promote.unwrap_or(f64::NAN),
+                    v.stability.as_ref().map_or(0, |s| s.seeds.len())
+                ))
         ));
     }
-    let width = report.facts.iter().map(|f| f.fact.chars().count()).max().unwrap_or(0);
-    let a_width = report.facts.iter().map(|f| f.a.chars().count()).max().unwrap_or(0).max(1);
+    let width = report
+        .facts
+        .iter()
+        .map(|f| f.fact.chars().count())
+        .max()
+        .unwrap_or(0);
+    let a_width = report
+        .facts
+        .iter()
+        .map(|f| f.a.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(1);
     text.push_str("experiment:\n");
     for f in &report.facts {
         let note = match (f.status.as_str(), f.intended) {
@@ -658,7 +863,10 @@ fn render(report: &CompareReport, a: &Side, b: &Side) -> String {
     if report.identical_training {
         text.push_str(&format!(
             "identical training: both trained corpus {} with seeds {:?}\n",
-            a.experiment.corpus_sha256.get().map_or("?".into(), |h| short(h)),
+            a.experiment
+                .corpus_sha256
+                .get()
+                .map_or("?".into(), |h| short(h)),
             a.experiment.seeds
         ));
     }
@@ -684,7 +892,12 @@ fn seed_rows(a: &Side, b: &Side) -> String {
     let per_seed = |v: &VerdictFile| -> Vec<(String, Option<f64>)> {
         v.seeds
             .iter()
-            .map(|s| (s.to_string(), v.gate.per_seed_plccs.get(&s.to_string()).copied()))
+            .map(|s| {
+                (
+                    s.to_string(),
+                    v.gate.per_seed_plccs.get(&s.to_string()).copied(),
+                )
+            })
             .collect()
     };
     let mut list = deltas(per_seed(&a.verdict), per_seed(&b.verdict));

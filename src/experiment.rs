@@ -75,17 +75,18 @@ impl CorpusEvidence {
 
 /// The last component of a path as recorded (`corpus/shard.jsonl` → `shard.jsonl`).
 fn file_name(path: &str) -> String {
-    Utf8Path::new(path)
-        .file_name()
-        .unwrap_or(path)
-        .to_owned()
+    Utf8Path::new(path).file_name().unwrap_or(path).to_owned()
 }
 
 /// Finds the corpus a kit LOSO folder's seed files name: `given` shards when the caller knows
 /// them, else the recorded paths taken relative to the folder's parent (a `full` results
 /// folder) and then as given (relative to the working folder). `None` for a reference run, or
 /// when nothing found hashes to the recorded corpus.
-pub fn locate(loso_dir: &Utf8Path, seed: &LosoSeed, given: &[Utf8PathBuf]) -> Option<CorpusEvidence> {
+pub fn locate(
+    loso_dir: &Utf8Path,
+    seed: &LosoSeed,
+    given: &[Utf8PathBuf],
+) -> Option<CorpusEvidence> {
     if gate::is_reference(seed) {
         return None;
     }
@@ -98,7 +99,13 @@ pub fn locate(loso_dir: &Utf8Path, seed: &LosoSeed, given: &[Utf8PathBuf]) -> Op
     let parent = loso_dir.parent().unwrap_or(Utf8Path::new(""));
     let beside: Vec<Utf8PathBuf> = recorded
         .iter()
-        .map(|p| if p.is_relative() { parent.join(p) } else { p.clone() })
+        .map(|p| {
+            if p.is_relative() {
+                parent.join(p)
+            } else {
+                p.clone()
+            }
+        })
         .collect();
     [given.to_vec(), beside, recorded]
         .into_iter()
@@ -288,9 +295,7 @@ fn encoder_plccs(
                     .map(|r| f64::from(r.vmaf as f32))
                     .collect::<Vec<_>>(),
             );
-            if rows.is_empty()
-                || truth != fold.true_vmaf
-                || fold.predicted_vmaf.len() != rows.len()
+            if rows.is_empty() || truth != fold.true_vmaf || fold.predicted_vmaf.len() != rows.len()
             {
                 return None;
             }
@@ -395,7 +400,12 @@ fn recipe(judged: &[LosoSeed], producer: Producer) -> ExperimentRecipe {
         weight_decay: first.weight_decay,
         dropout: (producer == Producer::Kit).then_some(first.dropout).into(),
         features: ours
-            .then(|| features::FEATURE_ORDER.iter().map(|f| f.to_string()).collect())
+            .then(|| {
+                features::FEATURE_ORDER
+                    .iter()
+                    .map(|f| f.to_string())
+                    .collect()
+            })
             .into(),
         crf_norm: ours.then(export::crf_norm_convention).into(),
         kit_version: ours.then(|| env!("CARGO_PKG_VERSION").to_owned()).into(),

@@ -12,8 +12,8 @@
 
 use crate::archive::{self, SizeCap};
 use crate::error::{Error, Result};
-use crate::layout::MANIFEST;
 use crate::experiment::{self, CorpusEvidence};
+use crate::layout::MANIFEST;
 use crate::merge::{self, Provenance};
 use crate::schema::{self, CorpusRow, LosoSeed, Manifest, Sidecar, Verdict, VerdictFile};
 use crate::{gate, layout};
@@ -501,7 +501,10 @@ impl Contents {
                 Some(parsed) => Some(parsed.clone()?),
                 None => None,
             };
-            let file = Utf8Path::new(member).file_name().unwrap_or(member).to_owned();
+            let file = Utf8Path::new(member)
+                .file_name()
+                .unwrap_or(member)
+                .to_owned();
             files.push((file, provenance));
         }
         CorpusEvidence::from_rows(rows, files)
@@ -523,10 +526,9 @@ impl Contents {
         let evidence = self.corpus_evidence();
         let again = experiment::derive(judged, others, evidence.as_ref());
         // Through the same text as the file's, so that floats compare as read.
-        let again: schema::Experiment = serde_json::from_str(
-            &serde_json::to_string(&again).expect("experiments serialise"),
-        )
-        .expect("experiments read back");
+        let again: schema::Experiment =
+            serde_json::from_str(&serde_json::to_string(&again).expect("experiments serialise"))
+                .expect("experiments read back");
         let expected = if again.corpus_found {
             again
         } else {
@@ -540,7 +542,11 @@ impl Contents {
         if stated != expected {
             problems.push(format!(
                 "stale: {name}'s experiment is not what its bundled LOSO files{} give",
-                if expected.corpus_found { " and corpus" } else { "" }
+                if expected.corpus_found {
+                    " and corpus"
+                } else {
+                    ""
+                }
             ));
         }
     }

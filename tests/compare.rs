@@ -124,10 +124,17 @@ fn json(path: &Utf8Path) -> serde_json::Value {
 fn two_boxes_with_other_encoders_compare_and_changed_bytes_do_not() {
     let s = Scratch::new();
     let refs_a = refs(&s.join("refs"), SCENES);
-    let x264: Vec<&str> = [SMALL, &["--ref-dir", refs_a.as_str(), "--encoders", "libx264"]].concat();
+    let x264: Vec<&str> = [
+        SMALL,
+        &["--ref-dir", refs_a.as_str(), "--encoders", "libx264"],
+    ]
+    .concat();
     let a = full(s.path(), "a", &x264, false);
-    let nvenc: Vec<&str> =
-        [SMALL, &["--ref-dir", refs_a.as_str(), "--encoders", "h264_nvenc"]].concat();
+    let nvenc: Vec<&str> = [
+        SMALL,
+        &["--ref-dir", refs_a.as_str(), "--encoders", "h264_nvenc"],
+    ]
+    .concat();
     let b = full(s.path(), "b", &nvenc, true);
 
     // The experiment block: derived from the corpus, its metadata and the LOSO files.
@@ -148,7 +155,10 @@ fn two_boxes_with_other_encoders_compare_and_changed_bytes_do_not() {
     assert_eq!(e["encoders"][0]["rows"], 3 * 2 * 4);
     assert_eq!(e["cqs"], serde_json::json!([19, 37]));
     assert_eq!(e["shards"][0]["vmaf_model"], "vmaf_v0.6.1");
-    assert_eq!(e["shards"][0]["libvmaf_version"].as_str().unwrap().len() > 0, true);
+    assert!(!e["shards"][0]["libvmaf_version"]
+        .as_str()
+        .unwrap()
+        .is_empty());
     assert_eq!(e["recipe"]["epochs"], 3);
     assert_eq!(e["recipe"]["kit_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(e["seeds"], serde_json::json!([0, 1]));
@@ -196,8 +206,11 @@ fn two_boxes_with_other_encoders_compare_and_changed_bytes_do_not() {
             ("test", "testsrc2=s=64x64:r=25,hue=h=90"),
         ],
     );
-    let changed: Vec<&str> =
-        [SMALL, &["--ref-dir", refs_c.as_str(), "--encoders", "h264_nvenc"]].concat();
+    let changed: Vec<&str> = [
+        SMALL,
+        &["--ref-dir", refs_c.as_str(), "--encoders", "h264_nvenc"],
+    ]
+    .concat();
     let c = full(s.path(), "c", &changed, true);
     let (code, stdout, _) = compare(s.path(), &a, &c, &[]);
     assert_eq!(code, 3, "{stdout}");
@@ -205,7 +218,10 @@ fn two_boxes_with_other_encoders_compare_and_changed_bytes_do_not() {
         stdout.contains("NOT COMPARABLE") && stdout.contains("different bytes: test_64x64"),
         "{stdout}"
     );
-    assert!(stdout.contains("test_64x64  SAME NAME, DIFFERENT BYTES"), "{stdout}");
+    assert!(
+        stdout.contains("test_64x64  SAME NAME, DIFFERENT BYTES"),
+        "{stdout}"
+    );
 
     // `verify` derives the experiment again from the bundled corpus and refuses another one.
     let mut forged = json(&verdict_file(&s.join("a")));
@@ -226,7 +242,9 @@ fn two_boxes_with_other_encoders_compare_and_changed_bytes_do_not() {
         .args(["verify", bundle_of(&s.join("a")).as_str()])
         .assert()
         .code(2)
-        .stderr(contains("experiment is not what its bundled LOSO files and corpus give"));
+        .stderr(contains(
+            "experiment is not what its bundled LOSO files and corpus give",
+        ));
 }
 
 /// Acceptance: the reference kit's LOSO folder (real clips) against a `full --demo` bundle
@@ -346,7 +364,10 @@ fn an_imported_reference_corpus_compares_with_the_reference_loso_by_name_only() 
         stdout.contains("matched by name only; bytes unverified"),
         "{stdout}"
     );
-    assert!(stdout.contains("crowd  shared by name; bytes unverified"), "{stdout}");
+    assert!(
+        stdout.contains("crowd  shared by name; bytes unverified"),
+        "{stdout}"
+    );
     // Another recipe is another experiment.
     reference_loso(&s.join("reference-200"), 200);
     let (code, stdout, _) = compare(s.path(), &s.join("reference-200"), &kit_verdict, &[]);
@@ -379,7 +400,10 @@ fn the_same_corpus_and_seeds_are_identical_training() {
     kit_loso(&s.join("two"), "c1", ABCD);
     let (code, stdout, _) = compare(s.path(), &s.join("one"), &s.join("two"), &[]);
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("identical training: both trained corpus c1"), "{stdout}");
+    assert!(
+        stdout.contains("identical training: both trained corpus c1"),
+        "{stdout}"
+    );
     assert!(stdout.contains("CONFIRMS"), "{stdout}");
     kit_loso(&s.join("three"), "c2", ABCD);
     let (code, stdout, _) = compare(s.path(), &s.join("one"), &s.join("three"), &[]);
@@ -431,9 +455,13 @@ fn a_verdict_file_that_contradicts_its_numbers_is_refused() {
     let original = json(&promote);
     assert!(original["stability"].is_object(), "seed 5 gives stability");
     let (code, stdout, _) = compare(s.path(), &promote, &s.join("run"), &[]);
-    assert_eq!(code, 0, "the honest file confirms its own folder:\n{stdout}");
+    assert_eq!(
+        code, 0,
+        "the honest file confirms its own folder:\n{stdout}"
+    );
 
-    let cases: [(&str, fn(&mut serde_json::Value)); 4] = [
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit); 4] = [
         ("/gate/mean_plcc", |v| v["gate"]["mean_plcc"] = 0.31.into()),
         ("/verdict", |v| v["verdict"] = "HOLD".into()),
         ("/stability", |v| v["stability"]["p_promote"] = 0.5.into()),
@@ -451,9 +479,11 @@ fn a_verdict_file_that_contradicts_its_numbers_is_refused() {
             "{field}: {stderr}"
         );
     }
-    let text = std::fs::read_to_string(&promote)
-        .unwrap()
-        .replacen("\"mean_plcc\": ", "\"mean_plcc\": NaN, \"x\": ", 1);
+    let text = std::fs::read_to_string(&promote).unwrap().replacen(
+        "\"mean_plcc\": ",
+        "\"mean_plcc\": NaN, \"x\": ",
+        1,
+    );
     let path = s.join("nan.json");
     std::fs::write(&path, text).unwrap();
     let (code, _, stderr) = compare(s.path(), &path, &promote, &[]);

@@ -21,8 +21,8 @@ fn fixture(name: &str) -> Utf8PathBuf {
 fn kit_loso(dir: &Utf8Path, swing: &[f64; 10]) {
     for (seed, &d) in swing.iter().enumerate() {
         let steady = 0.99 + 0.0001 * seed as f64;
-        let folds = [("a", steady), ("b", steady), ("c", steady), ("d", d)]
-            .map(|(n, p)| (n, Some(p)));
+        let folds =
+            [("a", steady), ("b", steady), ("c", steady), ("d", d)].map(|(n, p)| (n, Some(p)));
         let mut doc = seed_doc(seed as u64, &folds);
         // Each folder its own corpus (one box's copy): not identical training.
         doc["corpus_sha256"] = dir.file_name().unwrap().into();
@@ -172,8 +172,5 @@ fn a_disagreement_is_called_luck_or_real() {
         real.contains("at least one side is stable across seeds"),
         "{real}"
     );
-    assert!(
-        real.contains("the source that moved most is d"),
-        "{real}"
-    );
+    assert!(real.contains("the source that moved most is d"), "{real}");
 }

@@ -91,10 +91,12 @@ pub fn verify(args: VerifyArgs) -> Result<i32> {
 
 /// `ensemble-kit compare`.
 #[derive(Debug, Args)]
-#[command(after_help = "Exit codes: 0 CONFIRMS (the same experiment, the same verdict), \
+#[command(
+    after_help = "Exit codes: 0 CONFIRMS (the same experiment, the same verdict), \
 1 DISAGREES (the same experiment, another verdict), 2 bad input (unreadable, or a verdict file \
 that contradicts its own numbers), 3 NOT COMPARABLE (no reference in common, other references, \
-a shared name with other bytes, or another gate recipe).")]
+a shared name with other bytes, or another gate recipe)."
+)]
 pub struct CompareArgs {
     /// The first verdict file, results bundle or LOSO folder.
     pub a: Utf8PathBuf,

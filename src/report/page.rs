@@ -299,7 +299,12 @@ pub fn render(results: &Results) -> Result<String> {
         escape(&first.corpus),
         first.n_rows,
         first.n_folds,
-        escape(first.corpus_sha256.get(..12).unwrap_or(&first.corpus_sha256)),
+        escape(
+            first
+                .corpus_sha256
+                .get(..12)
+                .unwrap_or(&first.corpus_sha256)
+        ),
         escape(&v.loso_dir),
         env!("CARGO_PKG_VERSION"),
     ));
@@ -324,7 +329,10 @@ fn experiment_section(experiment: Option<&Experiment>) -> String {
                 "{} (sha256 {}, {}, {} frames)",
                 s.name,
                 known(&s.sha256, |h| h.get(..12).unwrap_or(h).to_owned()),
-                known(&s.geometry, |g| format!("{}x{} @ {}", g.width, g.height, g.fps)),
+                known(&s.geometry, |g| format!(
+                    "{}x{} @ {}",
+                    g.width, g.height, g.fps
+                )),
                 known(&s.frames, u64::to_string)
             )
         })

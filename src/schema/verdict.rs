@@ -2,9 +2,9 @@
 //! and why the seeds agree or not.
 
 use super::document::Document;
-use super::experiment::Experiment;
 #[cfg(doc)]
 use super::document::SCHEMA_VERSION;
+use super::experiment::Experiment;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
