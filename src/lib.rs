@@ -25,6 +25,7 @@ pub mod digest;
 pub mod distribution;
 pub mod doctor;
 pub mod error;
+pub mod experiment;
 pub mod export;
 pub mod gate;
 pub mod import;

@@ -54,7 +54,8 @@ pub struct Corpus {
     pub label: String,
 }
 
-fn key(row: &CorpusRow) -> RowKey {
+/// The identity of `row` across shards.
+pub fn key(row: &CorpusRow) -> RowKey {
     (
         row.src_sha256.clone(),
         row.encoder.clone(),
@@ -75,9 +76,13 @@ fn timeless(row: &CorpusRow) -> CorpusRow {
 pub const IMPORTED_VMAF: &str = "unknown (imported from the reference kit)";
 
 /// What sits beside a shard: a shard's, an imported shard's or a merged corpus's metadata.
-enum Provenance {
+#[derive(Clone)]
+pub enum Provenance {
+    /// Scored by the kit (`corpus`).
     Shard(Box<ShardMeta>),
+    /// Imported from the reference kit's rows (`import-corpus`).
     Imported(Box<ImportedShardMeta>),
+    /// A merge of several.
     Merged(Box<MergedMeta>),
 }
 
@@ -101,14 +106,20 @@ impl Provenance {
     }
 }
 
-fn provenance(shard: &Utf8Path) -> Result<Option<Provenance>> {
+/// The metadata beside `shard`, if any, checked against its schema (not against the shard).
+pub fn provenance(shard: &Utf8Path) -> Result<Option<Provenance>> {
     let path = meta_path(shard);
     if !path.exists() {
         return Ok(None);
     }
     // One read: the kind and the document checked come from the same bytes.
-    let value = schema::read_value(&path)?;
-    Ok(Some(match schema::kind_of(&value) {
+    decode_provenance(schema::read_value(&path)?, &path).map(Some)
+}
+
+/// A metadata document (read from `path`, or a bundle member so named) as the kind it claims.
+pub fn decode_provenance(value: serde_json::Value, path: &Utf8Path) -> Result<Provenance> {
+    let path = path.to_owned();
+    Ok(match schema::kind_of(&value) {
         Some(MergedMeta::SCHEMA) => {
             Provenance::Merged(Box::new(schema::decode_checked(value, &path)?))
         }
@@ -116,7 +127,7 @@ fn provenance(shard: &Utf8Path) -> Result<Option<Provenance>> {
             Provenance::Imported(Box::new(schema::decode_checked(value, &path)?))
         }
         _ => Provenance::Shard(Box::new(schema::decode_checked(value, &path)?)),
-    }))
+    })
 }
 
 /// The shard's metadata, checked against the shard: it must exist (unless `allow_missing`) and
@@ -290,11 +301,6 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
         )));
     }
     let rows: Vec<CorpusRow> = rows.into_values().map(|(row, _)| row).collect();
-    let mut canonical = Vec::new();
-    for row in &rows {
-        serde_json::to_writer(&mut canonical, &timeless(row)).expect("rows serialise");
-        canonical.push(b'\n');
-    }
     Ok(Corpus {
         label: files
             .iter()
@@ -304,13 +310,24 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
         files: files.to_vec(),
         file_rows,
         file_sha256,
-        sha256: digest::sha256_bytes(&canonical),
+        sha256: rows_sha256(&rows),
         rows,
         vmaf_versions: versions.into_keys().collect(),
         duplicates,
         unverified,
         imported,
     })
+}
+
+/// The corpus identity of unique rows sorted by [`key`]: SHA-256 of their JSON lines with
+/// timings excluded.
+pub fn rows_sha256(rows: &[CorpusRow]) -> String {
+    let mut canonical = Vec::new();
+    for row in rows {
+        serde_json::to_writer(&mut canonical, &timeless(row)).expect("rows serialise");
+        canonical.push(b'\n');
+    }
+    digest::sha256_bytes(&canonical)
 }
 
 /// Checks one shard or merged corpus as `merge` would read it (rows, keys, sources, and the

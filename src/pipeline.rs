@@ -187,6 +187,7 @@ pub fn run(
         corpus_root,
         out_dir: Some(out.clone()),
         missing_boxes: request.missing_boxes.clone(),
+        corpus: shards.clone(),
     };
     let (verdict, _, seeds) = gate::run(&verdict_request)?;
     progress.event(ProgressEvent {

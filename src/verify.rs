@@ -13,8 +13,10 @@
 
 use crate::archive::{self, SizeCap};
 use crate::error::{Error, Result};
+use crate::experiment::{self, CorpusEvidence};
 use crate::layout::MANIFEST;
-use crate::schema::{self, LosoSeed, Manifest, Sidecar, Verdict, VerdictFile};
+use crate::merge::{self, Provenance};
+use crate::schema::{self, CorpusRow, LosoSeed, Manifest, Sidecar, Verdict, VerdictFile};
 use crate::{gate, layout};
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 use std::collections::BTreeMap;
@@ -193,6 +195,76 @@ struct Contents {
     /// Bytes of JSON members read into memory so far, and the most allowed (see [`JSON_SHARE`]).
     json_held: u64,
     json_cap: u64,
+    /// The rows of every `corpus/*.jsonl` member, by member (`None`: a line that is no row).
+    corpus_rows: BTreeMap<String, Option<Vec<CorpusRow>>>,
+    /// The metadata beside them (`corpus/*.meta.json`), by member.
+    corpus_meta: BTreeMap<String, Option<Provenance>>,
+}
+
+/// Whether a member is a corpus file of the results layout (`corpus/NAME.jsonl`).
+fn is_corpus_member(name: &Utf8Path) -> bool {
+    name.parent().map(Utf8Path::as_str) == Some(layout::CORPUS) && name.extension() == Some("jsonl")
+}
+
+/// Collects the corpus rows of a JSON Lines member as its bytes stream through (a corpus may
+/// be far larger than a JSON member may be in memory; its rows are kept, as training keeps them).
+#[derive(Default)]
+struct RowCollector {
+    pending: Vec<u8>,
+    rows: Vec<CorpusRow>,
+    bad: bool,
+}
+
+impl RowCollector {
+    fn line(&mut self, bytes: &[u8]) {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        match serde_json::from_slice::<CorpusRow>(bytes) {
+            Ok(row) => self.rows.push(row),
+            Err(_) => self.bad = true,
+        }
+    }
+
+    /// The rows, or `None` when a line was not a row.
+    fn finish(mut self) -> Option<Vec<CorpusRow>> {
+        let rest = std::mem::take(&mut self.pending);
+        self.line(&rest);
+        (!self.bad).then_some(self.rows)
+    }
+}
+
+impl Write for RowCollector {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if let Some(last) = self.pending.iter().rposition(|&b| b == b'\n') {
+            let complete: Vec<u8> = self.pending.drain(..=last).collect();
+            for line in complete.split(|&b| b == b'\n') {
+                self.line(line);
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes everything to both.
+struct Tee<'a>(&'a mut dyn Write, &'a mut dyn Write);
+
+impl Write for Tee<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write_all(buf)?;
+        self.1.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()?;
+        self.1.flush()
+    }
 }
 
 impl Contents {
@@ -228,15 +300,26 @@ impl Contents {
         let unreadable =
             |e: std::io::Error| Error::Input(format!("{bundle}: cannot unpack `{name}`: {e}"));
         if name.extension() != Some("json") {
+            let mut rows = is_corpus_member(name).then(RowCollector::default);
+            let mut sink = std::io::sink();
             let hashed = match staging {
                 Some(dir) => {
                     let mut file = staged_file(dir, name)?;
-                    let hashed = archive::copy_hashed(reader, &mut file, size);
+                    let hashed = match rows.as_mut() {
+                        Some(rows) => archive::copy_hashed(reader, &mut Tee(&mut file, rows), size),
+                        None => archive::copy_hashed(reader, &mut file, size),
+                    };
                     file.flush().map_err(unreadable)?;
                     hashed
                 }
-                None => archive::copy_hashed(reader, &mut std::io::sink(), size),
+                None => match rows.as_mut() {
+                    Some(rows) => archive::copy_hashed(reader, &mut Tee(&mut sink, rows), size),
+                    None => archive::copy_hashed(reader, &mut sink, size),
+                },
             };
+            if let Some(rows) = rows {
+                self.corpus_rows.insert(name.to_string(), rows.finish());
+            }
             let hashed = hashed.map_err(unreadable)?.ok_or_else(|| {
                 Error::Input(format!(
                     "{bundle}: `{name}` holds more than the {size} bytes its header says"
@@ -289,6 +372,11 @@ impl Contents {
                 .entry(folder)
                 .or_default()
                 .insert(seed, gate::parse_seed(bytes, label, seed));
+        } else if name.parent().map(Utf8Path::as_str) == Some(layout::CORPUS) {
+            let meta = schema::parse_value(bytes, label)
+                .and_then(|value| merge::decode_provenance(value, label))
+                .ok();
+            self.corpus_meta.insert(name.to_string(), meta);
         } else if let Ok(sidecar) = serde_json::from_slice::<Sidecar>(bytes) {
             self.sidecars.push((name.to_string(), sidecar));
         }
@@ -424,6 +512,7 @@ impl Contents {
         }
         if let Some((judged, others)) = &seeds {
             self.check_reports(verdict, judged, others, problems);
+            self.check_experiment(verdict, name, judged, others, problems);
         }
         let seeds = seeds.map(|(judged, _)| judged);
         if word != Verdict::Promote {
@@ -494,6 +583,71 @@ impl Contents {
                      (`ensemble-kit report --out-dir DIR --format html` on the extracted folder renders the true one)"
                 ));
             }
+        }
+    }
+
+    /// The bundled corpus: every `corpus/*.jsonl` member's rows with the metadata beside it;
+    /// `None` when the bundle holds none or one cannot be read.
+    fn corpus_evidence(&self) -> Option<CorpusEvidence> {
+        if self.corpus_rows.is_empty() {
+            return None;
+        }
+        let mut rows = Vec::new();
+        let mut files = Vec::new();
+        for (member, parsed) in &self.corpus_rows {
+            rows.extend(parsed.clone()?);
+            let meta = crate::corpus::meta_path(Utf8Path::new(member));
+            let provenance = match self.corpus_meta.get(meta.as_str()) {
+                Some(parsed) => Some(parsed.clone()?),
+                None => None,
+            };
+            let file = Utf8Path::new(member)
+                .file_name()
+                .unwrap_or(member)
+                .to_owned();
+            files.push((file, provenance));
+        }
+        CorpusEvidence::from_rows(rows, files)
+    }
+
+    /// The verdict's `experiment`, derived again from the bundled LOSO files and corpus; where
+    /// the bundle holds no corpus that the seeds were trained on, only what the LOSO files give.
+    fn check_experiment(
+        &self,
+        verdict: &VerdictFile,
+        name: &str,
+        judged: &[LosoSeed],
+        others: &[LosoSeed],
+        problems: &mut Vec<String>,
+    ) {
+        let Some(stated) = &verdict.experiment else {
+            return;
+        };
+        let evidence = self.corpus_evidence();
+        let again = experiment::derive(judged, others, evidence.as_ref());
+        // Through the same text as the file's, so that floats compare as read.
+        let again: schema::Experiment =
+            serde_json::from_str(&serde_json::to_string(&again).expect("experiments serialise"))
+                .expect("experiments read back");
+        let expected = if again.corpus_found {
+            again
+        } else {
+            experiment::without_corpus(again)
+        };
+        let stated = if expected.corpus_found {
+            stated.clone()
+        } else {
+            experiment::without_corpus(stated.clone())
+        };
+        if stated != expected {
+            problems.push(format!(
+                "stale: {name}'s experiment is not what its bundled LOSO files{} give",
+                if expected.corpus_found {
+                    " and corpus"
+                } else {
+                    ""
+                }
+            ));
         }
     }
 

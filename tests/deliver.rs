@@ -464,7 +464,9 @@ fn compare_agrees_and_disagrees() {
         .args(["compare", promote.as_str(), path.as_str()])
         .assert()
         .code(0)
-        .stdout(contains("AGREE: both PROMOTE"));
+        .stdout(contains("CONFIRMS: both PROMOTE"))
+        .stdout(contains("identical training"));
+    // A HOLD whose gate numbers still say PROMOTE contradicts itself: refused.
     let mut hold: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&promote).unwrap()).unwrap();
     hold["verdict"] = "HOLD".into();
@@ -475,8 +477,9 @@ fn compare_agrees_and_disagrees() {
     kit()
         .args(["compare", promote.as_str(), hold_path.as_str()])
         .assert()
-        .code(1)
-        .stdout(contains("DISAGREE: A says PROMOTE, B says HOLD"));
+        .code(2)
+        .stderr(contains("other/HOLD.json"))
+        .stderr(contains("/gate/mean_plcc"));
     kit()
         .args(["compare", promote.as_str(), s.join("nope.json").as_str()])
         .assert()
@@ -750,7 +753,7 @@ fn verify_and_compare_read_the_bundle_once_so_a_pipe_works() {
         .timeout(std::time::Duration::from_secs(120))
         .assert()
         .code(0)
-        .stdout(contains("AGREE: both PROMOTE"));
+        .stdout(contains("CONFIRMS: both PROMOTE"));
 }
 
 #[test]

@@ -111,20 +111,36 @@ pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
 
 /// `ensemble-kit compare`.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 CONFIRMS (the same experiment, the same verdict), \
+1 DISAGREES (the same experiment, another verdict), 2 bad input (unreadable, or a verdict file \
+that contradicts its own numbers), 3 NOT COMPARABLE (no reference in common, other references, \
+a shared name with other bytes, or another gate recipe)."
+)]
 pub struct CompareArgs {
-    /// The first verdict file or bundle.
+    /// The first verdict file, results bundle or LOSO folder.
     pub a: Utf8PathBuf,
-    /// The second verdict file or bundle.
+    /// The second verdict file, results bundle or LOSO folder.
     pub b: Utf8PathBuf,
+    /// Print the comparison as JSON (schema: `ensemble-kit schema compare`).
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub cap: BundleCapArgs,
 }
 
-/// Prints the comparison; exit 0 when the verdicts agree, 1 when they do not.
+/// Prints the comparison; exits 0 CONFIRMS, 1 DISAGREES, 3 NOT COMPARABLE.
 pub fn compare(args: CompareArgs) -> Result<i32> {
-    let (agree, report) = compare::run(&args.a, &args.b, args.cap.max_total_size)?;
-    print!("{report}");
-    Ok(if agree { 0 } else { 1 })
+    let (report, text) = compare::run(&args.a, &args.b, args.cap.max_total_size)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("the report serialises")
+        );
+    } else {
+        print!("{text}");
+    }
+    Ok(report.exit_code)
 }
 
 /// `ensemble-kit report`.

@@ -54,7 +54,8 @@ pub enum Command {
     /// Exit 0 when every file matches and the one verdict agrees with the manifest and the
     /// bundled LOSO files, 2 naming each missing, extra or altered file or disagreement.
     Verify(deliver::VerifyArgs),
-    /// Compare two verdicts (files or bundles): exit 0 agree, 1 disagree, 2 bad input.
+    /// Compare two results as experiments (verdict files, bundles or LOSO folders): exit 0
+    /// CONFIRMS, 1 DISAGREES, 2 bad input, 3 NOT COMPARABLE.
     Compare(deliver::CompareArgs),
     /// Pack raw references losslessly (FFV1 .mkv per source + manifest) to ship them.
     PackCorpus(transport::PackArgs),

@@ -87,6 +87,7 @@ pub fn verdict(args: VerdictArgs, context: &Context) -> Result<i32> {
         corpus_root: args.corpus_root,
         out_dir: args.out_dir,
         missing_boxes: Vec::new(),
+        corpus: Vec::new(),
     };
     let (verdict, path, seeds) = gate::run(&request)?;
     if verdict_visible(progress) {

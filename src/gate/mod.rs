@@ -8,13 +8,13 @@
 mod corpus_root;
 mod seed;
 
-pub use seed::{other_seeds, parse_seed, read_seed, seed_numbers};
+pub use seed::{is_reference, other_seeds, parse_seed, read_seed, seed_numbers};
 
 use crate::error::{Error, Result};
 use crate::schema::{
     self, Document, FoldDiagnosis, Gate, LosoSeed, Stability, VerdictFile, SCHEMA_VERSION,
 };
-use crate::{atomic, layout, stability, timestamp};
+use crate::{atomic, experiment, layout, stability, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
 use corpus_root::describe_corpus;
 use std::collections::BTreeMap;
@@ -39,10 +39,23 @@ pub struct VerdictRequest {
     pub out_dir: Option<Utf8PathBuf>,
     /// Boxes whose shards did not arrive, recorded in the verdict.
     pub missing_boxes: Vec<String>,
+    /// The corpus shards the seeds were trained on, when the caller knows them; otherwise
+    /// the experiment looks for the files the seed files name (see [`experiment::locate`]).
+    pub corpus: Vec<Utf8PathBuf>,
 }
 
 /// Applies the three rules to (seed, mean PLCC) pairs.
 pub fn judge(per_seed: &[(u64, f64)]) -> Gate {
+    judge_with(
+        per_seed,
+        [MEAN_PLCC_THRESHOLD, PLCC_SPREAD_MAX, PER_SEED_MIN],
+    )
+}
+
+/// Applies the three rules with the given [mean threshold, spread maximum, per-seed minimum]:
+/// how `compare` re-judges a verdict file from its own numbers and thresholds.
+pub fn judge_with(per_seed: &[(u64, f64)], thresholds: [f64; 3]) -> Gate {
+    let [mean_threshold, spread_max, per_seed_min] = thresholds;
     let values: Vec<f64> = per_seed.iter().map(|(_, p)| *p).collect();
     let mean_plcc = values.iter().sum::<f64>() / values.len() as f64;
     let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -50,25 +63,25 @@ pub fn judge(per_seed: &[(u64, f64)]) -> Gate {
     let plcc_spread = max - min;
     let failing_seeds: Vec<u64> = per_seed
         .iter()
-        .filter(|(_, p)| *p < PER_SEED_MIN)
+        .filter(|(_, p)| *p < per_seed_min)
         .map(|(s, _)| *s)
         .collect();
-    let mean_plcc_pass = mean_plcc >= MEAN_PLCC_THRESHOLD;
-    let plcc_spread_pass = plcc_spread <= PLCC_SPREAD_MAX;
+    let mean_plcc_pass = mean_plcc >= mean_threshold;
+    let plcc_spread_pass = plcc_spread <= spread_max;
     let per_seed_pass = failing_seeds.is_empty();
     Gate {
         passed: mean_plcc_pass && plcc_spread_pass && per_seed_pass,
         mean_plcc,
-        mean_plcc_threshold: MEAN_PLCC_THRESHOLD,
+        mean_plcc_threshold: mean_threshold,
         mean_plcc_pass,
         plcc_spread,
-        plcc_spread_max: PLCC_SPREAD_MAX,
+        plcc_spread_max: spread_max,
         plcc_spread_pass,
         per_seed_plccs: per_seed
             .iter()
             .map(|(s, p)| (s.to_string(), *p))
             .collect::<BTreeMap<_, _>>(),
-        per_seed_min: PER_SEED_MIN,
+        per_seed_min,
         per_seed_pass,
         failing_seeds,
     }
@@ -126,13 +139,16 @@ pub fn assess(request: &VerdictRequest) -> Result<(VerdictFile, Vec<LosoSeed>)> 
         .iter()
         .map(|&s| read_seed(dir, s))
         .collect::<Result<_>>()?;
+    let others = other_seeds(dir, &request.seeds)?;
     let Judgement {
         gate,
         fold_diagnosis,
         stability,
         recommendation,
         unverified_shards,
-    } = judgement(&seeds, other_seeds(dir, &request.seeds)?)?;
+    } = judgement(&seeds, others.clone())?;
+    let evidence = experiment::locate(dir, &seeds[0], &request.corpus);
+    let experiment = experiment::derive(&seeds, &others, evidence.as_ref());
     let out_dir = request.out_dir.clone().unwrap_or_else(|| dir.clone());
     let verdict = VerdictFile {
         schema_version: SCHEMA_VERSION,
@@ -149,6 +165,7 @@ pub fn assess(request: &VerdictRequest) -> Result<(VerdictFile, Vec<LosoSeed>)> 
         fold_diagnosis,
         stability,
         unverified_shards,
+        experiment: Some(experiment),
     };
     Ok((verdict, seeds))
 }
@@ -180,20 +197,23 @@ impl Judgement {
     }
 }
 
+/// Whether seed file `s` was trained like `first`: same corpus, folds and recipe.
+pub fn same_run(s: &LosoSeed, first: &LosoSeed) -> bool {
+    s.corpus_sha256 == first.corpus_sha256
+        && s.n_folds == first.n_folds
+        && s.epochs == first.epochs
+        && s.batch_size == first.batch_size
+        && s.lr == first.lr
+        && folds_of(s) == folds_of(first)
+}
+
 /// Judges `judged` (which must come from one run: same corpus, folds and recipe) and, for the
 /// stability estimate, those of `others` trained the same way.
 pub fn judgement(judged: &[LosoSeed], others: Vec<LosoSeed>) -> Result<Judgement> {
     let first = judged
         .first()
         .ok_or_else(|| Error::Input("--seeds needs at least one seed".into()))?;
-    let same_run = |s: &LosoSeed| {
-        s.corpus_sha256 == first.corpus_sha256
-            && s.n_folds == first.n_folds
-            && s.epochs == first.epochs
-            && s.batch_size == first.batch_size
-            && s.lr == first.lr
-            && folds_of(s) == folds_of(first)
-    };
+    let same_run = |s: &LosoSeed| same_run(s, first);
     if let Some(odd) = judged.iter().find(|s| folds_of(s) != folds_of(first)) {
         return Err(Error::Input(format!(
             "seed {} was not validated on the folds of seed {} (held-out sources and row counts differ); \

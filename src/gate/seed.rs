@@ -269,6 +269,13 @@ fn from_minimal_reference(r: ReferenceMinimalSeed) -> LosoSeed {
         recipe_key: MINIMAL_REFERENCE_RECIPE.into(),
         wall_time_s: 0.0,
     }
+/// The `recipe_key` a reference seed file is given in the kit's terms (the reference records
+/// none).
+const REFERENCE_RECIPE_KEY: &str = "reference";
+
+/// Whether a seed file (in the kit's terms) was written by the reference kit.
+pub fn is_reference(seed: &LosoSeed) -> bool {
+    seed.recipe_key == REFERENCE_RECIPE_KEY && seed.corpus_sha256.starts_with("reference:")
 }
 
 /// A reference seed file in the kit's terms. What the reference does not record stays empty:
@@ -316,7 +323,7 @@ fn from_reference(r: ReferenceLosoSeed) -> LosoSeed {
         num_codecs: r.num_codecs,
         encoder_vocab_version: reference_vocab_version(&r.encoder_vocab_version),
         unknown_encoder_rows: 0,
-        recipe_key: "reference".into(),
+        recipe_key: REFERENCE_RECIPE_KEY.into(),
         wall_time_s: r.wall_time_s,
         unverified_shards: Vec::new(),
     }

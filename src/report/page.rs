@@ -4,8 +4,8 @@
 use super::charts;
 use super::results::Results;
 use crate::error::Result;
+use crate::schema::{Experiment, Known, Stability, StabilityLabel};
 use crate::schema::{FoldDiagnosis, Gate, LosoSeed};
-use crate::schema::{Stability, StabilityLabel};
 
 /// Text made safe for HTML element content and attribute values.
 fn escape(text: &str) -> String {
@@ -333,16 +333,105 @@ pub fn render(results: &Results) -> Result<String> {
             all_seeds.len()
         ),
     ));
+    html.push_str("</div>\n");
+    html.push_str(&experiment_section(v.experiment.as_ref()));
     html.push_str(&format!(
-        "</div>\n<footer>Verdict of {} · corpus {} ({} rows, {} folds, sha256 {}) · LOSO folder {} \
+        "<footer>Verdict of {} · corpus {} ({} rows, {} folds, sha256 {}) · LOSO folder {} \
          · ensemble-kit {}</footer>\n</main></body></html>\n",
         escape(&v.generated_at_utc),
         escape(&first.corpus),
         first.n_rows,
         first.n_folds,
-        escape(first.corpus_sha256.get(..12).unwrap_or(&first.corpus_sha256)),
+        escape(
+            first
+                .corpus_sha256
+                .get(..12)
+                .unwrap_or(&first.corpus_sha256)
+        ),
         escape(&v.loso_dir),
         env!("CARGO_PKG_VERSION"),
     ));
     Ok(html)
+}
+
+/// What the verdict measured (its `experiment`), as a small table; unknown facts say so.
+fn experiment_section(experiment: Option<&Experiment>) -> String {
+    let Some(e) = experiment else {
+        return "<section class=\"experiment\"><h2>Experiment</h2><p>The verdict does not \
+                record what it measured.</p></section>\n"
+            .into();
+    };
+    fn known<T>(value: &Known<T>, show: impl Fn(&T) -> String) -> String {
+        value.get().map_or_else(|| "unknown".to_owned(), show)
+    }
+    let sources: Vec<String> = e
+        .sources
+        .iter()
+        .map(|s| {
+            format!(
+                "{} (sha256 {}, {}, {} frames)",
+                s.name,
+                known(&s.sha256, |h| h.get(..12).unwrap_or(h).to_owned()),
+                known(&s.geometry, |g| format!(
+                    "{}x{} @ {}",
+                    g.width, g.height, g.fps
+                )),
+                known(&s.frames, u64::to_string)
+            )
+        })
+        .collect();
+    let shards = known(&e.shards, |list| {
+        list.iter()
+            .map(|s| {
+                format!(
+                    "{}: {} · libvmaf {} ({}) · vmaf {} · ffmpeg {}",
+                    s.file,
+                    known(&s.platform, String::clone),
+                    known(&s.libvmaf_version, String::clone),
+                    known(&s.vmaf_model, String::clone),
+                    known(&s.vmaf_sha256, |h| h.get(..12).unwrap_or(h).to_owned()),
+                    known(&s.ffmpeg_sha256, |h| h.get(..12).unwrap_or(h).to_owned())
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    let r = &e.recipe;
+    let rows = [
+        ("LOSO files by", format!("{:?}", e.producer).to_lowercase()),
+        ("references", sources.join("; ")),
+        (
+            "encoders",
+            known(&e.encoders, |list| {
+                list.iter()
+                    .map(|x| format!("{} ({} rows, cq {:?})", x.encoder, x.rows, x.cqs))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }),
+        ),
+        ("shards", shards),
+        ("platforms", known(&e.platforms, |p| p.join(", "))),
+        (
+            "recipe",
+            format!(
+                "{} epochs, batch {}, lr {}, weight decay {}, dropout {}, kit {}",
+                r.epochs,
+                r.batch_size,
+                r.lr,
+                r.weight_decay,
+                known(&r.dropout, f64::to_string),
+                known(&r.kit_version, String::clone)
+            ),
+        ),
+        ("seeds", seed_list(&e.seeds)),
+    ];
+    let mut html = String::from("<section class=\"experiment\"><h2>Experiment</h2><table>");
+    for (what, value) in rows {
+        html.push_str(&format!(
+            "<tr><td>{what}</td><td>{}</td></tr>",
+            escape(&value)
+        ));
+    }
+    html.push_str("</table></section>\n");
+    html
 }

@@ -10,6 +10,7 @@
 mod corpus;
 mod delivery;
 mod document;
+mod experiment;
 mod host;
 mod model;
 mod progress;
@@ -21,6 +22,11 @@ pub use corpus::{
 };
 pub use delivery::{DistributionManifest, Manifest, ManifestFile, TransportManifest, TransportRow};
 pub use document::{Document, SCHEMA_VERSION};
+pub use experiment::{
+    CompareReport, ComparedFact, ComparedReference, ComparedSide, Conclusion, EncoderRows,
+    Experiment, ExperimentRecipe, ExperimentShard, ExperimentSource, Known, PlccDelta, Producer,
+    ReferenceMatch, UnknownMarker,
+};
 pub use host::{Check, CheckStatus, DoctorReport, FoundBy, LibvmafBuild, Platform, Tool};
 pub use model::{
     CodecBlockValues, FoldResult, LosoSeed, ReferenceFold, ReferenceLosoSeed, Sidecar,
@@ -80,6 +86,7 @@ pub const ALL: &[SchemaDoc] = &[
     SchemaDoc::of::<ReferenceRow>(),
     SchemaDoc::of::<ImportedShardMeta>(),
     SchemaDoc::of::<ReferenceMinimalSeed>(),
+    SchemaDoc::of::<CompareReport>(),
 ];
 
 /// The schema called `name`, as pretty JSON with a trailing newline.

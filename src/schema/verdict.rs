@@ -4,6 +4,7 @@
 use super::document::Document;
 #[cfg(doc)]
 use super::document::SCHEMA_VERSION;
+use super::experiment::Experiment;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -143,6 +144,10 @@ pub struct VerdictFile {
     /// who scored them and with which libvmaf is unknown. Absent when every shard was verified.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unverified_shards: Vec<String>,
+    /// What was measured, derived from the corpus, its shard metadata and the LOSO files
+    /// (absent in the reference kit's verdicts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<Experiment>,
 }
 
 impl Document for VerdictFile {
