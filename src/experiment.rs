@@ -410,7 +410,7 @@ fn recipe(judged: &[LosoSeed], producer: Producer) -> ExperimentRecipe {
         crf_norm: ours.then(export::crf_norm_convention).into(),
         kit_version: ours.then(|| env!("CARGO_PKG_VERSION").to_owned()).into(),
         num_codecs: first.num_codecs,
-        encoder_vocab_version: first.encoder_vocab_version.clone(),
+        encoder_vocab_version: first.encoder_vocab_version.to_string(),
     }
 }
 

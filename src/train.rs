@@ -60,19 +60,6 @@ pub const RECIPE_REVISION: u32 = 3;
 /// Epochs per fit unless the operator says otherwise (SPEC §6).
 pub const DEFAULT_EPOCHS: usize = 200;
 
-/// The `recipe_key` of a seed file this kit version trains on the corpus `corpus_sha256`: a
-/// re-run with the same key reuses the file, and a verdict's experiment knows the kit version
-/// that trained a seed file whose key is this one.
-pub fn recipe_key(corpus_sha256: &str, seed: u64, recipe: &Recipe) -> String {
-    digest::sha256_bytes(
-        format!(
-            "{corpus_sha256}|{seed}|{recipe:?}|r{RECIPE_REVISION}|{}",
-            env!("CARGO_PKG_VERSION")
-        )
-        .as_bytes(),
-    )
-}
-
 /// The default seeds of the gate.
 pub const DEFAULT_SEEDS: &[u64] = &[0, 1, 2, 3, 4];
 
@@ -313,8 +300,9 @@ pub struct TrainRequest {
 }
 
 /// A seed file's `recipe_key`: the SHA-256 of everything its results depend on (corpus, seed,
-/// recipe, recipe revision, kit version). Training reuses a file only under its key, and the
-/// gate refuses a file whose key is not the one of its own seed, corpus and recipe.
+/// recipe, recipe revision, kit version). Training reuses a file only under its key, the
+/// gate refuses a file whose key is not the one of its own seed, corpus and recipe, and a
+/// verdict's experiment knows the kit version that trained a seed file whose key is this one.
 pub fn recipe_key(corpus_sha256: &str, seed: u64, recipe: &Recipe) -> String {
     digest::sha256_bytes(
         format!(

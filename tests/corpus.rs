@@ -447,6 +447,8 @@ exec "{}" "$@""#,
         0,
         "scratch is cleared"
     );
+}
+
 // Issue 21 item 1: a cell store is the kit's own — a non-empty folder without its marker is
 // refused and left exactly as it was.
 #[test]

@@ -920,6 +920,8 @@ fn verify_extracts_through_a_link_to_an_empty_folder() {
         .stderr(contains("--extract"))
         .stderr(contains("is a symbolic link that does not name a folder"));
     assert_eq!(hidden_entries(s.path()), Vec::<String>::new());
+}
+
 // Issue 21 item 2: the ensemble id is a file name prefix, never a path; and a PROMOTE bundle
 // without its models neither bundles nor verifies.
 #[test]

@@ -264,11 +264,14 @@ fn from_minimal_reference(r: ReferenceMinimalSeed) -> LosoSeed {
         weight_decay: 0.0,
         dropout: 0.0,
         num_codecs: 0,
-        encoder_vocab_version: "(not recorded)".into(),
+        encoder_vocab_version: 0,
         unknown_encoder_rows: 0,
         recipe_key: MINIMAL_REFERENCE_RECIPE.into(),
         wall_time_s: 0.0,
+        unverified_shards: Vec::new(),
     }
+}
+
 /// The `recipe_key` a reference seed file is given in the kit's terms (the reference records
 /// none).
 const REFERENCE_RECIPE_KEY: &str = "reference";
