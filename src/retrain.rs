@@ -74,7 +74,7 @@ pub fn run(
         .iter()
         .map(|f| f.path.as_str())
         .collect();
-    let seed_files: Vec<(Utf8PathBuf, LosoSeed)> = names
+    let seed_files: Vec<SeedFile> = names
         .iter()
         .filter(|n| layout::seed_of(Utf8Path::new(n).file_name().unwrap_or_default()).is_some())
         .map(|n| Ok((Utf8PathBuf::from(*n), schema::read_json(&dir.join(n))?)))
@@ -201,11 +201,12 @@ fn recipe_of(
     }
 }
 
+/// A bundled seed file: its member path and its contents.
+type SeedFile = (Utf8PathBuf, LosoSeed);
+
 /// The seed files grouped by the recipe each records, in bundle order.
-fn by_recipe(
-    files: &[(Utf8PathBuf, LosoSeed)],
-) -> Result<Vec<(Recipe, Vec<(Utf8PathBuf, LosoSeed)>)>> {
-    let mut groups: Vec<(Recipe, Vec<(Utf8PathBuf, LosoSeed)>)> = Vec::new();
+fn by_recipe(files: &[SeedFile]) -> Result<Vec<(Recipe, Vec<SeedFile>)>> {
+    let mut groups: Vec<(Recipe, Vec<SeedFile>)> = Vec::new();
     for (name, loso) in files {
         if train::round_f32(DROPOUT) != loso.dropout {
             return Err(Error::Input(format!(

@@ -110,7 +110,13 @@ with_avx2! {
     }
 }
 
-/// `R` output rows, all columns, [`COLS`] at a time held in registers across the reduction.
+/// Reduction steps packed at a time (a block's `R × KC` left values live on the stack).
+const KC: usize = 64;
+
+/// `R` output rows, all columns: the block's left values are first copied into a small
+/// `KC × R` array (so the inner loop reads them without strides or bounds checks), then each
+/// group of [`COLS`] columns is held in registers across the reduction. Sums run over `k` in
+/// increasing order; between groups of `KC` steps they wait in `out`, which is exact.
 #[inline(always)]
 fn block<const R: usize>(
     i0: usize,
@@ -120,24 +126,38 @@ fn block<const R: usize>(
     init: Option<&[f32]>,
     out: &mut [f32],
 ) {
-    for c0 in (0..HIDDEN).step_by(COLS) {
-        let mut acc = [[0f32; COLS]; R];
-        if let Some(init) = init {
-            for row in acc.iter_mut() {
-                row.copy_from_slice(&init[c0..c0 + COLS]);
+    let out = &mut out[i0 * HIDDEN..(i0 + R) * HIDDEN];
+    for row in out.chunks_exact_mut(HIDDEN) {
+        match init {
+            Some(init) => row.copy_from_slice(init),
+            None => row.fill(0.0),
+        }
+    }
+    let mut packed = [[0f32; R]; KC];
+    for k0 in (0..depth).step_by(KC) {
+        let kc = KC.min(depth - k0);
+        for (k, values) in packed[..kc].iter_mut().enumerate() {
+            for (r, v) in values.iter_mut().enumerate() {
+                *v = a.data[(i0 + r) * a.row_stride + (k0 + k) * a.depth_stride];
             }
         }
-        for k in 0..depth {
-            let b_row: &[f32; COLS] = b[k * HIDDEN + c0..][..COLS].try_into().expect("COLS wide");
-            for (r, row) in acc.iter_mut().enumerate() {
-                let av = a.data[(i0 + r) * a.row_stride + k * a.depth_stride];
-                for (acc, &bv) in row.iter_mut().zip(b_row) {
-                    *acc = av.mul_add(bv, *acc);
+        let b_rows = b[k0 * HIDDEN..(k0 + kc) * HIDDEN].chunks_exact(HIDDEN);
+        for c0 in (0..HIDDEN).step_by(COLS) {
+            let mut acc = [[0f32; COLS]; R];
+            for (r, acc) in acc.iter_mut().enumerate() {
+                acc.copy_from_slice(&out[r * HIDDEN + c0..][..COLS]);
+            }
+            for (values, b_row) in packed[..kc].iter().zip(b_rows.clone()) {
+                let b_cols: &[f32; COLS] = b_row[c0..c0 + COLS].try_into().expect("COLS wide");
+                for (acc, &av) in acc.iter_mut().zip(values) {
+                    for (acc, &bv) in acc.iter_mut().zip(b_cols) {
+                        *acc = av.mul_add(bv, *acc);
+                    }
                 }
             }
-        }
-        for (r, row) in acc.iter().enumerate() {
-            out[(i0 + r) * HIDDEN + c0..][..COLS].copy_from_slice(row);
+            for (r, acc) in acc.iter().enumerate() {
+                out[r * HIDDEN + c0..][..COLS].copy_from_slice(acc);
+            }
         }
     }
 }
