@@ -14,6 +14,7 @@
 
 pub mod archive;
 pub mod atomic;
+pub mod audit;
 pub mod bench;
 pub mod budget;
 pub mod bundle;
@@ -70,7 +71,7 @@ fn dispatch(subcommand: Command, context: &Context) -> error::Result<i32> {
         Command::Verdict(args) => command::train::verdict(args, context),
         Command::Export(args) => command::deliver::export(args, context),
         Command::Bundle(args) => command::deliver::bundle(args, context),
-        Command::Verify(args) => command::deliver::verify(args),
+        Command::Verify(args) => command::deliver::verify(args, context),
         Command::Compare(args) => command::deliver::compare(args),
         Command::PackCorpus(args) => command::transport::pack(args, context),
         Command::ExtractCorpus(args) => command::transport::extract(args, context),

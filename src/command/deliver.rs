@@ -4,7 +4,8 @@
 use super::context::Context;
 use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs};
 use crate::error::Result;
-use crate::{bundle, compare, export, report, verify};
+use crate::tools::Toolset;
+use crate::{audit, bundle, compare, export, report, verify};
 use camino::Utf8PathBuf;
 use clap::Args;
 
@@ -73,16 +74,45 @@ pub struct VerifyArgs {
     pub extract: Option<Utf8PathBuf>,
     #[command(flatten)]
     pub cap: BundleCapArgs,
+    /// Also re-score the bundle's audit cells against your own references (exit 2 naming the
+    /// cell and frame that differ).
+    #[arg(long, requires = "ref_dir")]
+    pub audit: bool,
+    /// Your reference videos, for --audit (each must have the SHA-256 the rows name).
+    #[arg(long, value_name = "DIR", requires = "audit")]
+    pub ref_dir: Option<Utf8PathBuf>,
 }
 
 /// Checks a bundle (and extracts it when asked).
-pub fn verify(args: VerifyArgs) -> Result<i32> {
+pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
     let path = &args.bundle;
-    let verified = verify::verify(path, args.extract.as_deref(), args.cap.max_total_size)?;
+    let mut audit_line = String::new();
+    let verified = match &args.ref_dir {
+        Some(ref_dir) if args.audit => {
+            let request = audit::AuditRequest {
+                bundle: path.clone(),
+                extract: args.extract.clone(),
+                max_total_size: args.cap.max_total_size,
+                ref_dir: ref_dir.clone(),
+            };
+            let tools = Toolset::locate(&context.overrides)?;
+            let audited = audit::run(&request, &tools, &context.progress)?;
+            audit_line = format!(
+                "audit: {} cell(s), {} frames re-scored; every feature and VMAF within {:.0e} of the rows ({})\n",
+                audited.cells.len(),
+                audited.frames,
+                audit::TOLERANCE,
+                audited.cells.join(", ")
+            );
+            audited.verified
+        }
+        _ => verify::verify(path, args.extract.as_deref(), args.cap.max_total_size)?,
+    };
     println!(
         "{path}: ok ({} files match the manifest; verdict {})",
         verified.files, verified.manifest.verdict
     );
+    print!("{audit_line}");
     if let Some(dir) = args.extract {
         println!("extracted into {dir}");
     }
