@@ -20,7 +20,7 @@ use crate::schema::{
     ShardMeta, ShardSettings, ShardTools, SCHEMA_VERSION,
 };
 use crate::tools::{ffmpeg, vmaf, Toolset};
-use crate::{atomic, budget, digest, timestamp};
+use crate::{atomic, audit, budget, digest, timestamp};
 use cache::CellStore;
 use camino::{Utf8Path, Utf8PathBuf};
 use cell::Cell;
@@ -45,6 +45,8 @@ pub struct CorpusRequest {
     pub cell_dir: Option<Utf8PathBuf>,
     /// Replace a shard from another run at `out`.
     pub force: bool,
+    /// Cells whose bitstreams are kept in `OUT.audit/` (see [`crate::audit`]).
+    pub audit_cells: usize,
 }
 
 /// The companion metadata file of a shard: `x/shard.jsonl` → `x/shard.meta.json`.
@@ -177,6 +179,15 @@ pub fn run(
     // Someone may have written `out` while the cells ran: apply the no-clobber rule again.
     check_not_in_the_way(out, &plan_id, request.force)?;
     write_shard(out, &store, &finished)?;
+    let shard_sha256 = digest::sha256_file(out)?;
+    let audit_cells = audit::keep(
+        out,
+        &shard_sha256,
+        &store,
+        &finished,
+        &plan.sources,
+        request.audit_cells,
+    )?;
     let meta = ShardMeta {
         kind: ShardMeta::SCHEMA.into(),
         schema_version: SCHEMA_VERSION,
@@ -184,7 +195,7 @@ pub fn run(
         created_at_utc: timestamp::now_utc()?,
         plan_id,
         shard_file: out.file_name().expect("checked .jsonl name").into(),
-        shard_sha256: digest::sha256_file(out)?,
+        shard_sha256,
         n_rows: finished.iter().map(|c| c.rows).sum(),
         platform: platform.clone(),
         tools: ShardTools {
@@ -199,12 +210,14 @@ pub fn run(
             threads_per_job: threads,
             allow_failed_cells: request.allow_failed_cells,
             scoring_backend: backend,
+            audit_cells: request.audit_cells,
         },
         encoder_argv: encoder_argv(&keyed),
         ref_dir: plan.ref_dir.to_string(),
         sources: plan.sources,
         cells: finished,
         failed_cells: failed,
+        audit_cells,
     };
     atomic::write_json(&meta_path(out), &meta)?;
     progress.info(&format!(
@@ -246,8 +259,8 @@ fn finish_cell(
             progress.detail(&format!("cell {}: {line}", cell.label()));
         }
     }
-    let record = cell.run(tools, threads, key, inputs.clone(), &store.scratch())?;
-    store.save(&record)?;
+    let (record, encoded) = cell.run(tools, threads, key, inputs.clone(), &store.scratch())?;
+    store.save(&record, &encoded)?;
     Ok((summary(&record), false))
 }
 

@@ -5,6 +5,7 @@
 //! OUT/.ensemble-kit-results                       (the marker)
 //! OUT/.ensemble-kit-results.lock                  (held by `full` while it runs)
 //! OUT/corpus/NAME.jsonl, OUT/corpus/NAME.meta.json
+//! OUT/corpus/NAME.audit/<cell key>.mkv            (the shard's audit cells' bitstreams)
 //! OUT/loso/loso_seed{N}.json
 //! OUT/PROMOTE.json | OUT/HOLD.json
 //! OUT/models/NAME.onnx + NAME.json                (PROMOTE only)
@@ -149,6 +150,7 @@ pub fn is_kit_file(rel: &Utf8Path) -> bool {
         [LOSO, name] => seed_of(name).is_some(),
         [MODELS, name] => is_model_file(name),
         [CORPUS, name] => is_corpus_file(name),
+        [CORPUS, folder, name] => is_audit_folder(folder) && crate::audit::is_audit_file(name),
         _ => false,
     }
 }
@@ -174,6 +176,12 @@ pub fn is_seed_like(name: &str) -> bool {
 /// Whether a file name in `corpus/` is a shard or its metadata.
 pub fn is_corpus_file(name: &str) -> bool {
     name.ends_with(".jsonl") || name.ends_with(".meta.json")
+}
+
+/// Whether a folder name in `corpus/` is a shard's audit bitstreams' (`NAME.audit`).
+pub fn is_audit_folder(name: &str) -> bool {
+    name.strip_suffix(".audit")
+        .is_some_and(|shard| !shard.is_empty() && !shard.starts_with('.'))
 }
 
 /// Whether a file name in `models/` is an exported model or its sidecar.
@@ -229,6 +237,7 @@ mod tests {
             "models/vmaf_tiny_seed0.json",
             "corpus/shard.jsonl",
             "corpus/shard.meta.json",
+            "corpus/shard.audit/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.mkv",
         ] {
             assert!(is_kit_file(Utf8Path::new(ours)), "{ours}");
         }
@@ -243,6 +252,9 @@ mod tests {
             "PROMOTE.json.bak",
             "loso/report.html",
             "corpus/shard.cells/abc.json",
+            "corpus/shard.audit/notes.txt",
+            "corpus/.audit/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.mkv",
+            "corpus/shard.cells/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.mkv",
         ] {
             assert!(!is_kit_file(Utf8Path::new(theirs)), "{theirs}");
         }

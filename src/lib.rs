@@ -14,6 +14,7 @@
 
 pub mod archive;
 pub mod atomic;
+pub mod audit;
 pub mod bench;
 pub mod budget;
 pub mod bundle;

@@ -412,6 +412,7 @@ pub fn write(corpus: &Corpus, out: &Utf8Path) -> Result<MergedMeta> {
         imported_shards: corpus.imported.clone(),
         shards,
     };
+    crate::audit::gather(&corpus.files, out)?;
     atomic::write_json(&meta_path(out), &meta)?;
     Ok(meta)
 }

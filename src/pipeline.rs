@@ -49,6 +49,8 @@ pub struct FullRequest {
     pub cell_dir: Option<Utf8PathBuf>,
     /// Boxes whose shards did not arrive, for the verdict.
     pub missing_boxes: Vec<String>,
+    /// Audit cells kept per shard.
+    pub audit_cells: usize,
 }
 
 /// What `full` produced.
@@ -68,6 +70,30 @@ fn remove_all(files: Vec<Utf8PathBuf>) -> Result<()> {
         match std::fs::remove_file(&file) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(Error::io(&file, e)),
             _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Removes the audit bitstreams of shards no longer in the corpus folder, so they do not travel
+/// in this run's bundle.
+fn remove_orphan_audit_cells(corpus_dir: &Utf8Path) -> Result<()> {
+    if !layout::own_folder(corpus_dir)? {
+        return Ok(());
+    }
+    for entry in corpus_dir
+        .read_dir_utf8()
+        .map_err(|e| Error::io(corpus_dir, e))?
+    {
+        let entry = entry.map_err(|e| Error::io(corpus_dir, e))?;
+        let audit_dir = entry.path();
+        if layout::is_audit_folder(entry.file_name()) && !audit_dir.with_extension("jsonl").exists()
+        {
+            remove_all(layout::stale_files(
+                audit_dir,
+                crate::audit::is_audit_file,
+                |_| false,
+            )?)?;
         }
     }
     Ok(())
@@ -121,6 +147,7 @@ pub fn run(
                 allow_failed_cells: request.allow_failed_cells,
                 cell_dir: request.cell_dir.clone(),
                 force: true,
+                audit_cells: request.audit_cells,
             };
             corpus::run(&corpus_request, &tools, platform, progress)?;
             vec![shard]
@@ -142,6 +169,7 @@ pub fn run(
                     std::fs::canonicalize(corpus_dir.join(name)).is_ok_and(|f| given.contains(&f))
                 },
             )?)?;
+            remove_orphan_audit_cells(&corpus_dir)?;
             request.corpus.clone()
         }
     };

@@ -91,7 +91,7 @@ pub fn verify(
 
 /// A private folder in `dest`'s parent to extract into; `dest` must not hold anything yet, so
 /// nothing of the operator's is ever overwritten.
-fn private_folder_beside(dest: &Utf8Path) -> Result<tempfile::TempDir> {
+pub(crate) fn private_folder_beside(dest: &Utf8Path) -> Result<tempfile::TempDir> {
     if dest.exists() {
         let empty = dest
             .read_dir_utf8()

@@ -70,6 +70,7 @@ pub fn bench(args: BenchArgs, context: &Context) -> Result<i32> {
                 allow_failed_cells: false,
                 cell_dir: None,
                 force: true,
+                audit_cells: 0,
             };
             bench::corpus(&request, &tools, &platform, work.path(), progress)?
         }

@@ -45,6 +45,7 @@ pub fn corpus(args: CorpusArgs, context: &Context) -> Result<i32> {
         allow_failed_cells: args.cells.allow_failed_cells,
         cell_dir: args.cells.cell_dir,
         force: args.force,
+        audit_cells: args.cells.audit_cells,
     };
     corpus::run(&request, &tools, &platform, &context.progress)?;
     Ok(0)

@@ -4,7 +4,8 @@
 use super::context::Context;
 use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs};
 use crate::error::Result;
-use crate::{bundle, compare, export, report, retrain, verify};
+use crate::tools::Toolset;
+use crate::{audit, bundle, compare, export, report, retrain, verify};
 use camino::Utf8PathBuf;
 use clap::Args;
 
@@ -78,6 +79,13 @@ pub struct VerifyArgs {
     /// file and fold that differ).
     #[arg(long)]
     pub retrain: bool,
+    /// Also re-score the bundle's audit cells against your own references (exit 2 naming the
+    /// cell and frame that differ).
+    #[arg(long, requires = "ref_dir")]
+    pub audit: bool,
+    /// Your reference videos, for --audit (each must have the SHA-256 the rows name).
+    #[arg(long, value_name = "DIR", requires = "audit")]
+    pub ref_dir: Option<Utf8PathBuf>,
 }
 
 /// Checks a bundle (and extracts it when asked).
@@ -89,13 +97,35 @@ pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
         .transpose()?;
     let extract = retrain_into
         .as_ref()
-        .map(|e| e.dir.as_path())
-        .or(args.extract.as_deref());
-    let verified = verify::verify(path, extract, args.cap.max_total_size)?;
+        .map(|e| e.dir.clone())
+        .or_else(|| args.extract.clone());
+    let mut audit_line = String::new();
+    let verified = match &args.ref_dir {
+        Some(ref_dir) if args.audit => {
+            let request = audit::AuditRequest {
+                bundle: path.clone(),
+                extract: extract.clone(),
+                max_total_size: args.cap.max_total_size,
+                ref_dir: ref_dir.clone(),
+            };
+            let tools = Toolset::locate(&context.overrides)?;
+            let audited = audit::run(&request, &tools, &context.progress)?;
+            audit_line = format!(
+                "audit: {} cell(s), {} frames re-scored; every feature and VMAF within {:.0e} of the rows ({})\n",
+                audited.cells.len(),
+                audited.frames,
+                audit::TOLERANCE,
+                audited.cells.join(", ")
+            );
+            audited.verified
+        }
+        _ => verify::verify(path, extract.as_deref(), args.cap.max_total_size)?,
+    };
     println!(
         "{path}: ok ({} files match the manifest; verdict {})",
         verified.files, verified.manifest.verdict
     );
+    print!("{audit_line}");
     if let Some(into) = &retrain_into {
         let done = retrain::run(&into.dir, &verified, None, &context.progress)?;
         println!(

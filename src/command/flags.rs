@@ -161,6 +161,12 @@ pub struct CellArgs {
     /// checkout's cleanup, so a box resumes.
     #[arg(long, value_name = "DIR")]
     pub cell_dir: Option<Utf8PathBuf>,
+
+    /// Cells whose encoded bitstreams are kept in SHARD.audit/ and bundled, chosen from the
+    /// shard's hash after scoring, so that an owner can re-score them (`verify --audit`);
+    /// 0 keeps none.
+    #[arg(long, value_name = "K", default_value_t = crate::audit::DEFAULT_CELLS)]
+    pub audit_cells: usize,
 }
 
 /// The name exported models carry (`export`, `full`).

@@ -74,6 +74,7 @@ pub fn full(args: FullArgs, context: &Context) -> Result<i32> {
         out_dir: args.out_dir,
         ensemble_id: args.ensemble.ensemble_id,
         missing_boxes: args.missing_boxes,
+        audit_cells: args.cells.audit_cells,
     };
     let outcome = pipeline::run(&request, &context.overrides, &platform, progress)?;
     // With JSON events the `bundle` event carries the path; stdout stays pure NDJSON.

@@ -3,6 +3,10 @@
 //!
 //! A changed argument can never reuse a stale result. An unreadable or invalid stored cell is
 //! reported and simply recomputed: the store never makes a run fail by itself.
+//!
+//! Each finished cell keeps its encoded bitstream (`<key>.mkv`) beside its record: audit cells
+//! are chosen only after every cell is scored, and a hardware encode cannot be repeated
+//! byte for byte, so the bytes that were scored must still exist then.
 
 use crate::atomic;
 use crate::digest;
@@ -81,6 +85,11 @@ impl CellStore {
         self.dir.join(format!("{key}.json"))
     }
 
+    /// Where a finished cell's encoded bitstream is kept.
+    pub fn bitstream(&self, key: &str) -> Utf8PathBuf {
+        self.dir.join(format!("{key}.mkv"))
+    }
+
     /// The stored cell for `key`: `Ok(None)` when absent, `Err` (to be reported, then the cell
     /// recomputed) when present but unreadable, invalid, or not matching its key.
     pub fn load(&self, key: &str) -> Result<Option<CellRecord>> {
@@ -97,11 +106,27 @@ impl CellStore {
                 message: "the stored cell does not match its key".into(),
             });
         }
+        let bitstream = self.bitstream(key);
+        let kept = std::fs::metadata(&bitstream).map(|m| m.len()).ok();
+        if kept != Some(record.enc_bytes) {
+            return Err(Error::Invalid {
+                path,
+                line: None,
+                field: "/enc_bytes".into(),
+                message: format!(
+                    "the cell's bitstream {bitstream} is missing or not {} bytes",
+                    record.enc_bytes
+                ),
+            });
+        }
         Ok(Some(record))
     }
 
-    /// Saves a finished cell atomically.
-    pub fn save(&self, record: &CellRecord) -> Result<()> {
+    /// Saves a finished cell: its bitstream `encoded` (moved from the scratch folder) first,
+    /// then its record atomically, so a stored record always has its bitstream.
+    pub fn save(&self, record: &CellRecord, encoded: &Utf8Path) -> Result<()> {
+        let bitstream = self.bitstream(&record.key);
+        std::fs::rename(encoded, &bitstream).map_err(|e| Error::io(&bitstream, e))?;
         atomic::write_json(&self.path(&record.key), record)
     }
 }

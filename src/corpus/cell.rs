@@ -14,7 +14,7 @@ use std::io::{Read, Write};
 use std::time::Instant;
 
 /// Version of the cell cache layout; part of every key.
-const CACHE_FORMAT: u32 = 2;
+const CACHE_FORMAT: u32 = 3;
 
 /// Size of the chunks relayed from the decoder to the scorer.
 const RELAY_CHUNK: usize = 1 << 18;
@@ -119,7 +119,9 @@ impl Cell<'_> {
         })
     }
 
-    /// Encodes and scores the cell; the encoded file lives in `scratch` only while scoring.
+    /// Encodes and scores the cell into `scratch`; returns the record and the encoded file,
+    /// which the caller keeps (see [`super::cache::CellStore::save`]). A failed cell leaves no
+    /// encoded file behind.
     pub fn run(
         &self,
         tools: &Toolset,
@@ -127,13 +129,18 @@ impl Cell<'_> {
         key: &str,
         inputs: CellKeyInputs,
         scratch: &Utf8Path,
-    ) -> Result<CellRecord> {
+    ) -> Result<(CellRecord, Utf8PathBuf)> {
         let encoded = scratch.join(format!("{key}.mkv"));
-        let result = self
+        match self
             .encode_and_score(tools, threads, key, inputs, &encoded)
-            .map_err(|e| explain_disk_full(&self.label(), scratch, e));
-        let _ = std::fs::remove_file(&encoded);
-        result
+            .map_err(|e| explain_disk_full(&self.label(), scratch, e))
+        {
+            Ok(record) => Ok((record, encoded)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&encoded);
+                Err(e)
+            }
+        }
     }
 
     fn encode_and_score(
@@ -211,8 +218,9 @@ fn explain_disk_full(label: &str, scratch: &Utf8Path, error: Error) -> Error {
 }
 
 /// Runs `decode | vmaf` with the kit relaying (and counting) the frames in between, then checks
-/// that the decoder, the relay and libvmaf all saw exactly `frames` frames.
-fn stream_and_score(
+/// that the decoder, the relay and libvmaf all saw exactly `frames` frames. `verify --audit`
+/// re-scores audit cells through this same path.
+pub(crate) fn stream_and_score(
     label: &str,
     source: &Source,
     frames: u64,

@@ -35,8 +35,8 @@ pub use model::{
 pub use model::{ReferenceMinimalFold, ReferenceMinimalSeed};
 pub use progress::ProgressEvent;
 pub use provenance::{
-    CellSummary, FailedCell, ImportedFile, ImportedShardMeta, ImportedSource, MergedMeta,
-    MergedShard, ScoringBackend, ShardMeta, ShardSettings, ShardTools,
+    AuditCell, CellSummary, FailedCell, ImportedFile, ImportedShardMeta, ImportedSource,
+    MergedMeta, MergedShard, ScoringBackend, ShardMeta, ShardSettings, ShardTools,
 };
 pub use verdict::{
     FoldDiagnosis, Gate, Stability, StabilityLabel, Verdict, VerdictCorpus, VerdictFile,

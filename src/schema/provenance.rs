@@ -69,6 +69,9 @@ pub struct ShardSettings {
     pub allow_failed_cells: bool,
     /// Where libvmaf scored this shard.
     pub scoring_backend: ScoringBackend,
+    /// Audit cells asked for (`--audit-cells`); fewer are kept when the shard has fewer cells.
+    #[serde(default)]
+    pub audit_cells: usize,
 }
 
 /// Provenance of a shard, written beside it as `SHARD.meta.json`.
@@ -107,6 +110,35 @@ pub struct ShardMeta {
     pub cells: Vec<CellSummary>,
     /// Cells that failed (only non-empty with `--allow-failed-cells`).
     pub failed_cells: Vec<FailedCell>,
+    /// The cells whose encoded bitstreams are kept in `SHARD.audit/`, chosen from the shard's
+    /// SHA-256 after scoring, so that an owner can re-score them (`verify --audit`).
+    #[serde(default)]
+    pub audit_cells: Vec<AuditCell>,
+}
+
+/// One audit cell: a cell of the shard whose encoded bitstream travels with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditCell {
+    /// Source name.
+    pub src: String,
+    /// SHA-256 of the source video the cell was encoded from.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub src_sha256: String,
+    /// Encoder name.
+    pub encoder: String,
+    /// Quality knob.
+    pub cq: u32,
+    /// Cache key of the cell.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub key: String,
+    /// The bitstream's file name inside `SHARD.audit/` (`<key>.mkv`, Matroska as encoded).
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}\.mkv$"))]
+    pub file: String,
+    /// Its size in bytes (equal to the rows' `enc_bytes`).
+    pub bytes: u64,
+    /// Its SHA-256.
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub sha256: String,
 }
 
 impl Document for ShardMeta {

@@ -208,6 +208,8 @@ pub fn encode(
 
 /// Decodes an encoded cell back to 8-bit 4:2:0 at the source's geometry, `frames` frames, as
 /// raw planes (or YUV4MPEG2 when the reference is `.y4m`), written to `out` (`-` for stdout).
+/// The Matroska demuxer is forced and only plain files may be opened: an audit cell comes from
+/// someone else's bundle, and a playlist posing as it must not make ffmpeg read other files.
 pub fn decode(
     ffmpeg: &Utf8Path,
     source: &Source,
@@ -222,7 +224,8 @@ pub fn decode(
     };
     let mut args = base_args();
     args.push("-y".into());
-    args.extend(["-i".into(), encoded.into()]);
+    args.extend(forced_matroska(encoded));
+    args.extend(["-map".into(), "0:v:0".into()]);
     args.extend(["-frames:v".into(), frames.to_string()]);
     args.extend([
         "-vf".into(),
@@ -234,6 +237,58 @@ pub fn decode(
         out.into(),
     ]);
     Invocation::new(ffmpeg, args)
+}
+
+/// `-f matroska -protocol_whitelist file -i INPUT`: how the kit opens a Matroska file that may
+/// be hostile.
+fn forced_matroska(input: &str) -> Vec<String> {
+    let mut args: Vec<String> = ["-f", "matroska", "-protocol_whitelist", "file", "-i"]
+        .map(str::to_owned)
+        .to_vec();
+    args.push(input.into());
+    args
+}
+
+/// Lists the streams of a Matroska file (opened as [`decode`] opens it) without decoding:
+/// ffmpeg prints them on stderr and exits non-zero for want of an output, so the caller reads
+/// stderr whatever the status.
+pub fn probe(ffmpeg: &Utf8Path, input: &str) -> Invocation {
+    let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "info"]
+        .map(str::to_owned)
+        .to_vec();
+    args.extend(forced_matroska(input));
+    Invocation::new(ffmpeg, args)
+}
+
+/// The codec ffmpeg names in a probe for what `encoder` writes (`h264`, `hevc`, `av1`, `vp9`,
+/// `vvc`).
+pub fn codec_of(encoder: &str) -> Result<&'static str> {
+    family(encoder)?;
+    Ok(match encoder {
+        "libx264" => "h264",
+        "libx265" => "hevc",
+        "libsvtav1" | "libaom-av1" => "av1",
+        "libvpx-vp9" => "vp9",
+        "libvvenc" => "vvc",
+        hw if hw.starts_with("h264_") => "h264",
+        hw if hw.starts_with("hevc_") => "hevc",
+        _ => "av1",
+    })
+}
+
+/// The streams of a probe's stderr (`Stream #0:0: Video: h264 (High) …` → `Video: h264 …`).
+pub fn probed_streams(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with("Stream #"))
+        .map(|l| {
+            l.split_once(": ")
+                .map_or(l, |(_, rest)| rest)
+                .trim()
+                .to_owned()
+        })
+        .collect()
 }
 
 /// Losslessly compresses a raw reference into FFV1 Matroska (for shipping references).
@@ -271,8 +326,7 @@ pub fn ffv1_pack(ffmpeg: &Utf8Path, source: &Source, source_path: &str, out: &st
 pub fn raw_decode(ffmpeg: &Utf8Path, input: &str, out: &str) -> Invocation {
     let mut args = base_args();
     args.push("-y".into());
-    args.extend(["-f", "matroska", "-protocol_whitelist", "file", "-i"].map(str::to_owned));
-    args.push(input.into());
+    args.extend(forced_matroska(input));
     args.extend(["-pix_fmt", "yuv420p", "-f", "rawvideo"].map(str::to_owned));
     args.push(out.into());
     Invocation::new(ffmpeg, args)
@@ -393,6 +447,43 @@ mod tests {
         assert!(check_cq("libx264", 51).is_ok());
         assert!(check_cq("libx264", 52).is_err());
         assert!(check_cq("libsvtav1", 63).is_ok());
+    }
+
+    #[test]
+    fn every_known_encoder_has_its_codec() {
+        let expected = [
+            ("libx264", "h264"),
+            ("libx265", "hevc"),
+            ("libsvtav1", "av1"),
+            ("libaom-av1", "av1"),
+            ("libvpx-vp9", "vp9"),
+            ("libvvenc", "vvc"),
+            ("h264_nvenc", "h264"),
+            ("hevc_nvenc", "hevc"),
+            ("av1_nvenc", "av1"),
+            ("h264_qsv", "h264"),
+            ("hevc_qsv", "hevc"),
+            ("av1_qsv", "av1"),
+            ("h264_vaapi", "h264"),
+            ("hevc_vaapi", "hevc"),
+            ("av1_vaapi", "av1"),
+            ("h264_videotoolbox", "h264"),
+            ("hevc_videotoolbox", "hevc"),
+        ];
+        assert_eq!(expected.len(), KNOWN_ENCODERS.len());
+        for (encoder, codec) in expected {
+            assert_eq!(codec_of(encoder).unwrap(), codec, "{encoder}");
+        }
+        assert!(codec_of("mpeg4").is_err());
+    }
+
+    #[test]
+    fn probe_streams_are_listed() {
+        let stderr = "Input #0, matroska,webm, from 'a.mkv':\n  Duration: 00:00:01.00\n  Stream #0:0: Video: h264 (High), yuv420p, 320x180, 25 fps\n  Stream #0:1(eng): Audio: aac\nAt least one output file must be specified\n";
+        assert_eq!(
+            probed_streams(stderr),
+            ["Video: h264 (High), yuv420p, 320x180, 25 fps", "Audio: aac"]
+        );
     }
 
     #[test]

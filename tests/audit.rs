@@ -1,0 +1,462 @@
+//! Audit cells (issue 20 item 3): `full` keeps K bitstreams chosen from the shard's hash and
+//! bundles them; `verify --audit --ref-dir` re-scores them against the owner's references and
+//! fails, naming cell and frame, for an edited row, other references, and hostile bitstreams.
+
+mod common;
+use camino::{Utf8Path, Utf8PathBuf};
+use common::*;
+use predicates::str::contains;
+use std::sync::OnceLock;
+
+const EPOCH: &str = "1700000000";
+
+/// `full` on the demo clips, few frames, one encoder, two cqs (18 cells).
+fn full_args<'a>(out: &'a str, cells: &'a str) -> Vec<&'a str> {
+    vec![
+        "full",
+        "--demo",
+        "--frames",
+        "6",
+        "--encoders",
+        "libx264",
+        "--cqs",
+        "25,37",
+        "--seeds",
+        "0,1",
+        "--epochs",
+        "40",
+        "--stability",
+        "0",
+        "--cell-dir",
+        cells,
+        "--out-dir",
+        out,
+        "-q",
+    ]
+}
+
+/// Runs `full` in `root`; returns the bundle's path.
+fn run_full(root: &Utf8Path, out: &str) -> Utf8PathBuf {
+    let output = kit()
+        .current_dir(root)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .args(full_args(out, "cells"))
+        .output()
+        .unwrap();
+    let code = output.status.code().unwrap();
+    assert!(
+        code == 0 || code == 1,
+        "full failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    root.join(String::from_utf8(output.stdout).unwrap().trim())
+}
+
+/// One `full` run shared by the tests: (root, bundle).
+fn fresh() -> &'static (Utf8PathBuf, Utf8PathBuf) {
+    static RUN: OnceLock<(Utf8PathBuf, Utf8PathBuf)> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let root = Utf8PathBuf::from_path_buf(tempfile::tempdir().unwrap().keep()).unwrap();
+        let bundle = run_full(&root, "results");
+        (root, bundle)
+    })
+}
+
+fn meta(results: &Utf8Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(results.join("corpus/shard.meta.json")).unwrap()).unwrap()
+}
+
+/// The demo references the run scored (the owner has the same clips).
+fn ref_dir() -> Utf8PathBuf {
+    let (root, _) = fresh();
+    let dir = meta(&root.join("results"))["ref_dir"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    root.join(dir)
+}
+
+/// A copy of the shared results folder (and its cell store) that a test may change.
+fn copy_of_results() -> Scratch {
+    let (root, _) = fresh();
+    let s = Scratch::new();
+    for name in ["results", "cells"] {
+        let status = std::process::Command::new("cp")
+            .args(["-a", root.join(name).as_str(), s.path().as_str()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    s
+}
+
+fn audit(bundle: &Utf8Path, refs: &Utf8Path) -> assert_cmd::assert::Assert {
+    kit()
+        .args([
+            "verify",
+            "--audit",
+            "--ref-dir",
+            refs.as_str(),
+            bundle.as_str(),
+        ])
+        .assert()
+}
+
+fn run_ok(root: &Utf8Path, args: &[&str]) -> i32 {
+    let out = kit()
+        .current_dir(root)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .args(args)
+        .arg("-q")
+        .output()
+        .unwrap();
+    let code = out.status.code().unwrap();
+    assert!(
+        code == 0 || code == 1,
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    code
+}
+
+/// Re-trains, re-judges, re-exports and re-bundles `results` after its corpus was changed, so
+/// that everything but the audit is consistent again; returns the new bundle.
+fn rejudge(root: &Utf8Path) -> Utf8PathBuf {
+    let shard = "results/corpus/shard.jsonl";
+    let train = ["train", "--corpus", shard, "--out-dir", "results/loso"];
+    run_ok(
+        root,
+        &[&train[..], &["--seeds", "0,1", "--epochs", "40"]].concat(),
+    );
+    let verdict = [
+        "verdict",
+        "--loso-dir",
+        "results/loso",
+        "--seeds",
+        "0,1",
+        "--out-dir",
+        "results",
+    ];
+    let _ = std::fs::remove_dir_all(root.join("results/models"));
+    if run_ok(root, &verdict) == 0 {
+        run_ok(
+            root,
+            &[
+                "export",
+                "--corpus",
+                shard,
+                "--verdict",
+                "results/PROMOTE.json",
+                "--out-dir",
+                "results/models",
+                "--epochs",
+                "40",
+            ],
+        );
+    }
+    rebundle(root)
+}
+
+/// Writes a new bundle of `results` as it is now.
+fn rebundle(root: &Utf8Path) -> Utf8PathBuf {
+    for entry in root.join("results").read_dir_utf8().unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name().starts_with("ensemble-results-") {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+    let out = kit()
+        .current_dir(root)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .args(["bundle", "--out-dir", "results", "-q"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    root.join(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+/// Rewrites the shard's rows through `edit`, then its metadata's hash and row count, as a
+/// forger who knows the format would.
+fn edit_rows(results: &Utf8Path, edit: impl FnOnce(&mut Vec<serde_json::Value>)) {
+    let shard = results.join("corpus/shard.jsonl");
+    let mut all = rows(&shard);
+    edit(&mut all);
+    let text: String = all
+        .iter()
+        .map(|r| serde_json::to_string(r).unwrap() + "\n")
+        .collect();
+    std::fs::write(&shard, text).unwrap();
+    edit_meta(results, |m| {
+        m["shard_sha256"] = ensemble_kit::digest::sha256_file(&shard).unwrap().into();
+        m["n_rows"] = all.len().into();
+    });
+}
+
+fn edit_meta(results: &Utf8Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = results.join("corpus/shard.meta.json");
+    let mut doc = meta(results);
+    edit(&mut doc);
+    std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+}
+
+/// The first audit cell of the metadata: (src, cq, its bitstream's path).
+fn first_audit_cell(results: &Utf8Path) -> (String, u64, Utf8PathBuf) {
+    let m = meta(results);
+    let cell = &m["audit_cells"][0];
+    (
+        cell["src"].as_str().unwrap().to_owned(),
+        cell["cq"].as_u64().unwrap(),
+        results
+            .join("corpus/shard.audit")
+            .join(cell["file"].as_str().unwrap()),
+    )
+}
+
+/// Replaces the first audit cell's bitstream with `bytes` and makes the metadata and the rows
+/// agree with it, so only the audit's own checks can refuse it.
+fn swap_bitstream(results: &Utf8Path, bytes: &[u8]) -> String {
+    let (src, cq, path) = first_audit_cell(results);
+    std::fs::write(&path, bytes).unwrap();
+    edit_meta(results, |m| {
+        m["audit_cells"][0]["bytes"] = bytes.len().into();
+        m["audit_cells"][0]["sha256"] = ensemble_kit::digest::sha256_bytes(bytes).into();
+    });
+    edit_rows(results, |rows| {
+        for row in rows.iter_mut().filter(|r| r["src"] == src && r["cq"] == cq) {
+            row["enc_bytes"] = bytes.len().into();
+        }
+    });
+    format!("audit cell {src}/libx264/cq{cq}")
+}
+
+#[test]
+fn a_fresh_bundle_carries_its_audit_cells_and_passes_the_audit() {
+    let (root, bundle) = fresh();
+    let results = root.join("results");
+    let m = meta(&results);
+    let cells = m["audit_cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 3, "{m}");
+    assert_eq!(m["settings"]["audit_cells"], 3);
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(results.join("manifest.json")).unwrap()).unwrap();
+    for cell in cells {
+        let path = format!("corpus/shard.audit/{}", cell["file"].as_str().unwrap());
+        let listed = manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == path.as_str())
+            .unwrap_or_else(|| panic!("{path} is not in the manifest"));
+        assert_eq!(listed["sha256"], cell["sha256"]);
+        assert_eq!(listed["size"], cell["bytes"]);
+    }
+    audit(bundle, &ref_dir())
+        .success()
+        .stdout(contains("ok ("))
+        .stdout(contains("audit: 3 cell(s), 18 frames re-scored"));
+    // --extract together with --audit extracts only after the audit passed.
+    let s = Scratch::new();
+    kit()
+        .args(["verify", "--audit", "--ref-dir", ref_dir().as_str()])
+        .args(["--extract", s.join("x").as_str(), bundle.as_str()])
+        .assert()
+        .success();
+    assert!(s
+        .join("x/corpus/shard.audit")
+        .join(cells[0]["file"].as_str().unwrap())
+        .is_file());
+}
+
+#[test]
+fn the_same_run_keeps_the_same_cells_and_bundles_the_same_bytes() {
+    let (root, bundle) = fresh();
+    // A second run into another folder (the finished cells come from the shared store).
+    let again = run_full(root, "again");
+    assert_eq!(
+        meta(&root.join("again"))["audit_cells"],
+        meta(&root.join("results"))["audit_cells"]
+    );
+    assert_eq!(
+        std::fs::read(&again).unwrap(),
+        std::fs::read(bundle).unwrap(),
+        "bundles of the same run differ"
+    );
+}
+
+#[test]
+fn an_edited_row_of_an_audited_cell_fails_naming_cell_and_frame() {
+    let s = copy_of_results();
+    let results = s.join("results");
+    let (src, cq, _) = first_audit_cell(&results);
+    edit_rows(&results, |rows| {
+        let row = rows
+            .iter_mut()
+            .find(|r| r["src"] == src.as_str() && r["cq"] == cq && r["frame_index"] == 2)
+            .unwrap();
+        row["vmaf"] = (row["vmaf"].as_f64().unwrap() * 0.9).into();
+    });
+    let bundle = rejudge(s.path());
+    // Everything else is consistent: the plain check passes.
+    kit().args(["verify", bundle.as_str()]).assert().success();
+    audit(&bundle, &ref_dir()).code(2).stderr(contains(format!(
+        "audit cell {src}/libx264/cq{cq}: frame 2: vmaf recorded"
+    )));
+}
+
+#[test]
+fn references_with_other_bytes_fail() {
+    let (_, bundle) = fresh();
+    let s = Scratch::new();
+    let refs = s.join("refs");
+    std::fs::create_dir(&refs).unwrap();
+    for entry in ref_dir().read_dir_utf8().unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), refs.join(entry.file_name())).unwrap();
+    }
+    let (src, _, _) = first_audit_cell(&fresh().0.join("results"));
+    let victim = refs
+        .read_dir_utf8()
+        .unwrap()
+        .map(|e| e.unwrap().path().to_owned())
+        .find(|p| p.file_stem() == Some(src.as_str()))
+        .unwrap();
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&victim, bytes).unwrap();
+    audit(bundle, &refs)
+        .code(2)
+        .stderr(contains(format!("audit cell {src}/libx264/cq")))
+        .stderr(contains(
+            "these are not the references the collaborator used",
+        ));
+}
+
+#[test]
+fn bitstreams_that_are_not_matroska_or_are_a_playlist_are_refused() {
+    let playlist = b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nfile:///etc/passwd\n#EXTINF:1.0,\nhttp://example.invalid/x.ts\n#EXT-X-ENDLIST\n";
+    let concat = b"ffconcat version 1.0\nfile '/etc/passwd'\nfile 'http://example.invalid/x.mkv'\n"
+        .repeat(2);
+    for bytes in [&playlist[..], &concat[..], &[0u8; 4096][..]] {
+        let s = copy_of_results();
+        let cell = swap_bitstream(&s.join("results"), bytes);
+        audit(&rebundle(s.path()), &ref_dir())
+            .code(2)
+            .stderr(contains(format!("{cell}: ")))
+            .stderr(contains("is not a Matroska file"));
+    }
+    // A real Matroska file, but not what libx264 writes (MPEG-4 Part 2 plus an audio stream).
+    let s = copy_of_results();
+    let other = s.join("other.mkv");
+    let status = std::process::Command::new(real_ffmpeg())
+        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"])
+        .args([
+            "testsrc2=s=320x180:r=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine",
+            "-t",
+            "0.24",
+        ])
+        .args([
+            "-c:v",
+            "mpeg4",
+            "-c:a",
+            "pcm_s16le",
+            "-f",
+            "matroska",
+            other.as_str(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let cell = swap_bitstream(&s.join("results"), &std::fs::read(&other).unwrap());
+    audit(&rebundle(s.path()), &ref_dir())
+        .code(2)
+        .stderr(contains(format!("{cell}: ")))
+        .stderr(contains("must hold exactly one h264 video stream"));
+}
+
+#[test]
+fn a_missing_audit_cell_or_one_not_in_the_rows_is_refused() {
+    let s = copy_of_results();
+    let results = s.join("results");
+    let (src, cq, path) = first_audit_cell(&results);
+    std::fs::remove_file(&path).unwrap();
+    audit(&rebundle(s.path()), &ref_dir())
+        .code(2)
+        .stderr(contains(format!(
+            "audit cell {src}/libx264/cq{cq}: missing: {}",
+            path.file_name().unwrap()
+        )));
+
+    let s = copy_of_results();
+    let results = s.join("results");
+    edit_rows(&results, |rows| {
+        rows.retain(|r| !(r["src"] == src.as_str() && r["cq"] == cq));
+    });
+    audit(&rebundle(s.path()), &ref_dir())
+        .code(2)
+        .stderr(contains(format!(
+            "audit cell {src}/libx264/cq{cq}: not named in the rows of shard.jsonl"
+        )));
+}
+
+#[test]
+fn merge_keeps_each_shards_audit_cells() {
+    let s = copy_of_results();
+    let shard = s.join("results/corpus/shard.jsonl");
+    kit()
+        .args([
+            "merge",
+            shard.as_str(),
+            "--out",
+            s.join("m/merged.jsonl").as_str(),
+            "-q",
+        ])
+        .assert()
+        .success();
+    let mut kept: Vec<String> = s
+        .join("m/merged.audit")
+        .read_dir_utf8()
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_owned())
+        .collect();
+    kept.sort();
+    let mut listed: Vec<String> = meta(&s.join("results"))["audit_cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["file"].as_str().unwrap().to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(kept, listed);
+}
+
+#[test]
+fn no_audit_cells_keeps_no_bitstreams_and_cannot_be_audited() {
+    let s = copy_of_results();
+    let mut args = full_args("results", "cells");
+    args.extend(["--audit-cells", "0"]);
+    let out = kit()
+        .current_dir(s.path())
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .args(&args)
+        .output()
+        .unwrap();
+    let bundle = s.path().join(String::from_utf8(out.stdout).unwrap().trim());
+    let leftovers: Vec<_> = s
+        .join("results/corpus/shard.audit")
+        .read_dir_utf8()
+        .unwrap()
+        .collect();
+    assert!(leftovers.is_empty(), "stale audit cells were kept");
+    kit().args(["verify", bundle.as_str()]).assert().success();
+    audit(&bundle, &ref_dir())
+        .code(2)
+        .stderr(contains("carries no audit cells"));
+}
