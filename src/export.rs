@@ -10,13 +10,14 @@ use crate::error::{Error, Result};
 use crate::merge::Corpus;
 use crate::progress::Progress;
 use crate::schema::{
-    self, CodecBlockValues, Sidecar, SidecarCorpus, SidecarGate, TrainingRecipe, Verdict,
+    self, CodecBlockValues, Figures, Sidecar, SidecarCorpus, SidecarGate, TrainingRecipe, Verdict,
     VerdictFile, SCHEMA_VERSION, SIDECAR_KIND,
 };
 use crate::train::features::{self, InputScaling};
 use crate::train::{self, mlp, Dataset, Recipe};
-use crate::{atomic, budget, digest};
+use crate::{atomic, budget, digest, stats};
 use camino::{Utf8Path, Utf8PathBuf};
+use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 
 /// The ensemble id used when `--ensemble-id` is not given.
@@ -112,7 +113,7 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
             &id,
             &format!("ensemble-kit {} member of {}", id, request.ensemble_id),
         );
-        let sidecar = sidecar(
+        let mut sidecar = sidecar(
             request,
             &verdict,
             corpus,
@@ -120,6 +121,7 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
             seed,
             digest::sha256_bytes(&bytes),
         );
+        sidecar.full_fit = Some(full_fit(model, &x, &y));
         atomic::write(&request.out_dir.join(&sidecar.onnx), &bytes)?;
         atomic::write_json(&request.out_dir.join(format!("{id}.json")), &sidecar)?;
         progress.info(&format!(
@@ -131,6 +133,23 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
         sidecars.push(sidecar);
     }
     Ok(sidecars)
+}
+
+/// The full-corpus fit's figures on its own rows by the kit's forward pass: what a consumer's
+/// ONNX runtime must reproduce on the same corpus (`evaluate` checks it).
+fn full_fit(model: &mlp::Mlp, x: &Array2<f32>, y: &Array1<f32>) -> Figures {
+    let predicted: Vec<f64> = model
+        .predict(x.view())
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
+    let truth: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+    Figures {
+        n_rows: truth.len() as u64,
+        plcc: stats::plcc(&predicted, &truth),
+        srocc: stats::srocc(&predicted, &truth),
+        rmse: stats::rmse(&predicted, &truth),
+    }
 }
 
 /// `<ensemble-id>_seed<N>`: the stem of a member's model and sidecar files.
@@ -217,5 +236,6 @@ fn sidecar(
             gate.mean_plcc
         ),
         parent_adrs: strings(&PARENT_ADRS),
+        full_fit: None,
     }
 }

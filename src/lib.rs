@@ -25,6 +25,7 @@ pub mod digest;
 pub mod distribution;
 pub mod doctor;
 pub mod error;
+pub mod evaluate;
 pub mod export;
 pub mod gate;
 pub mod import;
@@ -72,6 +73,7 @@ fn dispatch(subcommand: Command, context: &Context) -> error::Result<i32> {
         Command::Bundle(args) => command::deliver::bundle(args, context),
         Command::Verify(args) => command::deliver::verify(args),
         Command::Compare(args) => command::deliver::compare(args),
+        Command::Evaluate(args) => command::evaluate::evaluate(args),
         Command::PackCorpus(args) => command::transport::pack(args, context),
         Command::ExtractCorpus(args) => command::transport::extract(args, context),
         Command::BuildLibvmaf(args) => command::build::libvmaf(args, context),

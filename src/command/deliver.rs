@@ -4,7 +4,7 @@
 use super::context::Context;
 use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs};
 use crate::error::Result;
-use crate::{bundle, compare, export, report, verify};
+use crate::{bundle, compare, evaluate, export, report, verify};
 use camino::Utf8PathBuf;
 use clap::Args;
 
@@ -98,12 +98,29 @@ pub struct CompareArgs {
     pub b: Utf8PathBuf,
     #[command(flatten)]
     pub cap: BundleCapArgs,
+    /// Also run `evaluate` both ways: A's models on B's corpus and B's on A's (both must be
+    /// PROMOTE bundles with models and corpora).
+    #[arg(long)]
+    pub cross: bool,
 }
 
 /// Prints the comparison; exit 0 when the verdicts agree, 1 when they do not.
 pub fn compare(args: CompareArgs) -> Result<i32> {
+    let cross = args
+        .cross
+        .then(|| {
+            evaluate::cross(
+                &args.a,
+                &args.b,
+                evaluate::Options {
+                    allow_unknown_encoders: false,
+                    max_total_size: args.cap.max_total_size,
+                },
+            )
+        })
+        .transpose()?;
     let (agree, report) = compare::run(&args.a, &args.b, args.cap.max_total_size)?;
-    print!("{report}");
+    print!("{report}{}", cross.unwrap_or_default());
     Ok(if agree { 0 } else { 1 })
 }
 

@@ -6,6 +6,7 @@ pub mod build;
 pub mod context;
 pub mod corpus;
 pub mod deliver;
+pub mod evaluate;
 pub mod flags;
 pub mod full;
 pub mod inspect;
@@ -56,6 +57,13 @@ pub enum Command {
     Verify(deliver::VerifyArgs),
     /// Compare two verdicts (files or bundles): exit 0 agree, 1 disagree, 2 bad input.
     Compare(deliver::CompareArgs),
+    /// Run a shipped ensemble (a PROMOTE bundle, or ONNX models with sidecars — the kit's or
+    /// the reference's) in an ONNX runtime on a corpus: PLCC, SROCC and RMSE per source,
+    /// encoder and CQ, per seed and for the ensemble mean.
+    ///
+    /// Exit 0 evaluated, 2 bad input (a model without its sidecar or not matching its sha256,
+    /// another vocabulary, an encoder the vocabulary lacks, an empty corpus).
+    Evaluate(evaluate::EvaluateArgs),
     /// Pack raw references losslessly (FFV1 .mkv per source + manifest) to ship them.
     PackCorpus(transport::PackArgs),
     /// Restore byte-identical `.yuv` references from a pack-corpus archive (resumable).

@@ -10,6 +10,7 @@
 mod corpus;
 mod delivery;
 mod document;
+mod evaluation;
 mod host;
 mod model;
 mod progress;
@@ -21,6 +22,10 @@ pub use corpus::{
 };
 pub use delivery::{DistributionManifest, Manifest, ManifestFile, TransportManifest, TransportRow};
 pub use document::{Document, SCHEMA_VERSION};
+pub use evaluation::{
+    ConsumerCorpus, ConsumerSidecar, CqFigures, EvaluatedMember, Evaluation, Figures, NamedFigures,
+    Scores,
+};
 pub use host::{Check, CheckStatus, DoctorReport, FoundBy, LibvmafBuild, Platform, Tool};
 pub use model::{
     CodecBlockValues, FoldResult, LosoSeed, ReferenceFold, ReferenceLosoSeed, Sidecar,
@@ -76,6 +81,8 @@ pub const ALL: &[SchemaDoc] = &[
     SchemaDoc::of::<DistributionManifest>(),
     SchemaDoc::of::<ReferenceRow>(),
     SchemaDoc::of::<ImportedShardMeta>(),
+    SchemaDoc::of::<ConsumerSidecar>(),
+    SchemaDoc::of::<Evaluation>(),
 ];
 
 /// The schema called `name`, as pretty JSON with a trailing newline.
