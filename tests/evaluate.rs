@@ -13,8 +13,8 @@ use std::sync::OnceLock;
 const MEMBER0: &str = "fr_regressor_v2_ensemble_v1_seed0";
 const MEMBER1: &str = "fr_regressor_v2_ensemble_v1_seed1";
 
-/// A `full --demo` run that promoted (few frames and epochs, two seeds): its results folder and
-/// its bundle, shared by the tests.
+/// A `full --demo` run that promoted (default frames and epochs, two seeds — fewer frames or
+/// epochs hold on the demo): its results folder and its bundle, shared by the tests.
 fn promoted() -> &'static (Utf8PathBuf, Utf8PathBuf) {
     static RUN: OnceLock<(Utf8PathBuf, Utf8PathBuf)> = OnceLock::new();
     RUN.get_or_init(|| {
@@ -22,19 +22,7 @@ fn promoted() -> &'static (Utf8PathBuf, Utf8PathBuf) {
         let out = kit()
             .current_dir(&root)
             .env("SOURCE_DATE_EPOCH", "1700000000")
-            .args([
-                "full",
-                "--demo",
-                "--demo-frames",
-                "8",
-                "--seeds",
-                "0,1",
-                "--epochs",
-                "60",
-                "--out-dir",
-                "out",
-                "-q",
-            ])
+            .args(["full", "--demo", "--seeds", "0,1", "--out-dir", "out", "-q"])
             .output()
             .unwrap();
         assert_eq!(
@@ -169,7 +157,7 @@ fn a_reference_format_sidecar_feeds_the_model_the_same_inputs() {
     let s = Scratch::new();
     let dir = s.join("reference");
     std::fs::create_dir(&dir).unwrap();
-    let kit_sidecar = read_json(&out_dir().join(&format!("models/{MEMBER0}.json")));
+    let kit_sidecar = read_json(&out_dir().join(format!("models/{MEMBER0}.json")));
     let onnx = format!("{MEMBER0}.onnx");
     std::fs::copy(out_dir().join("models").join(&onnx), dir.join(&onnx)).unwrap();
     // The reference's own sidecar, with this model's hash, scaling and CQ range.
@@ -181,7 +169,7 @@ fn a_reference_format_sidecar_feeds_the_model_the_same_inputs() {
     for key in ["sha256", "n_rows", "cq_min", "cq_max"] {
         sidecar["corpus"][key] = kit_sidecar["corpus"][key].clone();
     }
-    write_json(&dir.join(&format!("{MEMBER0}.json")), &sidecar);
+    write_json(&dir.join(format!("{MEMBER0}.json")), &sidecar);
     let reference = evaluation(&dir, &shard(), &[]);
     let own = evaluation(&out_dir().join("models"), &shard(), &[]);
     assert_eq!(
@@ -193,7 +181,7 @@ fn a_reference_format_sidecar_feeds_the_model_the_same_inputs() {
     // With the reference's own scaling (another corpus's) it still runs, to other figures.
     let mut foreign = read_json(Utf8Path::new("tests/fixtures/reference-sidecar.json"));
     foreign["sha256"] = kit_sidecar["sha256"].clone();
-    write_json(&dir.join(&format!("{MEMBER0}.json")), &foreign);
+    write_json(&dir.join(format!("{MEMBER0}.json")), &foreign);
     let other = evaluation(&dir, &shard(), &[]);
     assert_eq!(other["members"][0]["fitted_on_this_corpus"], false);
     assert_ne!(other["members"][0]["scores"], own["members"][0]["scores"]);
