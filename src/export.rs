@@ -10,13 +10,14 @@ use crate::error::{Error, Result};
 use crate::merge::Corpus;
 use crate::progress::Progress;
 use crate::schema::{
-    self, CodecBlockValues, Sidecar, SidecarCorpus, SidecarGate, TrainingRecipe, Verdict,
+    self, CodecBlockValues, Figures, Sidecar, SidecarCorpus, SidecarGate, TrainingRecipe, Verdict,
     VerdictFile, SCHEMA_VERSION, SIDECAR_KIND,
 };
 use crate::train::features::{self, InputScaling};
 use crate::train::{self, mlp, Dataset, Recipe};
-use crate::{atomic, budget, digest};
+use crate::{atomic, budget, digest, stats};
 use camino::{Utf8Path, Utf8PathBuf};
+use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 
 /// The ensemble id used when `--ensemble-id` is not given.
@@ -117,8 +118,9 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
     )?;
 
     let mut sidecars = Vec::new();
-    for (&seed, bytes) in seeds.iter().zip(&members) {
-        let sidecar = sidecar(
+    for (&seed, member) in seeds.iter().zip(&members) {
+        let bytes = &member.onnx;
+        let mut sidecar = sidecar(
             request,
             &verdict,
             corpus,
@@ -126,6 +128,7 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
             seed,
             digest::sha256_bytes(bytes),
         );
+        sidecar.full_fit = Some(member.full_fit.clone());
         atomic::write(&request.out_dir.join(&sidecar.onnx), bytes)?;
         atomic::write_json(
             &request.out_dir.join(format!("{}.json", sidecar.id)),
@@ -142,16 +145,23 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
     Ok(sidecars)
 }
 
+/// One fitted member of the ensemble: its ONNX bytes and its figures on its own rows.
+pub struct Member {
+    /// The model file, as `export` writes it.
+    pub onnx: Vec<u8>,
+    /// The full-corpus fit's figures by the kit's forward pass (the sidecar's `full_fit`).
+    pub full_fit: Figures,
+}
+
 /// Fits every seed on all of `data` (its own RNG stream, [`FULL_FIT_STREAM`]) and returns
-/// each member's ONNX bytes, in seed order: what `export` writes and `verify --retrain`
-/// re-derives.
+/// each member, in seed order: what `export` writes and `verify --retrain` re-derives.
 pub fn fit_members(
     data: &Dataset,
     seeds: &[u64],
     recipe: &Recipe,
     jobs: Option<usize>,
     ensemble_id: &str,
-) -> Result<Vec<Vec<u8>>> {
+) -> Result<Vec<Member>> {
     let all: Vec<usize> = (0..data.len()).collect();
     let (x, y) = data.matrix(&all, &data.scaling(&all));
     let pool = budget::pool(budget::fits(jobs)?)?;
@@ -161,14 +171,34 @@ pub fn fit_members(
             .map(|&seed| {
                 let model = train::fit(&x, &y, recipe, &mut train::rng_for(seed, FULL_FIT_STREAM));
                 let id = member_id(ensemble_id, seed);
-                onnx::serialise(
-                    &model,
-                    &id,
-                    &format!("ensemble-kit {id} member of {ensemble_id}"),
-                )
+                Member {
+                    onnx: onnx::serialise(
+                        &model,
+                        &id,
+                        &format!("ensemble-kit {id} member of {ensemble_id}"),
+                    ),
+                    full_fit: full_fit(&model, &x, &y),
+                }
             })
             .collect()
     }))
+}
+
+/// The full-corpus fit's figures on its own rows by the kit's forward pass: what a consumer's
+/// ONNX runtime must reproduce on the same corpus (`evaluate` checks it).
+fn full_fit(model: &mlp::Mlp, x: &Array2<f32>, y: &Array1<f32>) -> Figures {
+    let predicted: Vec<f64> = model
+        .predict(x.view())
+        .iter()
+        .map(|&v| f64::from(v))
+        .collect();
+    let truth: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+    Figures {
+        n_rows: truth.len() as u64,
+        plcc: stats::plcc(&predicted, &truth),
+        srocc: stats::srocc(&predicted, &truth),
+        rmse: stats::rmse(&predicted, &truth),
+    }
 }
 
 /// `<ensemble-id>_seed<N>`: the stem of a member's model and sidecar files.
@@ -252,6 +282,7 @@ fn sidecar(
             gate.mean_plcc
         ),
         parent_adrs: strings(&PARENT_ADRS),
+        full_fit: None,
     }
 }
 

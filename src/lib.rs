@@ -26,6 +26,7 @@ pub mod digest;
 pub mod distribution;
 pub mod doctor;
 pub mod error;
+pub mod evaluate;
 pub mod experiment;
 pub mod export;
 pub mod gate;
@@ -79,6 +80,7 @@ fn dispatch(subcommand: Command, context: &Context) -> error::Result<i32> {
         Command::Bundle(args) => command::deliver::bundle(args, context),
         Command::Verify(args) => command::deliver::verify(args, context),
         Command::Compare(args) => command::deliver::compare(args),
+        Command::Evaluate(args) => command::evaluate::evaluate(args),
         Command::PackCorpus(args) => command::transport::pack(args, context),
         Command::ExtractCorpus(args) => command::transport::extract(args, context),
         Command::BuildLibvmaf(args) => command::build::libvmaf(args, context),

@@ -128,7 +128,8 @@ pub fn run(
             )?;
             let bytes =
                 export::fit_members(&data, &[sidecar.seed], &recipe, jobs, &sidecar.ensemble_id)?
-                    .remove(0);
+                    .remove(0)
+                    .onnx;
             let model = name.with_file_name(&sidecar.onnx);
             let bundled = std::fs::read(dir.join(&model)).map_err(|e| Error::io(&model, e))?;
             if bytes != bundled {

@@ -320,6 +320,9 @@ const MEASURED: &[&str] = &[
     "/gate/this_seed_loso_plcc",
     "/loso_mean_plcc",
     "/notes",
+    "/full_fit/plcc",
+    "/full_fit/srocc",
+    "/full_fit/rmse",
 ];
 
 #[test]

@@ -5,7 +5,7 @@ use super::context::Context;
 use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs};
 use crate::error::Result;
 use crate::tools::Toolset;
-use crate::{audit, bundle, compare, export, report, retrain, verify};
+use crate::{audit, bundle, compare, evaluate, export, report, retrain, verify};
 use camino::Utf8PathBuf;
 use clap::Args;
 
@@ -157,18 +157,38 @@ pub struct CompareArgs {
     pub json: bool,
     #[command(flatten)]
     pub cap: BundleCapArgs,
+    /// Also run `evaluate` both ways: A's models on B's corpus and B's on A's (both must be
+    /// PROMOTE bundles with models and corpora).
+    #[arg(long)]
+    pub cross: bool,
 }
 
 /// Prints the comparison; exits 0 CONFIRMS, 1 DISAGREES, 3 NOT COMPARABLE.
 pub fn compare(args: CompareArgs) -> Result<i32> {
+    let cross = args
+        .cross
+        .then(|| {
+            evaluate::cross(
+                &args.a,
+                &args.b,
+                evaluate::Options {
+                    allow_unknown_encoders: false,
+                    max_total_size: args.cap.max_total_size,
+                },
+            )
+        })
+        .transpose()?
+        .unwrap_or_default();
     let (report, text) = compare::run(&args.a, &args.b, args.cap.max_total_size)?;
     if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&report).expect("the report serialises")
         );
+        // The JSON on stdout stays one document; the cross evaluation goes to stderr.
+        eprint!("{cross}");
     } else {
-        print!("{text}");
+        print!("{text}{cross}");
     }
     Ok(report.exit_code)
 }

@@ -6,6 +6,7 @@ pub mod build;
 pub mod context;
 pub mod corpus;
 pub mod deliver;
+pub mod evaluate;
 pub mod flags;
 pub mod full;
 pub mod inspect;
@@ -57,6 +58,13 @@ pub enum Command {
     /// Compare two results as experiments (verdict files, bundles or LOSO folders): exit 0
     /// CONFIRMS, 1 DISAGREES, 2 bad input, 3 NOT COMPARABLE.
     Compare(deliver::CompareArgs),
+    /// Run a shipped ensemble (a PROMOTE bundle, or ONNX models with sidecars — the kit's or
+    /// the reference's) in an ONNX runtime on a corpus: PLCC, SROCC and RMSE per source,
+    /// encoder and CQ, per seed and for the ensemble mean.
+    ///
+    /// Exit 0 evaluated, 2 bad input (a model without its sidecar or not matching its sha256,
+    /// another vocabulary, an encoder the vocabulary lacks, an empty corpus).
+    Evaluate(evaluate::EvaluateArgs),
     /// Pack raw references losslessly (FFV1 .mkv per source + manifest) to ship them.
     PackCorpus(transport::PackArgs),
     /// Restore byte-identical `.yuv` references from a pack-corpus archive (resumable).

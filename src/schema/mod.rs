@@ -10,6 +10,7 @@
 mod corpus;
 mod delivery;
 mod document;
+mod evaluation;
 mod experiment;
 mod host;
 mod model;
@@ -22,6 +23,10 @@ pub use corpus::{
 };
 pub use delivery::{DistributionManifest, Manifest, ManifestFile, TransportManifest, TransportRow};
 pub use document::{Document, SCHEMA_VERSION};
+pub use evaluation::{
+    ConsumerCorpus, ConsumerSidecar, CqFigures, EvaluatedMember, Evaluation, Figures, NamedFigures,
+    Scores,
+};
 pub use experiment::{
     CompareReport, ComparedFact, ComparedReference, ComparedSide, Conclusion, EncoderRows,
     Experiment, ExperimentRecipe, ExperimentShard, ExperimentSource, Known, PlccDelta, Producer,
@@ -87,6 +92,8 @@ pub const ALL: &[SchemaDoc] = &[
     SchemaDoc::of::<ImportedShardMeta>(),
     SchemaDoc::of::<ReferenceMinimalSeed>(),
     SchemaDoc::of::<CompareReport>(),
+    SchemaDoc::of::<ConsumerSidecar>(),
+    SchemaDoc::of::<Evaluation>(),
 ];
 
 /// The schema called `name`, as pretty JSON with a trailing newline.

@@ -4,6 +4,7 @@
 use super::document::Document;
 #[cfg(doc)]
 use super::document::SCHEMA_VERSION;
+use super::evaluation::Figures;
 use super::verdict::Gate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -331,6 +332,10 @@ pub struct Sidecar {
     pub notes: String,
     /// The decision records the reference's registry expects.
     pub parent_adrs: Vec<String>,
+    /// The full-corpus fit on its own rows, by the kit's forward pass: what `evaluate` in an
+    /// ONNX runtime must reproduce on this corpus (absent in sidecars of earlier kits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_fit: Option<Figures>,
 }
 
 impl Document for Sidecar {

@@ -1,0 +1,227 @@
+//! The ensemble `evaluate` runs, found where it was shipped: a results bundle (verified first,
+//! and only a PROMOTE ships models) or a folder of ONNX models with their sidecars — the kit's
+//! export or the reference kit's. Every model must have a sidecar, hash to what it says, and
+//! belong to one ensemble with each seed once.
+
+use super::runtime::{Inputs, Runtime};
+use crate::archive::JSON_MEMBER_MAX;
+use crate::error::{Error, Result};
+use crate::schema::{self, ConsumerSidecar, Verdict, SCHEMA_VERSION, SIDECAR_KIND};
+use crate::train::features::{ENCODER_VOCAB_V2, ENCODER_VOCAB_VERSION};
+use crate::{digest, layout, verify};
+use camino::{Utf8Path, Utf8PathBuf};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Largest model file read: the kit's are about 25 KB, so this only stops a hostile file from
+/// filling memory.
+pub const MODEL_MAX: u64 = 64 << 20;
+
+/// One member: its sidecar and its model in the runtime.
+pub struct Member {
+    /// The sidecar's file name.
+    pub sidecar_file: String,
+    /// The sidecar as a consumer reads it.
+    pub sidecar: ConsumerSidecar,
+    /// The model, ready to run.
+    pub runtime: Runtime,
+}
+
+/// The members of one ensemble, by seed.
+pub struct Ensemble {
+    /// Their common `ensemble_id`.
+    pub id: String,
+    /// By ascending seed.
+    pub members: Vec<Member>,
+}
+
+/// A results bundle verified and extracted into a private temporary folder, removed on drop.
+pub struct OpenedBundle {
+    _dir: tempfile::TempDir,
+    /// The extracted results folder.
+    pub root: Utf8PathBuf,
+}
+
+/// Verifies `path` (everything as `verify` checks it) and extracts it; only a PROMOTE bundle
+/// ships models.
+pub fn open_bundle(path: &Utf8Path, max_total_size: u64) -> Result<OpenedBundle> {
+    let dir = tempfile::tempdir()
+        .map_err(|e| Error::io(std::env::temp_dir().display().to_string(), e))?;
+    let root = Utf8Path::from_path(dir.path())
+        .ok_or_else(|| Error::Input("the temporary folder's path is not UTF-8".into()))?
+        .join("bundle");
+    let verified = verify::verify(path, Some(root.as_path()), max_total_size)?;
+    if verified.verdict.verdict != Verdict::Promote {
+        return Err(Error::Input(format!(
+            "bundle `{path}` says {}: only a PROMOTE bundle ships models to evaluate",
+            verified.verdict.verdict
+        )));
+    }
+    Ok(OpenedBundle { _dir: dir, root })
+}
+
+/// Whether `path` names a results bundle rather than a folder of models.
+pub fn is_bundle(path: &Utf8Path) -> bool {
+    path.as_str().ends_with(".tar.gz")
+}
+
+/// Reads the ensemble shipped at `path`: a bundle's `models/` or a folder of models.
+pub fn open(path: &Utf8Path, max_total_size: u64) -> Result<Ensemble> {
+    if is_bundle(path) {
+        let bundle = open_bundle(path, max_total_size)?;
+        return from_folder(&bundle.root.join(layout::MODELS));
+    }
+    if !path.is_dir() {
+        return Err(Error::Input(format!(
+            "--models `{path}` is neither a results bundle (.tar.gz) nor a folder of ONNX models with their sidecars"
+        )));
+    }
+    from_folder(path)
+}
+
+/// Reads at most `max` bytes of `path`, refusing a larger file.
+fn read_capped(path: &Utf8Path, max: u64, what: &str) -> Result<Vec<u8>> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::io(path, e))?
+        .len();
+    if size > max {
+        return Err(Error::Input(format!(
+            "{what} `{path}` is {size} bytes, more than the {max} a {what} may have"
+        )));
+    }
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// Reads every sidecar (a `.json` whose `kind` is `fr`) and its model in `dir`, and checks
+/// that they form one ensemble.
+pub fn from_folder(dir: &Utf8Path) -> Result<Ensemble> {
+    if !dir.is_dir() {
+        return Err(Error::Input(format!(
+            "`{dir}` holds no models (no such folder)"
+        )));
+    }
+    let mut sidecars = Vec::new();
+    let mut models = BTreeSet::new();
+    let entries = dir.read_dir_utf8().map_err(|e| Error::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path().to_owned();
+        if !path.is_file() {
+            continue;
+        }
+        match path.extension() {
+            Some("onnx") => {
+                models.insert(entry.file_name().to_owned());
+            }
+            Some("json") => {
+                let bytes = read_capped(&path, JSON_MEMBER_MAX, "sidecar")?;
+                let value = schema::parse_value(&bytes, &path)?;
+                if schema::kind_of(&value) == Some(SIDECAR_KIND) {
+                    let sidecar: ConsumerSidecar = schema::decode_checked(value, &path)?;
+                    sidecars.push((path, sidecar));
+                }
+            }
+            _ => {}
+        }
+    }
+    sidecars.sort_by(|a, b| a.0.cmp(&b.0));
+    if sidecars.is_empty() {
+        return Err(Error::Input(format!(
+            "`{dir}` holds no model sidecar (a .json with \"kind\": \"{SIDECAR_KIND}\" beside each .onnx); without one a model's inputs cannot be computed"
+        )));
+    }
+    let mut claimed = BTreeMap::new();
+    let mut seeds = BTreeMap::new();
+    let mut members = Vec::new();
+    for (path, sidecar) in sidecars {
+        check_identity(&path, &sidecar)?;
+        if let Some(other) = claimed.insert(sidecar.onnx.clone(), path.clone()) {
+            return Err(Error::Input(format!(
+                "sidecars `{other}` and `{path}` both describe model `{}`; each model has one sidecar",
+                sidecar.onnx
+            )));
+        }
+        if let Some(other) = seeds.insert(sidecar.seed, path.clone()) {
+            return Err(Error::Input(format!(
+                "sidecars `{other}` and `{path}` are both seed {}; an ensemble has each seed once",
+                sidecar.seed
+            )));
+        }
+        members.push(member(dir, path, sidecar)?);
+    }
+    if let Some(orphan) = models.iter().find(|m| !claimed.contains_key(*m)) {
+        return Err(Error::Input(format!(
+            "model `{}` has no sidecar (no .json beside it names it in `onnx`); without one its inputs cannot be computed, so the folder is refused",
+            dir.join(orphan)
+        )));
+    }
+    let ids: BTreeSet<&str> = members
+        .iter()
+        .map(|m| m.sidecar.ensemble_id.as_str())
+        .collect();
+    if ids.len() > 1 {
+        return Err(Error::Input(format!(
+            "`{dir}` mixes ensembles {}; give a folder holding one ensemble",
+            ids.into_iter().collect::<Vec<_>>().join(", ")
+        )));
+    }
+    members.sort_by_key(|m| m.sidecar.seed);
+    Ok(Ensemble {
+        id: members[0].sidecar.ensemble_id.clone(),
+        members,
+    })
+}
+
+/// Refuses a sidecar of another format or vocabulary, or one that points outside its folder.
+fn check_identity(path: &Utf8Path, sidecar: &ConsumerSidecar) -> Result<()> {
+    let bad = |what: String| Error::Input(format!("model sidecar `{path}`: {what}"));
+    if let Some(version) = sidecar.schema_version.filter(|v| *v != SCHEMA_VERSION) {
+        return Err(bad(format!(
+            "written in the kit's format version {version}; this kit reads version {SCHEMA_VERSION}"
+        )));
+    }
+    if sidecar.encoder_vocab_version != ENCODER_VOCAB_VERSION {
+        return Err(bad(format!(
+            "encoder vocabulary version {} is not the version {ENCODER_VOCAB_VERSION} this kit knows; its one-hot slots would be guessed",
+            sidecar.encoder_vocab_version
+        )));
+    }
+    if sidecar.encoder_vocab != ENCODER_VOCAB_V2 {
+        return Err(bad(format!(
+            "it says vocabulary version {ENCODER_VOCAB_VERSION} but lists {:?}, not version {ENCODER_VOCAB_VERSION}'s {:?}",
+            sidecar.encoder_vocab, ENCODER_VOCAB_V2
+        )));
+    }
+    let plain = Utf8Path::new(&sidecar.onnx);
+    if plain.file_name() != Some(sidecar.onnx.as_str()) || sidecar.onnx.is_empty() {
+        return Err(bad(format!(
+            "`onnx` is `{}`, not a file name beside the sidecar",
+            sidecar.onnx
+        )));
+    }
+    Ok(())
+}
+
+/// Reads the model a sidecar describes, checks its hash and loads it into the runtime.
+fn member(dir: &Utf8Path, path: Utf8PathBuf, sidecar: ConsumerSidecar) -> Result<Member> {
+    let inputs = Inputs::of(&path, &sidecar)?;
+    let model = dir.join(&sidecar.onnx);
+    if !model.is_file() {
+        return Err(Error::Input(format!(
+            "sidecar `{path}` describes model `{model}`, which is missing"
+        )));
+    }
+    let bytes = read_capped(&model, MODEL_MAX, "model")?;
+    let sha256 = digest::sha256_bytes(&bytes);
+    if sha256 != sidecar.sha256 {
+        return Err(Error::Input(format!(
+            "model `{model}` has sha256 {sha256}, but its sidecar `{path}` says {}; the model is not the one the sidecar describes",
+            sidecar.sha256
+        )));
+    }
+    let runtime = Runtime::load(&model, &bytes, &sidecar, inputs)?;
+    Ok(Member {
+        sidecar_file: path.file_name().unwrap_or_default().to_owned(),
+        sidecar,
+        runtime,
+    })
+}
