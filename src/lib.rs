@@ -36,6 +36,7 @@ pub mod platform;
 pub mod progress;
 pub mod report;
 pub mod schema;
+pub mod signing;
 pub mod sources;
 pub mod stability;
 pub mod stats;

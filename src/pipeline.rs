@@ -48,6 +48,8 @@ pub struct FullRequest {
     pub cell_dir: Option<Utf8PathBuf>,
     /// Boxes whose shards did not arrive, for the verdict.
     pub missing_boxes: Vec<String>,
+    /// Signs the bundle's manifest (`full --sign`), if given.
+    pub signer: Option<crate::signing::Signer>,
 }
 
 /// What `full` produced.
@@ -204,7 +206,7 @@ pub fn run(
 
     progress.info("stage 6/6 bundle");
     remove_all(layout::stale_files(out, layout::is_bundle, |_| false)?)?;
-    let (_, bundle_path) = bundle::run(out)?;
+    let (_, bundle_path) = bundle::run(out, request.signer.as_ref())?;
     progress.event(
         ProgressEvent::new("bundle")
             .stage("bundle")
