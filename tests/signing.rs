@@ -381,7 +381,7 @@ fn hostile_signatures_and_allowed_signers_files_are_refused() {
     for (name, bytes, why) in cases {
         let bad = with_member(
             &signed,
-            &s.join(format!("{name}.tar.gz")),
+            &s.join(&format!("{name}.tar.gz")),
             "manifest.json.sig",
             bytes.clone(),
         );
