@@ -174,7 +174,7 @@ fn signed_bundle_round_trips_and_openssh_verifies_it() {
     );
     verify(&bundle_path, &[])
         .success()
-        .stdout(contains("signed with ED25519 SHA256:"))
+        .stdout(contains("signed with ssh-ed25519 SHA256:"))
         .stdout(contains("signer not checked"));
     let signers = allowed(
         s.path(),
@@ -183,7 +183,7 @@ fn signed_bundle_round_trips_and_openssh_verifies_it() {
     );
     verify(&bundle_path, &["--allowed-signers", signers.as_str()])
         .success()
-        .stdout(contains("signed by alice@example.com (ED25519 SHA256:"));
+        .stdout(contains("signed by alice@example.com (ssh-ed25519 SHA256:"));
 
     // OpenSSH verifies the kit's signature over the bundled manifest.
     let manifest = s.join("manifest.json");
