@@ -20,7 +20,7 @@ fail() {
 # Inputs that are one value must be one line: a newline in a path or list is a mistake or an
 # attempt to smuggle lines into $GITHUB_OUTPUT.
 for name in KIT_REF_DIR KIT_ENCODERS KIT_CQS KIT_SEEDS KIT_OUT_DIR KIT_CELL_DIR KIT_USE_NIX \
-  KIT_FAIL_ON_HOLD KIT_MISSING_BOXES; do
+  KIT_FAIL_ON_HOLD KIT_MISSING_BOXES KIT_ATTEST; do
   case "${!name:-}" in
     *$'\n'* | *$'\r'*) fail "input ${name#KIT_} must be a single line" ;;
   esac
@@ -35,6 +35,8 @@ bool() {
   esac
 }
 fail_on_hold=$(bool fail-on-hold "${KIT_FAIL_ON_HOLD:-false}")
+# `attest` is acted on by the action's next step; a value it would not recognise fails here.
+attest=$(bool attest "${KIT_ATTEST:-false}")
 
 # Lines of a multi-line input, without carriage returns and empty lines.
 lines() { printf '%s\n' "$1" | tr -d '\r' | sed '/^[[:space:]]*$/d'; }
@@ -112,6 +114,10 @@ delimiter="ensemble_kit_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
   printf '%s\n\nRan %s.\n' "$markdown" "$kit_path"
   if [ ${#missing[@]} -gt 0 ]; then
     printf '\n**Boxes that did not report** (trained without them): %s\n' "${missing[*]}"
+  fi
+  if [ "$attest" = true ]; then
+    printf '\nThe bundle is attested by the next step; check it with %s.\n' \
+      "\`gh attestation verify BUNDLE --repo ${GITHUB_REPOSITORY:-OWNER/REPO}\`"
   fi
 } >>"${GITHUB_STEP_SUMMARY:-/dev/stdout}"
 

@@ -170,7 +170,12 @@ pub struct Audited {
 
 /// Verifies the bundle, then re-scores every audit cell it carries; every problem is listed,
 /// each naming its cell (and frame).
-pub fn run(request: &AuditRequest, tools: &Toolset, progress: &Progress) -> Result<Audited> {
+pub fn run(
+    request: &AuditRequest,
+    allowed: Option<&crate::signing::AllowedSigners>,
+    tools: &Toolset,
+    progress: &Progress,
+) -> Result<Audited> {
     if !request.ref_dir.is_dir() {
         return Err(Error::Input(format!(
             "--ref-dir `{}` is not a folder; give the folder of your own reference videos",
@@ -187,7 +192,8 @@ pub fn run(request: &AuditRequest, tools: &Toolset, progress: &Progress) -> Resu
     let root = Utf8Path::from_path(staging.path())
         .ok_or_else(|| Error::Environment("the temporary folder's path is not UTF-8".into()))?
         .join("bundle");
-    let verified = verify::verify(&request.bundle, Some(&root), request.max_total_size)?;
+    let verified =
+        verify::verify_signed(&request.bundle, Some(&root), request.max_total_size, allowed)?;
     let mut audit = Audit {
         root: &root,
         ref_dir: &request.ref_dir,

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::schema::{
     self, LosoSeed, Manifest, ManifestFile, Sidecar, Verdict, VerdictFile, SCHEMA_VERSION,
 };
+use crate::signing::{self, Signer};
 use crate::{atomic, digest, gate, layout, timestamp, walk};
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -159,8 +160,9 @@ fn check_models(
     Ok(())
 }
 
-/// Writes `manifest.json` and the bundle into `dir`; returns the manifest and the bundle path.
-pub fn run(dir: &Utf8Path) -> Result<(Manifest, Utf8PathBuf)> {
+/// Writes `manifest.json` (and, with a `signer`, its signature `manifest.json.sig`) and the
+/// bundle into `dir`; returns the manifest and the bundle path.
+pub fn run(dir: &Utf8Path, signer: Option<&Signer>) -> Result<(Manifest, Utf8PathBuf)> {
     if !dir.is_dir() {
         return Err(Error::Input(format!(
             "--out-dir `{dir}` is not an existing folder"
@@ -190,11 +192,12 @@ pub fn run(dir: &Utf8Path) -> Result<(Manifest, Utf8PathBuf)> {
     let manifest = Manifest {
         schema_version: SCHEMA_VERSION,
         verdict: verdict.verdict,
-        generated_at_utc: timestamp::now_utc()?,
+        generated_at_utc: Signer::manifest_time(signer, dir)?,
         n_files: listed.len() as u64,
         files: listed,
     };
     atomic::write_json(&dir.join(layout::MANIFEST), &manifest)?;
+    let signature = signing::write_signature(dir, signer)?;
     let stamp = humantime::format_rfc3339_seconds(timestamp::now()?)
         .to_string()
         .replace(['-', ':'], "");
@@ -206,6 +209,11 @@ pub fn run(dir: &Utf8Path) -> Result<(Manifest, Utf8PathBuf)> {
             name: rel.to_string(),
             executable: false,
         })
+        .chain(signature.map(|source| Entry {
+            source,
+            name: layout::SIGNATURE.into(),
+            executable: false,
+        }))
         .collect();
     let manifest_entry = Entry {
         source: dir.join(layout::MANIFEST),

@@ -42,6 +42,8 @@ pub const HOLD: &str = "HOLD.json";
 pub const REPORT: &str = "report.html";
 /// The bundle's manifest, in the results folder and first in the bundle.
 pub const MANIFEST: &str = "manifest.json";
+/// The SSH signature of the manifest in a signed bundle (see `crate::signing`).
+pub const SIGNATURE: &str = "manifest.json.sig";
 /// The results folder `full` and `report` use unless told otherwise.
 pub const DEFAULT_OUT_DIR: &str = "ensemble-results";
 

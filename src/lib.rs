@@ -40,6 +40,7 @@ pub mod progress;
 pub mod report;
 pub mod retrain;
 pub mod schema;
+pub mod signing;
 pub mod sources;
 pub mod stability;
 pub mod stats;

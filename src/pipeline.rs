@@ -51,6 +51,8 @@ pub struct FullRequest {
     pub missing_boxes: Vec<String>,
     /// Audit cells kept per shard.
     pub audit_cells: usize,
+    /// Signs the bundle's manifest (`full --sign`), if given.
+    pub signer: Option<crate::signing::Signer>,
 }
 
 /// What `full` produced.
@@ -250,7 +252,7 @@ pub fn run(
 
     progress.info("stage 6/6 bundle");
     remove_all(layout::stale_files(out, layout::is_bundle, |_| false)?)?;
-    let (_, bundle_path) = bundle::run(out)?;
+    let (_, bundle_path) = bundle::run(out, request.signer.as_ref())?;
     progress.event(
         ProgressEvent::new("bundle")
             .stage("bundle")

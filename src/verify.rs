@@ -14,9 +14,10 @@
 use crate::archive::{self, SizeCap};
 use crate::error::{Error, Result};
 use crate::experiment::{self, CorpusEvidence};
-use crate::layout::MANIFEST;
+use crate::layout::{MANIFEST, SIGNATURE};
 use crate::merge::{self, Provenance};
 use crate::schema::{self, CorpusRow, LosoSeed, Manifest, Sidecar, Verdict, VerdictFile};
+use crate::signing::{self, AllowedSigners, Signature};
 use crate::{gate, layout};
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 use std::collections::BTreeMap;
@@ -41,14 +42,28 @@ pub struct Verified {
     pub files: usize,
     /// The bundle's one verdict, agreeing with its manifest and its LOSO files.
     pub verdict: VerdictFile,
+    /// Its manifest's signature, checked (see [`signing::check`]).
+    pub signature: Signature,
 }
 
 /// Checks a bundle in one read and, if `extract` is given, extracts it there (a new or empty
-/// folder). Problems are listed together, each naming its file.
+/// folder). Problems are listed together, each naming its file. A signature, if any, must be
+/// valid; no signer is required.
 pub fn verify(
     bundle: &Utf8Path,
     extract: Option<&Utf8Path>,
     max_total_size: u64,
+) -> Result<Verified> {
+    verify_signed(bundle, extract, max_total_size, None)
+}
+
+/// [`verify`], also requiring, with `allowed`, a signature by a key that file allows; nothing
+/// is extracted unless the signer is allowed.
+pub fn verify_signed(
+    bundle: &Utf8Path,
+    extract: Option<&Utf8Path>,
+    max_total_size: u64,
+    allowed: Option<&AllowedSigners>,
 ) -> Result<Verified> {
     if !bundle.exists() || bundle.is_dir() {
         return Err(Error::Input(format!("bundle `{bundle}` does not exist")));
@@ -78,7 +93,10 @@ pub fn verify(
             staging_path.as_deref(),
         )
     })?;
+    let manifest_bytes = std::mem::take(&mut contents.manifest_bytes);
+    let signature = contents.signature.take();
     let (manifest, verdict) = contents.judge(bundle)?;
+    let signature = signing::check(bundle, &manifest_bytes, signature.as_deref(), allowed)?;
     if let (Some(staging), Some(dest)) = (staging, extract) {
         move_into_place(staging, dest)?;
     }
@@ -86,6 +104,7 @@ pub fn verify(
         files: manifest.files.len(),
         manifest,
         verdict,
+        signature,
     })
 }
 
@@ -180,6 +199,10 @@ fn colliding_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
 #[derive(Default)]
 struct Contents {
     manifest: Option<Manifest>,
+    /// The manifest's bytes, which its signature signs.
+    manifest_bytes: Vec<u8>,
+    /// The bytes of `manifest.json.sig`, if the bundle has one.
+    signature: Option<Vec<u8>>,
     /// Declared size of every file the manifest lists.
     declared: BTreeMap<String, u64>,
     /// (size, sha256) of every member read, but the manifest.
@@ -279,7 +302,13 @@ impl Contents {
         cap: &mut SizeCap,
         staging: Option<&Utf8Path>,
     ) -> Result<()> {
-        if self.manifest.is_some() && name.as_str() != MANIFEST {
+        if name.as_str() == SIGNATURE && size > signing::SIGNATURE_MAX {
+            return Err(Error::Input(format!(
+                "{bundle}: refusing `{name}`: {size} bytes, and an SSH signature is at most {}",
+                signing::SIGNATURE_MAX
+            )));
+        }
+        if self.manifest.is_some() && name.as_str() != MANIFEST && name.as_str() != SIGNATURE {
             match self.declared.get(name.as_str()) {
                 None => {
                     let why = format!("extra: {name} (not in the manifest; not read)");
@@ -299,7 +328,7 @@ impl Contents {
         cap.reserve(name.as_str(), size)?;
         let unreadable =
             |e: std::io::Error| Error::Input(format!("{bundle}: cannot unpack `{name}`: {e}"));
-        if name.extension() != Some("json") {
+        if name.extension() != Some("json") && name.as_str() != SIGNATURE {
             let mut rows = is_corpus_member(name).then(RowCollector::default);
             let mut sink = std::io::sink();
             let hashed = match staging {
@@ -351,6 +380,9 @@ impl Contents {
                 .map(|f| (f.path.clone(), f.size))
                 .collect();
             self.manifest = Some(manifest);
+            self.manifest_bytes = bytes;
+        } else if name.as_str() == SIGNATURE {
+            self.signature = Some(bytes);
         } else {
             self.inspect(name, &bytes, &label);
             self.hashes.insert(

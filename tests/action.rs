@@ -129,6 +129,61 @@ fn workflows_follow_the_hygiene_rules() {
     }
 }
 
+/// `attest: true` runs the official attestation action, pinned, on the bundle the kit made —
+/// also after a HOLD with `fail-on-hold` — and every example job that asks for it has the
+/// permissions it needs.
+#[test]
+fn attest_input_attests_the_bundle_with_a_pinned_official_action() {
+    let action = action();
+    assert_eq!(
+        action["inputs"]["attest"]["default"], "false",
+        "off by default"
+    );
+    let attest = &action["runs"]["steps"][1];
+    let uses = attest["uses"].as_str().unwrap();
+    assert!(
+        uses.starts_with("actions/attest-build-provenance@"),
+        "{uses}"
+    );
+    let text = std::fs::read_to_string(repo().join("action.yml")).unwrap();
+    let line = text.lines().find(|l| l.contains(uses)).unwrap();
+    assert!(pinned_by_sha(uses, line), "`{line}` is not pinned");
+    assert_eq!(
+        attest["with"]["subject-path"],
+        "${{ steps.kit.outputs.bundle }}"
+    );
+    let condition = attest["if"].as_str().unwrap();
+    for part in [
+        "!cancelled()",
+        "inputs.attest == 'true'",
+        "steps.kit.outputs.bundle != ''",
+    ] {
+        assert!(condition.contains(part), "{condition} lacks {part}");
+    }
+    let mut attesting = 0;
+    for name in WORKFLOWS {
+        for (job_name, job) in workflow(name)["jobs"].as_object().unwrap() {
+            let asks = job["steps"].as_array().unwrap().iter().any(|step| {
+                step["uses"] == "./" && step["with"]["attest"].as_str() == Some("true")
+            });
+            if asks {
+                attesting += 1;
+                assert_eq!(
+                    job["permissions"],
+                    serde_json::json!({ "contents": "read", "id-token": "write", "attestations": "write" }),
+                    "{name}: job {job_name} attests without the permissions it needs"
+                );
+            }
+        }
+    }
+    assert_eq!(attesting, 2, "both example workflows attest their bundle");
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert!(
+        readme.contains("gh attestation verify"),
+        "README shows the owner's check"
+    );
+}
+
 /// `owner/repo@<40 hex>` followed on its line by `# vN…`.
 fn pinned_by_sha(uses: &str, line: &str) -> bool {
     let Some((_, sha)) = uses.split_once('@') else {
@@ -430,7 +485,7 @@ fn errors_are_not_holds() {
     );
 
     // Booleans are true/false in any case, nothing else.
-    for (input, value) in [("use-nix", "yes"), ("fail-on-hold", "1")] {
+    for (input, value) in [("use-nix", "yes"), ("fail-on-hold", "1"), ("attest", "on")] {
         let run = run_action(s.path(), &[(input, value)], &[]);
         assert_eq!(run.code(), 2, "{input}={value}");
         assert!(

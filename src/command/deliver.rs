@@ -2,8 +2,9 @@
 //! `bundle`, `verify`, `compare` and `report`.
 
 use super::context::Context;
-use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs};
+use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs, SignArgs};
 use crate::error::Result;
+use crate::signing::{AllowedSigners, Signer};
 use crate::tools::Toolset;
 use crate::{audit, bundle, compare, evaluate, export, report, retrain, verify};
 use camino::Utf8PathBuf;
@@ -50,11 +51,22 @@ pub struct BundleArgs {
     /// The results folder (corpus, LOSO files, verdict, models).
     #[arg(long, value_name = "DIR")]
     pub out_dir: Utf8PathBuf,
+    #[command(flatten)]
+    pub sign: SignArgs,
+    /// Bundle this signature of DIR/manifest.json, made elsewhere (`ssh-keygen -Y sign -f KEY
+    /// -n ensemble-kit DIR/manifest.json`, e.g. with a hardware token) after an earlier
+    /// `bundle` wrote that manifest; it must verify over the manifest written again now.
+    #[arg(long, value_name = "FILE", conflicts_with = "sign")]
+    pub signature: Option<Utf8PathBuf>,
 }
 
 /// Writes the manifest and the bundle, and prints the bundle's path.
 pub fn bundle(args: BundleArgs, context: &Context) -> Result<i32> {
-    let (manifest, path) = bundle::run(&args.out_dir)?;
+    let signer = match &args.signature {
+        Some(file) => Some(Signer::from_signature_file(file)?),
+        None => args.sign.signer()?,
+    };
+    let (manifest, path) = bundle::run(&args.out_dir, signer.as_ref())?;
     context.progress.info(&format!(
         "{}: {} files, verdict {}",
         path, manifest.n_files, manifest.verdict
@@ -86,11 +98,21 @@ pub struct VerifyArgs {
     /// Your reference videos, for --audit (each must have the SHA-256 the rows name).
     #[arg(long, value_name = "DIR", requires = "audit")]
     pub ref_dir: Option<Utf8PathBuf>,
+    /// Require a signature by a key this file allows (git's `allowed_signers` format:
+    /// `principals [options] keytype base64-key`) in namespace `ensemble-kit`, and name the
+    /// signer; an unsigned bundle or another key fails (exit 2).
+    #[arg(long, value_name = "FILE")]
+    pub allowed_signers: Option<Utf8PathBuf>,
 }
 
 /// Checks a bundle (and extracts it when asked).
 pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
     let path = &args.bundle;
+    let allowed = args
+        .allowed_signers
+        .as_deref()
+        .map(AllowedSigners::read)
+        .transpose()?;
     let retrain_into = args
         .retrain
         .then(|| retrain::Extraction::new(args.extract.as_deref()))
@@ -109,7 +131,7 @@ pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
                 ref_dir: ref_dir.clone(),
             };
             let tools = Toolset::locate(&context.overrides)?;
-            let audited = audit::run(&request, &tools, &context.progress)?;
+            let audited = audit::run(&request, allowed.as_ref(), &tools, &context.progress)?;
             audit_line = format!(
                 "audit: {} cell(s), {} frames re-scored; every feature and VMAF within {:.0e} of the rows ({})\n",
                 audited.cells.len(),
@@ -119,11 +141,16 @@ pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
             );
             audited.verified
         }
-        _ => verify::verify(path, extract.as_deref(), args.cap.max_total_size)?,
+        _ => verify::verify_signed(
+            path,
+            extract.as_deref(),
+            args.cap.max_total_size,
+            allowed.as_ref(),
+        )?,
     };
     println!(
-        "{path}: ok ({} files match the manifest; verdict {})",
-        verified.files, verified.manifest.verdict
+        "{path}: ok ({} files match the manifest; verdict {}; {})",
+        verified.files, verified.manifest.verdict, verified.signature
     );
     print!("{audit_line}");
     if let Some(into) = &retrain_into {

@@ -177,6 +177,27 @@ pub struct EnsembleArgs {
     pub ensemble_id: String,
 }
 
+/// Signing the bundle's manifest (`bundle`, `full`).
+#[derive(Debug, Args, Clone)]
+pub struct SignArgs {
+    /// Sign manifest.json (an SSHSIG in namespace `ensemble-kit`, bundled as
+    /// manifest.json.sig) with this unencrypted OpenSSH ed25519 private key file — or, given a
+    /// public key file (KEY.pub), with that identity of the ssh-agent at SSH_AUTH_SOCK, as
+    /// `ssh-keygen -Y sign -f KEY.pub` does. Checked before any work starts.
+    #[arg(long, value_name = "KEY")]
+    pub sign: Option<Utf8PathBuf>,
+}
+
+impl SignArgs {
+    /// The signer `--sign` names, checked now (readable, ed25519, in the agent).
+    pub fn signer(&self) -> Result<Option<crate::signing::Signer>> {
+        self.sign
+            .as_deref()
+            .map(crate::signing::Signer::from_key_file)
+            .transpose()
+    }
+}
+
 /// How much a results bundle may unpack (`verify`, `compare`).
 #[derive(Debug, Args, Clone)]
 pub struct BundleCapArgs {

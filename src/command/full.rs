@@ -2,7 +2,7 @@
 
 use super::context::Context;
 use super::flags::{
-    CellArgs, EnsembleArgs, GridArgs, MergeRuleArgs, RecipeArgs, ReferenceArgs, SeedArgs,
+    CellArgs, EnsembleArgs, GridArgs, MergeRuleArgs, RecipeArgs, ReferenceArgs, SeedArgs, SignArgs,
 };
 use crate::error::Result;
 use crate::{pipeline, platform, progress, stability};
@@ -49,11 +49,14 @@ pub struct FullArgs {
     /// `missing_boxes` so the owner sees what the ensemble was trained without.
     #[arg(long = "missing-box", value_name = "BOX")]
     pub missing_boxes: Vec<String>,
+    #[command(flatten)]
+    pub sign: SignArgs,
 }
 
 /// Runs the pipeline, prints the summary and the bundle's path; exit 0 PROMOTE, 1 HOLD.
 pub fn full(args: FullArgs, context: &Context) -> Result<i32> {
     let progress = &context.progress;
+    let signer = args.sign.signer()?;
     let platform = platform::detect()?;
     let grid = if args.corpus.is_empty() {
         Some(args.grid.grid(args.references.references(&args.out_dir)?))
@@ -75,6 +78,7 @@ pub fn full(args: FullArgs, context: &Context) -> Result<i32> {
         ensemble_id: args.ensemble.ensemble_id,
         missing_boxes: args.missing_boxes,
         audit_cells: args.cells.audit_cells,
+        signer,
     };
     let outcome = pipeline::run(&request, &context.overrides, &platform, progress)?;
     // With JSON events the `bundle` event carries the path; stdout stays pure NDJSON.
