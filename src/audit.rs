@@ -192,8 +192,12 @@ pub fn run(
     let root = Utf8Path::from_path(staging.path())
         .ok_or_else(|| Error::Environment("the temporary folder's path is not UTF-8".into()))?
         .join("bundle");
-    let verified =
-        verify::verify_signed(&request.bundle, Some(&root), request.max_total_size, allowed)?;
+    let verified = verify::verify_signed(
+        &request.bundle,
+        Some(&root),
+        request.max_total_size,
+        allowed,
+    )?;
     let mut audit = Audit {
         root: &root,
         ref_dir: &request.ref_dir,

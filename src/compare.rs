@@ -777,12 +777,10 @@ fn attribution(
 /// is robustly its own verdict, either could have come out the other way with other seeds.
 fn luck(a: &Side, b: &Side) -> String {
     let state = |s: &Side| {
-        s.verdict.stability.as_ref().map(|st| {
-            (
-                stability::describe(st),
-                st.label.backs(s.verdict.verdict),
-            )
-        })
+        s.verdict
+            .stability
+            .as_ref()
+            .map(|st| (stability::describe(st), st.label.backs(s.verdict.verdict)))
     };
     match (state(a), state(b)) {
         (Some((x, false)), Some((y, false))) => format!(
