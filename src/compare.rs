@@ -261,12 +261,15 @@ pub fn rejudge(verdict: &VerdictFile, path: &Utf8Path) -> Result<()> {
     Ok(())
 }
 
-/// The stability label of a side as `compare` reads it, and whether that label is the one its
-/// own interval of `p_promote` gives. The one place that knows how stability is labelled.
+/// The stability label of a side as `compare` reads it, and whether the block is consistent:
+/// its label is the one its interval of `p_promote` gives, and its `p_promote` lies inside that
+/// interval (the estimate widens the interval to take in the counted share). The one place
+/// that knows how stability is labelled.
 fn stability_state(s: &Stability) -> (String, bool) {
+    let [lo, hi] = s.p_promote_interval;
     (
         s.label.to_string(),
-        s.label == stability::label(s.p_promote_interval),
+        s.label == stability::label(s.p_promote_interval) && (lo..=hi).contains(&s.p_promote),
     )
 }
 
@@ -280,7 +283,8 @@ fn stability_contradiction(s: &Stability) -> Option<String> {
     (!consistent).then(|| {
         let [lo, hi] = s.p_promote_interval;
         format!(
-            "says {label} but its interval of p_promote {lo}–{hi} gives {}",
+            "says {label} with p_promote {} and its interval {lo}–{hi}, but that interval gives {} and must hold p_promote",
+            s.p_promote,
             stability::label(s.p_promote_interval)
         )
     })

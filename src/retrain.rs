@@ -4,9 +4,9 @@
 //! the bundled corpus with the recipe it records, and on PROMOTE every exported model too; the
 //! results must be the bundled bytes.
 //!
-//! Two fields are not results of training and are taken from the bundled file before comparing:
-//! `wall_time_s` (a measurement) and `corpus` (the shard paths as the collaborator typed them;
-//! the rows are pinned by `corpus_sha256`, which is compared).
+//! Three fields are not results of training and are taken from the bundled file before
+//! comparing: `wall_time_s` (a measurement), and `corpus` and `unverified_shards` (shard paths as
+//! the collaborator typed them; the rows are pinned by `corpus_sha256`, which is compared).
 
 use crate::error::{Error, Result};
 use crate::merge::{self, Corpus, MergeRules};
@@ -230,7 +230,7 @@ fn by_recipe(files: &[SeedFile]) -> Result<Vec<(Recipe, Vec<SeedFile>)>> {
     Ok(groups)
 }
 
-/// Requires the retrained seed file to be the bundled one byte for byte (but for the two
+/// Requires the retrained seed file to be the bundled one byte for byte (but for the three
 /// fields the module documentation names), else names the first fold or field that differs.
 fn compare_seed(
     dir: &Utf8Path,
@@ -240,6 +240,7 @@ fn compare_seed(
 ) -> Result<()> {
     let again = LosoSeed {
         corpus: bundled.corpus.clone(),
+        unverified_shards: bundled.unverified_shards.clone(),
         wall_time_s: bundled.wall_time_s,
         ..again
     };

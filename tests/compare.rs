@@ -232,14 +232,11 @@ fn two_boxes_with_other_encoders_compare_and_changed_bytes_do_not() {
     )
     .unwrap();
     std::fs::remove_file(&a).unwrap();
+    // `bundle` verifies what it would write, so the forged block never leaves the box.
     kit()
         .current_dir(s.path())
         .env("SOURCE_DATE_EPOCH", EPOCH)
         .args(["bundle", "--out-dir", "a"])
-        .assert()
-        .success();
-    kit()
-        .args(["verify", bundle_of(&s.join("a")).as_str()])
         .assert()
         .code(2)
         .stderr(contains(
@@ -387,6 +384,7 @@ fn kit_loso(dir: &Utf8Path, corpus: &str, folds: &[(&str, f64)]) {
             .collect();
         let mut doc = seed_doc(seed, &folds);
         doc["corpus_sha256"] = corpus.into();
+        rekey(&mut doc);
         write_seed(dir, &doc);
     }
 }

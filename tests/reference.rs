@@ -26,6 +26,7 @@ fn kit_loso(dir: &Utf8Path, swing: &[f64; 10]) {
         let mut doc = seed_doc(seed as u64, &folds);
         // Each folder its own corpus (one box's copy): not identical training.
         doc["corpus_sha256"] = dir.file_name().unwrap().into();
+        rekey(&mut doc);
         write_seed(dir, &doc);
     }
 }

@@ -46,6 +46,18 @@ fn results() -> &'static Utf8PathBuf {
             .args(["--out-dir", "results", "-q"])
             .assert()
             .code(predicates::ord::le(1));
+        // A PROMOTE bundle carries its models.
+        if root.join("results/PROMOTE.json").exists() {
+            run(&[
+                "export",
+                "--corpus",
+                shard.as_str(),
+                "--verdict",
+                "results/PROMOTE.json",
+                "--out-dir",
+                "results/models",
+            ]);
+        }
         root.join("results")
     })
 }

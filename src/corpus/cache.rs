@@ -37,7 +37,9 @@ fn claim(dir: &Utf8Path) -> Result<()> {
         }
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    atomic::write(&marker, b"This folder is an ensemble-kit cell store.\n")
+    // Empty: its name is the mark, and it takes no block on a nearly full disk (where the cell
+    // that does not fit should be the one to report "disk full").
+    atomic::write(&marker, b"")
 }
 
 /// A folder of finished cells plus a scratch folder for encodes in flight, held under an
