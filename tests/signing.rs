@@ -266,7 +266,11 @@ fn openssh_signatures_attach_with_signature_and_verify_in_the_kit() {
         let key = keygen(s.path(), name, kind);
         let sig = openssh_sign(&key, "ensemble-kit", &manifest);
         let bundle_path = bundle(s.path(), &["--signature", sig.as_str()]);
-        let signers = allowed(s.path(), name, &[signer_line("ops@example.com", "", &key)]);
+        let signers = allowed(
+            s.path(),
+            &format!("{name}.allowed"),
+            &[signer_line("ops@example.com", "", &key)],
+        );
         verify(&bundle_path, &["--allowed-signers", signers.as_str()])
             .success()
             .stdout(contains("signed by ops@example.com"));
