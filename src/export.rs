@@ -128,7 +128,7 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
             seed,
             digest::sha256_bytes(bytes),
         );
-        sidecar.full_fit = Some(member.full_fit.clone());
+        sidecar.full_fit = Some(member.full_fit);
         atomic::write(&request.out_dir.join(&sidecar.onnx), bytes)?;
         atomic::write_json(
             &request.out_dir.join(format!("{}.json", sidecar.id)),
