@@ -7,58 +7,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use common::*;
 use predicates::str::contains;
 use std::io::Read;
-use std::sync::OnceLock;
 
 const EPOCH: &str = "1700000000";
-
-/// A results folder that went through the whole PROMOTE path once (shared by the tests).
-fn promoted() -> &'static Utf8PathBuf {
-    static DIR: OnceLock<Utf8PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = Utf8PathBuf::from_path_buf(tempfile::tempdir().unwrap().keep()).unwrap();
-        let out = root.join("results");
-        let shard = out.join("corpus/shard.jsonl");
-        let run = |args: &[&str]| {
-            kit()
-                .current_dir(&root)
-                .env("SOURCE_DATE_EPOCH", EPOCH)
-                .args(args)
-                .arg("-q")
-                .assert()
-                .success();
-        };
-        run(&["corpus", "--demo", "--out", shard.as_str()]);
-        std::fs::remove_dir_all(out.join("corpus/shard.cells")).unwrap();
-        run(&[
-            "train",
-            "--corpus",
-            shard.as_str(),
-            "--out-dir",
-            "results/loso",
-            "--seeds",
-            "0,1",
-        ]);
-        run(&[
-            "verdict",
-            "--loso-dir",
-            "results/loso",
-            "--seeds",
-            "0,1",
-            "--out-dir",
-            "results",
-        ]);
-        run(&[
-            "export",
-            "--corpus",
-            shard.as_str(),
-            "--verdict",
-            "results/PROMOTE.json",
-            "--out-dir",
-            "results/models",
-        ]);
-        root
-    })
-}
 
 fn bundle(root: &Utf8Path) -> Utf8PathBuf {
     let out = kit()
@@ -73,17 +23,6 @@ fn bundle(root: &Utf8Path) -> Utf8PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     root.join(String::from_utf8(out.stdout).unwrap().trim())
-}
-
-/// Copies the shared results folder so a test can change it.
-fn copy_of_promoted() -> Scratch {
-    let s = Scratch::new();
-    let status = std::process::Command::new("cp")
-        .args(["-a", promoted().join("results").as_str(), s.path().as_str()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    s
 }
 
 #[test]

@@ -8,69 +8,12 @@ use camino::{Utf8Path, Utf8PathBuf};
 use common::*;
 use predicates::str::contains;
 use std::process::Command as Std;
-use std::sync::OnceLock;
 
 const EPOCH: &str = "1700000000";
 
-/// A results folder with a verdict, made once and copied by each test.
-fn results() -> &'static Utf8PathBuf {
-    static DIR: OnceLock<Utf8PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let root = Utf8PathBuf::from_path_buf(tempfile::tempdir().unwrap().keep()).unwrap();
-        let shard = root.join("results/corpus/shard.jsonl");
-        let run = |args: &[&str]| {
-            kit()
-                .current_dir(&root)
-                .env("SOURCE_DATE_EPOCH", EPOCH)
-                .args(args)
-                .arg("-q")
-                .assert()
-                .success();
-        };
-        run(&["corpus", "--demo", "--out", shard.as_str()]);
-        std::fs::remove_dir_all(root.join("results/corpus/shard.cells")).unwrap();
-        run(&[
-            "train",
-            "--corpus",
-            shard.as_str(),
-            "--out-dir",
-            "results/loso",
-            "--seeds",
-            "0,1",
-        ]);
-        // The verdict decides nothing here; exit 0 or 1 both leave a verdict file.
-        kit()
-            .current_dir(&root)
-            .env("SOURCE_DATE_EPOCH", EPOCH)
-            .args(["verdict", "--loso-dir", "results/loso", "--seeds", "0,1"])
-            .args(["--out-dir", "results", "-q"])
-            .assert()
-            .code(predicates::ord::le(1));
-        // A PROMOTE bundle carries its models.
-        if root.join("results/PROMOTE.json").exists() {
-            run(&[
-                "export",
-                "--corpus",
-                shard.as_str(),
-                "--verdict",
-                "results/PROMOTE.json",
-                "--out-dir",
-                "results/models",
-            ]);
-        }
-        root.join("results")
-    })
-}
-
-/// A scratch folder holding a copy of the results folder at `results/`.
+/// A scratch folder holding a copy of the shared PROMOTE results folder at `results/`.
 fn scratch() -> Scratch {
-    let s = Scratch::new();
-    let status = Std::new("cp")
-        .args(["-a", results().as_str(), s.path().as_str()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    s
+    copy_of_promoted()
 }
 
 /// Runs a host tool (ssh-keygen, ssh-add) and asserts it succeeded.

@@ -344,3 +344,64 @@ pub fn learnable_shard(path: &Utf8Path, frames: u64) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();
 }
+
+/// A results folder that went through the whole PROMOTE path once (corpus, train seeds 0 and
+/// 1, verdict, export; `SOURCE_DATE_EPOCH` 1700000000), made once per test binary.
+pub fn promoted() -> &'static Utf8PathBuf {
+    static DIR: std::sync::OnceLock<Utf8PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Utf8PathBuf::from_path_buf(tempfile::tempdir().unwrap().keep()).unwrap();
+        let out = root.join("results");
+        let shard = out.join("corpus/shard.jsonl");
+        let run = |args: &[&str]| {
+            kit()
+                .current_dir(&root)
+                .env("SOURCE_DATE_EPOCH", "1700000000")
+                .args(args)
+                .arg("-q")
+                .assert()
+                .success();
+        };
+        run(&["corpus", "--demo", "--out", shard.as_str()]);
+        std::fs::remove_dir_all(out.join("corpus/shard.cells")).unwrap();
+        run(&[
+            "train",
+            "--corpus",
+            shard.as_str(),
+            "--out-dir",
+            "results/loso",
+            "--seeds",
+            "0,1",
+        ]);
+        run(&[
+            "verdict",
+            "--loso-dir",
+            "results/loso",
+            "--seeds",
+            "0,1",
+            "--out-dir",
+            "results",
+        ]);
+        run(&[
+            "export",
+            "--corpus",
+            shard.as_str(),
+            "--verdict",
+            "results/PROMOTE.json",
+            "--out-dir",
+            "results/models",
+        ]);
+        root
+    })
+}
+
+/// Copies the shared results folder so a test can change it.
+pub fn copy_of_promoted() -> Scratch {
+    let s = Scratch::new();
+    let status = std::process::Command::new("cp")
+        .args(["-a", promoted().join("results").as_str(), s.path().as_str()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    s
+}
