@@ -15,8 +15,6 @@ use super::mathf::with_avx2;
 use super::mlp::HIDDEN;
 use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
-/// Output rows per register block.
-const ROWS: usize = 4;
 /// Output columns per register block (two AVX vectors).
 const COLS: usize = 16;
 
@@ -89,7 +87,8 @@ impl Gemm {
 }
 
 with_avx2! {
-    /// The fixed-order product (see the module documentation).
+    /// The fixed-order product (see the module documentation): blocks of six output rows, then
+    /// the rows left over in blocks of four, two and one.
     fn fixed_product(
         rows: usize,
         depth: usize,
@@ -99,24 +98,21 @@ with_avx2! {
         out: &mut [f32],
     ) {
         let mut i = 0;
-        while i + ROWS <= rows {
-            block::<ROWS>(i, depth, a, b, init, out);
-            i += ROWS;
-        }
         while i < rows {
-            block::<1>(i, depth, a, b, init, out);
-            i += 1;
+            i += match rows - i {
+                6.. => block::<6>(i, depth, a, b, init, out),
+                4 | 5 => block::<4>(i, depth, a, b, init, out),
+                2 | 3 => block::<2>(i, depth, a, b, init, out),
+                _ => block::<1>(i, depth, a, b, init, out),
+            };
         }
     }
 }
 
-/// Reduction steps packed at a time (a block's `R × KC` left values live on the stack).
-const KC: usize = 64;
-
-/// `R` output rows, all columns: the block's left values are first copied into a small
-/// `KC × R` array (so the inner loop reads them without strides or bounds checks), then each
-/// group of [`COLS`] columns is held in registers across the reduction. Sums run over `k` in
-/// increasing order; between groups of `KC` steps they wait in `out`, which is exact.
+/// `R` output rows starting at `i0`, all columns; returns `R`. Each group of [`COLS`] columns is
+/// held in registers (`2R` vectors) across the whole reduction, starting from `init`, and the
+/// left values are read in place (no packing: a row-major operand and a transposed one are both
+/// a strided read).
 #[inline(always)]
 fn block<const R: usize>(
     i0: usize,
@@ -125,41 +121,36 @@ fn block<const R: usize>(
     b: &[f32],
     init: Option<&[f32]>,
     out: &mut [f32],
-) {
+) -> usize {
     let out = &mut out[i0 * HIDDEN..(i0 + R) * HIDDEN];
-    for row in out.chunks_exact_mut(HIDDEN) {
-        match init {
-            Some(init) => row.copy_from_slice(init),
-            None => row.fill(0.0),
-        }
-    }
-    let mut packed = [[0f32; R]; KC];
-    for k0 in (0..depth).step_by(KC) {
-        let kc = KC.min(depth - k0);
-        for (k, values) in packed[..kc].iter_mut().enumerate() {
-            for (r, v) in values.iter_mut().enumerate() {
-                *v = a.data[(i0 + r) * a.row_stride + (k0 + k) * a.depth_stride];
-            }
-        }
-        let b_rows = b[k0 * HIDDEN..(k0 + kc) * HIDDEN].chunks_exact(HIDDEN);
-        for c0 in (0..HIDDEN).step_by(COLS) {
-            let mut acc = [[0f32; COLS]; R];
+    let b = &b[..depth * HIDDEN];
+    let left = |r: usize, k: usize| {
+        let at = (i0 + r) * a.row_stride + k * a.depth_stride;
+        debug_assert!(at < a.data.len());
+        // SAFETY: `Gemm::product` asserted that the last element of every (row < rows,
+        // k < depth) lies in `a.data`, and `i0 + r < rows`, `k < depth` here.
+        unsafe { *a.data.get_unchecked(at) }
+    };
+    for c0 in (0..HIDDEN).step_by(COLS) {
+        let start: [f32; COLS] = match init {
+            Some(init) => init[c0..c0 + COLS].try_into().expect("COLS wide"),
+            None => [0.0; COLS],
+        };
+        let mut acc = [start; R];
+        for (k, b_row) in b.chunks_exact(HIDDEN).enumerate() {
+            let b_cols: &[f32; COLS] = b_row[c0..c0 + COLS].try_into().expect("COLS wide");
             for (r, acc) in acc.iter_mut().enumerate() {
-                acc.copy_from_slice(&out[r * HIDDEN + c0..][..COLS]);
-            }
-            for (values, b_row) in packed[..kc].iter().zip(b_rows.clone()) {
-                let b_cols: &[f32; COLS] = b_row[c0..c0 + COLS].try_into().expect("COLS wide");
-                for (acc, &av) in acc.iter_mut().zip(values) {
-                    for (acc, &bv) in acc.iter_mut().zip(b_cols) {
-                        *acc = av.mul_add(bv, *acc);
-                    }
+                let av = left(r, k);
+                for (acc, &bv) in acc.iter_mut().zip(b_cols) {
+                    *acc = av.mul_add(bv, *acc);
                 }
             }
-            for (r, acc) in acc.iter().enumerate() {
-                out[r * HIDDEN + c0..][..COLS].copy_from_slice(acc);
-            }
+        }
+        for (row, acc) in out.chunks_exact_mut(HIDDEN).zip(&acc) {
+            row[c0..c0 + COLS].copy_from_slice(acc);
         }
     }
+    R
 }
 
 /// The same product through ndarray (matrixmultiply).

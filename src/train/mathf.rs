@@ -66,26 +66,40 @@ pub fn exp(x: f32) -> f32 {
     y = y * r + 1.666_666_5e-1;
     y = y * r + 0.5;
     y = y * r * r + r + 1.0;
-    y * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // 2ⁿ built from its exponent bits. `n` is a whole number in [-126, 128), so `n + 127 + MAGIC`
+    // is exact and its low mantissa bits are `n + 127`: the same value as `(n as i32 + 127)`,
+    // without the saturating float-to-integer conversion that would keep the loop scalar.
+    let biased = (n + (127.0 + MAGIC)).to_bits() - MAGIC.to_bits();
+    y * f32::from_bits(biased << 23)
+}
+
+/// Φ(z), the standard normal distribution function.
+#[inline(always)]
+fn normal_cdf(z: f32) -> f32 {
+    0.5 * (1.0 + erf(z * FRAC_1_SQRT_2))
 }
 
 with_avx2! {
-    /// GELU (exact, erf form) of `z` into `out`, keeping Φ(z) in `cdf` for the backward pass.
-    pub fn gelu_forward(z: &[f32], cdf: &mut [f32], out: &mut [f32]) {
-        for ((&z, c), o) in z.iter().zip(cdf.iter_mut()).zip(out.iter_mut()) {
-            let phi = 0.5 * (1.0 + erf(z * FRAC_1_SQRT_2));
-            *c = phi;
-            *o = z * phi;
-        }
-    }
-}
-
-with_avx2! {
-    /// Multiplies the incoming gradient by GELU'(z) = Φ(z) + z·φ(z) and by the dropout `mask`.
-    pub fn gelu_backward(z: &[f32], cdf: &[f32], mask: &[f32], grad: &mut [f32]) {
-        for (((&z, &c), &m), g) in z.iter().zip(cdf).zip(mask).zip(grad.iter_mut()) {
-            let density = FRAC_1_SQRT_2PI * exp(-0.5 * z * z);
-            *g *= m * (c + z * density);
+    /// GELU (exact, erf form) of `z` into `out`. In training, `dropout` holds each unit's mask
+    /// value and receives the unit's slope for the backward pass, `mask · GELU'(z)` with
+    /// GELU'(z) = Φ(z) + z·φ(z), and the output is multiplied by the mask. Computing φ here, in
+    /// the loop that computes Φ, lets the two long independent chains (`erf`, `exp`) overlap.
+    pub fn gelu_forward(z: &[f32], out: &mut [f32], dropout: Option<(&[f32], &mut [f32])>) {
+        match dropout {
+            None => {
+                for (&z, o) in z.iter().zip(out.iter_mut()) {
+                    *o = z * normal_cdf(z);
+                }
+            }
+            Some((mask, slope)) => {
+                let units = z.iter().zip(out.iter_mut()).zip(mask).zip(slope.iter_mut());
+                for (((&z, o), &m), s) in units {
+                    let phi = normal_cdf(z);
+                    let density = FRAC_1_SQRT_2PI * exp(-0.5 * z * z);
+                    *o = z * phi * m;
+                    *s = m * (phi + z * density);
+                }
+            }
         }
     }
 }
@@ -102,6 +116,15 @@ mod tests {
             worst = worst.max((erf(x) as f64 - libm::erf(x as f64)).abs());
         }
         assert!(worst < 5e-7, "erf max error {worst}");
+    }
+
+    #[test]
+    fn exponent_bits_are_the_power_of_two() {
+        const MAGIC: f32 = 12_582_912.0;
+        for n in -126..=127 {
+            let biased = (n as f32 + (127.0 + MAGIC)).to_bits() - MAGIC.to_bits();
+            assert_eq!(f32::from_bits(biased << 23), 2f32.powi(n), "2^{n}");
+        }
     }
 
     #[test]

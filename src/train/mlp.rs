@@ -6,7 +6,7 @@
 //! loop allocates nothing.
 
 use super::kernel::{self, Gemm, Operand};
-use super::mathf::{gelu_backward, gelu_forward};
+use super::mathf::gelu_forward;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rand_core::RngCore;
 
@@ -96,11 +96,10 @@ impl Mlp {
             Some(flat1(&self.b1)),
             slice_mut(&mut ws.z1, n),
         );
-        gelu_dropout(
+        gelu_forward(
             as_slice(&ws.z1, n),
-            slice_mut(&mut ws.cdf1, n),
             slice_mut(&mut ws.h1, n),
-            train.then(|| as_slice(&ws.mask1, n)),
+            train.then(|| (as_slice(&ws.mask1, n), slice_mut(&mut ws.slope1, n))),
         );
         ws.gemm.product(
             n,
@@ -110,11 +109,10 @@ impl Mlp {
             Some(flat1(&self.b2)),
             slice_mut(&mut ws.z2, n),
         );
-        gelu_dropout(
+        gelu_forward(
             as_slice(&ws.z2, n),
-            slice_mut(&mut ws.cdf2, n),
             slice_mut(&mut ws.h2, n),
-            train.then(|| as_slice(&ws.mask2, n)),
+            train.then(|| (as_slice(&ws.mask2, n), slice_mut(&mut ws.slope2, n))),
         );
         kernel::dot_rows(
             as_slice(&ws.h2, n),
@@ -152,21 +150,17 @@ impl Mlp {
             flat1_mut(&mut grads.w3),
         );
         grads.b3 = ws.g_out[..n].iter().sum();
-        // d(h2) = g_out ⊗ w3, then through dropout and GELU.
-        for (g2, &g) in slice_mut(&mut ws.g2, n)
+        // d(z2) = (g_out ⊗ w3) · slope2 (GELU' and dropout).
+        let slopes = as_slice(&ws.slope2, n).chunks_exact(HIDDEN);
+        for ((g2, &g), slope) in slice_mut(&mut ws.g2, n)
             .chunks_exact_mut(HIDDEN)
             .zip(&ws.g_out[..n])
+            .zip(slopes)
         {
-            for (d, &w) in g2.iter_mut().zip(w3) {
-                *d = g * w;
+            for ((d, &w), &s) in g2.iter_mut().zip(w3).zip(slope) {
+                *d = g * w * s;
             }
         }
-        gelu_backward(
-            as_slice(&ws.z2, n),
-            as_slice(&ws.cdf2, n),
-            as_slice(&ws.mask2, n),
-            slice_mut(&mut ws.g2, n),
-        );
         let gemm = ws.gemm;
         let g2 = as_slice(&ws.g2, n);
         // dW2 = h1ᵀ · g2, summed over the batch's rows in order.
@@ -189,12 +183,13 @@ impl Mlp {
             None,
             slice_mut(&mut ws.g1, n),
         );
-        gelu_backward(
-            as_slice(&ws.z1, n),
-            as_slice(&ws.cdf1, n),
-            as_slice(&ws.mask1, n),
-            slice_mut(&mut ws.g1, n),
-        );
+        // d(z1) = d(h1) · slope1.
+        for (g, &s) in slice_mut(&mut ws.g1, n)
+            .iter_mut()
+            .zip(as_slice(&ws.slope1, n))
+        {
+            *g *= s;
+        }
         // dW1 = xᵀ · g1.
         gemm.product(
             INPUT,
@@ -211,21 +206,12 @@ impl Mlp {
     }
 }
 
-/// GELU of `z` (keeping Φ in `cdf`) into `h`, then, in training, dropout.
-fn gelu_dropout(z: &[f32], cdf: &mut [f32], h: &mut [f32], mask: Option<&[f32]>) {
-    gelu_forward(z, cdf, h);
-    if let Some(mask) = mask {
-        for (v, m) in h.iter_mut().zip(mask) {
-            *v *= m;
-        }
-    }
-}
-
-/// `out = aᵀ` for HIDDEN×HIDDEN row-major matrices.
+/// `out = aᵀ` for HIDDEN×HIDDEN row-major matrices (fixed-size, so no index is checked).
 fn transpose(a: &[f32], out: &mut [f32]) {
-    for (i, row) in a.chunks_exact(HIDDEN).enumerate() {
-        for (j, &v) in row.iter().enumerate() {
-            out[j * HIDDEN + i] = v;
+    let a: &[f32; HIDDEN * HIDDEN] = a.try_into().expect("HIDDEN×HIDDEN");
+    for (j, row) in out.chunks_exact_mut(HIDDEN).enumerate().take(HIDDEN) {
+        for (i, o) in row.iter_mut().enumerate() {
+            *o = a[i * HIDDEN + j];
         }
     }
 }
@@ -276,10 +262,12 @@ impl Grads {
 #[derive(Debug, Clone)]
 pub struct Workspace {
     z1: Array2<f32>,
-    cdf1: Array2<f32>,
+    /// `mask · GELU'(z1)` per unit, from the forward pass.
+    slope1: Array2<f32>,
     h1: Array2<f32>,
     z2: Array2<f32>,
-    cdf2: Array2<f32>,
+    /// `mask · GELU'(z2)` per unit.
+    slope2: Array2<f32>,
     h2: Array2<f32>,
     out: Vec<f32>,
     g_out: Vec<f32>,
@@ -291,6 +279,8 @@ pub struct Workspace {
     pub mask2: Array2<f32>,
     /// W2 transposed, for the backward pass.
     w2t: Array2<f32>,
+    /// Random bytes behind one dropout mask.
+    noise: Vec<u8>,
     grads: Grads,
     /// Which implementation computes the matrix products (the fixed kernel unless benchmarking).
     pub gemm: Gemm,
@@ -302,10 +292,10 @@ impl Workspace {
         let m = || Array2::zeros((batch, HIDDEN));
         Workspace {
             z1: m(),
-            cdf1: m(),
+            slope1: m(),
             h1: m(),
             z2: m(),
-            cdf2: m(),
+            slope2: m(),
             h2: m(),
             out: vec![0.0; batch],
             g_out: vec![0.0; batch],
@@ -314,27 +304,35 @@ impl Workspace {
             mask1: m(),
             mask2: m(),
             w2t: Array2::zeros((HIDDEN, HIDDEN)),
+            noise: vec![0; 2 * batch * HIDDEN],
             grads: Grads::zeros(),
             gemm: Gemm::Fixed,
         }
     }
 
     /// Draws fresh dropout masks for the first `n` rows: each unit is dropped when 16 random
-    /// bits fall below p·2¹⁶ (p = 0.100006), else kept and scaled by 1/(1−p).
+    /// bits fall below p·2¹⁶ (p = 0.100006), else kept and scaled by 1/(1−p). The bits are the
+    /// RNG's stream read as little-endian 16-bit words (one `next_u64` gives four units).
     pub fn draw_masks(&mut self, rng: &mut impl RngCore, n: usize) {
-        let keep = 1.0 / (1.0 - DROPOUT);
-        let threshold = (DROPOUT * 65536.0).round() as u64;
         for mask in [&mut self.mask1, &mut self.mask2] {
-            for quad in slice_mut(mask, n).chunks_mut(4) {
-                let bits = rng.next_u64();
-                for (k, v) in quad.iter_mut().enumerate() {
-                    *v = if (bits >> (16 * k)) & 0xffff < threshold {
-                        0.0
-                    } else {
-                        keep
-                    };
-                }
-            }
+            let noise = &mut self.noise[..2 * n * HIDDEN];
+            rng.fill_bytes(noise);
+            dropout_mask(noise, slice_mut(mask, n));
+        }
+    }
+}
+
+super::mathf::with_avx2! {
+    /// Each unit's mask from its two bytes of noise: 0 below the threshold, else 1/(1−p).
+    fn dropout_mask(noise: &[u8], mask: &mut [f32]) {
+        let keep = 1.0 / (1.0 - DROPOUT);
+        let threshold = (DROPOUT * 65536.0).round() as u16;
+        for (v, bits) in mask.iter_mut().zip(noise.chunks_exact(2)) {
+            *v = if u16::from_le_bytes([bits[0], bits[1]]) < threshold {
+                0.0
+            } else {
+                keep
+            };
         }
     }
 }
