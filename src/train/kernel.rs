@@ -87,8 +87,9 @@ impl Gemm {
 }
 
 with_avx2! {
-    /// The fixed-order product (see the module documentation): blocks of six output rows, then
-    /// the rows left over in blocks of four, two and one.
+    /// The fixed-order product (see the module documentation): for each group of [`COLS`]
+    /// columns, blocks of six output rows (twelve chains of FMAs in flight), then the rows left
+    /// over in blocks of four, two and one.
     fn fixed_product(
         rows: usize,
         depth: usize,
@@ -97,25 +98,32 @@ with_avx2! {
         init: Option<&[f32]>,
         out: &mut [f32],
     ) {
-        let mut i = 0;
-        while i < rows {
-            i += match rows - i {
-                6.. => block::<6>(i, depth, a, b, init, out),
-                4 | 5 => block::<4>(i, depth, a, b, init, out),
-                2 | 3 => block::<2>(i, depth, a, b, init, out),
-                _ => block::<1>(i, depth, a, b, init, out),
-            };
+        for c0 in (0..HIDDEN).step_by(COLS) {
+            let mut i = 0;
+            while i < rows {
+                i += match rows - i {
+                    // Eight rows as 4 + 4, not 6 + 2: a two-row block has only four chains of
+                    // FMAs in flight, too few to hide their latency.
+                    8 => block::<4>(i, c0, depth, a, b, init, out),
+                    6.. => block::<6>(i, c0, depth, a, b, init, out),
+                    4 | 5 => block::<4>(i, c0, depth, a, b, init, out),
+                    2 | 3 => block::<2>(i, c0, depth, a, b, init, out),
+                    _ => block::<1>(i, c0, depth, a, b, init, out),
+                };
+            }
         }
     }
 }
 
-/// `R` output rows starting at `i0`, all columns; returns `R`. Each group of [`COLS`] columns is
-/// held in registers (`2R` vectors) across the whole reduction, starting from `init`, and the
-/// left values are read in place (no packing: a row-major operand and a transposed one are both
-/// a strided read).
+/// `R` output rows starting at `i0`, the [`COLS`] columns starting at `c0`; returns `R`. The
+/// block's sums are held in registers (`2R` vectors) across the whole reduction, starting from
+/// `init`, and the left values are read in place (no packing: a row-major operand and a
+/// transposed one are both a strided read). A column group's slice of `b` (depth × COLS) stays in
+/// the L1 cache while every row block uses it.
 #[inline(always)]
 fn block<const R: usize>(
     i0: usize,
+    c0: usize,
     depth: usize,
     a: Operand<'_>,
     b: &[f32],
@@ -131,24 +139,22 @@ fn block<const R: usize>(
         // k < depth) lies in `a.data`, and `i0 + r < rows`, `k < depth` here.
         unsafe { *a.data.get_unchecked(at) }
     };
-    for c0 in (0..HIDDEN).step_by(COLS) {
-        let start: [f32; COLS] = match init {
-            Some(init) => init[c0..c0 + COLS].try_into().expect("COLS wide"),
-            None => [0.0; COLS],
-        };
-        let mut acc = [start; R];
-        for (k, b_row) in b.chunks_exact(HIDDEN).enumerate() {
-            let b_cols: &[f32; COLS] = b_row[c0..c0 + COLS].try_into().expect("COLS wide");
-            for (r, acc) in acc.iter_mut().enumerate() {
-                let av = left(r, k);
-                for (acc, &bv) in acc.iter_mut().zip(b_cols) {
-                    *acc = av.mul_add(bv, *acc);
-                }
+    let start: [f32; COLS] = match init {
+        Some(init) => init[c0..c0 + COLS].try_into().expect("COLS wide"),
+        None => [0.0; COLS],
+    };
+    let mut acc = [start; R];
+    for (k, b_row) in b.chunks_exact(HIDDEN).enumerate() {
+        let b_cols: &[f32; COLS] = b_row[c0..c0 + COLS].try_into().expect("COLS wide");
+        for (r, acc) in acc.iter_mut().enumerate() {
+            let av = left(r, k);
+            for (acc, &bv) in acc.iter_mut().zip(b_cols) {
+                *acc = av.mul_add(bv, *acc);
             }
         }
-        for (row, acc) in out.chunks_exact_mut(HIDDEN).zip(&acc) {
-            row[c0..c0 + COLS].copy_from_slice(acc);
-        }
+    }
+    for (row, acc) in out.chunks_exact_mut(HIDDEN).zip(&acc) {
+        row[c0..c0 + COLS].copy_from_slice(acc);
     }
     R
 }
