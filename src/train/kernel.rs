@@ -189,19 +189,125 @@ fn ndarray_product(
 }
 
 with_avx2! {
-    /// `out[r] = bias + Σ_k h[r, k] · w[k]` (rows of width HIDDEN), each sum in increasing `k`
-    /// with fused multiply-adds; eight rows at once so the chains overlap.
-    pub fn dot_rows(h: &[f32], w: &[f32], bias: f32, out: &mut [f32]) {
-        let w: &[f32; HIDDEN] = w.try_into().expect("HIDDEN wide");
-        for (rows, out) in h.chunks(8 * HIDDEN).zip(out.chunks_mut(8)) {
-            let mut acc = [bias; 8];
+    /// `out[r] = bias + Σ_k h[r, k] · w[k]` for the `n` rows of a matrix `h` of width HIDDEN,
+    /// given as its transpose `ht` (HIDDEN rows of width `n`, see [`transpose`]) so that the sums
+    /// of [`DOT_BLOCK`] rows advance together in vectors. Each sum runs in increasing `k` with
+    /// fused multiply-adds.
+    pub fn dot_rows(ht: &[f32], n: usize, w: &[f32], bias: f32, out: &mut [f32]) {
+        assert!(ht.len() >= n * w.len() && out.len() >= n);
+        for r0 in (0..n).step_by(DOT_BLOCK) {
+            let len = DOT_BLOCK.min(n - r0);
+            let mut acc = [bias; DOT_BLOCK];
             for (k, &wk) in w.iter().enumerate() {
-                for (r, acc) in acc.iter_mut().enumerate().take(out.len()) {
-                    *acc = rows[r * HIDDEN + k].mul_add(wk, *acc);
+                let column = &ht[k * n + r0..][..len];
+                match <&[f32; DOT_BLOCK]>::try_from(column) {
+                    Ok(column) => multiply_add(&mut acc, column, wk),
+                    Err(_) => multiply_add(&mut acc[..len], column, wk),
                 }
             }
-            out.copy_from_slice(&acc[..out.len()]);
+            out[r0..r0 + len].copy_from_slice(&acc[..len]);
         }
+    }
+}
+
+/// Rows whose output sums [`dot_rows`] keeps in registers together.
+const DOT_BLOCK: usize = 32;
+
+/// `acc[i] = column[i] · w + acc[i]`, each with one rounding.
+#[inline(always)]
+fn multiply_add(acc: &mut [f32], column: &[f32], w: f32) {
+    for (a, &h) in acc.iter_mut().zip(column) {
+        *a = h.mul_add(w, *a);
+    }
+}
+
+/// `dst = srcᵀ`, with `src` a row-major `rows × width` matrix and `dst` becoming `width × rows`.
+/// Pure data movement, so any order gives the same bits: whole 8×8 tiles go through AVX
+/// shuffles when the CPU has AVX (four times faster than element by element), the edges and
+/// other CPUs element by element.
+pub fn transpose(src: &[f32], rows: usize, width: usize, dst: &mut [f32]) {
+    assert!(src.len() >= rows * width && dst.len() >= rows * width);
+    let mut tiled = (0, 0);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        tiled = (rows / 8 * 8, width / 8 * 8);
+        for i in (0..tiled.0).step_by(8) {
+            for j in (0..tiled.1).step_by(8) {
+                // SAFETY: the CPU has AVX, and the tile's rows i..i+8 < rows and columns
+                // j..j+8 < width lie inside both slices (asserted above).
+                unsafe { transpose_tile(src, width, dst, rows, i, j) };
+            }
+        }
+    }
+    for i in 0..rows {
+        // Columns the tiles did not cover: all of them in the rows below the tiles.
+        let from = if i < tiled.0 { tiled.1 } else { 0 };
+        for j in from..width {
+            dst[j * rows + i] = src[i * width + j];
+        }
+    }
+}
+
+/// Transposes the 8×8 tile at (`i`, `j`) of `src` (row stride `width`) into `dst` (row stride
+/// `rows`) with unpack/shuffle/permute, the classic eight-register transpose.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn transpose_tile(
+    src: &[f32],
+    width: usize,
+    dst: &mut [f32],
+    rows: usize,
+    i: usize,
+    j: usize,
+) {
+    use std::arch::x86_64::*;
+    let from = src.as_ptr().add(i * width + j);
+    let r: [__m256; 8] = std::array::from_fn(|k| _mm256_loadu_ps(from.add(k * width)));
+    let (t0, t1) = (
+        _mm256_unpacklo_ps(r[0], r[1]),
+        _mm256_unpackhi_ps(r[0], r[1]),
+    );
+    let (t2, t3) = (
+        _mm256_unpacklo_ps(r[2], r[3]),
+        _mm256_unpackhi_ps(r[2], r[3]),
+    );
+    let (t4, t5) = (
+        _mm256_unpacklo_ps(r[4], r[5]),
+        _mm256_unpackhi_ps(r[4], r[5]),
+    );
+    let (t6, t7) = (
+        _mm256_unpacklo_ps(r[6], r[7]),
+        _mm256_unpackhi_ps(r[6], r[7]),
+    );
+    let (s0, s1) = (
+        _mm256_shuffle_ps::<0x44>(t0, t2),
+        _mm256_shuffle_ps::<0xEE>(t0, t2),
+    );
+    let (s2, s3) = (
+        _mm256_shuffle_ps::<0x44>(t1, t3),
+        _mm256_shuffle_ps::<0xEE>(t1, t3),
+    );
+    let (s4, s5) = (
+        _mm256_shuffle_ps::<0x44>(t4, t6),
+        _mm256_shuffle_ps::<0xEE>(t4, t6),
+    );
+    let (s6, s7) = (
+        _mm256_shuffle_ps::<0x44>(t5, t7),
+        _mm256_shuffle_ps::<0xEE>(t5, t7),
+    );
+    let columns = [
+        _mm256_permute2f128_ps::<0x20>(s0, s4),
+        _mm256_permute2f128_ps::<0x20>(s1, s5),
+        _mm256_permute2f128_ps::<0x20>(s2, s6),
+        _mm256_permute2f128_ps::<0x20>(s3, s7),
+        _mm256_permute2f128_ps::<0x31>(s0, s4),
+        _mm256_permute2f128_ps::<0x31>(s1, s5),
+        _mm256_permute2f128_ps::<0x31>(s2, s6),
+        _mm256_permute2f128_ps::<0x31>(s3, s7),
+    ];
+    let to = dst.as_mut_ptr().add(j * rows + i);
+    for (k, column) in columns.into_iter().enumerate() {
+        _mm256_storeu_ps(to.add(k * rows), column);
     }
 }
 
@@ -296,13 +402,47 @@ mod tests {
     }
 
     #[test]
+    fn transpose_matches_the_definition_for_tiles_and_edges() {
+        for (rows, width) in [(32, 64), (64, 64), (20, 64), (13, 11), (1, 64), (0, 8)] {
+            let src = values(rows * width, 8);
+            let mut dst = vec![0f32; rows * width];
+            transpose(&src, rows, width, &mut dst);
+            for i in 0..rows {
+                for j in 0..width {
+                    assert_eq!(
+                        dst[j * rows + i],
+                        src[i * width + j],
+                        "{rows}x{width} ({i},{j})"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn dot_rows_is_each_rows_ordered_sum() {
+        for n in [32, 45, 3] {
+            let (h, w) = (values(n * HIDDEN, 9), values(HIDDEN, 10));
+            let mut ht = vec![0f32; n * HIDDEN];
+            transpose(&h, n, HIDDEN, &mut ht);
+            let mut out = vec![0f32; n];
+            dot_rows(&ht, n, &w, 0.25, &mut out);
+            for (r, &o) in out.iter().enumerate() {
+                let sum = (0..HIDDEN).fold(0.25f32, |acc, k| h[r * HIDDEN + k].mul_add(w[k], acc));
+                assert_eq!(o, sum, "row {r} of {n}");
+            }
+        }
+    }
+
+    #[test]
     fn fused_multiply_add_rounds_once() {
         // 1 + 2⁻²³ squared is 1 + 2⁻²² + 2⁻⁴⁶: a multiply then add loses the 2⁻⁴⁶.
         let x = 1.0 + f32::EPSILON;
         let mut out = [0f32];
         let h: Vec<f32> = std::iter::once(x).chain([0.0; HIDDEN - 1]).collect();
         let w: Vec<f32> = std::iter::once(x).chain([0.0; HIDDEN - 1]).collect();
-        dot_rows(&h, &w, -1.0 - 2.0 * f32::EPSILON, &mut out);
+        // One row: its transpose is the same 64 values.
+        dot_rows(&h, 1, &w, -1.0 - 2.0 * f32::EPSILON, &mut out);
         assert_eq!(out[0], f32::EPSILON * f32::EPSILON);
     }
 }

@@ -114,12 +114,8 @@ impl Mlp {
             slice_mut(&mut ws.h2, n),
             train.then(|| (as_slice(&ws.mask2, n), slice_mut(&mut ws.slope2, n))),
         );
-        kernel::dot_rows(
-            as_slice(&ws.h2, n),
-            flat1(&self.w3),
-            self.b3,
-            &mut ws.out[..n],
-        );
+        kernel::transpose(as_slice(&ws.h2, n), n, HIDDEN, &mut ws.h2t);
+        kernel::dot_rows(&ws.h2t, n, flat1(&self.w3), self.b3, &mut ws.out[..n]);
     }
 
     /// One Adam step on a batch with the dropout masks in `ws`; returns the batch's MSE loss.
@@ -174,7 +170,7 @@ impl Mlp {
         );
         column_sums(g2, flat1_mut(&mut grads.b2));
         // d(h1) = g2 · W2ᵀ, with W2ᵀ laid out row-major so each output row is contiguous.
-        transpose(flat(&self.w2), flat_mut(&mut ws.w2t));
+        kernel::transpose(flat(&self.w2), HIDDEN, HIDDEN, flat_mut(&mut ws.w2t));
         gemm.product(
             n,
             HIDDEN,
@@ -203,16 +199,6 @@ impl Mlp {
 
         adam.step(self, grads);
         loss
-    }
-}
-
-/// `out = aᵀ` for HIDDEN×HIDDEN row-major matrices (fixed-size, so no index is checked).
-fn transpose(a: &[f32], out: &mut [f32]) {
-    let a: &[f32; HIDDEN * HIDDEN] = a.try_into().expect("HIDDEN×HIDDEN");
-    for (j, row) in out.chunks_exact_mut(HIDDEN).enumerate().take(HIDDEN) {
-        for (i, o) in row.iter_mut().enumerate() {
-            *o = a[i * HIDDEN + j];
-        }
     }
 }
 
@@ -279,6 +265,8 @@ pub struct Workspace {
     pub mask2: Array2<f32>,
     /// W2 transposed, for the backward pass.
     w2t: Array2<f32>,
+    /// The second hidden layer's output transposed, for the output unit's sums.
+    h2t: Vec<f32>,
     /// Random bytes behind one dropout mask.
     noise: Vec<u8>,
     grads: Grads,
@@ -304,6 +292,7 @@ impl Workspace {
             mask1: m(),
             mask2: m(),
             w2t: Array2::zeros((HIDDEN, HIDDEN)),
+            h2t: vec![0.0; HIDDEN * batch],
             noise: vec![0; 2 * batch * HIDDEN],
             grads: Grads::zeros(),
             gemm: Gemm::Fixed,
