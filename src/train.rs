@@ -193,12 +193,16 @@ pub fn fit_with(
     let mut yb = Array1::zeros(recipe.batch_size);
     for _ in 0..recipe.epochs {
         shuffle(&mut order, rng);
-        for batch in order.chunks(recipe.batch_size) {
+        let mut batches = order.chunks(recipe.batch_size).peekable();
+        while let Some(batch) = batches.next() {
             let b = batch.len();
             let (rows, xb_flat) = (
                 x.as_slice().expect("contiguous"),
                 xb.as_slice_mut().expect("contiguous"),
             );
+            if let Some(next) = batches.peek() {
+                prefetch_rows(rows, next);
+            }
             for (k, &i) in batch.iter().enumerate() {
                 xb_flat[k * INPUT..(k + 1) * INPUT]
                     .copy_from_slice(&rows[i * INPUT..(i + 1) * INPUT]);
@@ -214,6 +218,26 @@ pub fn fit_with(
         }
     }
     model
+}
+
+/// Asks the CPU to bring the next batch's input rows into cache while this batch trains: the
+/// rows are drawn at random from a matrix larger than the per-core cache, and gathering them
+/// cold cost more than the output unit's whole forward pass. Only a hint; no value changes.
+fn prefetch_rows(rows: &[f32], batch: &[usize]) {
+    #[cfg(target_arch = "x86_64")]
+    for &i in batch {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // A row of INPUT floats spans at most two cache lines: its first and last element.
+        for at in [i * INPUT, (i + 1) * INPUT - 1] {
+            if let Some(value) = rows.get(at) {
+                // SAFETY: a prefetch never faults and changes no state the program can see;
+                // the address is that of a live element.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(value).cast()) };
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (rows, batch);
 }
 
 /// Fisher–Yates with the fold's RNG.

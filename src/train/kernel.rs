@@ -231,13 +231,9 @@ pub fn transpose(src: &[f32], rows: usize, width: usize, dst: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx") {
         tiled = (rows / 8 * 8, width / 8 * 8);
-        for i in (0..tiled.0).step_by(8) {
-            for j in (0..tiled.1).step_by(8) {
-                // SAFETY: the CPU has AVX, and the tile's rows i..i+8 < rows and columns
-                // j..j+8 < width lie inside both slices (asserted above).
-                unsafe { transpose_tile(src, width, dst, rows, i, j) };
-            }
-        }
+        // SAFETY: the CPU has AVX, and every tile's rows (< tiled.0 <= rows) and columns
+        // (< tiled.1 <= width) lie inside both slices (asserted above).
+        unsafe { transpose_tiles(src, width, dst, rows, tiled) };
     }
     for i in 0..rows {
         // Columns the tiles did not cover: all of them in the rows below the tiles.
@@ -248,10 +244,29 @@ pub fn transpose(src: &[f32], rows: usize, width: usize, dst: &mut [f32]) {
     }
 }
 
-/// Transposes the 8×8 tile at (`i`, `j`) of `src` (row stride `width`) into `dst` (row stride
-/// `rows`) with unpack/shuffle/permute, the classic eight-register transpose.
+/// Transposes the 8×8 tiles of `src` (row stride `width`) that lie in its first `tiled.0` rows
+/// and `tiled.1` columns into `dst` (row stride `rows`), each with unpack/shuffle/permute, the
+/// classic eight-register transpose.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
+unsafe fn transpose_tiles(
+    src: &[f32],
+    width: usize,
+    dst: &mut [f32],
+    rows: usize,
+    tiled: (usize, usize),
+) {
+    for i in (0..tiled.0).step_by(8) {
+        for j in (0..tiled.1).step_by(8) {
+            transpose_tile(src, width, dst, rows, i, j);
+        }
+    }
+}
+
+/// One 8×8 tile of [`transpose_tiles`], at row `i` and column `j` of `src`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+#[inline]
 unsafe fn transpose_tile(
     src: &[f32],
     width: usize,
