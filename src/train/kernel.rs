@@ -227,14 +227,18 @@ fn multiply_add(acc: &mut [f32], column: &[f32], w: f32) {
 /// other CPUs element by element.
 pub fn transpose(src: &[f32], rows: usize, width: usize, dst: &mut [f32]) {
     assert!(src.len() >= rows * width && dst.len() >= rows * width);
-    let mut tiled = (0, 0);
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx") {
-        tiled = (rows / 8 * 8, width / 8 * 8);
+    let tiled = if std::arch::is_x86_feature_detected!("avx") {
+        let tiled = (rows / 8 * 8, width / 8 * 8);
         // SAFETY: the CPU has AVX, and every tile's rows (< tiled.0 <= rows) and columns
         // (< tiled.1 <= width) lie inside both slices (asserted above).
         unsafe { transpose_tiles(src, width, dst, rows, tiled) };
-    }
+        tiled
+    } else {
+        (0, 0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let tiled = (0, 0);
     for i in 0..rows {
         // Columns the tiles did not cover: all of them in the rows below the tiles.
         let from = if i < tiled.0 { tiled.1 } else { 0 };
