@@ -154,6 +154,20 @@ fn unknown_encoders_are_counted() {
     assert_eq!(doc["unknown_encoder_rows"], 36);
 }
 
+/// Issue 21 item 24: the LOSO file describes the codec block as the reference trainer writes it
+/// (and as the kit's own sidecar does): 14 columns, vocabulary version the integer 2.
+#[test]
+fn loso_files_describe_the_codec_block_as_the_reference_does() {
+    let s = Scratch::new();
+    let shard = synthetic(&s, &["a", "b"], "libx264");
+    train(&shard, &s.join("out"), &["--allow-missing-meta"]).success();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.join("out/loso_seed0.json")).unwrap())
+            .unwrap();
+    assert_eq!(doc["num_codecs"], serde_json::json!(14));
+    assert_eq!(doc["encoder_vocab_version"], serde_json::json!(2));
+}
+
 #[test]
 fn non_finite_feature_is_refused_with_file_line_and_field() {
     let s = Scratch::new();
