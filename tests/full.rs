@@ -312,9 +312,13 @@ fn a_second_full_run_on_a_busy_results_folder_is_refused() {
     std::fs::write(out.join("PROMOTE.json"), "kept").unwrap();
     let held = std::fs::File::create(out.join(ensemble_kit::layout::LOCK)).unwrap();
     held.lock().unwrap();
+    // A real corpus, so that a kit without the lock would run to the end (and replace the
+    // other run's files) instead of stopping at a missing input.
+    learnable_shard(&s.join("corpus.jsonl"), 8);
     kit()
         .current_dir(s.path())
-        .args(["full", "--corpus", "missing.jsonl", "--out-dir", "out"])
+        .args(["full", "--corpus", "corpus.jsonl", "--allow-missing-meta"])
+        .args(["--out-dir", "out"])
         .assert()
         .code(2)
         .stderr(predicates::str::contains(

@@ -176,7 +176,8 @@ fn non_finite_feature_is_refused_with_file_line_and_field() {
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     lines[4] = lines[4].replace("\"motion2\":0", "\"motion2\":null");
     std::fs::write(&shard, lines.join("\n")).unwrap();
-    train(&shard, &s.join("out"), &[])
+    // The shard has no metadata; with the flag, a kit without the bound panics in training.
+    train(&shard, &s.join("out"), &["--allow-missing-meta"])
         .code(2)
         .stderr(contains(format!("{shard}:5: /motion2:")));
     lines[4] = lines[4].replace("\"motion2\":null", "\"motion2\":NaN");
@@ -203,7 +204,8 @@ fn a_feature_beyond_libvmafs_range_is_refused_not_a_panic() {
     assert!(lines[4].contains("\"motion2\":0"));
     lines[4] = lines[4].replacen("\"motion2\":0", "\"motion2\":1e200", 1);
     std::fs::write(&shard, lines.join("\n")).unwrap();
-    train(&shard, &s.join("out"), &[])
+    // The shard has no metadata; with the flag, a kit without the bound panics in training.
+    train(&shard, &s.join("out"), &["--allow-missing-meta"])
         .code(2)
         .stderr(contains(format!("{shard}:5: /motion2:")));
 }

@@ -41,6 +41,17 @@ pub const GROUP: usize = 64;
 /// One group of values.
 type Group = [f32; GROUP];
 
+/// Horner's scheme on each value, level by level: `acc = acc · x + c` for each coefficient `c`
+/// in turn (a multiply, then an add: two roundings, as written).
+#[inline(always)]
+fn horner<const N: usize>(acc: &mut Group, x: &Group, coefficients: [f32; N]) {
+    for c in coefficients {
+        for (a, &v) in acc.iter_mut().zip(x) {
+            *a = *a * v + c;
+        }
+    }
+}
+
 /// Error function of each value; |error| < 5e-7 against the exact value (a few f32 ulps).
 #[inline(always)]
 fn erf(x: &Group) -> Group {
@@ -54,32 +65,32 @@ fn erf(x: &Group) -> Group {
     }
     // p = x·P(x²), q = Q(x²), erf = p / q.
     let mut p = [-2.726_142_3e-10_f32; GROUP];
-    for c in [
-        2.770_681_4e-8,
-        -2.101_024e-6,
-        -5.692_506_4e-5,
-        -7.349_906_3e-4,
-        -2.954_600_1e-3,
-        -1.609_603_3e-2,
-    ] {
-        for (p, &s) in p.iter_mut().zip(&x2) {
-            *p = *p * s + c;
-        }
-    }
+    horner(
+        &mut p,
+        &x2,
+        [
+            2.770_681_4e-8,
+            -2.101_024e-6,
+            -5.692_506_4e-5,
+            -7.349_906_3e-4,
+            -2.954_600_1e-3,
+            -1.609_603_3e-2,
+        ],
+    );
     for (p, &v) in p.iter_mut().zip(&x) {
         *p *= v;
     }
     let mut q = [-1.456_607_2e-5_f32; GROUP];
-    for c in [
-        -2.133_740_6e-4,
-        -1.682_827e-3,
-        -7.373_329_4e-3,
-        -1.426_473_9e-2,
-    ] {
-        for (q, &s) in q.iter_mut().zip(&x2) {
-            *q = *q * s + c;
-        }
-    }
+    horner(
+        &mut q,
+        &x2,
+        [
+            -2.133_740_6e-4,
+            -1.682_827e-3,
+            -7.373_329_4e-3,
+            -1.426_473_9e-2,
+        ],
+    );
     for (p, &q) in p.iter_mut().zip(&q) {
         *p /= q;
     }
@@ -104,17 +115,17 @@ fn exp(x: &Group) -> Group {
         *r = v - n * 0.693_359_4 - n * -2.121_944_4e-4;
     }
     let mut y = [1.987_569_1e-4_f32; GROUP];
-    for c in [
-        1.398_2e-3,
-        8.333_452e-3,
-        4.166_579_6e-2,
-        1.666_666_5e-1,
-        0.5,
-    ] {
-        for (y, &r) in y.iter_mut().zip(&r) {
-            *y = *y * r + c;
-        }
-    }
+    horner(
+        &mut y,
+        &r,
+        [
+            1.398_2e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            1.666_666_5e-1,
+            0.5,
+        ],
+    );
     for ((y, &r), &n) in y.iter_mut().zip(&r).zip(&n) {
         let poly = *y * r * r + r + 1.0;
         // 2ⁿ built from its exponent bits. `n` is a whole number in [-126, 128), so
