@@ -8,8 +8,6 @@ use common::*;
 use predicates::str::contains;
 use std::sync::OnceLock;
 
-const EPOCH: &str = "1700000000";
-
 /// `full` on the demo clips, few frames, one encoder, two cqs (18 cells).
 fn full_args<'a>(out: &'a str, cells: &'a str) -> Vec<&'a str> {
     vec![
@@ -103,13 +101,7 @@ fn audit(bundle: &Utf8Path, refs: &Utf8Path) -> assert_cmd::assert::Assert {
 }
 
 fn run_ok(root: &Utf8Path, args: &[&str]) -> i32 {
-    let out = kit()
-        .current_dir(root)
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .args(args)
-        .arg("-q")
-        .output()
-        .unwrap();
+    let out = stage(root, args);
     let code = out.status.code().unwrap();
     assert!(
         code == 0 || code == 1,
@@ -128,17 +120,8 @@ fn rejudge(root: &Utf8Path) -> Utf8PathBuf {
         root,
         &[&train[..], &["--seeds", "0,1", "--epochs", "40"]].concat(),
     );
-    let verdict = [
-        "verdict",
-        "--loso-dir",
-        "results/loso",
-        "--seeds",
-        "0,1",
-        "--out-dir",
-        "results",
-    ];
     let _ = std::fs::remove_dir_all(root.join("results/models"));
-    if run_ok(root, &verdict) == 0 {
+    if run_ok(root, &JUDGE_SEEDS_0_1) == 0 {
         run_ok(
             root,
             &[
@@ -166,23 +149,11 @@ fn rebundle(root: &Utf8Path) -> Utf8PathBuf {
         }
     }
     // A forger renders the page again too: a bundle's report must be its own files' page.
-    kit()
-        .current_dir(root)
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .args(["report", "--out-dir", "results", "--format", "html", "-q"])
-        .assert()
-        .success();
-    let out = kit()
-        .current_dir(root)
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .args(["bundle", "--out-dir", "results", "-q"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    stage_ok(
+        root,
+        &["report", "--out-dir", "results", "--format", "html"],
     );
+    let out = stage_ok(root, &["bundle", "--out-dir", "results"]);
     root.join(String::from_utf8(out.stdout).unwrap().trim())
 }
 

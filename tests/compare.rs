@@ -9,8 +9,6 @@ use camino::{Utf8Path, Utf8PathBuf};
 use common::*;
 use predicates::str::contains;
 
-const EPOCH: &str = "1700000000";
-
 /// A small, fast `full`: few frames, two CQs, two seeds, few epochs, no further seeds.
 const SMALL: &[&str] = &[
     "--frames",

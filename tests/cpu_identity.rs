@@ -7,8 +7,6 @@ mod common;
 use camino::{Utf8Path, Utf8PathBuf};
 use common::*;
 
-const EPOCH: &str = "1700000000";
-
 /// Runs the kit binary with `args` in `root`, through `runner` (e.g. qemu) when given.
 fn run(root: &Utf8Path, runner: &[&str], args: &[&str]) {
     let bin = assert_cmd::cargo::cargo_bin("ensemble-kit");

@@ -8,8 +8,6 @@ use common::*;
 use predicates::str::contains;
 use std::io::Read;
 
-const EPOCH: &str = "1700000000";
-
 fn bundle(root: &Utf8Path) -> Utf8PathBuf {
     let out = kit()
         .current_dir(root)

@@ -7,7 +7,6 @@ use common::*;
 use predicates::str::contains;
 use std::io::BufRead;
 
-const EPOCH: &str = "1700000000";
 const FULL: &[&str] = &[
     "full",
     "--demo",

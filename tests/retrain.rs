@@ -8,24 +8,6 @@ use camino::{Utf8Path, Utf8PathBuf};
 use common::*;
 use predicates::str::contains;
 
-const EPOCH: &str = "1700000000";
-
-fn run(root: &Utf8Path, args: &[&str]) -> std::process::Output {
-    let out = kit()
-        .current_dir(root)
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .args(args)
-        .arg("-q")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 /// Verdict and bundle of `root/results`; returns the bundle.
 fn judge_and_bundle(root: &Utf8Path) -> Utf8PathBuf {
     for old in std::fs::read_dir(root.join("results")).unwrap() {
@@ -34,20 +16,9 @@ fn judge_and_bundle(root: &Utf8Path) -> Utf8PathBuf {
             std::fs::remove_file(old).unwrap();
         }
     }
-    run(
-        root,
-        &[
-            "verdict",
-            "--loso-dir",
-            "results/loso",
-            "--seeds",
-            "0,1",
-            "--out-dir",
-            "results",
-        ],
-    );
+    stage_ok(root, &JUDGE_SEEDS_0_1);
     assert!(root.join("results/PROMOTE.json").exists());
-    let out = run(root, &["bundle", "--out-dir", "results"]);
+    let out = stage_ok(root, &["bundle", "--out-dir", "results"]);
     root.join(String::from_utf8(out.stdout).unwrap().trim())
 }
 
@@ -62,20 +33,9 @@ fn a_fresh_bundle_retrains_identically_and_an_edited_one_does_not() {
     let mut train = vec!["train", "--corpus", shard, "--out-dir", "results/loso"];
     train.extend(["--seeds", "0,1,2"]);
     train.extend(epochs);
-    run(root, &train);
+    stage_ok(root, &train);
     // Seed 2 is a stability seed: the verdict judges 0 and 1.
-    run(
-        root,
-        &[
-            "verdict",
-            "--loso-dir",
-            "results/loso",
-            "--seeds",
-            "0,1",
-            "--out-dir",
-            "results",
-        ],
-    );
+    stage_ok(root, &JUDGE_SEEDS_0_1);
     let mut export = vec![
         "export",
         "--corpus",
@@ -85,7 +45,7 @@ fn a_fresh_bundle_retrains_identically_and_an_edited_one_does_not() {
     ];
     export.extend(["--out-dir", "results/models"]);
     export.extend(epochs);
-    run(root, &export);
+    stage_ok(root, &export);
     let bundle = judge_and_bundle(root);
 
     kit()

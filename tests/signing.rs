@@ -9,8 +9,6 @@ use common::*;
 use predicates::str::contains;
 use std::process::Command as Std;
 
-const EPOCH: &str = "1700000000";
-
 /// A scratch folder holding a copy of the shared PROMOTE results folder at `results/`.
 fn scratch() -> Scratch {
     copy_of_promoted()

@@ -22,6 +22,43 @@ pub fn kit() -> Command {
     cmd
 }
 
+/// The `SOURCE_DATE_EPOCH` of the tests that drive the stages one by one.
+pub const EPOCH: &str = "1700000000";
+
+/// Runs one stage of the kit in `root` the way the step-by-step tests do (`SOURCE_DATE_EPOCH`
+/// [`EPOCH`], `-q`) and returns its output whatever the exit code.
+pub fn stage(root: &Utf8Path, args: &[&str]) -> std::process::Output {
+    kit()
+        .current_dir(root)
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .args(args)
+        .arg("-q")
+        .output()
+        .unwrap()
+}
+
+/// [`stage`], which must succeed (its stderr is shown when it does not).
+pub fn stage_ok(root: &Utf8Path, args: &[&str]) -> std::process::Output {
+    let out = stage(root, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// `verdict` on seeds 0 and 1 of `results/loso`, written into `results/`.
+pub const JUDGE_SEEDS_0_1: [&str; 7] = [
+    "verdict",
+    "--loso-dir",
+    "results/loso",
+    "--seeds",
+    "0,1",
+    "--out-dir",
+    "results",
+];
+
 /// A scratch folder with a UTF-8 path.
 pub struct Scratch {
     pub dir: tempfile::TempDir,
@@ -354,13 +391,7 @@ pub fn promoted() -> &'static Utf8PathBuf {
         let out = root.join("results");
         let shard = out.join("corpus/shard.jsonl");
         let run = |args: &[&str]| {
-            kit()
-                .current_dir(&root)
-                .env("SOURCE_DATE_EPOCH", "1700000000")
-                .args(args)
-                .arg("-q")
-                .assert()
-                .success();
+            stage_ok(&root, args);
         };
         run(&["corpus", "--demo", "--out", shard.as_str()]);
         std::fs::remove_dir_all(out.join("corpus/shard.cells")).unwrap();
@@ -373,15 +404,7 @@ pub fn promoted() -> &'static Utf8PathBuf {
             "--seeds",
             "0,1",
         ]);
-        run(&[
-            "verdict",
-            "--loso-dir",
-            "results/loso",
-            "--seeds",
-            "0,1",
-            "--out-dir",
-            "results",
-        ]);
+        run(&JUDGE_SEEDS_0_1);
         run(&[
             "export",
             "--corpus",
