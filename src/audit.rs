@@ -12,25 +12,24 @@
 //! and scoring it with the owner's `vmaf` (the corpus stage's own decode | score path) gives
 //! every recorded per-frame feature and VMAF within [`TOLERANCE`].
 
-use crate::corpus::{self, cache::CellStore};
+use crate::corpus::{
+    self,
+    audit_cells::{choose, id_of, CellId},
+};
 use crate::error::{Error, Result};
+use crate::layout::{dir_of, is_audit_file};
 use crate::merge::{self, MergeRules};
 use crate::progress::Progress;
 use crate::schema::{
-    self, AuditCell, CellSummary, CorpusRow, Document, ImportedShardMeta, MergedMeta,
-    ScoringBackend, ShardMeta, Source,
+    self, AuditCell, CorpusRow, Document, ImportedShardMeta, MergedMeta, ScoringBackend, ShardMeta,
+    Source,
 };
 use crate::tools::{ffmpeg, vmaf, Toolset};
 use crate::verify::{self, Verified};
-use crate::{atomic, budget, digest, layout};
+use crate::{budget, digest, layout};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
-
-/// Audit cells kept per shard unless `--audit-cells` says otherwise. Three bitstreams cost a
-/// few megabytes at 1080p (README "Audit cells"), and a box that made up a quarter of its cells
-/// has one of them audited with a probability of 1 − 0.75³ ≈ 58 %, half of them ≈ 88 %.
-pub const DEFAULT_CELLS: usize = 3;
 
 /// How far a re-scored value may be from the recorded one. libvmaf 2.x prints every metric
 /// with six decimals, which the rows keep exactly, and the same libvmaf on the same decoded
@@ -45,103 +44,8 @@ const BITSTREAM_MIN: u64 = 64;
 /// The EBML magic every Matroska file starts with.
 const MATROSKA_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
 
-/// A cell as the rows name it: (`src_sha256`, `encoder`, `cq`).
-pub type CellId = (String, String, u32);
-
-/// The folder of a shard's audit bitstreams: `x/shard.jsonl` → `x/shard.audit/`.
-pub fn dir_of(shard: &Utf8Path) -> Utf8PathBuf {
-    shard.with_extension("audit")
-}
-
-/// Whether `name` is an audit bitstream's file name: a cell key (64 lowercase hex) + `.mkv`.
-pub fn is_audit_file(name: &str) -> bool {
-    name.strip_suffix(".mkv").is_some_and(|key| {
-        key.len() == 64 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-    })
-}
-
-/// The `k` cells chosen by `shard_sha256`: each cell ranked by the SHA-256 of the shard's hash
-/// and its identity, the lowest `k` kept, returned sorted. Anyone holding the shard can
-/// recompute the choice.
-pub fn choose(shard_sha256: &str, cells: &BTreeSet<CellId>, k: usize) -> Vec<CellId> {
-    let mut ranked: Vec<(String, &CellId)> = cells
-        .iter()
-        .map(|id| {
-            let text = format!("{shard_sha256}\n{}\n{}\n{}", id.0, id.1, id.2);
-            (digest::sha256_bytes(text.as_bytes()), id)
-        })
-        .collect();
-    ranked.sort();
-    let mut chosen: Vec<CellId> = ranked
-        .into_iter()
-        .take(k)
-        .map(|(_, id)| id.clone())
-        .collect();
-    chosen.sort();
-    chosen
-}
-
-fn id_of(cell: &AuditCell) -> CellId {
-    (cell.src_sha256.clone(), cell.encoder.clone(), cell.cq)
-}
-
 fn label_of(cell: &AuditCell) -> String {
     format!("{}/{}/cq{}", cell.src, cell.encoder, cell.cq)
-}
-
-/// Chooses `k` of the shard's finished cells from its hash and copies their bitstreams from the
-/// cell store into `SHARD.audit/`, removing audit files of earlier runs; returns them for the
-/// shard's metadata.
-pub fn keep(
-    shard: &Utf8Path,
-    shard_sha256: &str,
-    store: &CellStore,
-    cells: &[CellSummary],
-    sources: &[Source],
-    k: usize,
-) -> Result<Vec<AuditCell>> {
-    let sha_of: BTreeMap<&str, &str> = sources
-        .iter()
-        .map(|s| (s.name.as_str(), s.sha256.as_str()))
-        .collect();
-    let by_id: BTreeMap<CellId, &CellSummary> = cells
-        .iter()
-        .map(|c| {
-            let src_sha = sha_of.get(c.src.as_str()).copied().unwrap_or_default();
-            ((src_sha.to_owned(), c.encoder.clone(), c.cq), c)
-        })
-        .collect();
-    let ids: BTreeSet<CellId> = by_id.keys().cloned().collect();
-    let dir = dir_of(shard);
-    let mut kept = Vec::new();
-    for id in choose(shard_sha256, &ids, k) {
-        let cell = by_id[&id];
-        let file = format!("{}.mkv", cell.key);
-        let from = store.bitstream(&cell.key);
-        let to = dir.join(&file);
-        copy(&from, &to)?;
-        kept.push(AuditCell {
-            src: cell.src.clone(),
-            src_sha256: id.0,
-            encoder: cell.encoder.clone(),
-            cq: cell.cq,
-            key: cell.key.clone(),
-            file,
-            bytes: std::fs::metadata(&to).map_err(|e| Error::io(&to, e))?.len(),
-            sha256: digest::sha256_file(&to)?,
-        });
-    }
-    let wanted: BTreeSet<&str> = kept.iter().map(|c| c.file.as_str()).collect();
-    for stale in layout::stale_files(&dir, is_audit_file, |name| wanted.contains(name))? {
-        std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
-    }
-    Ok(kept)
-}
-
-/// Copies a bitstream atomically.
-fn copy(from: &Utf8Path, to: &Utf8Path) -> Result<()> {
-    let mut source = std::fs::File::open(from).map_err(|e| Error::io(from, e))?;
-    atomic::write_with(to, |w| std::io::copy(&mut source, w).map(|_| ()))
 }
 
 /// What `verify --audit` is asked to do.
@@ -608,79 +512,4 @@ fn rows_of(shard: &Utf8Path, targets: &[Target]) -> Result<BTreeMap<CellId, Vec<
         cell_rows.sort_by_key(|r| r.frame_index);
     }
     Ok(rows)
-}
-
-/// Copies the audit bitstreams of merged shards into the merged corpus's `.audit/` folder; two
-/// shards may only name one file name for the same bytes.
-pub fn gather(inputs: &[Utf8PathBuf], out: &Utf8Path) -> Result<usize> {
-    let dir = dir_of(out);
-    let mut copied: BTreeMap<String, String> = BTreeMap::new();
-    for input in inputs {
-        let from_dir = dir_of(input);
-        if !from_dir.is_dir() {
-            continue;
-        }
-        for entry in from_dir
-            .read_dir_utf8()
-            .map_err(|e| Error::io(&from_dir, e))?
-        {
-            let entry = entry.map_err(|e| Error::io(&from_dir, e))?;
-            let name = entry.file_name().to_owned();
-            if !is_audit_file(&name) || !entry.file_type().is_ok_and(|t| t.is_file()) {
-                continue;
-            }
-            let sha = digest::sha256_file(entry.path())?;
-            match copied.get(&name) {
-                Some(earlier) if *earlier != sha => {
-                    return Err(Error::Input(format!(
-                        "two shards carry different audit bitstreams named {name} (the second in {from_dir}); they cannot be merged"
-                    )))
-                }
-                Some(_) => {}
-                None => {
-                    copy(entry.path(), &dir.join(&name))?;
-                    copied.insert(name, sha);
-                }
-            }
-        }
-    }
-    for stale in layout::stale_files(&dir, is_audit_file, |n| copied.contains_key(n))? {
-        std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
-    }
-    Ok(copied.len())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ids(n: u32) -> BTreeSet<CellId> {
-        (0..n)
-            .map(|cq| ("a".repeat(64), "libx264".to_owned(), cq))
-            .collect()
-    }
-
-    #[test]
-    fn the_choice_is_a_function_of_the_hash() {
-        let cells = ids(40);
-        let one = choose(&"1".repeat(64), &cells, 3);
-        assert_eq!(one.len(), 3);
-        assert_eq!(one, choose(&"1".repeat(64), &cells, 3));
-        assert_ne!(one, choose(&"2".repeat(64), &cells, 3));
-        assert_eq!(choose(&"1".repeat(64), &cells, 0), Vec::<CellId>::new());
-        assert_eq!(choose(&"1".repeat(64), &ids(2), 3).len(), 2);
-    }
-
-    #[test]
-    fn audit_file_names_are_keys() {
-        assert!(is_audit_file(&format!("{}.mkv", "0a".repeat(32))));
-        for bad in [
-            "x.mkv".to_owned(),
-            format!("{}.mp4", "0a".repeat(32)),
-            format!("{}.mkv", "0A".repeat(32)),
-            format!("../{}.mkv", "0a".repeat(31)),
-        ] {
-            assert!(!is_audit_file(&bad), "{bad}");
-        }
-    }
 }

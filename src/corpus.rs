@@ -5,6 +5,7 @@
 //! (`NAME.meta.json`) atomically. A failed cell fails the run unless allowed, and every finished
 //! cell stays in the store so that a re-run resumes.
 
+pub mod audit_cells;
 pub mod cache;
 pub mod cell;
 pub mod demo;
@@ -20,7 +21,7 @@ use crate::schema::{
     ShardMeta, ShardSettings, ShardTools, SCHEMA_VERSION,
 };
 use crate::tools::{ffmpeg, vmaf, Toolset};
-use crate::{atomic, audit, budget, digest, timestamp};
+use crate::{atomic, budget, digest, timestamp};
 use cache::CellStore;
 use camino::{Utf8Path, Utf8PathBuf};
 use cell::Cell;
@@ -45,7 +46,7 @@ pub struct CorpusRequest {
     pub cell_dir: Option<Utf8PathBuf>,
     /// Replace a shard from another run at `out`.
     pub force: bool,
-    /// Cells whose bitstreams are kept in `OUT.audit/` (see [`crate::audit`]).
+    /// Cells whose bitstreams are kept in `OUT.audit/` (see [`audit_cells`]).
     pub audit_cells: usize,
 }
 
@@ -180,7 +181,7 @@ pub fn run(
     check_not_in_the_way(out, &plan_id, request.force)?;
     write_shard(out, &store, &finished)?;
     let shard_sha256 = digest::sha256_file(out)?;
-    let audit_cells = audit::keep(
+    let audit_cells = audit_cells::keep(
         out,
         &shard_sha256,
         &store,

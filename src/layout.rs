@@ -42,7 +42,7 @@ pub const HOLD: &str = "HOLD.json";
 pub const REPORT: &str = "report.html";
 /// The bundle's manifest, in the results folder and first in the bundle.
 pub const MANIFEST: &str = "manifest.json";
-/// The SSH signature of the manifest in a signed bundle (see `crate::signing`).
+/// The SSH signature of the manifest in a signed bundle (`bundle --sign`).
 pub const SIGNATURE: &str = "manifest.json.sig";
 /// The results folder `full` and `report` use unless told otherwise.
 pub const DEFAULT_OUT_DIR: &str = "ensemble-results";
@@ -152,7 +152,7 @@ pub fn is_kit_file(rel: &Utf8Path) -> bool {
         [LOSO, name] => seed_of(name).is_some(),
         [MODELS, name] => is_model_file(name),
         [CORPUS, name] => is_corpus_file(name),
-        [CORPUS, folder, name] => is_audit_folder(folder) && crate::audit::is_audit_file(name),
+        [CORPUS, folder, name] => is_audit_folder(folder) && is_audit_file(name),
         _ => false,
     }
 }
@@ -224,6 +224,18 @@ pub fn stale_files(
     Ok(stale)
 }
 
+/// The folder of a shard's audit bitstreams: `x/shard.jsonl` → `x/shard.audit/`.
+pub fn dir_of(shard: &Utf8Path) -> Utf8PathBuf {
+    shard.with_extension("audit")
+}
+
+/// Whether `name` is an audit bitstream's file name: a cell key (64 lowercase hex) + `.mkv`.
+pub fn is_audit_file(name: &str) -> bool {
+    name.strip_suffix(".mkv").is_some_and(|key| {
+        key.len() == 64 && key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,5 +297,18 @@ mod tests {
         let err = claim(&root.join("theirs")).unwrap_err().to_string();
         assert!(err.contains("did not write"), "{err}");
         assert!(!root.join("theirs").join(MARKER).exists());
+    }
+
+    #[test]
+    fn audit_file_names_are_keys() {
+        assert!(is_audit_file(&format!("{}.mkv", "0a".repeat(32))));
+        for bad in [
+            "x.mkv".to_owned(),
+            format!("{}.mp4", "0a".repeat(32)),
+            format!("{}.mkv", "0A".repeat(32)),
+            format!("../{}.mkv", "0a".repeat(31)),
+        ] {
+            assert!(!is_audit_file(&bad), "{bad}");
+        }
     }
 }

@@ -412,7 +412,7 @@ pub fn write(corpus: &Corpus, out: &Utf8Path) -> Result<MergedMeta> {
         imported_shards: corpus.imported.clone(),
         shards,
     };
-    crate::audit::gather(&corpus.files, out)?;
+    crate::corpus::audit_cells::gather(&corpus.files, out)?;
     atomic::write_json(&meta_path(out), &meta)?;
     Ok(meta)
 }

@@ -93,7 +93,7 @@ fn remove_orphan_audit_cells(corpus_dir: &Utf8Path) -> Result<()> {
         {
             remove_all(layout::stale_files(
                 audit_dir,
-                crate::audit::is_audit_file,
+                crate::layout::is_audit_file,
                 |_| false,
             )?)?;
         }

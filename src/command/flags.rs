@@ -165,7 +165,7 @@ pub struct CellArgs {
     /// Cells whose encoded bitstreams are kept in SHARD.audit/ and bundled, chosen from the
     /// shard's hash after scoring, so that an owner can re-score them (`verify --audit`);
     /// 0 keeps none.
-    #[arg(long, value_name = "K", default_value_t = crate::audit::DEFAULT_CELLS)]
+    #[arg(long, value_name = "K", default_value_t = crate::corpus::audit_cells::DEFAULT_CELLS)]
     pub audit_cells: usize,
 }
 
