@@ -181,7 +181,7 @@ pub fn rejudge(verdict: &VerdictFile, path: &Utf8Path) -> Result<()> {
             ),
         ));
     }
-    let again = gate::judge_with(
+    let again = crate::rule::judge_with(
         &per_seed,
         [g.mean_plcc_threshold, g.plcc_spread_max, g.per_seed_min],
     );

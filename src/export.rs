@@ -231,7 +231,7 @@ fn sidecar(
         codec_block_layout: features::codec_block_layout(),
         codec_block_values: CodecBlockValues {
             preset_norm: f64::from(features::PRESET_NORM),
-            crf_norm: crf_norm_convention(),
+            crf_norm: features::crf_norm_convention(),
         },
         encoder_vocab: strings(&features::ENCODER_VOCAB_V2),
         encoder_vocab_version: features::ENCODER_VOCAB_VERSION,
@@ -284,13 +284,4 @@ fn sidecar(
         parent_adrs: strings(&PARENT_ADRS),
         full_fit: None,
     }
-}
-
-/// How the codec block's `crf_norm` column is computed, in the words sidecars and verdicts
-/// record.
-pub fn crf_norm_convention() -> String {
-    format!(
-        "(cq - corpus.cq_min) / (corpus.cq_max - corpus.cq_min), or 0.5 when that range is below {:e}; not clamped",
-        features::MIN_CQ_RANGE
-    )
 }

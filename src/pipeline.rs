@@ -17,7 +17,7 @@ use crate::progress::Progress;
 use crate::schema::{LosoSeed, Platform, ProgressEvent, VerdictFile};
 use crate::tools::{ToolOverrides, Toolset};
 use crate::train::{self, Recipe};
-use crate::{bundle, doctor, export, gate, layout, merge, report, stability};
+use crate::{bundle, doctor, export, further_seeds, gate, layout, merge, report};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// Everything `full` is asked to do.
@@ -38,7 +38,7 @@ pub struct FullRequest {
     /// Seeds the gate judges.
     pub seeds: Vec<u64>,
     /// Further seeds trained for the stability estimate (a count or `auto`).
-    pub further_seeds: stability::FurtherSeeds,
+    pub further_seeds: further_seeds::FurtherSeeds,
     /// Training recipe.
     pub recipe: Recipe,
     /// The results folder.
@@ -118,7 +118,7 @@ pub fn run(
     let _running = crate::atomic::lock_exclusive(&out.join(layout::LOCK), || {
         format!("another ensemble-kit run is using the results folder `{out}`; wait for it to finish or choose another --out-dir")
     })?;
-    let possible = stability::with_further_seeds(&request.seeds, request.further_seeds.most())?;
+    let possible = further_seeds::with_further_seeds(&request.seeds, request.further_seeds.most())?;
     let shards = match &request.grid {
         Some(grid) => {
             progress.info("stage 1/6 doctor");
@@ -193,7 +193,7 @@ pub fn run(
     };
     remove_seeds_but(&possible)?;
     let trained =
-        stability::train_further(&request.seeds, request.further_seeds, progress, |seeds| {
+        further_seeds::train_further(&request.seeds, request.further_seeds, progress, |seeds| {
             let train_request = train::TrainRequest {
                 out_dir: loso_dir.clone(),
                 seeds: seeds.to_vec(),

@@ -10,44 +10,12 @@
 //! How sure the share is (issue 22) comes from [`interval`]; the label — robust, fragile or
 //! undecided — is read off that interval, never off the point estimate alone.
 
-mod auto;
 pub mod interval;
 
-pub use auto::{train_further, FurtherSeeds};
-
-use crate::error::{Error, Result};
 use crate::schema::{FoldDiagnosis, LosoSeed, Stability, StabilityLabel, Verdict};
 use crate::stats;
 use rand_core::{RngCore, SeedableRng};
 use std::collections::BTreeMap;
-
-/// Further seeds `full` trains by default: enough for a first estimate of `p_promote` (56
-/// five-seed sets out of eight seeds) while `full --demo` stays under half a minute on two cores
-/// (measured: 27 s with 3, 32 s with 5).
-pub const FULL_DEFAULT_FURTHER_SEEDS: u64 = 3;
-
-/// Most further seeds one run may train: far beyond what an estimate needs, well below what
-/// would exhaust memory.
-pub const MAX_FURTHER_SEEDS: u64 = 1000;
-
-/// `seeds` followed by `further` more, numbered on from the largest of them (5…K+4 after the
-/// gate's 0–4).
-pub fn with_further_seeds(seeds: &[u64], further: u64) -> Result<Vec<u64>> {
-    if further > MAX_FURTHER_SEEDS {
-        return Err(Error::Input(format!(
-            "--stability {further} is more than {MAX_FURTHER_SEEDS} further seeds; a few dozen give a good estimate"
-        )));
-    }
-    let next = seeds.iter().max().map_or(Some(0), |m| m.checked_add(1));
-    let end = next.and_then(|n| n.checked_add(further));
-    match (next, end) {
-        (Some(next), Some(end)) => Ok(seeds.iter().copied().chain(next..end).collect()),
-        _ => Err(Error::Input(
-            "--seeds leaves no room for further seed numbers after the largest; use smaller seeds"
-                .into(),
-        )),
-    }
-}
 
 /// The per-source table printed by `train`, `verdict` and `full`. "share of spread" is each
 /// source's part of the seed-to-seed spread of the mean PLCC (see [`diagnose`]): 0–100 %,
@@ -353,53 +321,6 @@ mod tests {
         assert_eq!(label([0.0, 1.0]), Undecided);
         assert_eq!(RobustHold.to_string(), "robust HOLD");
         assert!(RobustPromote.backs(Verdict::Promote) && !RobustHold.backs(Verdict::Promote));
-    }
-
-    /// Issue 21 item 28: a source that moves against the others used to get a negative share
-    /// ("−5.3 %"); shares are now readable: within 0–100 %, summing to 100 %.
-    #[test]
-    fn shares_of_spread_are_never_negative_and_sum_to_one() {
-        let dir = camino::Utf8PathBuf::from(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/reference/loso"
-        ));
-        let template = crate::gate::read_seed(&dir, 0).unwrap();
-        let seeds: Vec<LosoSeed> = [0.90, 0.95, 0.99, 0.93, 0.97]
-            .iter()
-            .enumerate()
-            .map(|(n, &swing)| {
-                let against = 0.99 - 0.2 * (swing - 0.95);
-                let steady = 0.98 + 0.0001 * n as f64;
-                let mut seed = template.clone();
-                seed.seed = n as u64;
-                seed.folds.truncate(3);
-                for (fold, (name, plcc)) in seed.folds.iter_mut().zip([
-                    ("swing", swing),
-                    ("against", against),
-                    ("steady", steady),
-                ]) {
-                    fold.held_out = name.into();
-                    fold.plcc = Some(plcc);
-                }
-                seed.mean_plcc = Some((swing + against + steady) / 3.0);
-                seed
-            })
-            .collect();
-        let diagnosis = diagnose(&seeds);
-        let share = |name: &str| {
-            diagnosis
-                .iter()
-                .find(|d| d.source == name)
-                .unwrap()
-                .spread_share
-        };
-        assert_eq!(share("against"), 0.0);
-        assert!(share("swing") > 0.9 && share("steady") >= 0.0);
-        let total: f64 = diagnosis.iter().map(|d| d.spread_share).sum();
-        assert!((total - 1.0).abs() < 1e-12, "{diagnosis:?}");
-        let table = render_diagnosis(&diagnosis);
-        assert!(!table.contains('-') && !table.contains('−'), "{table}");
-        assert_eq!(driving_sources(&diagnosis), ["swing"]);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 
 use crate::archive::{self, SizeCap};
 use crate::error::{Error, Result};
-use crate::experiment::{self, CorpusEvidence};
+use crate::gate::experiment::{self, CorpusEvidence};
 use crate::layout::{MANIFEST, SIGNATURE};
 use crate::merge::{self, Provenance};
 use crate::schema::{self, CorpusRow, LosoSeed, Manifest, Sidecar, Verdict, VerdictFile};

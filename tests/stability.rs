@@ -6,6 +6,7 @@
 mod common;
 use camino::Utf8Path;
 use common::*;
+use ensemble_kit::stability;
 use predicates::str::contains;
 
 /// The fold PLCC of the swinging source per seed: seeds 0–4 span 0.025 (a HOLD by spread),
@@ -496,4 +497,51 @@ fn stability_auto_trains_until_the_label_is_decided_or_the_cap() {
         .stderr(contains(
             "`many` is neither a number of further seeds nor `auto`",
         ));
+}
+
+/// Issue 21 item 28: a source that moves against the others used to get a negative share
+/// ("−5.3 %"); shares are now readable: within 0–100 %, summing to 100 %.
+#[test]
+fn shares_of_spread_are_never_negative_and_sum_to_one() {
+    let dir = camino::Utf8PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/reference/loso"
+    ));
+    let template = ensemble_kit::gate::read_seed(&dir, 0).unwrap();
+    let seeds: Vec<ensemble_kit::schema::LosoSeed> = [0.90, 0.95, 0.99, 0.93, 0.97]
+        .iter()
+        .enumerate()
+        .map(|(n, &swing)| {
+            let against = 0.99 - 0.2 * (swing - 0.95);
+            let steady = 0.98 + 0.0001 * n as f64;
+            let mut seed = template.clone();
+            seed.seed = n as u64;
+            seed.folds.truncate(3);
+            for (fold, (name, plcc)) in seed.folds.iter_mut().zip([
+                ("swing", swing),
+                ("against", against),
+                ("steady", steady),
+            ]) {
+                fold.held_out = name.into();
+                fold.plcc = Some(plcc);
+            }
+            seed.mean_plcc = Some((swing + against + steady) / 3.0);
+            seed
+        })
+        .collect();
+    let diagnosis = stability::diagnose(&seeds);
+    let share = |name: &str| {
+        diagnosis
+            .iter()
+            .find(|d| d.source == name)
+            .unwrap()
+            .spread_share
+    };
+    assert_eq!(share("against"), 0.0);
+    assert!(share("swing") > 0.9 && share("steady") >= 0.0);
+    let total: f64 = diagnosis.iter().map(|d| d.spread_share).sum();
+    assert!((total - 1.0).abs() < 1e-12, "{diagnosis:?}");
+    let table = stability::render_diagnosis(&diagnosis);
+    assert!(!table.contains('-') && !table.contains('−'), "{table}");
+    assert_eq!(stability::driving_sources(&diagnosis), ["swing"]);
 }

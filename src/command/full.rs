@@ -5,7 +5,7 @@ use super::flags::{
     CellArgs, EnsembleArgs, GridArgs, MergeRuleArgs, RecipeArgs, ReferenceArgs, SeedArgs, SignArgs,
 };
 use crate::error::Result;
-use crate::{pipeline, platform, progress, stability};
+use crate::{further_seeds, pipeline, platform, progress};
 use camino::Utf8PathBuf;
 use clap::Args;
 
@@ -31,9 +31,9 @@ pub struct FullArgs {
     #[arg(
         long,
         value_name = "K|auto",
-        default_value_t = stability::FurtherSeeds::Count(stability::FULL_DEFAULT_FURTHER_SEEDS)
+        default_value_t = further_seeds::FurtherSeeds::Count(further_seeds::FULL_DEFAULT_FURTHER_SEEDS)
     )]
-    pub stability: stability::FurtherSeeds,
+    pub stability: further_seeds::FurtherSeeds,
     #[command(flatten)]
     pub recipe: RecipeArgs,
     /// The results folder.

@@ -5,7 +5,7 @@ use super::context::Context;
 use super::flags::{FitArgs, SeedArgs, ShardArgs};
 use crate::error::Result;
 use crate::progress::{self, Progress, Verbosity};
-use crate::{gate, stability, train};
+use crate::{further_seeds, gate, stability, train};
 use camino::Utf8PathBuf;
 use clap::Args;
 
@@ -22,8 +22,8 @@ pub struct TrainArgs {
     /// Also train K further seeds (after the largest of --seeds) on the same folds, so that
     /// `verdict` can say how often other seeds would pass the gate; `auto` adds them in
     /// batches until the stability label is decided (at most 40).
-    #[arg(long, value_name = "K|auto", default_value_t = stability::FurtherSeeds::Count(0))]
-    pub stability: stability::FurtherSeeds,
+    #[arg(long, value_name = "K|auto", default_value_t = further_seeds::FurtherSeeds::Count(0))]
+    pub stability: further_seeds::FurtherSeeds,
     #[command(flatten)]
     pub fit: FitArgs,
 }
@@ -33,15 +33,16 @@ pub struct TrainArgs {
 pub fn train(args: TrainArgs, context: &Context) -> Result<i32> {
     let progress = &context.progress;
     let corpus = args.shards.load()?;
-    let seeds = stability::train_further(&args.seeds.seeds, args.stability, progress, |seeds| {
-        let request = train::TrainRequest {
-            out_dir: args.out_dir.clone(),
-            seeds: seeds.to_vec(),
-            recipe: args.fit.recipe.recipe(),
-            jobs: args.fit.jobs,
-        };
-        train::run(&request, &corpus, progress)
-    })?;
+    let seeds =
+        further_seeds::train_further(&args.seeds.seeds, args.stability, progress, |seeds| {
+            let request = train::TrainRequest {
+                out_dir: args.out_dir.clone(),
+                seeds: seeds.to_vec(),
+                recipe: args.fit.recipe.recipe(),
+                jobs: args.fit.jobs,
+            };
+            train::run(&request, &corpus, progress)
+        })?;
     for s in &seeds {
         progress.info(&format!(
             "seed {}: mean PLCC {} (ridge baseline {})",

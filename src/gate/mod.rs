@@ -2,29 +2,25 @@
 //! spread ≤ 0.005, and every seed ≥ 0.95. Writes `PROMOTE.json` or `HOLD.json` and removes the
 //! other, stale one, so an old verdict can never decide a later bundle.
 //!
-//! This module holds the rule, the judgement and the verdict file; `seed` reads and checks the
-//! seed files it judges, and `corpus_root` describes the reference corpus a verdict names.
+//! This module holds the judgement and the verdict file (the three rules themselves are
+//! `crate::rule`); `seed` reads and checks the seed files it judges, and `corpus_root`
+//! describes the reference corpus a verdict names.
 
 mod corpus_root;
+pub mod experiment;
 mod seed;
 
-pub use seed::{is_reference, other_seeds, parse_seed, read_seed, seed_numbers};
+use seed::folds_of;
+pub use seed::{is_reference, other_seeds, parse_seed, read_seed, same_run, seed_numbers};
 
 use crate::error::{Error, Result};
+use crate::rule::judge;
 use crate::schema::{
     self, Document, FoldDiagnosis, Gate, LosoSeed, Stability, VerdictFile, SCHEMA_VERSION,
 };
-use crate::{atomic, experiment, layout, stability, timestamp};
+use crate::{atomic, layout, stability, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
 use corpus_root::describe_corpus;
-use std::collections::BTreeMap;
-
-/// Lowest acceptable mean over seeds of `mean_plcc`.
-pub const MEAN_PLCC_THRESHOLD: f64 = 0.95;
-/// Largest acceptable max − min of the per-seed `mean_plcc`.
-pub const PLCC_SPREAD_MAX: f64 = 0.005;
-/// Lowest acceptable `mean_plcc` of any single seed.
-pub const PER_SEED_MIN: f64 = 0.95;
 
 /// What `verdict` is asked to judge.
 #[derive(Debug, Clone)]
@@ -42,49 +38,6 @@ pub struct VerdictRequest {
     /// The corpus shards the seeds were trained on, when the caller knows them; otherwise
     /// the experiment looks for the files the seed files name (see [`experiment::locate`]).
     pub corpus: Vec<Utf8PathBuf>,
-}
-
-/// Applies the three rules to (seed, mean PLCC) pairs.
-pub fn judge(per_seed: &[(u64, f64)]) -> Gate {
-    judge_with(
-        per_seed,
-        [MEAN_PLCC_THRESHOLD, PLCC_SPREAD_MAX, PER_SEED_MIN],
-    )
-}
-
-/// Applies the three rules with the given [mean threshold, spread maximum, per-seed minimum]:
-/// how `compare` re-judges a verdict file from its own numbers and thresholds.
-pub fn judge_with(per_seed: &[(u64, f64)], thresholds: [f64; 3]) -> Gate {
-    let [mean_threshold, spread_max, per_seed_min] = thresholds;
-    let values: Vec<f64> = per_seed.iter().map(|(_, p)| *p).collect();
-    let mean_plcc = values.iter().sum::<f64>() / values.len() as f64;
-    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let min = values.iter().copied().fold(f64::INFINITY, f64::min);
-    let plcc_spread = max - min;
-    let failing_seeds: Vec<u64> = per_seed
-        .iter()
-        .filter(|(_, p)| *p < per_seed_min)
-        .map(|(s, _)| *s)
-        .collect();
-    let mean_plcc_pass = mean_plcc >= mean_threshold;
-    let plcc_spread_pass = plcc_spread <= spread_max;
-    let per_seed_pass = failing_seeds.is_empty();
-    Gate {
-        passed: mean_plcc_pass && plcc_spread_pass && per_seed_pass,
-        mean_plcc,
-        mean_plcc_threshold: mean_threshold,
-        mean_plcc_pass,
-        plcc_spread,
-        plcc_spread_max: spread_max,
-        plcc_spread_pass,
-        per_seed_plccs: per_seed
-            .iter()
-            .map(|(s, p)| (s.to_string(), *p))
-            .collect::<BTreeMap<_, _>>(),
-        per_seed_min,
-        per_seed_pass,
-        failing_seeds,
-    }
 }
 
 /// Applies the three rules to checked seed files (each has a defined mean PLCC).
@@ -197,16 +150,6 @@ impl Judgement {
     }
 }
 
-/// Whether seed file `s` was trained like `first`: same corpus, folds and recipe.
-pub fn same_run(s: &LosoSeed, first: &LosoSeed) -> bool {
-    s.corpus_sha256 == first.corpus_sha256
-        && s.n_folds == first.n_folds
-        && s.epochs == first.epochs
-        && s.batch_size == first.batch_size
-        && s.lr == first.lr
-        && folds_of(s) == folds_of(first)
-}
-
 /// Judges `judged` (which must come from one run: same corpus, folds and recipe) and, for the
 /// stability estimate, those of `others` trained the same way.
 pub fn judgement(judged: &[LosoSeed], others: Vec<LosoSeed>) -> Result<Judgement> {
@@ -268,14 +211,6 @@ pub fn judgement(judged: &[LosoSeed], others: Vec<LosoSeed>) -> Result<Judgement
         fold_diagnosis,
         stability,
     })
-}
-
-/// A seed's folds as the gate compares them across seeds: held-out source and row counts.
-fn folds_of(seed: &LosoSeed) -> Vec<(&str, u64, u64)> {
-    seed.folds
-        .iter()
-        .map(|f| (f.held_out.as_str(), f.n_train, f.n_val))
-        .collect()
 }
 
 /// Whether two seeds recorded the same, non-empty per-row predictions on every fold.
@@ -456,21 +391,4 @@ pub fn summary_ending(verdict: &VerdictFile, seeds: &[LosoSeed], recommendation:
         recommendation
     ));
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rules() {
-        assert!(judge(&[(0, 0.97), (1, 0.972)]).passed);
-        let by_mean = judge(&[(0, 0.949), (1, 0.9485)]);
-        assert!(!by_mean.mean_plcc_pass && by_mean.plcc_spread_pass);
-        let by_spread = judge(&[(0, 0.96), (1, 0.97)]);
-        assert!(by_spread.mean_plcc_pass && !by_spread.plcc_spread_pass);
-        let weak = judge(&[(0, 0.9502), (1, 0.9499), (2, 0.953)]);
-        assert!(weak.mean_plcc_pass && weak.plcc_spread_pass && !weak.per_seed_pass);
-        assert_eq!(weak.failing_seeds, vec![1]);
-    }
 }

@@ -363,3 +363,21 @@ pub fn other_seeds(dir: &Utf8Path, judged: &[u64]) -> Result<Vec<LosoSeed>> {
         .map(|n| read_seed(dir, n))
         .collect()
 }
+
+/// Whether seed file `s` was trained like `first`: same corpus, folds and recipe.
+pub fn same_run(s: &LosoSeed, first: &LosoSeed) -> bool {
+    s.corpus_sha256 == first.corpus_sha256
+        && s.n_folds == first.n_folds
+        && s.epochs == first.epochs
+        && s.batch_size == first.batch_size
+        && s.lr == first.lr
+        && folds_of(s) == folds_of(first)
+}
+
+/// A seed's folds as the gate compares them across seeds: held-out source and row counts.
+pub(super) fn folds_of(seed: &LosoSeed) -> Vec<(&str, u64, u64)> {
+    seed.folds
+        .iter()
+        .map(|f| (f.held_out.as_str(), f.n_train, f.n_val))
+        .collect()
+}

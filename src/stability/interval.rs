@@ -45,15 +45,15 @@ pub struct Rule {
 }
 
 // The model leaves out the gate's mean rule: it must follow from the per-seed rule.
-const _: () = assert!(crate::gate::MEAN_PLCC_THRESHOLD <= crate::gate::PER_SEED_MIN);
+const _: () = assert!(crate::rule::MEAN_PLCC_THRESHOLD <= crate::rule::PER_SEED_MIN);
 
 impl Rule {
     /// The gate's rule for sets of `subset_size` seeds.
     pub fn gate(subset_size: usize) -> Self {
         Rule {
             subset_size,
-            per_seed_min: crate::gate::PER_SEED_MIN,
-            spread_max: crate::gate::PLCC_SPREAD_MAX,
+            per_seed_min: crate::rule::PER_SEED_MIN,
+            spread_max: crate::rule::PLCC_SPREAD_MAX,
         }
     }
 
@@ -182,7 +182,7 @@ fn power(x: f64, e: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gate;
+    use crate::rule;
 
     /// A Monte Carlo of the gate itself, with a fixed seed.
     fn simulated_p_pass(rule: &Rule, mu: f64, sigma: f64, trials: usize) -> f64 {
@@ -192,7 +192,7 @@ mod tests {
                 let set: Vec<(u64, f64)> = (0..rule.subset_size)
                     .map(|i| (i as u64, mu + sigma * normal.next()))
                     .collect();
-                gate::judge(&set).passed
+                rule::judge(&set).passed
             })
             .count();
         passed as f64 / trials as f64

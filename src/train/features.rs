@@ -205,6 +205,15 @@ impl InputScaling {
     }
 }
 
+/// How the codec block's `crf_norm` column is computed, in the words sidecars and verdicts
+/// record.
+pub fn crf_norm_convention() -> String {
+    format!(
+        "(cq - corpus.cq_min) / (corpus.cq_max - corpus.cq_min), or 0.5 when that range is below {:e}; not clamped",
+        MIN_CQ_RANGE
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

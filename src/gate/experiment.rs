@@ -6,13 +6,14 @@
 //! file of the same name with other rows is never mistaken for it; when it cannot be found (a
 //! LOSO folder alone, a reference-kit run) the facts it would give are `unknown`.
 
+use super::seed::{is_reference, same_run};
 use crate::merge::{self, MergeRules, Provenance};
 use crate::schema::{
     CorpusRow, EncoderRows, Experiment, ExperimentRecipe, ExperimentShard, ExperimentSource,
     Geometry, Known, LosoSeed, Producer,
 };
+use crate::stats;
 use crate::train::{self, features, mlp::AdamConfig, Recipe};
-use crate::{export, gate, stats};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -87,7 +88,7 @@ pub fn locate(
     seed: &LosoSeed,
     given: &[Utf8PathBuf],
 ) -> Option<CorpusEvidence> {
-    if gate::is_reference(seed) {
+    if is_reference(seed) {
         return None;
     }
     let recorded: Vec<Utf8PathBuf> = seed
@@ -122,7 +123,7 @@ pub fn derive(
     corpus: Option<&CorpusEvidence>,
 ) -> Experiment {
     let first = &judged[0];
-    let producer = if gate::is_reference(first) {
+    let producer = if is_reference(first) {
         Producer::Reference
     } else {
         Producer::Kit
@@ -130,7 +131,7 @@ pub fn derive(
     let corpus = corpus.filter(|c| producer == Producer::Kit && c.sha256 == first.corpus_sha256);
     let mut seeds: Vec<u64> = judged
         .iter()
-        .chain(further.iter().filter(|s| gate::same_run(s, first)))
+        .chain(further.iter().filter(|s| same_run(s, first)))
         .map(|s| s.seed)
         .collect();
     seeds.sort_unstable();
@@ -407,7 +408,7 @@ fn recipe(judged: &[LosoSeed], producer: Producer) -> ExperimentRecipe {
                     .collect()
             })
             .into(),
-        crf_norm: ours.then(export::crf_norm_convention).into(),
+        crf_norm: ours.then(features::crf_norm_convention).into(),
         kit_version: ours.then(|| env!("CARGO_PKG_VERSION").to_owned()).into(),
         num_codecs: first.num_codecs,
         encoder_vocab_version: first.encoder_vocab_version.to_string(),

@@ -1,16 +1,46 @@
-//! `--stability K|auto` (issue 22): how many further seeds `train` and `full` train. With
+//! `--stability K|auto` (issue 22): how many further seeds `train` and `full` train, beyond the
+//! judged ones, for the stability estimate. It drives training rounds and judges them, so it
+//! sits above the gate. With
 //! `auto`, seeds are added in batches until the stability label is decided (robust or fragile)
 //! or a cap is reached. Training is deterministic per seed, so seeds added later are the seeds
 //! a single larger run would have trained.
 
-use super::{describe, with_further_seeds};
 use crate::error::{Error, Result};
 use crate::gate;
 use crate::progress::Progress;
 use crate::schema::{LosoSeed, StabilityLabel};
+use crate::stability::describe;
+
+/// Further seeds `full` trains by default: enough for a first estimate of `p_promote` (56
+/// five-seed sets out of eight seeds) while `full --demo` stays under half a minute on two cores
+/// (measured: 27 s with 3, 32 s with 5).
+pub const FULL_DEFAULT_FURTHER_SEEDS: u64 = 3;
+
+/// Most further seeds one run may train: far beyond what an estimate needs, well below what
+/// would exhaust memory.
+pub const MAX_FURTHER_SEEDS: u64 = 1000;
+
+/// `seeds` followed by `further` more, numbered on from the largest of them (5…K+4 after the
+/// gate's 0–4).
+pub fn with_further_seeds(seeds: &[u64], further: u64) -> Result<Vec<u64>> {
+    if further > MAX_FURTHER_SEEDS {
+        return Err(Error::Input(format!(
+            "--stability {further} is more than {MAX_FURTHER_SEEDS} further seeds; a few dozen give a good estimate"
+        )));
+    }
+    let next = seeds.iter().max().map_or(Some(0), |m| m.checked_add(1));
+    let end = next.and_then(|n| n.checked_add(further));
+    match (next, end) {
+        (Some(next), Some(end)) => Ok(seeds.iter().copied().chain(next..end).collect()),
+        _ => Err(Error::Input(
+            "--seeds leaves no room for further seed numbers after the largest; use smaller seeds"
+                .into(),
+        )),
+    }
+}
 
 /// Further seeds `auto` trains first (the default of `full`: 56 five-seed sets of eight).
-pub const AUTO_FIRST: u64 = super::FULL_DEFAULT_FURTHER_SEEDS;
+pub const AUTO_FIRST: u64 = FULL_DEFAULT_FURTHER_SEEDS;
 /// Further seeds `auto` adds per round while the label is undecided.
 pub const AUTO_BATCH: u64 = 8;
 /// Most further seeds `auto` trains (45 seeds in all with the gate's five: enough to tell a
