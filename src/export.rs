@@ -14,7 +14,7 @@ use crate::schema::{
     VerdictFile, SCHEMA_VERSION, SIDECAR_KIND,
 };
 use crate::train::features::{self, InputScaling};
-use crate::train::{self, mlp, Dataset, Recipe};
+use crate::train::{self, mlp, shape, Dataset, Recipe};
 use crate::{atomic, budget, digest, stats};
 use camino::{Utf8Path, Utf8PathBuf};
 use ndarray::{Array1, Array2};
@@ -251,9 +251,9 @@ fn sidecar(
         },
         training_recipe: TrainingRecipe {
             in_features: features::FEATURE_ORDER.len() as u64,
-            hidden: mlp::HIDDEN as u64,
-            depth: mlp::DEPTH as u64,
-            dropout: train::round_f32(mlp::DROPOUT),
+            hidden: shape::HIDDEN as u64,
+            depth: shape::DEPTH as u64,
+            dropout: train::round_f32(shape::DROPOUT),
             num_codecs: features::CODEC_BLOCK as u64,
             epochs: request.recipe.epochs as u64,
             batch_size: request.recipe.batch_size as u64,
@@ -263,7 +263,7 @@ fn sidecar(
             loss: "MSE".into(),
             fit_set: "full_corpus".into(),
             scaler: "fit_on_full_corpus".into(),
-            layers: vec![mlp::INPUT as u64, mlp::HIDDEN as u64, mlp::HIDDEN as u64, 1],
+            layers: vec![shape::INPUT as u64, shape::HIDDEN as u64, shape::HIDDEN as u64, 1],
             activation: "gelu-erf".into(),
             rng: format!("chacha8 seed {seed} stream {FULL_FIT_STREAM}"),
         },

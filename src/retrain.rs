@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::merge::{self, Corpus, MergeRules};
 use crate::progress::Progress;
 use crate::schema::{self, LosoSeed, Sidecar, Verdict};
-use crate::train::{self, mlp::DROPOUT, Dataset, Recipe};
+use crate::train::{self, shape::DROPOUT, Dataset, Recipe};
 use crate::verify::Verified;
 use crate::{atomic, export, layout};
 use camino::{Utf8Path, Utf8PathBuf};

@@ -10,6 +10,7 @@ pub mod kernel;
 pub mod mathf;
 pub mod mlp;
 pub mod ridge;
+pub mod shape;
 #[cfg(test)]
 mod tests;
 
@@ -21,11 +22,12 @@ use crate::{atomic, budget, digest, stats};
 use camino::{Utf8Path, Utf8PathBuf};
 use features::{CqRange, InputScaling, Standardiser};
 use kernel::Gemm;
-use mlp::{Adam, AdamConfig, Mlp, Workspace, INPUT};
+use mlp::{Adam, AdamConfig, Mlp, Workspace};
 use ndarray::{Array1, Array2};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use rayon::prelude::*;
+use shape::INPUT;
 use std::time::Instant;
 
 /// The training recipe of SPEC §6.
@@ -540,7 +542,7 @@ fn summarise(
         batch_size: recipe.batch_size as u64,
         lr: round_f32(recipe.adam.lr),
         weight_decay: round_f32(recipe.adam.weight_decay),
-        dropout: round_f32(mlp::DROPOUT),
+        dropout: round_f32(shape::DROPOUT),
         num_codecs: features::CODEC_BLOCK as u64,
         encoder_vocab_version: features::ENCODER_VOCAB_VERSION,
         unknown_encoder_rows: data.unknown_encoder_rows,

@@ -4,7 +4,8 @@
 //! operators appear. Every weight is an initializer inside the file: nothing external.
 
 use super::proto::Message;
-use crate::train::mlp::{Mlp, HIDDEN, INPUT};
+use crate::train::mlp::Mlp;
+use crate::train::shape::{HIDDEN, INPUT};
 
 /// The operators libvmaf's ONNX loader accepts.
 pub const OP_ALLOWLIST: &[&str] = &[

@@ -12,7 +12,7 @@
 //! baseline the fixed kernel is measured against.
 
 use super::mathf::with_avx2;
-use super::mlp::HIDDEN;
+use super::shape::HIDDEN;
 use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 /// Output columns per register block (two AVX vectors).

@@ -7,17 +7,9 @@
 
 use super::kernel::{self, Gemm, Operand};
 use super::mathf::gelu_forward;
+use super::shape::{DROPOUT, HIDDEN, INPUT};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rand_core::RngCore;
-
-/// Network input width: 6 features + 14 codec columns.
-pub const INPUT: usize = 20;
-/// Hidden layers (`w1`/`b1` and `w2`/`b2` below).
-pub const DEPTH: usize = 2;
-/// Width of both hidden layers.
-pub const HIDDEN: usize = 64;
-/// Dropout probability during training.
-pub const DROPOUT: f32 = 0.1;
 
 /// The network's parameters.
 #[derive(Debug, Clone, PartialEq)]
