@@ -7,7 +7,7 @@
 use crate::corpus::meta_path;
 use crate::error::{Error, Result};
 use crate::schema::{
-    self, CorpusRow, Document, ImportedShardMeta, MergedMeta, MergedShard, ShardMeta,
+    self, decode_provenance, CorpusRow, Document, MergedMeta, MergedShard, Provenance,
     SCHEMA_VERSION,
 };
 use crate::{atomic, digest, timestamp};
@@ -75,37 +75,6 @@ fn timeless(row: &CorpusRow) -> CorpusRow {
 /// The libvmaf "version" of rows imported from the reference kit, which does not record it.
 pub const IMPORTED_VMAF: &str = "unknown (imported from the reference kit)";
 
-/// What sits beside a shard: a shard's, an imported shard's or a merged corpus's metadata.
-#[derive(Clone)]
-pub enum Provenance {
-    /// Scored by the kit (`corpus`).
-    Shard(Box<ShardMeta>),
-    /// Imported from the reference kit's rows (`import-corpus`).
-    Imported(Box<ImportedShardMeta>),
-    /// A merge of several.
-    Merged(Box<MergedMeta>),
-}
-
-impl Provenance {
-    /// The libvmaf versions known to have scored the rows (none for an import).
-    fn vmaf_versions(&self) -> Vec<String> {
-        match self {
-            Provenance::Shard(m) => vec![m.tools.vmaf.version.clone()],
-            Provenance::Imported(_) => Vec::new(),
-            Provenance::Merged(m) => m.vmaf_versions.clone(),
-        }
-    }
-
-    /// The imported shards behind `file`, whose libvmaf version is unknown.
-    fn imported(&self, file: &Utf8Path) -> Vec<String> {
-        match self {
-            Provenance::Shard(_) => Vec::new(),
-            Provenance::Imported(_) => vec![file.to_string()],
-            Provenance::Merged(m) => m.imported_shards.clone(),
-        }
-    }
-}
-
 /// The metadata beside `shard`, if any, checked against its schema (not against the shard).
 pub fn provenance(shard: &Utf8Path) -> Result<Option<Provenance>> {
     let path = meta_path(shard);
@@ -114,20 +83,6 @@ pub fn provenance(shard: &Utf8Path) -> Result<Option<Provenance>> {
     }
     // One read: the kind and the document checked come from the same bytes.
     decode_provenance(schema::read_value(&path)?, &path).map(Some)
-}
-
-/// A metadata document (read from `path`, or a bundle member so named) as the kind it claims.
-pub fn decode_provenance(value: serde_json::Value, path: &Utf8Path) -> Result<Provenance> {
-    let path = path.to_owned();
-    Ok(match schema::kind_of(&value) {
-        Some(MergedMeta::SCHEMA) => {
-            Provenance::Merged(Box::new(schema::decode_checked(value, &path)?))
-        }
-        Some(ImportedShardMeta::SCHEMA) => {
-            Provenance::Imported(Box::new(schema::decode_checked(value, &path)?))
-        }
-        _ => Provenance::Shard(Box::new(schema::decode_checked(value, &path)?)),
-    })
 }
 
 /// The shard's metadata, checked against the shard: it must exist (unless `allow_missing`) and

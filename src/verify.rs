@@ -15,8 +15,9 @@ use crate::archive::{self, SizeCap};
 use crate::error::{Error, Result};
 use crate::gate::experiment::{self, CorpusEvidence};
 use crate::layout::{MANIFEST, SIGNATURE};
-use crate::merge::{self, Provenance};
-use crate::schema::{self, CorpusRow, LosoSeed, Manifest, Sidecar, Verdict, VerdictFile};
+use crate::schema::{
+    self, CorpusRow, LosoSeed, Manifest, Provenance, Sidecar, Verdict, VerdictFile,
+};
 use crate::signing::{self, AllowedSigners, Signature};
 use crate::{gate, layout};
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
@@ -406,7 +407,7 @@ impl Contents {
                 .insert(seed, gate::parse_seed(bytes, label, seed));
         } else if name.parent().map(Utf8Path::as_str) == Some(layout::CORPUS) {
             let meta = schema::parse_value(bytes, label)
-                .and_then(|value| merge::decode_provenance(value, label))
+                .and_then(|value| schema::decode_provenance(value, label))
                 .ok();
             self.corpus_meta.insert(name.to_string(), meta);
         } else if let Ok(sidecar) = serde_json::from_slice::<Sidecar>(bytes) {

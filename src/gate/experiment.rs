@@ -7,10 +7,10 @@
 //! LOSO folder alone, a reference-kit run) the facts it would give are `unknown`.
 
 use super::seed::{is_reference, same_run};
-use crate::merge::{self, MergeRules, Provenance};
+use crate::merge::{self, MergeRules};
 use crate::schema::{
     CorpusRow, EncoderRows, Experiment, ExperimentRecipe, ExperimentShard, ExperimentSource,
-    Geometry, Known, LosoSeed, Producer,
+    Geometry, Known, LosoSeed, Producer, Provenance,
 };
 use crate::stats;
 use crate::train::{self, features, mlp::AdamConfig, Recipe};

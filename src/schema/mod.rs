@@ -41,7 +41,7 @@ pub use model::{ReferenceMinimalFold, ReferenceMinimalSeed};
 pub use progress::ProgressEvent;
 pub use provenance::{
     AuditCell, CellSummary, FailedCell, ImportedFile, ImportedShardMeta, ImportedSource,
-    MergedMeta, MergedShard, ScoringBackend, ShardMeta, ShardSettings, ShardTools,
+    MergedMeta, MergedShard, Provenance, ScoringBackend, ShardMeta, ShardSettings, ShardTools,
 };
 pub use verdict::{
     FoldDiagnosis, Gate, Stability, StabilityLabel, Verdict, VerdictCorpus, VerdictFile,
@@ -235,6 +235,18 @@ pub fn schema_of_kind(kind: &str) -> &str {
     } else {
         kind
     }
+}
+
+/// A metadata document (read from `path`, or a bundle member so named) as the kind it claims.
+pub fn decode_provenance(value: serde_json::Value, path: &Utf8Path) -> Result<Provenance> {
+    let path = path.to_owned();
+    Ok(match kind_of(&value) {
+        Some(MergedMeta::SCHEMA) => Provenance::Merged(Box::new(decode_checked(value, &path)?)),
+        Some(ImportedShardMeta::SCHEMA) => {
+            Provenance::Imported(Box::new(decode_checked(value, &path)?))
+        }
+        _ => Provenance::Shard(Box::new(decode_checked(value, &path)?)),
+    })
 }
 
 #[cfg(test)]

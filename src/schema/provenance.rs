@@ -271,3 +271,34 @@ pub struct MergedMeta {
 impl Document for MergedMeta {
     const SCHEMA: &'static str = "merged-corpus";
 }
+
+/// What sits beside a shard: a shard's, an imported shard's or a merged corpus's metadata.
+#[derive(Clone)]
+pub enum Provenance {
+    /// Scored by the kit (`corpus`).
+    Shard(Box<ShardMeta>),
+    /// Imported from the reference kit's rows (`import-corpus`).
+    Imported(Box<ImportedShardMeta>),
+    /// A merge of several.
+    Merged(Box<MergedMeta>),
+}
+
+impl Provenance {
+    /// The libvmaf versions known to have scored the rows (none for an import).
+    pub fn vmaf_versions(&self) -> Vec<String> {
+        match self {
+            Provenance::Shard(m) => vec![m.tools.vmaf.version.clone()],
+            Provenance::Imported(_) => Vec::new(),
+            Provenance::Merged(m) => m.vmaf_versions.clone(),
+        }
+    }
+
+    /// The imported shards behind `file`, whose libvmaf version is unknown.
+    pub fn imported(&self, file: &camino::Utf8Path) -> Vec<String> {
+        match self {
+            Provenance::Shard(_) => Vec::new(),
+            Provenance::Imported(_) => vec![file.to_string()],
+            Provenance::Merged(m) => m.imported_shards.clone(),
+        }
+    }
+}
