@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::schema::CorpusRow;
+use features::InputScaling;
 
 /// A corpus whose sources `a` and `b` were encoded at cq 20 and 30, and `c` at cq 10 and 50.
 fn corpus() -> Corpus {
