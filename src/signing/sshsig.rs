@@ -1,0 +1,65 @@
+//! The SSHSIG format as the kit uses it: the namespace, bounded reads of key and signature
+//! files, parsing an armored signature and checking it over a message (all cryptography is
+//! `ssh-key`'s).
+
+use crate::error::{Error, Result};
+use camino::Utf8Path;
+use ssh_key::{HashAlg, PublicKey, SshSig};
+use std::io::Read;
+
+/// The SSHSIG namespace of a bundle signature, so that a signature made for anything else
+/// (a git commit, a file) with the same key cannot pass for one.
+pub const NAMESPACE: &str = "ensemble-kit";
+
+/// Largest signature file read. An armored SSHSIG is under 1 KiB for ed25519 and about 3 KiB
+/// for a 4096-bit RSA key; anything near this is not a signature.
+pub const SIGNATURE_MAX: u64 = 64 << 10;
+
+/// Largest key or `allowed_signers` file read (a team's file of public keys is kilobytes).
+pub(super) const KEY_FILE_MAX: u64 = 1 << 20;
+
+/// Reads a small file whole, refusing one over `max` bytes (`what` names it in the error).
+pub(super) fn read_small(path: &Utf8Path, max: u64, what: &str) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > max {
+        return Err(Error::Input(format!(
+            "{path} is larger than {max} bytes; it is not {what}"
+        )));
+    }
+    Ok(bytes)
+}
+
+/// The key's type and SHA-256 fingerprint, as `ssh-keygen -l` shows them.
+pub(super) fn describe(key: &ssh_key::public::KeyData) -> String {
+    format!("{} {}", key.algorithm(), key.fingerprint(HashAlg::Sha256))
+}
+
+/// Parses an armored SSHSIG read from `origin`.
+pub(super) fn parse_signature(bytes: &[u8], origin: &Utf8Path) -> Result<SshSig> {
+    SshSig::from_pem(bytes).map_err(|e| {
+        Error::Input(format!(
+            "{origin} is not a readable SSH signature (`-----BEGIN SSH SIGNATURE-----`, as `ssh-keygen -Y sign` writes): {e}"
+        ))
+    })
+}
+
+/// Whether `signature` is a valid SSHSIG of `message` in [`NAMESPACE`] by the key it carries
+/// (what `ssh-keygen -Y check-novalidate` checks); the error says why not.
+pub(super) fn check_signature(
+    signature: &SshSig,
+    message: &[u8],
+) -> std::result::Result<(), String> {
+    if signature.namespace() != NAMESPACE {
+        return Err(format!(
+            "made for namespace `{}`, not `{NAMESPACE}`",
+            signature.namespace()
+        ));
+    }
+    PublicKey::from(signature.public_key().clone())
+        .verify(NAMESPACE, message, signature)
+        .map_err(|e| format!("the signature does not verify: {e}"))
+}
