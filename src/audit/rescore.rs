@@ -24,6 +24,7 @@ const BITSTREAM_MIN: u64 = 64;
 /// The EBML magic every Matroska file starts with.
 const MATROSKA_MAGIC: [u8; 4] = [0x1A, 0x45, 0xDF, 0xA3];
 
+/// A cell as messages name it: `src/encoder/cqN`.
 pub(super) fn label_of(cell: &AuditCell) -> String {
     format!("{}/{}/cq{}", cell.src, cell.encoder, cell.cq)
 }

@@ -1,0 +1,364 @@
+//! Judging what one read of a bundle gathered: every listed member present with its hash and
+//! nothing else, no colliding names, one verdict that its own LOSO files give again, models
+//! only with PROMOTE, and the bundled report and experiment exactly what the kit derives.
+
+use super::contents::Contents;
+use crate::error::{Error, Result};
+use crate::gate;
+use crate::gate::experiment::{self, CorpusEvidence};
+use crate::layout::{self, MANIFEST};
+use crate::schema::{self, LosoSeed, Manifest, Verdict, VerdictFile};
+use camino::{Utf8Component, Utf8Path};
+use std::collections::BTreeMap;
+
+/// The plain components of a path (no `.`, root or prefix), to compare folders.
+fn plain_components(path: &Utf8Path) -> Vec<&str> {
+    path.components()
+        .filter_map(|c| match c {
+            Utf8Component::Normal(part) => Some(part),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The members whose names are one file on a case-insensitive or Unicode-normalising file
+/// system (macOS, Windows): `Promote.json` beside `HOLD.json` would unpack as a second verdict
+/// there, so such pairs are refused, one problem per pair.
+fn colliding_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    use unicode_normalization::UnicodeNormalization;
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for name in names.collect::<std::collections::BTreeSet<_>>() {
+        let folded: String = name
+            .nfkc()
+            .collect::<String>()
+            .to_lowercase()
+            .nfkc()
+            .collect();
+        if let Some(first) = seen.insert(folded, name) {
+            problems.push(format!(
+                "colliding names: `{first}` and `{name}` are one file on case-insensitive or normalising file systems (macOS, Windows)"
+            ));
+        }
+    }
+    problems
+}
+
+impl Contents {
+    /// Every check of a whole bundle; returns its manifest and verdict, or every problem.
+    pub(super) fn judge(self, bundle: &Utf8Path) -> Result<(Manifest, VerdictFile)> {
+        let Some(manifest) = self.manifest.clone() else {
+            return Err(Error::Input(format!(
+                "{bundle} has no {MANIFEST}; it is not a results bundle"
+            )));
+        };
+        let mut problems: Vec<String> = self.refused.values().cloned().collect();
+        for file in &manifest.files {
+            match self.hashes.get(&file.path) {
+                Some((size, sha)) if *size != file.size || *sha != file.sha256 => {
+                    problems.push(format!(
+                        "altered: {} (sha256 {sha}, manifest says {})",
+                        file.path, file.sha256
+                    ))
+                }
+                Some(_) => {}
+                None if self.refused.contains_key(&file.path) => {}
+                None => problems.push(format!("missing: {}", file.path)),
+            }
+        }
+        for name in self
+            .hashes
+            .keys()
+            .filter(|n| !self.declared.contains_key(*n))
+        {
+            problems.push(format!("extra: {name} (not in the manifest)"));
+        }
+        for (name, sidecar) in &self.sidecars {
+            let model = Utf8Path::new(name).with_file_name(&sidecar.onnx);
+            match self.hashes.get(model.as_str()) {
+                Some((_, sha)) if *sha == sidecar.sha256 => {}
+                Some((_, sha)) => problems.push(format!(
+                    "altered: {model} (sha256 {sha}, sidecar {name} says {})",
+                    sidecar.sha256
+                )),
+                None => problems.push(format!("missing: {model} (named by sidecar {name})")),
+            }
+        }
+        problems.extend(colliding_names(
+            self.declared
+                .keys()
+                .chain(self.hashes.keys())
+                .chain(self.refused.keys())
+                .map(String::as_str)
+                .chain([MANIFEST]),
+        ));
+        if manifest.n_files != manifest.files.len() as u64 {
+            problems.push(format!(
+                "{MANIFEST}: n_files says {} but lists {}",
+                manifest.n_files,
+                manifest.files.len()
+            ));
+        }
+        let verdict = self.check_verdict(&manifest, &mut problems);
+        match verdict {
+            Some(verdict) if problems.is_empty() => Ok((manifest, verdict)),
+            _ => Err(Error::Input(format!(
+                "{bundle} fails verification:\n  {}",
+                problems.join("\n  ")
+            ))),
+        }
+    }
+
+    /// The one verdict file: its name, its `verdict`, its gate, the manifest's verdict and the
+    /// gate re-judged from the bundled LOSO files must agree, and models go only with PROMOTE.
+    fn check_verdict(
+        &self,
+        manifest: &Manifest,
+        problems: &mut Vec<String>,
+    ) -> Option<VerdictFile> {
+        let (name, parsed) = match self.verdicts.as_slice() {
+            [one] => one,
+            [] => {
+                problems.push(format!(
+                    "no verdict: the bundle holds neither {} nor {}",
+                    layout::PROMOTE,
+                    layout::HOLD
+                ));
+                return None;
+            }
+            many => {
+                let names: Vec<&str> = many.iter().map(|(n, _)| n.as_str()).collect();
+                problems.push(format!(
+                    "more than one verdict: {}; a bundle carries exactly one",
+                    names.join(", ")
+                ));
+                return None;
+            }
+        };
+        let verdict = match parsed {
+            Ok(verdict) => verdict,
+            Err(e) => {
+                problems.push(format!("invalid: {e}"));
+                return None;
+            }
+        };
+        let word = verdict.verdict;
+        let file_name = Utf8Path::new(name).file_name().unwrap_or_default();
+        if layout::verdict_of_file_name(file_name) != Some(word) {
+            problems.push(format!("verdict mismatch: {name} says {word}"));
+        }
+        if manifest.verdict != word {
+            problems.push(format!(
+                "verdict mismatch: {MANIFEST} says {}, {name} says {word}",
+                manifest.verdict
+            ));
+        }
+        let gate_word = verdict.gate.verdict();
+        if gate_word != word {
+            problems.push(format!(
+                "verdict mismatch: {name} says {word} but its own gate says {gate_word}"
+            ));
+        }
+        let seeds = self.judged_seeds(verdict, name, problems);
+        if let Some((seeds, others)) = &seeds {
+            match gate::judgement(seeds, others.clone()) {
+                Ok(rejudged) if rejudged.matches(verdict) => {}
+                Ok(rejudged) => problems.push(format!(
+                    "stale: {name} does not match its LOSO files judged again ({}, mean PLCC {:.5}, spread {:.5}{})",
+                    rejudged.gate.verdict(),
+                    rejudged.gate.mean_plcc,
+                    rejudged.gate.plcc_spread,
+                    rejudged.stability.as_ref().map_or(String::new(), |s| format!(", p_promote {:.3}", s.p_promote))
+                )),
+                Err(e) => problems.push(format!("invalid: {e}")),
+            }
+        }
+        if let Some((judged, others)) = &seeds {
+            self.check_reports(verdict, judged, others, problems);
+            self.check_experiment(verdict, name, judged, others, problems);
+        }
+        let seeds = seeds.map(|(judged, _)| judged);
+        if word != Verdict::Promote {
+            let models = self
+                .hashes
+                .keys()
+                .filter(|n| Utf8Path::new(n).extension() == Some("onnx"))
+                .chain(self.sidecars.iter().map(|(n, _)| n));
+            for model in models {
+                problems.push(format!(
+                    "model in a {word} bundle: {model} (models go only with PROMOTE)"
+                ));
+            }
+        }
+        if word == Verdict::Promote {
+            for seed in &verdict.seeds {
+                if !self.sidecars.iter().any(|(_, s)| s.seed == *seed) {
+                    problems.push(format!(
+                        "missing: the model of judged seed {seed} (a PROMOTE bundle carries one model per judged seed)"
+                    ));
+                }
+            }
+        }
+        let judged_corpus = seeds
+            .as_ref()
+            .and_then(|s| s.first())
+            .map(|l| &l.corpus_sha256);
+        for (sidecar_name, sidecar) in &self.sidecars {
+            if judged_corpus.is_some_and(|c| *c != sidecar.corpus.sha256) {
+                problems.push(format!(
+                    "corpus mismatch: {sidecar_name} was fitted on another corpus than the one judged"
+                ));
+            }
+        }
+        Some(verdict.clone())
+    }
+
+    /// A bundled `report.html` is derived data that a browser runs: it must be exactly the
+    /// page this kit renders from the bundle's own verdict and LOSO files.
+    fn check_reports(
+        &self,
+        verdict: &VerdictFile,
+        judged: &[LosoSeed],
+        others: &[LosoSeed],
+        problems: &mut Vec<String>,
+    ) {
+        let reports: Vec<(&String, &String)> = self
+            .hashes
+            .iter()
+            .filter(|(name, _)| Utf8Path::new(name).file_name() == Some(layout::REPORT))
+            .map(|(name, (_, sha))| (name, sha))
+            .collect();
+        if reports.is_empty() {
+            return;
+        }
+        let mut seeds: Vec<LosoSeed> = judged.iter().chain(others).cloned().collect();
+        seeds.sort_by_key(|s| s.seed);
+        let results = crate::report::Results {
+            verdict: verdict.clone(),
+            seeds,
+        };
+        let expected = crate::report::render_html(&results)
+            .map(|html| crate::digest::sha256_bytes(html.as_bytes()));
+        for (name, sha) in reports {
+            if expected.as_ref().ok() != Some(sha) {
+                problems.push(format!(
+                    "altered: {name} is not the page the bundle's verdict and LOSO files give; do not open it \
+                     (`ensemble-kit report --out-dir DIR --format html` on the extracted folder renders the true one)"
+                ));
+            }
+        }
+    }
+
+    /// The bundled corpus: every `corpus/*.jsonl` member's rows with the metadata beside it;
+    /// `None` when the bundle holds none or one cannot be read.
+    fn corpus_evidence(&self) -> Option<CorpusEvidence> {
+        if self.corpus_rows.is_empty() {
+            return None;
+        }
+        let mut rows = Vec::new();
+        let mut files = Vec::new();
+        for (member, parsed) in &self.corpus_rows {
+            rows.extend(parsed.clone()?);
+            let meta = crate::corpus::meta_path(Utf8Path::new(member));
+            let provenance = match self.corpus_meta.get(meta.as_str()) {
+                Some(parsed) => Some(parsed.clone()?),
+                None => None,
+            };
+            let file = Utf8Path::new(member)
+                .file_name()
+                .unwrap_or(member)
+                .to_owned();
+            files.push((file, provenance));
+        }
+        CorpusEvidence::from_rows(rows, files)
+    }
+
+    /// The verdict's `experiment`, derived again from the bundled LOSO files and corpus; where
+    /// the bundle holds no corpus that the seeds were trained on, only what the LOSO files give.
+    fn check_experiment(
+        &self,
+        verdict: &VerdictFile,
+        name: &str,
+        judged: &[LosoSeed],
+        others: &[LosoSeed],
+        problems: &mut Vec<String>,
+    ) {
+        let Some(stated) = &verdict.experiment else {
+            return;
+        };
+        let evidence = self.corpus_evidence();
+        let again = experiment::derive(judged, others, evidence.as_ref());
+        // Through the same text as the file's, so that floats compare as read.
+        let again: schema::Experiment =
+            serde_json::from_str(&serde_json::to_string(&again).expect("experiments serialise"))
+                .expect("experiments read back");
+        let expected = if again.corpus_found {
+            again
+        } else {
+            experiment::without_corpus(again)
+        };
+        let stated = if expected.corpus_found {
+            stated.clone()
+        } else {
+            experiment::without_corpus(stated.clone())
+        };
+        if stated != expected {
+            problems.push(format!(
+                "stale: {name}'s experiment is not what its bundled LOSO files{} give",
+                if expected.corpus_found {
+                    " and corpus"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+
+    /// The bundled LOSO results of every seed the verdict judged, from the folder its
+    /// `loso_dir` ends with (or the only folder holding any).
+    fn judged_seeds(
+        &self,
+        verdict: &VerdictFile,
+        name: &str,
+        problems: &mut Vec<String>,
+    ) -> Option<(Vec<LosoSeed>, Vec<LosoSeed>)> {
+        let loso_dir = plain_components(Utf8Path::new(&verdict.loso_dir));
+        let matching = self
+            .loso
+            .iter()
+            .filter(|(folder, _)| loso_dir.ends_with(&plain_components(folder)))
+            .max_by_key(|(folder, _)| plain_components(folder).len());
+        let (folder, seeds) = match (matching, self.loso.len()) {
+            (Some(found), _) => found,
+            (None, 1) => self.loso.iter().next().expect("one folder"),
+            (None, 0) => {
+                problems.push(format!("missing: the loso_seed*.json files {name} judged"));
+                return None;
+            }
+            (None, _) => {
+                problems.push(format!(
+                    "ambiguous: several folders hold loso_seed*.json and none is {name}'s loso_dir `{}`",
+                    verdict.loso_dir
+                ));
+                return None;
+            }
+        };
+        let mut judged = Vec::new();
+        for seed in &verdict.seeds {
+            match seeds.get(seed) {
+                Some(Ok(loso)) => judged.push(loso.clone()),
+                Some(Err(e)) => problems.push(format!("invalid: {e}")),
+                None => problems.push(format!(
+                    "missing: {} (judged by {name})",
+                    crate::train::seed_path(folder, *seed)
+                )),
+            }
+        }
+        let others: Vec<LosoSeed> = seeds
+            .iter()
+            .filter(|(seed, _)| !verdict.seeds.contains(seed))
+            .filter_map(|(_, parsed)| parsed.as_ref().ok().cloned())
+            .collect();
+        (judged.len() == verdict.seeds.len()).then_some((judged, others))
+    }
+}
