@@ -21,11 +21,11 @@ use crate::corpus::{
     audit_cells::{choose, id_of, CellId},
 };
 use crate::error::{Error, Result};
+use crate::host::tools::Toolset;
 use crate::layout::dir_of;
 use crate::merge::{self, MergeRules};
 use crate::progress::Progress;
 use crate::schema::{self, CorpusRow, Document, ImportedShardMeta, MergedMeta, ShardMeta};
-use crate::tools::Toolset;
 use crate::verify::{self, Verified};
 use crate::{digest, layout};
 use camino::{Utf8Path, Utf8PathBuf};

@@ -11,10 +11,10 @@
 
 use crate::corpus::{self, CorpusRequest, Grid, References};
 use crate::error::{Error, Result};
+use crate::host::tools::{ffmpeg, vmaf, Toolset};
 use crate::merge::Corpus;
 use crate::progress::Progress;
 use crate::schema::Platform;
-use crate::tools::{ffmpeg, vmaf, Toolset};
 use crate::train::{self, kernel::Gemm, Dataset, Recipe};
 use camino::{Utf8Path, Utf8PathBuf};
 use rayon::prelude::*;

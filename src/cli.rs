@@ -2,8 +2,8 @@
 //! [`crate::command`].
 
 use crate::command::{Command, Context};
+use crate::host::tools::ToolOverrides;
 use crate::progress::{Progress, Verbosity};
-use crate::tools::ToolOverrides;
 use camino::Utf8PathBuf;
 use clap::Parser;
 

@@ -15,12 +15,12 @@ pub mod grid;
 pub use grid::{Grid, Plan, References, DEFAULT_CQS};
 
 use crate::error::{Error, Result};
+use crate::host::tools::{ffmpeg, vmaf, Toolset};
 use crate::progress::Progress;
 use crate::schema::{
     self, CellSummary, CorpusRow, Document, FailedCell, Platform, ProgressEvent, ScoringBackend,
     ShardMeta, ShardSettings, ShardTools, SCHEMA_VERSION,
 };
-use crate::tools::{ffmpeg, vmaf, Toolset};
 use crate::{atomic, budget, digest, timestamp};
 use cache::CellStore;
 use camino::{Utf8Path, Utf8PathBuf};

@@ -23,19 +23,16 @@ pub mod command;
 pub mod compare;
 pub mod corpus;
 pub mod digest;
-pub mod distribution;
-pub mod doctor;
 pub mod error;
 pub mod evaluate;
 pub mod export;
 pub mod further_seeds;
 pub mod gate;
+pub mod host;
 pub mod import;
 pub mod layout;
-pub mod libvmaf;
 pub mod merge;
 pub mod pipeline;
-pub mod platform;
 pub mod progress;
 pub mod report;
 pub mod retrain;
@@ -47,7 +44,6 @@ pub mod stability;
 pub mod stats;
 pub mod strict_json;
 pub mod timestamp;
-pub mod tools;
 pub mod train;
 pub mod transport;
 pub mod verify;
@@ -60,7 +56,7 @@ use command::{Command, Context};
 pub fn run(cli: Cli) -> error::Result<i32> {
     let (subcommand, context) = cli.into_parts();
     timestamp::check()?;
-    tools::children::end_with_the_kit().map_err(|e| {
+    host::tools::children::end_with_the_kit().map_err(|e| {
         error::Error::Environment(format!("cannot watch for termination signals: {e}"))
     })?;
     dispatch(subcommand, &context)

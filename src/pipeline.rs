@@ -13,11 +13,11 @@
 
 use crate::corpus::{self, CorpusRequest, Grid};
 use crate::error::{Error, Result};
+use crate::host::tools::{ToolOverrides, Toolset};
 use crate::progress::Progress;
 use crate::schema::{LosoSeed, Platform, ProgressEvent, VerdictFile};
-use crate::tools::{ToolOverrides, Toolset};
 use crate::train::{self, Recipe};
-use crate::{bundle, doctor, export, further_seeds, gate, layout, merge, report};
+use crate::{bundle, export, further_seeds, gate, host::doctor, layout, merge, report};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// Everything `full` is asked to do.

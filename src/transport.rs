@@ -8,12 +8,12 @@
 
 use crate::archive::{self, Entry, SizeCap};
 use crate::error::{Error, Result};
+use crate::host::tools::{ffmpeg, process::Invocation};
 use crate::progress::Progress;
 use crate::schema::{
     self, Document, SourceFormat, Tool, TransportManifest, TransportRow, SCHEMA_VERSION,
 };
 use crate::sources::{self, GeometryFlags};
-use crate::tools::{ffmpeg, process::Invocation};
 use crate::{atomic, digest};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::{BTreeMap, BTreeSet};
@@ -41,7 +41,7 @@ fn stream_output(
         .stderr_capture()
         .reader()
         .map_err(|e| inv.failure(what, format!("could not start: {e}"), b""))?;
-    let _running = crate::tools::children::register(reader.pids());
+    let _running = crate::host::tools::children::register(reader.pids());
     match archive::copy_hashed(&mut &reader, sink, limit) {
         Ok(Some(copied)) => Ok(copied),
         Ok(None) => {

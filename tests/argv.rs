@@ -3,8 +3,8 @@
 //! arguments), plus the decode and scoring lines, checked against `tests/golden/argv.txt`.
 
 use camino::Utf8Path;
+use ensemble_kit::host::tools::{ffmpeg, vmaf};
 use ensemble_kit::schema::{Fps, Geometry, ScoringBackend, Source, SourceFormat};
-use ensemble_kit::tools::{ffmpeg, vmaf};
 
 pub const ENCODERS: &[&str] = &[
     "h264_nvenc",

@@ -8,7 +8,7 @@ use predicates::str::contains;
 #[test]
 fn cpu_build_from_the_pinned_source_is_accepted() {
     let s = Scratch::new();
-    let source = ensemble_kit::libvmaf::pinned_source(&s.join("src"))
+    let source = ensemble_kit::host::libvmaf::pinned_source(&s.join("src"))
         .expect("run scripts/bootstrap.sh first (it fetches the pinned crate)");
     let out = s.join("binaries/linux-x86_64-vulkan");
     kit()

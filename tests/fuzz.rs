@@ -147,7 +147,7 @@ proptest! {
 
     #[test]
     fn vmaf_report(bytes in damaged(fixture("vmaf-report.json"))) {
-        said(ensemble_kit::tools::vmaf::parse_report(&bytes));
+        said(ensemble_kit::host::tools::vmaf::parse_report(&bytes));
     }
 }
 

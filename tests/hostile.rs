@@ -88,7 +88,7 @@ fn forge(shard: &Utf8Path, edit: impl Fn(usize, &str) -> String) {
 
 /// A `vmaf` that runs the real one and rewrites its JSON report with a sed expression.
 fn rewriting_vmaf(dir: &Utf8Path, sed: &str) -> Utf8PathBuf {
-    let real = ensemble_kit::tools::locate_vmaf(&Default::default())
+    let real = ensemble_kit::host::tools::locate_vmaf(&Default::default())
         .unwrap()
         .path;
     script(
@@ -626,7 +626,7 @@ fn the_same_vmaf_elsewhere_reuses_every_cell() {
     corpus(&refs, &s.join("a.jsonl"), &["--cell-dir", cells.as_str()])
         .assert()
         .success();
-    let real = ensemble_kit::tools::locate_vmaf(&Default::default())
+    let real = ensemble_kit::host::tools::locate_vmaf(&Default::default())
         .unwrap()
         .path;
     std::fs::create_dir(s.join("bin")).unwrap();

@@ -3,9 +3,9 @@
 //! the owner's `vmaf` through the corpus stage's own decode | score path.
 
 use crate::corpus;
+use crate::host::tools::{ffmpeg, vmaf, Toolset};
 use crate::layout::is_audit_file;
 use crate::schema::{AuditCell, CorpusRow, ScoringBackend, Source};
-use crate::tools::{ffmpeg, vmaf, Toolset};
 use crate::{budget, digest};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::BTreeMap;

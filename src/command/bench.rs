@@ -5,8 +5,8 @@ use super::flags::{
     references_required, FitArgs, GridArgs, ReferenceArgs, SeedArgs, ShardFileArgs,
 };
 use crate::error::Result;
-use crate::tools::Toolset;
-use crate::{bench, budget, corpus, merge, platform, train};
+use crate::host::tools::Toolset;
+use crate::{bench, budget, corpus, host::platform, merge, train};
 use camino::Utf8PathBuf;
 use clap::{Args, Subcommand};
 

@@ -2,7 +2,7 @@
 
 use super::context::Context;
 use crate::error::Result;
-use crate::{distribution, libvmaf};
+use crate::{host::distribution, host::libvmaf};
 use camino::Utf8PathBuf;
 use clap::Args;
 

@@ -1,7 +1,7 @@
 //! What every command runs with, set by the global flags.
 
+use crate::host::tools::ToolOverrides;
 use crate::progress::Progress;
-use crate::tools::ToolOverrides;
 
 /// What every command runs with, from the global flags.
 pub struct Context {

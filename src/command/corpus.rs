@@ -6,8 +6,8 @@ use super::flags::{
     references_required, CellArgs, GeometryArgs, GridArgs, MergeRuleArgs, ReferenceArgs,
 };
 use crate::error::Result;
-use crate::tools::Toolset;
-use crate::{corpus, import, merge, platform};
+use crate::host::tools::Toolset;
+use crate::{corpus, host::platform, import, merge};
 use camino::Utf8PathBuf;
 use clap::{ArgGroup, Args};
 

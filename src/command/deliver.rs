@@ -4,8 +4,8 @@
 use super::context::Context;
 use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs, SignArgs};
 use crate::error::Result;
+use crate::host::tools::Toolset;
 use crate::signing::{AllowedSigners, Signer};
-use crate::tools::Toolset;
 use crate::{audit, bundle, compare, evaluate, export, report, retrain, verify};
 use camino::Utf8PathBuf;
 use clap::Args;

@@ -4,10 +4,10 @@
 
 use crate::corpus::{demo, Grid, References, DEFAULT_CQS};
 use crate::error::{Error, Result};
+use crate::host::tools;
 use crate::merge::{self, Corpus, MergeRules};
 use crate::schema::Fps;
 use crate::sources::GeometryFlags;
-use crate::tools;
 use crate::train::{Recipe, DEFAULT_EPOCHS, DEFAULT_SEEDS};
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::{Arg, Args};

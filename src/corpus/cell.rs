@@ -4,11 +4,11 @@
 
 use super::frames::FrameCounter;
 use crate::error::{Error, Result};
+use crate::host::tools::{ffmpeg, process::Invocation, vmaf, Toolset};
 use crate::schema::{
     CellKeyInputs, CellRecord, CorpusRow, Document, Source, SourceFormat, SCHEMA_VERSION,
 };
 use crate::sources::frame_bytes;
-use crate::tools::{ffmpeg, process::Invocation, vmaf, Toolset};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::io::{Read, Write};
 use std::time::Instant;
@@ -247,7 +247,7 @@ pub(crate) fn stream_and_score(
                 b"",
             )
         })?;
-    let _scorer_running = crate::tools::children::register(scorer.pids());
+    let _scorer_running = crate::host::tools::children::register(scorer.pids());
     let mut decoder = decode
         .expression()
         .stdin_null()
@@ -262,7 +262,7 @@ pub(crate) fn stream_and_score(
             )
         })?;
 
-    let _decoder_running = crate::tools::children::register(decoder.pids());
+    let _decoder_running = crate::host::tools::children::register(decoder.pids());
     let mut counter = FrameCounter::new(
         frame_bytes(source.geometry.width, source.geometry.height),
         source.format == SourceFormat::Y4m,

@@ -4,7 +4,7 @@
 
 use crate::atomic;
 use crate::error::{Error, Result};
-use crate::tools::ffmpeg;
+use crate::host::tools::ffmpeg;
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// Frames per demo clip unless `--demo-frames` says otherwise.

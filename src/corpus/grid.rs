@@ -7,10 +7,10 @@
 use super::cell::Cell;
 use super::demo;
 use crate::error::{Error, Result};
+use crate::host::tools::ffmpeg;
 use crate::progress::Progress;
 use crate::schema::{Platform, ScoringBackend, Source};
 use crate::sources::{self, GeometryFlags};
-use crate::tools::ffmpeg;
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// SPEC §3's default quality grid.

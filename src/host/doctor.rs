@@ -3,8 +3,8 @@
 //! with the fix beside every failure.
 
 use crate::error::Error;
+use crate::host::tools::{self, ffmpeg, ToolOverrides};
 use crate::schema::{Check, CheckStatus, DoctorReport, Document, Platform};
-use crate::tools::{self, ffmpeg, ToolOverrides};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// Headroom added to every disk estimate (logs, metadata, the shard itself).

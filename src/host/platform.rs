@@ -5,8 +5,8 @@
 //! each platform's path is testable on a machine without that hardware.
 
 use crate::error::{Error, Result};
+use crate::host::tools::process::Invocation;
 use crate::schema::{Document, Platform};
-use crate::tools::process::Invocation;
 use camino::Utf8Path;
 
 /// Detects the platform, honouring the `KIT_FAKE_*` variables.
@@ -95,7 +95,7 @@ fn fake_flag(var: &str, faked: &mut Vec<String>) -> Result<Option<bool>> {
 
 /// Runs a probe program; success (and `needle` in its output, when given) means present.
 fn probe_succeeds(program: &str, args: &[&str], needle: Option<&str>) -> bool {
-    let Some(path) = crate::tools::search_path(program) else {
+    let Some(path) = crate::host::tools::search_path(program) else {
         return false;
     };
     let inv = Invocation::new(

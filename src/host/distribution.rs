@@ -5,7 +5,7 @@
 
 use crate::archive::{self, Entry};
 use crate::error::{Error, Result};
-use crate::libvmaf::PINNED_CRATE;
+use crate::host::libvmaf::PINNED_CRATE;
 use crate::schema::{DistributionManifest, Document, ManifestFile, SCHEMA_VERSION};
 use crate::{atomic, digest, walk};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -73,7 +73,7 @@ pub fn build(project: &Utf8Path, out: &Utf8Path) -> Result<DistributionManifest>
         files.extend(collect(project, dir)?);
     }
     files.push((
-        crate::libvmaf::locate_pinned_crate()?,
+        crate::host::libvmaf::locate_pinned_crate()?,
         format!("vendor/{}", PINNED_CRATE.0),
     ));
     let generated = [

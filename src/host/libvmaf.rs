@@ -7,9 +7,9 @@
 
 use crate::archive;
 use crate::error::{Error, Result};
+use crate::host::tools::{self, meson, search_path, vmaf};
 use crate::progress::Progress;
 use crate::schema::{Document, LibvmafBuild, SCHEMA_VERSION};
-use crate::tools::{self, meson, search_path, vmaf};
 use crate::{atomic, digest, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
 
