@@ -16,14 +16,14 @@ mod rescore;
 
 pub use rescore::TOLERANCE;
 
-use crate::corpus::{
+use crate::error::{Error, Result};
+use crate::host::tools::Toolset;
+use crate::ingest::corpus::{
     self,
     audit_cells::{choose, id_of, CellId},
 };
-use crate::error::{Error, Result};
-use crate::host::tools::Toolset;
+use crate::ingest::merge::{self, MergeRules};
 use crate::layout::dir_of;
-use crate::merge::{self, MergeRules};
 use crate::progress::Progress;
 use crate::schema::{self, CorpusRow, Document, ImportedShardMeta, MergedMeta, ShardMeta};
 use crate::verify::{self, Verified};

@@ -9,10 +9,10 @@
 //! `bench train` runs the same LOSO fits with the fixed-order kernel and through ndarray's
 //! `general_mat_mul`, in this process, and the ridge baseline on every fold.
 
-use crate::corpus::{self, CorpusRequest, Grid, References};
 use crate::error::{Error, Result};
 use crate::host::tools::{ffmpeg, vmaf, Toolset};
-use crate::merge::Corpus;
+use crate::ingest::corpus::{self, CorpusRequest, Grid, References};
+use crate::ingest::merge::Corpus;
 use crate::progress::Progress;
 use crate::schema::Platform;
 use crate::train::{self, kernel::Gemm, Dataset, Recipe};

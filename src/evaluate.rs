@@ -13,7 +13,7 @@ pub mod members;
 pub mod runtime;
 
 use crate::error::{Error, Result};
-use crate::merge::{self, Corpus, MergeRules};
+use crate::ingest::merge::{self, Corpus, MergeRules};
 use crate::schema::{
     CorpusRow, CqFigures, Document, EvaluatedMember, Evaluation, Figures, NamedFigures, Scores,
     SCHEMA_VERSION,

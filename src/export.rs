@@ -7,7 +7,7 @@ pub mod onnx;
 pub mod proto;
 
 use crate::error::{Error, Result};
-use crate::merge::Corpus;
+use crate::ingest::merge::Corpus;
 use crate::progress::Progress;
 use crate::schema::{
     self, CodecBlockValues, Figures, Sidecar, SidecarCorpus, SidecarGate, TrainingRecipe, Verdict,

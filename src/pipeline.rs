@@ -11,13 +11,13 @@
 //! a HOLD, older bundles) are removed so that only this run's verdict decides the bundle; files
 //! outside the layout are never touched.
 
-use crate::corpus::{self, CorpusRequest, Grid};
 use crate::error::{Error, Result};
 use crate::host::tools::{ToolOverrides, Toolset};
+use crate::ingest::corpus::{self, CorpusRequest, Grid};
 use crate::progress::Progress;
 use crate::schema::{LosoSeed, Platform, ProgressEvent, VerdictFile};
 use crate::train::{self, Recipe};
-use crate::{bundle, export, further_seeds, gate, host::doctor, layout, merge, report};
+use crate::{bundle, export, further_seeds, gate, host::doctor, ingest::merge, layout, report};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// Everything `full` is asked to do.

@@ -9,7 +9,7 @@
 //! the collaborator typed them; the rows are pinned by `corpus_sha256`, which is compared).
 
 use crate::error::{Error, Result};
-use crate::merge::{self, Corpus, MergeRules};
+use crate::ingest::merge::{self, Corpus, MergeRules};
 use crate::progress::Progress;
 use crate::schema::{self, LosoSeed, Sidecar, Verdict};
 use crate::train::{self, shape::DROPOUT, Dataset, Recipe};

@@ -22,7 +22,7 @@ pub use fit::{baseline_fold, fit, fit_with, rng_for, run_fold};
 pub use recipe::{recipe_key, recorded_recipe, round_f32, Recipe, DEFAULT_EPOCHS, RECIPE_REVISION};
 
 use crate::error::{Error, Result};
-use crate::merge::Corpus;
+use crate::ingest::merge::Corpus;
 use crate::progress::Progress;
 use crate::schema::{self, Document, FoldResult, LosoSeed, ProgressEvent, SCHEMA_VERSION};
 use crate::{atomic, budget, stats};

@@ -359,7 +359,7 @@ fn a_consumer_feeding_what_the_sidecar_says_gives_the_model_its_training_inputs(
     use ensemble_kit::train::Dataset;
     let sidecar = sidecar_of_seed0();
     let shard = promoted().join("results/corpus/shard.jsonl");
-    let corpus = ensemble_kit::merge::load(&[shard], Default::default()).unwrap();
+    let corpus = ensemble_kit::ingest::merge::load(&[shard], Default::default()).unwrap();
     let data = Dataset::new(&corpus).unwrap();
     let all: Vec<usize> = (0..data.len()).collect();
     let (trained_on, _) = data.matrix(&all, &data.scaling(&all));

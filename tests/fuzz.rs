@@ -127,7 +127,7 @@ proptest! {
 
     #[test]
     fn y4m_header(bytes in damaged(fixture("y4m-header.txt"))) {
-        said(ensemble_kit::sources::y4m_header(Utf8Path::new("fuzz.y4m"), &bytes));
+        said(ensemble_kit::ingest::sources::y4m_header(Utf8Path::new("fuzz.y4m"), &bytes));
     }
 
     #[test]

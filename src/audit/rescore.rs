@@ -2,8 +2,8 @@
 //! the encoder's codec), the owner's reference checked by SHA-256, then decoded and scored with
 //! the owner's `vmaf` through the corpus stage's own decode | score path.
 
-use crate::corpus;
 use crate::host::tools::{ffmpeg, vmaf, Toolset};
+use crate::ingest::corpus;
 use crate::layout::is_audit_file;
 use crate::schema::{AuditCell, CorpusRow, ScoringBackend, Source};
 use crate::{budget, digest};

@@ -7,7 +7,7 @@ use super::flags::{
 };
 use crate::error::Result;
 use crate::host::tools::Toolset;
-use crate::{corpus, host::platform, import, merge};
+use crate::{host::platform, ingest::corpus, ingest::import, ingest::merge};
 use camino::Utf8PathBuf;
 use clap::{ArgGroup, Args};
 

@@ -2,12 +2,12 @@
 //! conversion into what the stages take (`--cqs` into a [`Grid`], `--epochs` into a
 //! [`Recipe`], …).
 
-use crate::corpus::{demo, Grid, References, DEFAULT_CQS};
 use crate::error::{Error, Result};
 use crate::host::tools;
-use crate::merge::{self, Corpus, MergeRules};
+use crate::ingest::corpus::{demo, Grid, References, DEFAULT_CQS};
+use crate::ingest::merge::{self, Corpus, MergeRules};
+use crate::ingest::sources::GeometryFlags;
 use crate::schema::Fps;
-use crate::sources::GeometryFlags;
 use crate::train::{Recipe, DEFAULT_EPOCHS, DEFAULT_SEEDS};
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::{Arg, Args};
@@ -165,7 +165,7 @@ pub struct CellArgs {
     /// Cells whose encoded bitstreams are kept in SHARD.audit/ and bundled, chosen from the
     /// shard's hash after scoring, so that an owner can re-score them (`verify --audit`);
     /// 0 keeps none.
-    #[arg(long, value_name = "K", default_value_t = crate::corpus::audit_cells::DEFAULT_CELLS)]
+    #[arg(long, value_name = "K", default_value_t = crate::ingest::corpus::audit_cells::DEFAULT_CELLS)]
     pub audit_cells: usize,
 }
 
@@ -229,7 +229,7 @@ pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
 }
 
 fn parse_fps(text: &str) -> std::result::Result<Fps, String> {
-    crate::sources::parse_fps(text)
+    crate::ingest::sources::parse_fps(text)
 }
 
 /// The shards a training stage reads (`train`, `export`, `bench train`).

@@ -5,7 +5,7 @@ use super::context::Context;
 use super::flags::EncoderArgs;
 use crate::error::{Error, Result};
 use crate::schema::{Document, VerdictFile};
-use crate::{atomic, budget, host::doctor, host::platform, merge, schema};
+use crate::{atomic, budget, host::doctor, host::platform, ingest::merge, schema};
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::Args;
 

@@ -4,7 +4,7 @@ use super::context::Context;
 use super::flags::{parse_size, GeometryArgs};
 use crate::error::Result;
 use crate::host::tools;
-use crate::transport::{self, ExtractRequest, TRANSPORT_TOTAL_MAX};
+use crate::ingest::transport::{self, ExtractRequest, TRANSPORT_TOTAL_MAX};
 use camino::Utf8PathBuf;
 use clap::Args;
 

@@ -1,7 +1,7 @@
 //! The reference corpus a verdict describes (`--corpus-root`): its files' hashes and counts.
 
-use crate::corpus::cache;
 use crate::error::Result;
+use crate::ingest::corpus::cache;
 use crate::schema::VerdictCorpus;
 use crate::{digest, layout, walk};
 use camino::{Utf8Path, Utf8PathBuf};

@@ -7,7 +7,7 @@
 //! LOSO folder alone, a reference-kit run) the facts it would give are `unknown`.
 
 use super::seed::{is_reference, same_run};
-use crate::merge::{self, MergeRules};
+use crate::ingest::merge::{self, MergeRules};
 use crate::schema::{
     CorpusRow, EncoderRows, Experiment, ExperimentRecipe, ExperimentShard, ExperimentSource,
     Geometry, Known, LosoSeed, Producer, Provenance,
@@ -211,7 +211,7 @@ fn sources(first: &LosoSeed, corpus: Option<&CorpusEvidence>) -> Vec<ExperimentS
             let sha256 = rows
                 .first()
                 .map(|r| r.src_sha256.clone())
-                .filter(|sha| *sha != crate::import::unknown_source_marker(&fold.held_out));
+                .filter(|sha| *sha != crate::ingest::import::unknown_source_marker(&fold.held_out));
             let facts = sha256.as_ref().and_then(|sha| described.get(sha));
             let frames: BTreeSet<u64> = rows.iter().map(|r| r.frame_index).collect();
             ExperimentSource {

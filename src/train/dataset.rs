@@ -3,7 +3,7 @@
 use super::features::{self, CqRange, InputScaling, Standardiser};
 use super::shape::INPUT;
 use crate::error::{Error, Result};
-use crate::merge::Corpus;
+use crate::ingest::merge::Corpus;
 use ndarray::{Array1, Array2};
 
 /// The corpus as model inputs: raw features, encoder slots, cqs, targets and fold membership.

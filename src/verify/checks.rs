@@ -259,7 +259,7 @@ impl Contents {
         let mut files = Vec::new();
         for (member, parsed) in &self.corpus_rows {
             rows.extend(parsed.clone()?);
-            let meta = crate::corpus::meta_path(Utf8Path::new(member));
+            let meta = crate::ingest::corpus::meta_path(Utf8Path::new(member));
             let provenance = match self.corpus_meta.get(meta.as_str()) {
                 Some(parsed) => Some(parsed.clone()?),
                 None => None,

@@ -45,7 +45,7 @@ pub fn ensure(ffmpeg_path: &Utf8Path, dir: &Utf8Path, frames: u64) -> Result<Utf
         return Err(Error::Input("--demo-frames must be at least 1".into()));
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let expected = crate::sources::frame_bytes(320, 180) * frames;
+    let expected = crate::ingest::sources::frame_bytes(320, 180) * frames;
     for (scene, graph) in SCENES {
         let target = dir.join(file_name(scene));
         if std::fs::metadata(&target)

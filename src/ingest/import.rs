@@ -9,13 +9,13 @@
 //! otherwise. The shard's provenance (`NAME.meta.json`, kind `imported-shard`) names the
 //! reference file and says which source hashes are known.
 
-use crate::corpus::meta_path;
 use crate::error::{Error, Result};
+use crate::ingest::corpus::meta_path;
+use crate::ingest::sources::{self, GeometryFlags};
 use crate::schema::{
     self, CorpusRow, Document, ImportedFile, ImportedShardMeta, ImportedSource, ReferenceRow,
     SCHEMA_VERSION,
 };
-use crate::sources::{self, GeometryFlags};
 use crate::{atomic, digest, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -103,7 +103,7 @@ fn read_reference(reference: &Utf8Path) -> Result<Vec<ReferenceRow>> {
     let mut rows = Vec::new();
     let mut first_line: HashMap<CellFrame, (usize, usize)> = HashMap::new();
     schema::for_each_jsonl(reference, |line, row: ReferenceRow| {
-        crate::sources::check_name(&row.src).map_err(|message| Error::Invalid {
+        crate::ingest::sources::check_name(&row.src).map_err(|message| Error::Invalid {
             path: reference.to_owned(),
             line: Some(line),
             field: "/src".into(),

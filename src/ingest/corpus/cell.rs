@@ -5,10 +5,10 @@
 use super::frames::FrameCounter;
 use crate::error::{Error, Result};
 use crate::host::tools::{ffmpeg, process::Invocation, vmaf, Toolset};
+use crate::ingest::sources::frame_bytes;
 use crate::schema::{
     CellKeyInputs, CellRecord, CorpusRow, Document, Source, SourceFormat, SCHEMA_VERSION,
 };
-use crate::sources::frame_bytes;
 use camino::{Utf8Path, Utf8PathBuf};
 use std::io::{Read, Write};
 use std::time::Instant;

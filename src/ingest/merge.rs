@@ -4,8 +4,8 @@
 //! a conflict naming both shards. Shards scored by different libvmaf versions are refused unless
 //! explicitly allowed. `merge` writes the union with every input's provenance.
 
-use crate::corpus::meta_path;
 use crate::error::{Error, Result};
+use crate::ingest::corpus::meta_path;
 use crate::schema::{
     self, decode_provenance, CorpusRow, Document, MergedMeta, MergedShard, Provenance,
     SCHEMA_VERSION,
@@ -156,7 +156,7 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
         let mut own_keys: BTreeSet<RowKey> = BTreeSet::new();
         schema::for_each_jsonl(file, |line, row: CorpusRow| {
             count += 1;
-            crate::sources::check_name(&row.src).map_err(|message| Error::Invalid {
+            crate::ingest::sources::check_name(&row.src).map_err(|message| Error::Invalid {
                 path: file.clone(),
                 line: Some(line),
                 field: "/src".into(),
@@ -176,7 +176,7 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
             }
             match videos.get(&row.src) {
                 Some((sha, from)) if *sha != row.src_sha256 => {
-                    let marker = crate::import::unknown_source_marker(&row.src);
+                    let marker = crate::ingest::import::unknown_source_marker(&row.src);
                     let fix = if *sha == marker || row.src_sha256 == marker {
                         "one shard was imported without --ref-dir, so its video is unknown; re-import it with --ref-dir"
                     } else {
@@ -367,7 +367,7 @@ pub fn write(corpus: &Corpus, out: &Utf8Path) -> Result<MergedMeta> {
         imported_shards: corpus.imported.clone(),
         shards,
     };
-    crate::corpus::audit_cells::gather(&corpus.files, out)?;
+    crate::ingest::corpus::audit_cells::gather(&corpus.files, out)?;
     atomic::write_json(&meta_path(out), &meta)?;
     Ok(meta)
 }

@@ -8,9 +8,9 @@ use super::cell::Cell;
 use super::demo;
 use crate::error::{Error, Result};
 use crate::host::tools::ffmpeg;
+use crate::ingest::sources::{self, GeometryFlags};
 use crate::progress::Progress;
 use crate::schema::{Platform, ScoringBackend, Source};
-use crate::sources::{self, GeometryFlags};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// SPEC §3's default quality grid.

@@ -9,11 +9,11 @@
 use crate::archive::{self, Entry, SizeCap};
 use crate::error::{Error, Result};
 use crate::host::tools::{ffmpeg, process::Invocation};
+use crate::ingest::sources::{self, GeometryFlags};
 use crate::progress::Progress;
 use crate::schema::{
     self, Document, SourceFormat, Tool, TransportManifest, TransportRow, SCHEMA_VERSION,
 };
-use crate::sources::{self, GeometryFlags};
 use crate::{atomic, digest};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::{BTreeMap, BTreeSet};
