@@ -12,7 +12,7 @@ use crate::schema::{
     self, LosoSeed, Manifest, ManifestFile, Sidecar, Verdict, VerdictFile, SCHEMA_VERSION,
 };
 use crate::signing::{self, Signer};
-use crate::{atomic, digest, gate, layout, timestamp, walk};
+use crate::{atomic, digest, layout, learn::gate, timestamp, walk};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// The result files among `entries` (relative and sorted) that `is_result` accepts; anything

@@ -8,13 +8,13 @@ pub mod proto;
 
 use crate::error::{Error, Result};
 use crate::ingest::merge::Corpus;
+use crate::learn::train::features::{self, InputScaling};
+use crate::learn::train::{self, mlp, shape, Dataset, Recipe};
 use crate::progress::Progress;
 use crate::schema::{
     self, CodecBlockValues, Figures, Sidecar, SidecarCorpus, SidecarGate, TrainingRecipe, Verdict,
     VerdictFile, SCHEMA_VERSION, SIDECAR_KIND,
 };
-use crate::train::features::{self, InputScaling};
-use crate::train::{self, mlp, shape, Dataset, Recipe};
 use crate::{atomic, budget, digest, stats};
 use camino::{Utf8Path, Utf8PathBuf};
 use ndarray::{Array1, Array2};
@@ -82,7 +82,8 @@ fn promoting_verdict(path: &Utf8Path, corpus: &Corpus) -> Result<VerdictFile> {
         )));
     }
     for &seed in &verdict.seeds {
-        let loso = crate::gate::read_seed(&crate::gate::loso_dir_of(path, &verdict), seed)?;
+        let loso =
+            crate::learn::gate::read_seed(&crate::learn::gate::loso_dir_of(path, &verdict), seed)?;
         if loso.corpus_sha256 != corpus.sha256 {
             return Err(Error::Input(format!(
                 "the verdict `{path}` judged a different corpus (seed {seed} trained on {}, this corpus is {}); retrain and re-judge first",

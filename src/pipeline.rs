@@ -14,10 +14,12 @@
 use crate::error::{Error, Result};
 use crate::host::tools::{ToolOverrides, Toolset};
 use crate::ingest::corpus::{self, CorpusRequest, Grid};
+use crate::learn::train::{self, Recipe};
 use crate::progress::Progress;
 use crate::schema::{LosoSeed, Platform, ProgressEvent, VerdictFile};
-use crate::train::{self, Recipe};
-use crate::{bundle, export, further_seeds, gate, host::doctor, ingest::merge, layout, report};
+use crate::{
+    bundle, export, host::doctor, ingest::merge, layout, learn::further_seeds, learn::gate, report,
+};
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// Everything `full` is asked to do.

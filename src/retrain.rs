@@ -10,9 +10,9 @@
 
 use crate::error::{Error, Result};
 use crate::ingest::merge::{self, Corpus, MergeRules};
+use crate::learn::train::{self, shape::DROPOUT, Dataset, Recipe};
 use crate::progress::Progress;
 use crate::schema::{self, LosoSeed, Sidecar, Verdict};
-use crate::train::{self, shape::DROPOUT, Dataset, Recipe};
 use crate::verify::Verified;
 use crate::{atomic, export, layout};
 use camino::{Utf8Path, Utf8PathBuf};

@@ -356,7 +356,7 @@ fn consumer_inputs(sidecar: &serde_json::Value, row: &serde_json::Value) -> [f32
 
 #[test]
 fn a_consumer_feeding_what_the_sidecar_says_gives_the_model_its_training_inputs() {
-    use ensemble_kit::train::Dataset;
+    use ensemble_kit::learn::train::Dataset;
     let sidecar = sidecar_of_seed0();
     let shard = promoted().join("results/corpus/shard.jsonl");
     let corpus = ensemble_kit::ingest::merge::load(&[shard], Default::default()).unwrap();

@@ -6,7 +6,7 @@
 mod common;
 use camino::Utf8Path;
 use common::*;
-use ensemble_kit::stability;
+use ensemble_kit::learn::stability;
 use predicates::str::contains;
 
 /// The fold PLCC of the swinging source per seed: seeds 0–4 span 0.025 (a HOLD by spread),
@@ -507,7 +507,7 @@ fn shares_of_spread_are_never_negative_and_sum_to_one() {
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/reference/loso"
     ));
-    let template = ensemble_kit::gate::read_seed(&dir, 0).unwrap();
+    let template = ensemble_kit::learn::gate::read_seed(&dir, 0).unwrap();
     let seeds: Vec<ensemble_kit::schema::LosoSeed> = [0.90, 0.95, 0.99, 0.93, 0.97]
         .iter()
         .enumerate()

@@ -4,8 +4,8 @@
 //!
 //! Regenerate: `python3 scripts/reference/torch_loso.py --fixture tests/fixtures/torch_parity.json`.
 
-use ensemble_kit::train::mlp::{Adam, AdamConfig, Mlp, Workspace};
-use ensemble_kit::train::shape::DROPOUT;
+use ensemble_kit::learn::train::mlp::{Adam, AdamConfig, Mlp, Workspace};
+use ensemble_kit::learn::train::shape::DROPOUT;
 use ndarray::{Array1, Array2};
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -6,7 +6,7 @@ use super::flags::{
 };
 use crate::error::Result;
 use crate::host::tools::Toolset;
-use crate::{bench, budget, host::platform, ingest::corpus, ingest::merge, train};
+use crate::{bench, budget, host::platform, ingest::corpus, ingest::merge, learn::train};
 use camino::Utf8PathBuf;
 use clap::{Args, Subcommand};
 

@@ -5,7 +5,7 @@ use super::flags::{
     CellArgs, EnsembleArgs, GridArgs, MergeRuleArgs, RecipeArgs, ReferenceArgs, SeedArgs, SignArgs,
 };
 use crate::error::Result;
-use crate::{further_seeds, host::platform, pipeline, progress};
+use crate::{host::platform, learn::further_seeds, pipeline, progress};
 use camino::Utf8PathBuf;
 use clap::Args;
 

@@ -5,7 +5,7 @@ use super::context::Context;
 use super::flags::{FitArgs, SeedArgs, ShardArgs};
 use crate::error::Result;
 use crate::progress::{self, Progress, Verbosity};
-use crate::{further_seeds, gate, stability, train};
+use crate::{learn::further_seeds, learn::gate, learn::stability, learn::train};
 use camino::Utf8PathBuf;
 use clap::Args;
 

@@ -4,10 +4,10 @@
 use super::facts::{deltas, facts, per_encoder, per_source, references, Role};
 use super::rejudge::stability_label;
 use super::side::Side;
+use crate::learn::stability;
 use crate::schema::{
     CompareReport, ComparedFact, ComparedSide, Conclusion, Document, PlccDelta, ReferenceMatch,
 };
-use crate::stability;
 
 /// The caveat of a side matched by source names only.
 pub const NAME_ONLY: &str = "matched by name only; bytes unverified";

@@ -2,9 +2,9 @@
 //! from its per-seed PLCCs under its own thresholds, its stability label from its interval.
 
 use crate::error::{Error, Result};
-use crate::rule;
+use crate::learn::rule;
+use crate::learn::stability;
 use crate::schema::{Stability, VerdictFile};
-use crate::stability;
 use camino::Utf8Path;
 use std::collections::BTreeSet;
 

@@ -6,8 +6,8 @@
 use super::runtime::{Inputs, Runtime};
 use crate::archive::JSON_MEMBER_MAX;
 use crate::error::{Error, Result};
+use crate::learn::train::features::{ENCODER_VOCAB_V2, ENCODER_VOCAB_VERSION};
 use crate::schema::{self, ConsumerSidecar, Verdict, SCHEMA_VERSION, SIDECAR_KIND};
-use crate::train::features::{ENCODER_VOCAB_V2, ENCODER_VOCAB_VERSION};
 use crate::{digest, layout, verify};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::{BTreeMap, BTreeSet};

@@ -5,8 +5,8 @@
 //! tract — a real ONNX runtime, not the kit's own forward pass.
 
 use crate::error::{Error, Result};
+use crate::learn::train::features::{raw_features, FEATURE_ORDER, MIN_CQ_RANGE};
 use crate::schema::{ConsumerSidecar, CorpusRow};
-use crate::train::features::{raw_features, FEATURE_ORDER, MIN_CQ_RANGE};
 use camino::Utf8Path;
 use std::sync::Arc;
 use tract_onnx::prelude::{

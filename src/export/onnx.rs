@@ -4,8 +4,8 @@
 //! operators appear. Every weight is an initializer inside the file: nothing external.
 
 use super::proto::Message;
-use crate::train::mlp::Mlp;
-use crate::train::shape::{HIDDEN, INPUT};
+use crate::learn::train::mlp::Mlp;
+use crate::learn::train::shape::{HIDDEN, INPUT};
 
 /// The operators libvmaf's ONNX loader accepts.
 pub const OP_ALLOWLIST: &[&str] = &[

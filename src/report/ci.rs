@@ -50,7 +50,10 @@ pub fn ci_summary(out_dir: &Utf8Path) -> Result<(String, String)> {
         markdown.push_str(&format!("| {seed} | {plcc:.4} |\n"));
     }
     if let Some(s) = &verdict.stability {
-        markdown.push_str(&format!("\nStability: {}\n", crate::stability::describe(s)));
+        markdown.push_str(&format!(
+            "\nStability: {}\n",
+            crate::learn::stability::describe(s)
+        ));
     }
     markdown.push_str(&format!(
         "\n{}\n\nBundle: `{}`\n",

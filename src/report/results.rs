@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::schema::{self, LosoSeed, VerdictFile};
-use crate::{gate, layout};
+use crate::{layout, learn::gate};
 use camino::Utf8Path;
 
 /// Everything the page shows, read from a results folder.

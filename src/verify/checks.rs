@@ -4,9 +4,9 @@
 
 use super::contents::Contents;
 use crate::error::{Error, Result};
-use crate::gate;
-use crate::gate::experiment::{self, CorpusEvidence};
 use crate::layout::{self, MANIFEST};
+use crate::learn::gate;
+use crate::learn::gate::experiment::{self, CorpusEvidence};
 use crate::schema::{self, LosoSeed, Manifest, Verdict, VerdictFile};
 use camino::{Utf8Component, Utf8Path};
 use std::collections::BTreeMap;
@@ -350,7 +350,7 @@ impl Contents {
                 Some(Err(e)) => problems.push(format!("invalid: {e}")),
                 None => problems.push(format!(
                     "missing: {} (judged by {name})",
-                    crate::train::seed_path(folder, *seed)
+                    crate::learn::train::seed_path(folder, *seed)
                 )),
             }
         }

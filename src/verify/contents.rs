@@ -4,8 +4,8 @@
 
 use crate::archive::{self, SizeCap};
 use crate::error::{Error, Result};
-use crate::gate;
 use crate::layout::{self, MANIFEST, SIGNATURE};
+use crate::learn::gate;
 use crate::schema::{self, CorpusRow, LosoSeed, Manifest, Provenance, Sidecar, VerdictFile};
 use crate::signing;
 use camino::{Utf8Path, Utf8PathBuf};

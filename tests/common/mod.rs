@@ -295,7 +295,7 @@ pub fn seed_doc(seed: u64, folds: &[(&str, Option<f64>)]) -> serde_json::Value {
 /// Sets a kit seed document's `recipe_key` to the one its seed, corpus and recipe give (as
 /// training writes it), after a test changed any of them.
 pub fn rekey(doc: &mut serde_json::Value) {
-    use ensemble_kit::train::{recipe_key, recorded_recipe};
+    use ensemble_kit::learn::train::{recipe_key, recorded_recipe};
     let loso: ensemble_kit::schema::LosoSeed = serde_json::from_value(doc.clone()).unwrap();
     doc["recipe_key"] = recipe_key(&loso.corpus_sha256, loso.seed, &recorded_recipe(&loso)).into();
 }

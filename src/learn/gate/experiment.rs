@@ -8,12 +8,12 @@
 
 use super::seed::{is_reference, same_run};
 use crate::ingest::merge::{self, MergeRules};
+use crate::learn::train::{self, features, mlp::AdamConfig, Recipe};
 use crate::schema::{
     CorpusRow, EncoderRows, Experiment, ExperimentRecipe, ExperimentShard, ExperimentSource,
     Geometry, Known, LosoSeed, Producer, Provenance,
 };
 use crate::stats;
-use crate::train::{self, features, mlp::AdamConfig, Recipe};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -3,7 +3,7 @@
 //! other, stale one, so an old verdict can never decide a later bundle.
 //!
 //! This module holds the judgement and the verdict file (the three rules themselves are
-//! `crate::rule`); `seed` reads and checks the seed files it judges, and `corpus_root`
+//! `crate::learn::rule`); `seed` reads and checks the seed files it judges, and `corpus_root`
 //! describes the reference corpus a verdict names.
 
 mod corpus_root;
@@ -14,11 +14,11 @@ use seed::folds_of;
 pub use seed::{is_reference, other_seeds, parse_seed, read_seed, same_run, seed_numbers};
 
 use crate::error::{Error, Result};
-use crate::rule::judge;
+use crate::learn::rule::judge;
 use crate::schema::{
     self, Document, FoldDiagnosis, Gate, LosoSeed, Stability, VerdictFile, SCHEMA_VERSION,
 };
-use crate::{atomic, layout, stability, timestamp};
+use crate::{atomic, layout, learn::stability, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
 use corpus_root::describe_corpus;
 
@@ -75,7 +75,7 @@ pub fn run(request: &VerdictRequest) -> Result<(VerdictFile, Utf8PathBuf, Vec<Lo
 /// Judges the seeds of a LOSO folder (the kit's or the reference's) without writing anything:
 /// the verdict and the seed files it judged.
 pub fn assess(request: &VerdictRequest) -> Result<(VerdictFile, Vec<LosoSeed>)> {
-    crate::train::check_seeds(&request.seeds)?;
+    crate::learn::train::check_seeds(&request.seeds)?;
     let dir = &request.loso_dir;
     let any_seed = dir
         .read_dir_utf8()

@@ -6,10 +6,10 @@
 //! a single larger run would have trained.
 
 use crate::error::{Error, Result};
-use crate::gate;
+use crate::learn::gate;
+use crate::learn::stability::describe;
 use crate::progress::Progress;
 use crate::schema::{LosoSeed, StabilityLabel};
-use crate::stability::describe;
 
 /// Further seeds `full` trains by default: enough for a first estimate of `p_promote` (56
 /// five-seed sets out of eight seeds) while `full --demo` stays under half a minute on two cores

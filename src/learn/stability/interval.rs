@@ -45,15 +45,15 @@ pub struct Rule {
 }
 
 // The model leaves out the gate's mean rule: it must follow from the per-seed rule.
-const _: () = assert!(crate::rule::MEAN_PLCC_THRESHOLD <= crate::rule::PER_SEED_MIN);
+const _: () = assert!(crate::learn::rule::MEAN_PLCC_THRESHOLD <= crate::learn::rule::PER_SEED_MIN);
 
 impl Rule {
     /// The gate's rule for sets of `subset_size` seeds.
     pub fn gate(subset_size: usize) -> Self {
         Rule {
             subset_size,
-            per_seed_min: crate::rule::PER_SEED_MIN,
-            spread_max: crate::rule::PLCC_SPREAD_MAX,
+            per_seed_min: crate::learn::rule::PER_SEED_MIN,
+            spread_max: crate::learn::rule::PLCC_SPREAD_MAX,
         }
     }
 
@@ -182,7 +182,7 @@ fn power(x: f64, e: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rule;
+    use crate::learn::rule;
 
     /// A Monte Carlo of the gate itself, with a fixed seed.
     fn simulated_p_pass(rule: &Rule, mu: f64, sigma: f64, trials: usize) -> f64 {

@@ -3,10 +3,10 @@
 
 use crate::error::{Error, Result};
 use crate::layout;
+use crate::learn::train::{recipe_key, recorded_recipe, seed_path};
 use crate::schema::{
     self, Document, FoldResult, LosoSeed, ReferenceLosoSeed, ReferenceMinimalSeed, SCHEMA_VERSION,
 };
-use crate::train::{recipe_key, recorded_recipe, seed_path};
 use camino::Utf8Path;
 
 /// Reads and checks one seed file: present, valid JSON, our schema version, defined PLCC.
