@@ -16,6 +16,7 @@ mod rescore;
 
 pub use rescore::TOLERANCE;
 
+use crate::deliver::verify::{self, Verified};
 use crate::error::{Error, Result};
 use crate::host::tools::Toolset;
 use crate::ingest::corpus::{
@@ -26,7 +27,6 @@ use crate::ingest::merge::{self, MergeRules};
 use crate::layout::dir_of;
 use crate::progress::Progress;
 use crate::schema::{self, CorpusRow, Document, ImportedShardMeta, MergedMeta, ShardMeta};
-use crate::verify::{self, Verified};
 use crate::{digest, layout};
 use camino::{Utf8Path, Utf8PathBuf};
 use rescore::{label_of, Rescorer, Target};
@@ -60,7 +60,7 @@ pub struct Audited {
 /// each naming its cell (and frame).
 pub fn run(
     request: &AuditRequest,
-    allowed: Option<&crate::signing::AllowedSigners>,
+    allowed: Option<&crate::deliver::signing::AllowedSigners>,
     tools: &Toolset,
     progress: &Progress,
 ) -> Result<Audited> {

@@ -18,7 +18,8 @@ use crate::learn::train::{self, Recipe};
 use crate::progress::Progress;
 use crate::schema::{LosoSeed, Platform, ProgressEvent, VerdictFile};
 use crate::{
-    bundle, export, host::doctor, ingest::merge, layout, learn::further_seeds, learn::gate, report,
+    deliver::bundle, deliver::export, deliver::report, host::doctor, ingest::merge, layout,
+    learn::further_seeds, learn::gate,
 };
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -54,7 +55,7 @@ pub struct FullRequest {
     /// Audit cells kept per shard.
     pub audit_cells: usize,
     /// Signs the bundle's manifest (`full --sign`), if given.
-    pub signer: Option<crate::signing::Signer>,
+    pub signer: Option<crate::deliver::signing::Signer>,
 }
 
 /// What `full` produced.

@@ -8,13 +8,13 @@
 //! comparing: `wall_time_s` (a measurement), and `corpus` and `unverified_shards` (shard paths as
 //! the collaborator typed them; the rows are pinned by `corpus_sha256`, which is compared).
 
+use crate::deliver::verify::Verified;
 use crate::error::{Error, Result};
 use crate::ingest::merge::{self, Corpus, MergeRules};
 use crate::learn::train::{self, shape::DROPOUT, Dataset, Recipe};
 use crate::progress::Progress;
 use crate::schema::{self, LosoSeed, Sidecar, Verdict};
-use crate::verify::Verified;
-use crate::{atomic, export, layout};
+use crate::{atomic, deliver::export, layout};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::time::Instant;
 

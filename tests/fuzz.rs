@@ -161,7 +161,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = Utf8PathBuf::from_path_buf(dir.path().join("bundle.tar.gz")).unwrap();
         std::fs::write(&path, &bytes).unwrap();
-        said(ensemble_kit::verify::verify(&path, None, ensemble_kit::verify::BUNDLE_TOTAL_MAX));
+        said(ensemble_kit::deliver::verify::verify(&path, None, ensemble_kit::deliver::verify::BUNDLE_TOTAL_MAX));
     }
 
     /// The same bundle uncompressed, so the edits land in tar headers and member bytes rather
@@ -171,7 +171,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = Utf8PathBuf::from_path_buf(dir.path().join("bundle.tar")).unwrap();
         std::fs::write(&path, &bytes).unwrap();
-        said(ensemble_kit::verify::verify(&path, None, ensemble_kit::verify::BUNDLE_TOTAL_MAX));
+        said(ensemble_kit::deliver::verify::verify(&path, None, ensemble_kit::deliver::verify::BUNDLE_TOTAL_MAX));
     }
 }
 

@@ -6,7 +6,7 @@ mod common;
 
 use camino::Utf8PathBuf;
 use common::run_with_tract;
-use ensemble_kit::export::onnx::{serialise, OP_ALLOWLIST};
+use ensemble_kit::deliver::export::onnx::{serialise, OP_ALLOWLIST};
 use ensemble_kit::learn::train::features::{codec_block, CqRange};
 use ensemble_kit::learn::train::{mlp::Mlp, rng_for};
 use ndarray::{s, Array2};

@@ -3,10 +3,13 @@
 
 use super::context::Context;
 use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs, SignArgs};
+use crate::deliver::signing::{AllowedSigners, Signer};
 use crate::error::Result;
 use crate::host::tools::Toolset;
-use crate::signing::{AllowedSigners, Signer};
-use crate::{audit, bundle, compare, evaluate, export, report, retrain, verify};
+use crate::{
+    audit, compare, deliver::bundle, deliver::export, deliver::report, deliver::verify, evaluate,
+    retrain,
+};
 use camino::Utf8PathBuf;
 use clap::Args;
 

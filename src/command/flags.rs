@@ -173,7 +173,7 @@ pub struct CellArgs {
 #[derive(Debug, Args, Clone)]
 pub struct EnsembleArgs {
     /// Ensemble id, the models' file name prefix.
-    #[arg(long, default_value = crate::export::DEFAULT_ENSEMBLE_ID, value_parser = crate::export::parse_ensemble_id)]
+    #[arg(long, default_value = crate::deliver::export::DEFAULT_ENSEMBLE_ID, value_parser = crate::deliver::export::parse_ensemble_id)]
     pub ensemble_id: String,
 }
 
@@ -190,10 +190,10 @@ pub struct SignArgs {
 
 impl SignArgs {
     /// The signer `--sign` names, checked now (readable, ed25519, in the agent).
-    pub fn signer(&self) -> Result<Option<crate::signing::Signer>> {
+    pub fn signer(&self) -> Result<Option<crate::deliver::signing::Signer>> {
         self.sign
             .as_deref()
-            .map(crate::signing::Signer::from_key_file)
+            .map(crate::deliver::signing::Signer::from_key_file)
             .transpose()
     }
 }
@@ -202,7 +202,7 @@ impl SignArgs {
 #[derive(Debug, Args, Clone)]
 pub struct BundleCapArgs {
     /// Most bytes a bundle may unpack in total; K, M, G, T suffixes are powers of 1024.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = crate::verify::BUNDLE_TOTAL_MAX)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = crate::deliver::verify::BUNDLE_TOTAL_MAX)]
     pub max_total_size: u64,
 }
 

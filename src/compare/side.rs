@@ -4,7 +4,7 @@
 use super::rejudge::rejudge;
 use crate::error::{Error, Result};
 use crate::schema::{Experiment, ExperimentRecipe, Known, Producer, VerdictFile};
-use crate::{layout, learn::gate, learn::train, schema, verify};
+use crate::{deliver::verify, layout, learn::gate, learn::train, schema};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::BTreeSet;
 

@@ -8,7 +8,7 @@ use crate::archive::JSON_MEMBER_MAX;
 use crate::error::{Error, Result};
 use crate::learn::train::features::{ENCODER_VOCAB_V2, ENCODER_VOCAB_VERSION};
 use crate::schema::{self, ConsumerSidecar, Verdict, SCHEMA_VERSION, SIDECAR_KIND};
-use crate::{digest, layout, verify};
+use crate::{deliver::verify, digest, layout};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -233,11 +233,11 @@ impl Contents {
         }
         let mut seeds: Vec<LosoSeed> = judged.iter().chain(others).cloned().collect();
         seeds.sort_by_key(|s| s.seed);
-        let results = crate::report::Results {
+        let results = crate::deliver::report::Results {
             verdict: verdict.clone(),
             seeds,
         };
-        let expected = crate::report::render_html(&results)
+        let expected = crate::deliver::report::render_html(&results)
             .map(|html| crate::digest::sha256_bytes(html.as_bytes()));
         for (name, sha) in reports {
             if expected.as_ref().ok() != Some(sha) {

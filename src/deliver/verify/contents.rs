@@ -3,11 +3,11 @@
 //! files, sidecars, corpus metadata); corpus rows collected as their bytes stream through.
 
 use crate::archive::{self, SizeCap};
+use crate::deliver::signing;
 use crate::error::{Error, Result};
 use crate::layout::{self, MANIFEST, SIGNATURE};
 use crate::learn::gate;
 use crate::schema::{self, CorpusRow, LosoSeed, Manifest, Provenance, Sidecar, VerdictFile};
-use crate::signing;
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::BTreeMap;
 use std::io::Write;

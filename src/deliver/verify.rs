@@ -15,10 +15,10 @@ mod checks;
 mod contents;
 
 use crate::archive::{self, SizeCap};
+use crate::deliver::signing::{self, AllowedSigners, Signature};
 use crate::error::{Error, Result};
 use crate::layout;
 use crate::schema::{Manifest, VerdictFile};
-use crate::signing::{self, AllowedSigners, Signature};
 use camino::Utf8Path;
 use contents::Contents;
 

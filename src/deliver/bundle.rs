@@ -1,5 +1,5 @@
 //! The results bundle (SPEC §9): `manifest.json` listing every result file with its size and
-//! SHA-256, and a deterministic `ensemble-results-<UTC>.tar.gz` (checked by `crate::verify`).
+//! SHA-256, and a deterministic `ensemble-results-<UTC>.tar.gz` (checked by `crate::deliver::verify`).
 //!
 //! Only the verdict of this run's LOSO decides what goes in: the verdict file is re-judged from
 //! the `loso_seed*.json` it names (bundled from wherever they lie in the folder), a stale
@@ -7,11 +7,11 @@
 //! fitted on. A bundle `verify` would refuse is never written.
 
 use crate::archive::{self, Entry};
+use crate::deliver::signing::{self, Signer};
 use crate::error::{Error, Result};
 use crate::schema::{
     self, LosoSeed, Manifest, ManifestFile, Sidecar, Verdict, VerdictFile, SCHEMA_VERSION,
 };
-use crate::signing::{self, Signer};
 use crate::{atomic, digest, layout, learn::gate, timestamp, walk};
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -227,7 +227,7 @@ pub fn run(dir: &Utf8Path, signer: Option<&Signer>) -> Result<(Manifest, Utf8Pat
         archive::entry_mtime()?,
     )?;
     // The bundle is for `verify`: one it would refuse is not handed out.
-    if let Err(e) = crate::verify::verify(&bundle, None, u64::MAX) {
+    if let Err(e) = crate::deliver::verify::verify(&bundle, None, u64::MAX) {
         std::fs::remove_file(&bundle).map_err(|e| Error::io(&bundle, e))?;
         return Err(Error::Input(format!(
             "the bundle of {dir} would not pass `ensemble-kit verify`, so none was written: {e}"
