@@ -1,36 +1,44 @@
 //! ensemble-kit: retrain and independently re-verify a VMAF regressor ensemble on your own
 //! hardware, as one reproducible command.
 //!
-//! The data flows through one module per stage — `platform`, `sources`, `corpus`, … — each a
-//! function from typed inputs to typed outputs, callable alone (a subcommand) and from the
-//! pipeline. `tools` owns the external programs, `schema` every on-disk type, `layout` the
-//! results folder, `error` every message; `command` turns each subcommand's flags into a
-//! stage's request. This file only dispatches.
+//! The folders follow the data, each importing only the ones below it (a test keeps the order):
 //!
-//! Commands whose stage module has another name: `full` → `pipeline`, `verdict` → `gate`,
-//! `pack-corpus`/`extract-corpus` → `transport`, `import-corpus` → `import`,
-//! `make-distribution-tarball` → `distribution`, `build-libvmaf` → `libvmaf`. What `train` and
-//! `export` read is `merge::Corpus`: one or more shards, merged.
+//! ```text
+//! command/, cli     the verbs: flags → a stage's request
+//! pipeline, bench   several stages in order (`full`, the benchmarks)
+//! trust/            the owner's re-checks of a bundle: compare, audit, retrain, evaluate
+//! deliver/          PROMOTE → ONNX + sidecars → report → signed, self-checked bundle (verify)
+//! learn/            corpus → LOSO × seeds → loso_seed*.json → gate → verdict
+//! ingest/           references → cells → encode | decode | vmaf → shard → merge
+//! host/             this box and the programs it drives
+//! schema/, layout, error, …   the ground: on-disk types, the results folder's names, errors
+//! ```
+//!
+//! Each stage is a function from typed inputs to typed outputs, callable alone (a subcommand)
+//! and from the pipeline. A new capability goes as a child beside the module that owns its
+//! data, never as a new top-level file. This file only dispatches.
 
-pub mod archive;
-pub mod atomic;
-pub mod audit;
-pub mod bench;
-pub mod budget;
 pub mod cli;
 pub mod command;
-pub mod compare;
+
+pub mod bench;
+pub mod pipeline;
+
+// The five stages, each importing only those below it: trust > deliver > learn > ingest > host.
 pub mod deliver;
-pub mod digest;
-pub mod error;
-pub mod evaluate;
 pub mod host;
 pub mod ingest;
-pub mod layout;
 pub mod learn;
-pub mod pipeline;
+pub mod trust;
+
+// The ground: shared by every stage, importing none.
+pub mod archive;
+pub mod atomic;
+pub mod budget;
+pub mod digest;
+pub mod error;
+pub mod layout;
 pub mod progress;
-pub mod retrain;
 pub mod schema;
 pub mod stats;
 pub mod strict_json;

@@ -7,8 +7,8 @@ use crate::deliver::signing::{AllowedSigners, Signer};
 use crate::error::Result;
 use crate::host::tools::Toolset;
 use crate::{
-    audit, compare, deliver::bundle, deliver::export, deliver::report, deliver::verify, evaluate,
-    retrain,
+    deliver::bundle, deliver::export, deliver::report, deliver::verify, trust::audit,
+    trust::compare, trust::evaluate, trust::retrain,
 };
 use camino::Utf8PathBuf;
 use clap::Args;

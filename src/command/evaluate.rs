@@ -2,7 +2,7 @@
 
 use super::flags::{BundleCapArgs, ShardArgs};
 use crate::error::Result;
-use crate::{atomic, evaluate};
+use crate::{atomic, trust::evaluate};
 use camino::Utf8PathBuf;
 use clap::Args;
 

@@ -289,9 +289,11 @@ mod tests {
     use super::*;
 
     fn reference() -> (ConsumerSidecar, Inputs) {
-        let sidecar: ConsumerSidecar =
-            serde_json::from_str(include_str!("../../tests/fixtures/reference-sidecar.json"))
-                .unwrap();
+        let sidecar: ConsumerSidecar = serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/reference-sidecar.json"
+        )))
+        .unwrap();
         let inputs = Inputs::of(Utf8Path::new("ref.json"), &sidecar).unwrap();
         (sidecar, inputs)
     }
