@@ -39,7 +39,10 @@ pub struct Cli {
     pub command: Command,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 ok (PROMOTE), 1 HOLD, 2 bad input or environment.";
+const EXIT_CODES: &str = "Exit codes: 0 ok (PROMOTE; compare: CONFIRMS), 1 HOLD (compare: \
+DISAGREES), 2 bad input or environment, 3 compare: NOT COMPARABLE, 4 compare: CONSISTENT \
+(claimed, not proven), 5 verify --retrain: the bundle verifies but needs another ensemble-kit \
+version to train again.";
 
 impl Cli {
     /// The subcommand, and the context the global flags set for it.

@@ -1,7 +1,7 @@
 //! Every error the kit can report, written in one place.
 //!
 //! Each variant says what failed and with which path or tool, so the message the operator reads
-//! is composed here and nowhere else. All of them exit with code 2 ("bad input or
+//! is composed here and nowhere else. All but one exit with code 2 ("bad input or
 //! environment"); a HOLD verdict is not an error and never travels through this type.
 
 use camino::Utf8PathBuf;
@@ -52,6 +52,22 @@ pub enum Error {
         message: String,
     },
 
+    /// A verified bundle that this kit cannot train again: it records a recipe revision this
+    /// kit does not implement. Not a fault of the bundle (exit 5, not 2).
+    #[error("{what} was trained by recipe revision {revision} (ensemble-kit {kit_version}), and this kit (ensemble-kit {this_kit}) trains revision(s) {implemented}: the bundle's hashes, signature and verdict check out, but to re-derive its bytes retrain with ensemble-kit {kit_version}")]
+    OtherRevision {
+        /// The file that records the revision.
+        what: String,
+        /// The revision it records.
+        revision: u32,
+        /// The kit version that trained it.
+        kit_version: String,
+        /// This kit's version.
+        this_kit: String,
+        /// The revisions this kit implements.
+        implemented: String,
+    },
+
     /// Some corpus cells failed and the operator did not allow that.
     #[error("{count} cell(s) failed; finished cells are kept and a re-run resumes. Pass --allow-failed-cells to write the shard without them.\n{details}")]
     CellsFailed {
@@ -71,9 +87,13 @@ impl Error {
         }
     }
 
-    /// The documented process exit code for this error (always 2: bad input or environment).
+    /// The documented process exit code for this error: 5 for a bundle that needs another kit
+    /// version to be trained again, 2 (bad input or environment) for everything else.
     pub fn exit_code(&self) -> i32 {
-        2
+        match self {
+            Error::OtherRevision { .. } => 5,
+            _ => 2,
+        }
     }
 }
 

@@ -186,6 +186,31 @@ pub fn is_audit_folder(name: &str) -> bool {
         .is_some_and(|shard| !shard.is_empty() && !shard.starts_with('.'))
 }
 
+/// Whether `rel` lies where a bundle keeps models: in `models/`, or at the top of a flat
+/// results folder (where `train`, `verdict` and `export` wrote into one folder).
+pub fn is_model_place(rel: &Utf8Path) -> bool {
+    let parent = rel.parent().map_or("", Utf8Path::as_str);
+    let name = rel.file_name().unwrap_or_default();
+    (parent == MODELS || parent.is_empty()) && is_model_file(name) && !is_reserved(name)
+}
+
+/// Whether `name` is, or on a case-insensitive file system (macOS, Windows) opens, one of the
+/// results folder's own files, so can never be a model: `Promote.json` beside `HOLD.json`
+/// would answer for `PROMOTE.json` there.
+fn is_reserved(name: &str) -> bool {
+    [PROMOTE, HOLD, REPORT, MANIFEST, SIGNATURE]
+        .iter()
+        .any(|reserved| name.eq_ignore_ascii_case(reserved))
+}
+
+/// Whether `rel` is a member a results bundle may hold: a file of the layout
+/// ([`is_kit_file`]), or what a flat results folder holds in its place — a seed file in the
+/// folder the verdict judged (`loso`), a model or sidecar at the top.
+pub fn is_bundle_member(rel: &Utf8Path, loso: &Utf8Path) -> bool {
+    let in_loso = rel.parent() == Some(loso) && rel.file_name().and_then(seed_of).is_some();
+    is_kit_file(rel) || in_loso || is_model_place(rel)
+}
+
 /// Whether a file name in `models/` is an exported model or its sidecar.
 pub fn is_model_file(name: &str) -> bool {
     !name.starts_with('.') && (name.ends_with(".onnx") || name.ends_with(".json"))

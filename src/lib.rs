@@ -48,6 +48,21 @@ pub mod walk;
 use cli::Cli;
 use command::{Command, Context};
 
+/// The binary: parses the process's command line (its `--version` the kit version this binary
+/// was built as), runs it, prints an error, and returns the exit code.
+pub fn main() -> i32 {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().version(schema::kit_version()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            progress::to_stderr(&format!("error: {err}\n"));
+            err.exit_code()
+        }
+    }
+}
+
 /// Runs one parsed command line and returns the process exit code (0 ok/PROMOTE, 1 HOLD).
 pub fn run(cli: Cli) -> error::Result<i32> {
     let (subcommand, context) = cli.into_parts();

@@ -195,7 +195,8 @@ fn first_audit_cell(results: &Utf8Path) -> (String, u64, Utf8PathBuf) {
 }
 
 /// Replaces the first audit cell's bitstream with `bytes` and makes the metadata and the rows
-/// agree with it, so only the audit's own checks can refuse it.
+/// agree with it, so only the audit's own checks can refuse it (once the seeds are trained on
+/// those rows again: `rejudge`).
 fn swap_bitstream(results: &Utf8Path, bytes: &[u8]) -> String {
     let (src, cq, path) = first_audit_cell(results);
     std::fs::write(&path, bytes).unwrap();
@@ -321,7 +322,7 @@ fn bitstreams_that_are_not_matroska_or_are_a_playlist_are_refused() {
     for bytes in [&playlist[..], &concat[..], &[0u8; 4096][..]] {
         let s = copy_of_results();
         let cell = swap_bitstream(&s.join("results"), bytes);
-        audit(&rebundle(s.path()), &ref_dir())
+        audit(&rejudge(s.path()), &ref_dir())
             .code(2)
             .stderr(contains(format!("{cell}: ")))
             .stderr(contains("is not a Matroska file"));
@@ -353,7 +354,7 @@ fn bitstreams_that_are_not_matroska_or_are_a_playlist_are_refused() {
         .unwrap();
     assert!(status.success());
     let cell = swap_bitstream(&s.join("results"), &std::fs::read(&other).unwrap());
-    audit(&rebundle(s.path()), &ref_dir())
+    audit(&rejudge(s.path()), &ref_dir())
         .code(2)
         .stderr(contains(format!("{cell}: ")))
         .stderr(contains("must hold exactly one h264 video stream"));
@@ -377,7 +378,7 @@ fn a_missing_audit_cell_or_one_not_in_the_rows_is_refused() {
     edit_rows(&results, |rows| {
         rows.retain(|r| !(r["src"] == src.as_str() && r["cq"] == cq));
     });
-    audit(&rebundle(s.path()), &ref_dir())
+    audit(&rejudge(s.path()), &ref_dir())
         .code(2)
         .stderr(contains(format!(
             "audit cell {src}/libx264/cq{cq}: not named in the rows of shard.jsonl"

@@ -530,63 +530,6 @@ fn hostile_archives_are_refused() {
     assert!(!s.join("x").exists() && !absolute.exists() && !s.join("out/link").exists());
 }
 
-/// Every file of a results folder (but manifest.json and bundles), relative, sorted.
-fn result_files(dir: &Utf8Path, rel: &Utf8Path, out: &mut Vec<Utf8PathBuf>) {
-    for entry in dir.join(rel).read_dir_utf8().unwrap() {
-        let entry = entry.unwrap();
-        let name = rel.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            result_files(dir, &name, out);
-        } else if name != "manifest.json" && !entry.file_name().starts_with("ensemble-results-") {
-            out.push(name);
-        }
-    }
-    out.sort();
-}
-
-/// A bundle made by hand from `results`, manifest first: honest about every file's bytes
-/// (listed with its true size and hash) whatever its verdict files claim and whatever its
-/// manifest says the verdict is; each of `extra` is listed with the (size, sha256) given.
-fn forged_bundle(
-    results: &Utf8Path,
-    verdict: &str,
-    out: &Utf8Path,
-    extra: Vec<(Member, (u64, String))>,
-) {
-    let mut files = Vec::new();
-    result_files(results, Utf8Path::new(""), &mut files);
-    let mut listed = Vec::new();
-    let mut members = Vec::new();
-    for name in files {
-        let bytes = std::fs::read(results.join(&name)).unwrap();
-        listed.push(serde_json::json!({
-            "path": name.as_str(),
-            "size": bytes.len(),
-            "sha256": ensemble_kit::digest::sha256_bytes(&bytes),
-        }));
-        members.push(member(name.as_str(), bytes));
-    }
-    for (m, (size, sha256)) in extra {
-        listed.push(serde_json::json!({"path": m.name, "size": size, "sha256": sha256}));
-        members.push(m);
-    }
-    let manifest = serde_json::json!({
-        "schema_version": ensemble_kit::schema::SCHEMA_VERSION,
-        "verdict": verdict,
-        "generated_at_utc": "2023-11-14T22:13:20Z",
-        "n_files": listed.len(),
-        "files": listed,
-    });
-    members.insert(
-        0,
-        member(
-            "manifest.json",
-            serde_json::to_vec_pretty(&manifest).unwrap(),
-        ),
-    );
-    write_archive(out, members);
-}
-
 /// A seed file as if that seed had been retrained to a PLCC of 0.5 on every fold: consistent
 /// in itself (summary = folds), so only the verdict that judged the old one is stale.
 fn retrained_worse(seed: &mut serde_json::Value) {
@@ -738,7 +681,10 @@ fn verify_bounds_what_a_bundle_unpacks_and_leaves_nothing_behind() {
         &results,
         "PROMOTE",
         &forged,
-        vec![(zeros("notes.bin", size), (size, sha))],
+        vec![(
+            zeros(&format!("corpus/shard.audit/{}.mkv", "0".repeat(64)), size),
+            (size, sha),
+        )],
     );
     refused(
         &[],

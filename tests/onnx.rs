@@ -41,7 +41,7 @@ fn model_and_inputs(seed: u64) -> (Mlp, Array2<f32>) {
 
 fn write_model(dir: &tempfile::TempDir, model: &Mlp) -> Utf8PathBuf {
     let path = Utf8PathBuf::from_path_buf(dir.path().join("m.onnx")).unwrap();
-    std::fs::write(&path, serialise(model, "test", "test model")).unwrap();
+    std::fs::write(&path, serialise(model, "test", "test model", "test")).unwrap();
     path
 }
 

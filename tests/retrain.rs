@@ -1,7 +1,7 @@
 //! `verify --retrain`: a fresh PROMOTE bundle re-trains to the same bytes (exit 0); a bundle whose
 //! LOSO file was edited consistently — a fold PLCC and the summaries changed, the verdict judged
-//! again and the manifest re-hashed — passes plain `verify` but not `--retrain` (exit 2, naming
-//! the file and the fold).
+//! again, the sidecars exported again under it and the manifest re-hashed — passes plain
+//! `verify` but not `--retrain` (exit 2, naming the file and the fold).
 
 mod common;
 use camino::{Utf8Path, Utf8PathBuf};
@@ -81,6 +81,10 @@ fn a_fresh_bundle_retrains_identically_and_an_edited_one_does_not() {
         .fold(f64::NEG_INFINITY, f64::max)
         .into();
     std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap() + "\n").unwrap();
+    // The models' sidecars carry the verdict's gate figures: a careful forger exports again
+    // (the same models) under the verdict judged again.
+    stage_ok(root, &JUDGE_SEEDS_0_1);
+    stage_ok(root, &export);
     let edited = judge_and_bundle(root);
 
     kit()

@@ -5,10 +5,9 @@ use super::context::Context;
 use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs, SignArgs};
 use crate::deliver::signing::{AllowedSigners, Signer};
 use crate::error::Result;
-use crate::host::tools::Toolset;
 use crate::{
-    deliver::bundle, deliver::export, deliver::report, deliver::verify, trust::audit,
-    trust::compare, trust::evaluate, trust::retrain,
+    deliver::bundle, deliver::export, deliver::report, deliver::verify, trust::audit, trust::check,
+    trust::compare, trust::evaluate,
 };
 use camino::Utf8PathBuf;
 use clap::Args;
@@ -108,62 +107,47 @@ pub struct VerifyArgs {
     pub allowed_signers: Option<Utf8PathBuf>,
 }
 
-/// Checks a bundle (and extracts it when asked).
+/// Checks a bundle (and extracts it when asked, once every check passed).
 pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
     let path = &args.bundle;
-    let allowed = args
-        .allowed_signers
-        .as_deref()
-        .map(AllowedSigners::read)
-        .transpose()?;
-    let retrain_into = args
-        .retrain
-        .then(|| retrain::Extraction::new(args.extract.as_deref()))
-        .transpose()?;
-    let extract = retrain_into
-        .as_ref()
-        .map(|e| e.dir.clone())
-        .or_else(|| args.extract.clone());
-    let mut audit_line = String::new();
-    let verified = match &args.ref_dir {
-        Some(ref_dir) if args.audit => {
-            let request = audit::AuditRequest {
-                bundle: path.clone(),
-                extract: extract.clone(),
-                max_total_size: args.cap.max_total_size,
-                ref_dir: ref_dir.clone(),
-            };
-            let tools = Toolset::locate(&context.overrides)?;
-            let audited = audit::run(&request, allowed.as_ref(), &tools, &context.progress)?;
-            audit_line = format!(
-                "audit: {} cell(s), {} frames re-scored; every feature and VMAF within {:.0e} of the rows ({})\n",
-                audited.cells.len(),
-                audited.frames,
-                audit::TOLERANCE,
-                audited.cells.join(", ")
-            );
-            audited.verified
-        }
-        _ => verify::verify_signed(
-            path,
-            extract.as_deref(),
-            args.cap.max_total_size,
-            allowed.as_ref(),
-        )?,
+    let request = check::CheckRequest {
+        bundle: path.clone(),
+        extract: args.extract.clone(),
+        max_total_size: args.cap.max_total_size,
+        allowed: args
+            .allowed_signers
+            .as_deref()
+            .map(AllowedSigners::read)
+            .transpose()?,
+        audit: args.audit.then(|| args.ref_dir.clone()).flatten(),
+        retrain: args.retrain,
+        jobs: None,
     };
+    let checked = check::run(&request, &context.overrides, &context.progress)?;
+    let verified = &checked.verified;
     println!(
-        "{path}: ok ({} files match the manifest; verdict {}; {})",
-        verified.files, verified.manifest.verdict, verified.signature
+        "{path}: ok ({} files match the manifest; verdict {}; {}; {})",
+        verified.files,
+        verified.manifest.verdict,
+        verify::made_by(&verified.verdict),
+        verified.signature
     );
-    print!("{audit_line}");
-    if let Some(into) = &retrain_into {
-        let done = retrain::run(&into.dir, &verified, None, &context.progress)?;
+    if let Some(audited) = &checked.audited {
+        println!(
+            "audit: {} cell(s), {} frames re-scored; every feature and VMAF within {:.0e} of the rows ({})",
+            audited.cells.len(),
+            audited.frames,
+            audit::TOLERANCE,
+            audited.cells.join(", ")
+        );
+    }
+    if let Some(done) = &checked.retrained {
         println!(
             "{path}: retrain identical ({} seed files, {} folds, {} models) in {:.1} s",
             done.loso_files, done.folds, done.models, done.seconds
         );
     }
-    if let Some(dir) = args.extract {
+    if let Some(dir) = &checked.extracted {
         println!("extracted into {dir}");
     }
     Ok(0)
@@ -172,10 +156,14 @@ pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
 /// `ensemble-kit compare`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Exit codes: 0 CONFIRMS (the same experiment, the same verdict), \
-1 DISAGREES (the same experiment, another verdict), 2 bad input (unreadable, or a verdict file \
-that contradicts its own numbers), 3 NOT COMPARABLE (no reference in common, other references, \
-a shared name with other bytes, or another gate recipe)."
+    after_help = "Exit codes: 0 CONFIRMS (the same experiment, the same verdict, and every fact \
+that rests on — the references' bytes, the corpus trained on, the judged seeds — derived from \
+the sides' own files), 1 DISAGREES (the same experiment, another verdict), 2 bad input \
+(unreadable, or a file that contradicts its own numbers or the files it names), 3 NOT \
+COMPARABLE (no reference in common, other references, a shared name with other bytes, or \
+another gate recipe), 4 CONSISTENT (claimed, not proven): the same verdict on what the sides \
+state, but a fact a confirmation needs is only claimed (a verdict file alone, a bundle \
+without its corpus)."
 )]
 pub struct CompareArgs {
     /// The first verdict file, results bundle or LOSO folder.
@@ -193,7 +181,8 @@ pub struct CompareArgs {
     pub cross: bool,
 }
 
-/// Prints the comparison; exits 0 CONFIRMS, 1 DISAGREES, 3 NOT COMPARABLE.
+/// Prints the comparison; exits 0 CONFIRMS, 1 DISAGREES, 3 NOT COMPARABLE, 4 CONSISTENT
+/// (claimed, not proven).
 pub fn compare(args: CompareArgs) -> Result<i32> {
     let cross = args
         .cross

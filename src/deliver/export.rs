@@ -104,33 +104,21 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
         .unwrap_or_else(|| verdict.seeds.clone());
     train::check_seeds(&seeds)?;
     let data = Dataset::new(corpus)?;
-    let scaling = data.scaling(&(0..data.len()).collect::<Vec<_>>());
     progress.info(&format!(
         "fitting {} model(s) on all {} rows",
         seeds.len(),
         data.len()
     ));
-    let members = fit_members(
-        &data,
-        &seeds,
-        &request.recipe,
-        request.jobs,
-        &request.ensemble_id,
-    )?;
-
+    let derivation = Derivation {
+        verdict: &verdict,
+        recipe: request.recipe,
+        ensemble_id: &request.ensemble_id,
+        kit_version: schema::kit_version(),
+        corpus_label: &corpus.label,
+    };
     let mut sidecars = Vec::new();
-    for (&seed, member) in seeds.iter().zip(&members) {
-        let bytes = &member.onnx;
-        let mut sidecar = sidecar(
-            request,
-            &verdict,
-            corpus,
-            &scaling,
-            seed,
-            digest::sha256_bytes(bytes),
-        );
-        sidecar.full_fit = Some(member.full_fit);
-        atomic::write(&request.out_dir.join(&sidecar.onnx), bytes)?;
+    for (bytes, sidecar) in derive_members(&derivation, corpus, &data, &seeds, request.jobs)? {
+        atomic::write(&request.out_dir.join(&sidecar.onnx), &bytes)?;
         atomic::write_json(
             &request.out_dir.join(format!("{}.json", sidecar.id)),
             &sidecar,
@@ -146,40 +134,63 @@ pub fn run(request: &ExportRequest, corpus: &Corpus, progress: &Progress) -> Res
     Ok(sidecars)
 }
 
-/// One fitted member of the ensemble: its ONNX bytes and its figures on its own rows.
-pub struct Member {
-    /// The model file, as `export` writes it.
-    pub onnx: Vec<u8>,
-    /// The full-corpus fit's figures by the kit's forward pass (the sidecar's `full_fit`).
-    pub full_fit: Figures,
+/// What a member's model and sidecar are derived from besides the rows: the verdict that
+/// allowed the export, the recipe, the ensemble id, the corpus as the operator named it, and
+/// the kit version written into both. `export` derives as this kit; `verify --retrain` as the
+/// kit that made the bundle, so that the bytes compare.
+#[derive(Clone, Copy)]
+pub struct Derivation<'a> {
+    /// The PROMOTE verdict.
+    pub verdict: &'a VerdictFile,
+    /// The recipe of the full-corpus fit (the judged seeds').
+    pub recipe: Recipe,
+    /// The ensemble id.
+    pub ensemble_id: &'a str,
+    /// The kit version that fits.
+    pub kit_version: &'a str,
+    /// The corpus as the sidecar names it (`corpus.path`).
+    pub corpus_label: &'a str,
 }
 
-/// Fits every seed on all of `data` (its own RNG stream, [`FULL_FIT_STREAM`]) and returns
-/// each member, in seed order: what `export` writes and `verify --retrain` re-derives.
-pub fn fit_members(
+/// Fits every seed on all of `data` (its own RNG stream, [`FULL_FIT_STREAM`]) and returns each
+/// member's model bytes and sidecar, in seed order: what `export` writes and `verify --retrain`
+/// derives again.
+pub fn derive_members(
+    derivation: &Derivation,
+    corpus: &Corpus,
     data: &Dataset,
     seeds: &[u64],
-    recipe: &Recipe,
     jobs: Option<usize>,
-    ensemble_id: &str,
-) -> Result<Vec<Member>> {
+) -> Result<Vec<(Vec<u8>, Sidecar)>> {
     let all: Vec<usize> = (0..data.len()).collect();
-    let (x, y) = data.matrix(&all, &data.scaling(&all));
+    let scaling = data.scaling(&all);
+    let (x, y) = data.matrix(&all, &scaling);
     let pool = budget::pool(budget::fits(jobs)?)?;
+    let ensemble_id = derivation.ensemble_id;
     Ok(pool.install(|| {
         seeds
             .par_iter()
             .map(|&seed| {
-                let model = train::fit(&x, &y, recipe, &mut train::rng_for(seed, FULL_FIT_STREAM));
+                let rng = &mut train::rng_for(seed, FULL_FIT_STREAM);
+                let model = train::fit(&x, &y, &derivation.recipe, rng);
                 let id = member_id(ensemble_id, seed);
-                Member {
-                    onnx: onnx::serialise(
-                        &model,
-                        &id,
-                        &format!("ensemble-kit {id} member of {ensemble_id}"),
-                    ),
-                    full_fit: full_fit(&model, &x, &y),
-                }
+                let bytes = onnx::serialise(
+                    &model,
+                    &id,
+                    &format!("ensemble-kit {id} member of {ensemble_id}"),
+                    derivation.kit_version,
+                );
+                let sidecar = Sidecar {
+                    full_fit: Some(full_fit(&model, &x, &y)),
+                    ..sidecar(
+                        derivation,
+                        (&corpus.sha256, corpus.rows.len() as u64),
+                        &scaling,
+                        seed,
+                        digest::sha256_bytes(&bytes),
+                    )
+                };
+                (bytes, sidecar)
             })
             .collect()
     }))
@@ -210,15 +221,22 @@ fn member_id(ensemble_id: &str, seed: u64) -> String {
 /// The sidecar of one exported model whose file hashes to `sha256`: the reference's keys with the
 /// reference's JSON types, plus the kit's own (`schema_version`, `codec_block_values`, the
 /// recipe's layers and RNG, the verdict's whole gate).
-fn sidecar(
-    request: &ExportRequest,
-    verdict: &VerdictFile,
-    corpus: &Corpus,
+pub fn sidecar(
+    derivation: &Derivation,
+    corpus: (&str, u64),
     scaling: &InputScaling,
     seed: u64,
     sha256: String,
 ) -> Sidecar {
-    let id = member_id(&request.ensemble_id, seed);
+    let (corpus_sha256, n_rows) = corpus;
+    let Derivation {
+        verdict,
+        recipe,
+        ensemble_id,
+        kit_version,
+        corpus_label,
+    } = *derivation;
+    let id = member_id(ensemble_id, seed);
     let strings = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let gate = &verdict.gate;
     Sidecar {
@@ -226,7 +244,7 @@ fn sidecar(
         schema_version: SCHEMA_VERSION,
         onnx: format!("{id}.onnx"),
         id,
-        ensemble_id: request.ensemble_id.clone(),
+        ensemble_id: ensemble_id.to_owned(),
         seed,
         codec_aware: true,
         codec_block_layout: features::codec_block_layout(),
@@ -244,9 +262,9 @@ fn sidecar(
         opset: onnx::OPSET as u64,
         sha256,
         corpus: SidecarCorpus {
-            path: corpus.label.clone(),
-            sha256: corpus.sha256.clone(),
-            n_rows: corpus.rows.len() as u64,
+            path: corpus_label.to_owned(),
+            sha256: corpus_sha256.to_owned(),
+            n_rows,
             cq_min: scaling.cq_range.min,
             cq_max: scaling.cq_range.max,
         },
@@ -256,10 +274,10 @@ fn sidecar(
             depth: shape::DEPTH as u64,
             dropout: train::round_f32(shape::DROPOUT),
             num_codecs: features::CODEC_BLOCK as u64,
-            epochs: request.recipe.epochs as u64,
-            batch_size: request.recipe.batch_size as u64,
-            lr: train::round_f32(request.recipe.adam.lr),
-            weight_decay: train::round_f32(request.recipe.adam.weight_decay),
+            epochs: recipe.epochs as u64,
+            batch_size: recipe.batch_size as u64,
+            lr: train::round_f32(recipe.adam.lr),
+            weight_decay: train::round_f32(recipe.adam.weight_decay),
             optimizer: "Adam".into(),
             loss: "MSE".into(),
             fit_set: "full_corpus".into(),
@@ -267,6 +285,8 @@ fn sidecar(
             layers: vec![shape::INPUT as u64, shape::HIDDEN as u64, shape::HIDDEN as u64, 1],
             activation: "gelu-erf".into(),
             rng: format!("chacha8 seed {seed} stream {FULL_FIT_STREAM}"),
+            recipe_revision: Some(train::RECIPE_REVISION),
+            kit_version: Some(kit_version.to_owned()),
         },
         gate: SidecarGate {
             verdict: verdict.verdict.to_string(),
@@ -277,8 +297,8 @@ fn sidecar(
         loso_mean_plcc: gate.mean_plcc,
         notes: format!(
             "Member seed {seed} of {} fitted by ensemble-kit on all {} rows after the LOSO gate said {} (mean PLCC {:.4}); feed it the six features standardised with feature_mean/feature_std and the codec block of codec_block_layout, whose crf_norm is a min-max of cq over corpus.cq_min..corpus.cq_max.",
-            request.ensemble_id,
-            corpus.rows.len(),
+            ensemble_id,
+            n_rows,
             verdict.verdict,
             gate.mean_plcc
         ),

@@ -13,12 +13,14 @@
 
 mod checks;
 mod contents;
+mod corpus;
+mod models;
 
 use crate::archive::{self, SizeCap};
 use crate::deliver::signing::{self, AllowedSigners, Signature};
 use crate::error::{Error, Result};
 use crate::layout;
-use crate::schema::{Manifest, VerdictFile};
+use crate::schema::{Grounds, Manifest, VerdictFile};
 use camino::Utf8Path;
 use contents::Contents;
 
@@ -43,6 +45,9 @@ pub struct Verified {
     pub verdict: VerdictFile,
     /// Its manifest's signature, checked (see [`signing::check`]).
     pub signature: Signature,
+    /// What its verdict rests on: the judged seeds are always derived (bundled and re-judged);
+    /// the corpus and the references' bytes only when the corpus is bundled.
+    pub grounds: Grounds,
 }
 
 /// Checks a bundle in one read and, if `extract` is given, extracts it there (a new or empty
@@ -94,17 +99,47 @@ pub fn verify_signed(
     })?;
     let manifest_bytes = std::mem::take(&mut contents.manifest_bytes);
     let signature = contents.signature.take();
-    let (manifest, verdict) = contents.judge(bundle)?;
+    let (manifest, verdict, grounds) = contents.judge(bundle)?;
     let signature = signing::check(bundle, &manifest_bytes, signature.as_deref(), allowed)?;
     if let (Some(staging), Some(dest)) = (staging, extract) {
-        move_into_place(staging, dest)?;
+        move_into_place(Utf8Path::from_path(staging.path()).expect("UTF-8"), dest)?;
+        // The folder now lives at `dest`; dropping the handle finds nothing left to remove.
+        drop(staging);
     }
     Ok(Verified {
         files: manifest.files.len(),
         manifest,
         verdict,
         signature,
+        grounds,
     })
+}
+
+/// Which kit and recipe revision made a verified bundle, as its seed files record them (its
+/// verdict's experiment, which verify derived again from them).
+pub fn made_by(verdict: &VerdictFile) -> String {
+    let Some(recipe) = verdict.experiment.as_ref().map(|e| &e.recipe) else {
+        return "made by an unrecorded producer".into();
+    };
+    let kit = recipe
+        .kit_version
+        .get()
+        .map_or("an unrecorded producer".into(), |k| {
+            format!("ensemble-kit {k}")
+        });
+    let revision = match &recipe.recipe_revision {
+        Some(revision) => revision
+            .get()
+            .map_or("an unknown recipe revision".into(), |r| {
+                format!("recipe revision {r}")
+            }),
+        None if recipe.kit_version.get().is_some() => format!(
+            "recipe revision {} (its key's; not recorded)",
+            crate::learn::train::UNRECORDED_REVISION
+        ),
+        None => "no recorded recipe revision".into(),
+    };
+    format!("made by {kit}, {revision}")
 }
 
 /// A private folder in `dest`'s parent to extract into; `dest` must not hold anything yet, so
@@ -132,16 +167,10 @@ pub(crate) fn private_folder_beside(dest: &Utf8Path) -> Result<tempfile::TempDir
         .map_err(|e| Error::io(parent, e))
 }
 
-/// Renames the checked extraction onto `dest` (absent or an empty folder).
-fn move_into_place(staging: tempfile::TempDir, dest: &Utf8Path) -> Result<()> {
+/// Renames a checked extraction `from` onto `dest` (absent or an empty folder).
+pub fn move_into_place(from: &Utf8Path, dest: &Utf8Path) -> Result<()> {
     // Temporary folders are created private (0700); the extracted folder is an ordinary one.
-    std::fs::set_permissions(
-        staging.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .map_err(|e| Error::io(dest, e))?;
-    std::fs::rename(staging.path(), dest).map_err(|e| Error::io(dest, e))?;
-    // The folder now lives at `dest`; dropping the handle finds nothing left to remove.
-    drop(staging);
-    Ok(())
+    std::fs::set_permissions(from, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(|e| Error::io(dest, e))?;
+    std::fs::rename(from, dest).map_err(|e| Error::io(dest, e))
 }

@@ -17,7 +17,7 @@ pub const MAX_BYTES: u64 = 50 << 20;
 pub fn prefix() -> String {
     format!(
         "ensemble-kit-{}-{}-{}",
-        env!("CARGO_PKG_VERSION"),
+        crate::schema::kit_version(),
         std::env::consts::OS,
         std::env::consts::ARCH
     )
@@ -83,7 +83,7 @@ pub fn build(project: &Utf8Path, out: &Utf8Path) -> Result<DistributionManifest>
         ),
         (
             "README-FIRST.md",
-            README_FIRST.replace("VERSION", env!("CARGO_PKG_VERSION")),
+            README_FIRST.replace("VERSION", crate::schema::kit_version()),
         ),
     ];
     for (name, text) in generated {
@@ -108,7 +108,7 @@ pub fn build(project: &Utf8Path, out: &Utf8Path) -> Result<DistributionManifest>
     let manifest = DistributionManifest {
         kind: DistributionManifest::SCHEMA.into(),
         schema_version: SCHEMA_VERSION,
-        version: env!("CARGO_PKG_VERSION").into(),
+        version: crate::schema::kit_version().into(),
         target: format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH),
         n_files: listed.len() as u64,
         files: listed,

@@ -192,7 +192,7 @@ pub fn run(
     let meta = ShardMeta {
         kind: ShardMeta::SCHEMA.into(),
         schema_version: SCHEMA_VERSION,
-        kit_version: env!("CARGO_PKG_VERSION").into(),
+        kit_version: schema::kit_version().into(),
         created_at_utc: timestamp::now_utc()?,
         plan_id,
         shard_file: out.file_name().expect("checked .jsonl name").into(),

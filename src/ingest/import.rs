@@ -76,7 +76,7 @@ pub fn run(request: &ImportRequest) -> Result<ImportedShardMeta> {
     let meta = ImportedShardMeta {
         kind: ImportedShardMeta::SCHEMA.into(),
         schema_version: SCHEMA_VERSION,
-        kit_version: env!("CARGO_PKG_VERSION").into(),
+        kit_version: schema::kit_version().into(),
         created_at_utc: timestamp::now_utc()?,
         imported_from: ImportedFile {
             file: reference.file_name().unwrap_or(reference.as_str()).into(),

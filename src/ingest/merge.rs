@@ -54,6 +54,25 @@ pub struct Corpus {
     pub label: String,
 }
 
+impl Corpus {
+    /// Rows already merged (sorted by key, unique), with their identity: a bundle's corpus as
+    /// training read it. No file stands behind them; the label is empty.
+    pub fn of_rows(rows: Vec<CorpusRow>, sha256: String) -> Corpus {
+        Corpus {
+            files: Vec::new(),
+            file_rows: Vec::new(),
+            file_sha256: Vec::new(),
+            rows,
+            sha256,
+            vmaf_versions: Vec::new(),
+            duplicates: 0,
+            unverified: Vec::new(),
+            imported: Vec::new(),
+            label: String::new(),
+        }
+    }
+}
+
 /// The identity of `row` across shards.
 pub fn key(row: &CorpusRow) -> RowKey {
     (
@@ -349,7 +368,7 @@ pub fn write(corpus: &Corpus, out: &Utf8Path) -> Result<MergedMeta> {
     let meta = MergedMeta {
         kind: MergedMeta::SCHEMA.into(),
         schema_version: SCHEMA_VERSION,
-        kit_version: env!("CARGO_PKG_VERSION").into(),
+        kit_version: schema::kit_version().into(),
         created_at_utc: timestamp::now_utc()?,
         corpus_file: out.file_name().expect("checked name").into(),
         corpus_sha256: digest::sha256_file(out)?,

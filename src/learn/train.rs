@@ -19,7 +19,10 @@ mod tests;
 
 pub use dataset::Dataset;
 pub use fit::{baseline_fold, fit, fit_with, rng_for, run_fold};
-pub use recipe::{recipe_key, recorded_recipe, round_f32, Recipe, DEFAULT_EPOCHS, RECIPE_REVISION};
+pub use recipe::{
+    recipe_key, recorded_key, recorded_recipe, round_f32, trained_by, Recipe, DEFAULT_EPOCHS,
+    IMPLEMENTED_REVISIONS, RECIPE_REVISION, UNRECORDED_REVISION, UNRECORDED_REVISION_KIT,
+};
 
 use crate::error::{Error, Result};
 use crate::ingest::merge::Corpus;
@@ -80,7 +83,7 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
     }
     let jobs = budget::fits(request.jobs)?;
     let corpus_label = &corpus.label;
-    let key_of = |seed: u64| recipe_key(&corpus.sha256, seed, &request.recipe);
+    let key_of = |seed: u64| recipe_key(&corpus.sha256, seed, &request.recipe, RECIPE_REVISION);
 
     let mut finished: Vec<Option<LosoSeed>> = Vec::new();
     for &seed in &request.seeds {
@@ -242,6 +245,8 @@ fn summarise(
         encoder_vocab_version: features::ENCODER_VOCAB_VERSION,
         unknown_encoder_rows: data.unknown_encoder_rows,
         recipe_key,
+        recipe_revision: Some(RECIPE_REVISION),
+        kit_version: Some(schema::kit_version().to_owned()),
         wall_time_s,
         unverified_shards: corpus.unverified.iter().map(|f| f.to_string()).collect(),
     }

@@ -4,6 +4,7 @@
 
 use super::corpus::Geometry;
 use super::document::Document;
+use super::evidence::{Evidence, Grounds};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -121,8 +122,13 @@ pub struct ExperimentRecipe {
     pub features: Known<Vec<String>>,
     /// How `crf_norm` is computed.
     pub crf_norm: Known<String>,
-    /// The kit version that trained (known when the seed files' recipe key is this kit's).
+    /// The kit version that trained, as the seed files record it (or as the key of files that
+    /// record no revision binds it).
     pub kit_version: Known<String>,
+    /// The training recipe's revision the seed files record: with the parameters above, the
+    /// recipe in substance (absent in verdicts of kits that did not record it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe_revision: Option<Known<u32>>,
     /// Codec block width.
     pub num_codecs: u64,
     /// Encoder vocabulary version.
@@ -178,6 +184,10 @@ pub struct ComparedReference {
     pub name: String,
     /// How it matched.
     pub status: ReferenceMatch,
+    /// How A's bytes of it are known: derived from A's own corpus rows, or only claimed.
+    pub a: Option<Evidence>,
+    /// How B's are.
+    pub b: Option<Evidence>,
 }
 
 /// One row of `compare`'s experiment table: a fact of each side.
@@ -221,6 +231,10 @@ pub enum Conclusion {
     /// Not the same experiment (exit 3).
     #[serde(rename = "NOT COMPARABLE")]
     NotComparable,
+    /// The same verdict on what the sides claim, but a fact a confirmation needs is only
+    /// claimed on one side or both (exit 4).
+    #[serde(rename = "CONSISTENT (claimed, not proven)")]
+    Consistent,
 }
 
 /// One side of a comparison.
@@ -242,6 +256,8 @@ pub struct ComparedSide {
     pub p_promote: Option<f64>,
     /// What it measured.
     pub experiment: Experiment,
+    /// What its verdict rests on: which facts were derived here and which are only claimed.
+    pub grounds: Grounds,
 }
 
 /// What `compare --json` prints.
@@ -250,9 +266,9 @@ pub struct CompareReport {
     /// Always `compare`.
     #[schemars(extend("const" = CompareReport::SCHEMA))]
     pub kind: String,
-    /// `CONFIRMS`, `DISAGREES` or `NOT COMPARABLE`.
+    /// `CONFIRMS`, `DISAGREES`, `NOT COMPARABLE` or `CONSISTENT (claimed, not proven)`.
     pub conclusion: Conclusion,
-    /// The process exit code: 0, 1 or 3.
+    /// The process exit code: 0, 1, 3 or 4.
     pub exit_code: i32,
     /// One sentence: why, and for `NOT COMPARABLE` what to do.
     pub reason: String,

@@ -11,6 +11,7 @@ mod corpus;
 mod delivery;
 mod document;
 mod evaluation;
+mod evidence;
 mod experiment;
 mod host;
 mod model;
@@ -22,11 +23,12 @@ pub use corpus::{
     CellKeyInputs, CellRecord, CorpusRow, Fps, Geometry, ReferenceRow, Source, SourceFormat,
 };
 pub use delivery::{DistributionManifest, Manifest, ManifestFile, TransportManifest, TransportRow};
-pub use document::{Document, SCHEMA_VERSION};
+pub use document::{build_as, kit_version, Document, SCHEMA_VERSION};
 pub use evaluation::{
     ConsumerCorpus, ConsumerSidecar, CqFigures, EvaluatedMember, Evaluation, Figures, NamedFigures,
     Scores,
 };
+pub use evidence::{Evidence, Grounds};
 pub use experiment::{
     CompareReport, ComparedFact, ComparedReference, ComparedSide, Conclusion, EncoderRows,
     Experiment, ExperimentRecipe, ExperimentShard, ExperimentSource, Known, PlccDelta, Producer,

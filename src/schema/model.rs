@@ -182,8 +182,17 @@ pub struct LosoSeed {
     pub encoder_vocab_version: u32,
     /// Rows whose encoder is outside the vocabulary (mapped to `unknown`).
     pub unknown_encoder_rows: u64,
-    /// Hash of corpus, seed and recipe; a re-run with the same key reuses this file.
+    /// Hash of corpus, seed, recipe and recipe revision; a re-run with the same key reuses this
+    /// file.
     pub recipe_key: String,
+    /// The revision of the training recipe it was trained by: with the parameters above, what a
+    /// later kit needs to train it again (absent in files of kits that did not record it, which
+    /// trained revision 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe_revision: Option<u32>,
+    /// The ensemble-kit version that trained it (absent where `recipe_revision` is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kit_version: Option<String>,
     /// Wall time of this seed's training in seconds (0 when `SOURCE_DATE_EPOCH` pins outputs).
     pub wall_time_s: f64,
     /// Shards of the corpus accepted without their metadata (`--allow-missing-meta`), so who
@@ -259,6 +268,12 @@ pub struct TrainingRecipe {
     pub activation: String,
     /// RNG and stream the fit used (`chacha8`, seed, stream).
     pub rng: String,
+    /// The training recipe's revision (absent in sidecars of kits that did not record it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipe_revision: Option<u32>,
+    /// The ensemble-kit version that fitted the model (absent where `recipe_revision` is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kit_version: Option<String>,
 }
 
 /// The gate that allowed an export: the reference's keys, then the verdict's gate as the kit

@@ -16,7 +16,7 @@ mod rescore;
 
 pub use rescore::TOLERANCE;
 
-use crate::deliver::verify::{self, Verified};
+use crate::deliver::verify::Verified;
 use crate::error::{Error, Result};
 use crate::host::tools::Toolset;
 use crate::ingest::corpus::{
@@ -32,84 +32,48 @@ use camino::{Utf8Path, Utf8PathBuf};
 use rescore::{label_of, Rescorer, Target};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// What `verify --audit` is asked to do.
-#[derive(Debug, Clone)]
-pub struct AuditRequest {
-    /// The bundle.
-    pub bundle: Utf8PathBuf,
-    /// Extract into this folder once the bundle verified and every audit cell re-scored.
-    pub extract: Option<Utf8PathBuf>,
-    /// Cap on what the bundle may unpack to.
-    pub max_total_size: u64,
-    /// The owner's reference videos.
-    pub ref_dir: Utf8PathBuf,
-}
-
 /// What `verify --audit` found.
 #[derive(Debug, Clone)]
 pub struct Audited {
-    /// The bundle check.
-    pub verified: Verified,
     /// The cells re-scored (`src/encoder/cqN`).
     pub cells: Vec<String>,
     /// Frames re-scored.
     pub frames: u64,
 }
 
-/// Verifies the bundle, then re-scores every audit cell it carries; every problem is listed,
-/// each naming its cell (and frame).
+/// Re-scores every audit cell of a verified bundle, extracted into `root`, against the owner's
+/// references in `ref_dir`; every problem is listed, each naming its cell (and frame).
 pub fn run(
-    request: &AuditRequest,
-    allowed: Option<&crate::deliver::signing::AllowedSigners>,
+    bundle: &Utf8Path,
+    root: &Utf8Path,
+    verified: &Verified,
+    ref_dir: &Utf8Path,
     tools: &Toolset,
     progress: &Progress,
 ) -> Result<Audited> {
-    if !request.ref_dir.is_dir() {
+    if !ref_dir.is_dir() {
         return Err(Error::Input(format!(
-            "--ref-dir `{}` is not a folder; give the folder of your own reference videos",
-            request.ref_dir
+            "--ref-dir `{ref_dir}` is not a folder; give the folder of your own reference videos"
         )));
     }
-    let staging = match &request.extract {
-        Some(dest) => verify::private_folder_beside(dest)?,
-        None => tempfile::Builder::new()
-            .prefix("ensemble-kit-audit-")
-            .tempdir()
-            .map_err(|e| Error::Environment(format!("cannot make a temporary folder: {e}")))?,
-    };
-    let root = Utf8Path::from_path(staging.path())
-        .ok_or_else(|| Error::Environment("the temporary folder's path is not UTF-8".into()))?
-        .join("bundle");
-    let verified = verify::verify_signed(
-        &request.bundle,
-        Some(&root),
-        request.max_total_size,
-        allowed,
-    )?;
     let mut audit = Audit {
-        root: &root,
-        rescorer: Rescorer::new(&request.ref_dir, tools),
+        root,
+        rescorer: Rescorer::new(ref_dir, tools),
         progress,
         problems: Vec::new(),
         cells: Vec::new(),
         frames: 0,
     };
-    audit.bundle(&verified)?;
+    audit.bundle(verified)?;
     if !audit.problems.is_empty() {
         return Err(Error::Input(format!(
-            "{} fails the audit:\n  {}",
-            request.bundle,
+            "{bundle} fails the audit:\n  {}",
             audit.problems.join("\n  ")
         )));
     }
-    let (cells, frames) = (audit.cells, audit.frames);
-    if let Some(dest) = &request.extract {
-        std::fs::rename(&root, dest).map_err(|e| Error::io(dest, e))?;
-    }
     Ok(Audited {
-        verified,
-        cells,
-        frames,
+        cells: audit.cells,
+        frames: audit.frames,
     })
 }
 

@@ -60,6 +60,10 @@ fn evaluate(
         let predicted = member.runtime.predict(&corpus.rows)?;
         sum.iter_mut().zip(&predicted).for_each(|(s, p)| *s += p);
         let fitted_on_this_corpus = member.sidecar.corpus.sha256 == corpus.sha256;
+        let scores = scores(&corpus.rows, &predicted, &truth);
+        if let Some(recorded) = member.sidecar.full_fit.filter(|_| fitted_on_this_corpus) {
+            check_full_fit(&member.sidecar_file, &recorded, &scores.overall)?;
+        }
         evaluated.push(EvaluatedMember {
             seed: member.sidecar.seed,
             id: member.sidecar.id.clone(),
@@ -67,7 +71,7 @@ fn evaluate(
             onnx: member.sidecar.onnx.clone(),
             sha256: member.sidecar.sha256.clone(),
             fitted_on_this_corpus,
-            scores: scores(&corpus.rows, &predicted, &truth),
+            scores,
             recorded_full_fit: member.sidecar.full_fit.filter(|_| fitted_on_this_corpus),
         });
     }
@@ -85,6 +89,33 @@ fn evaluate(
         ensemble: scores(&corpus.rows, &mean, &truth),
         members: evaluated,
     })
+}
+
+/// How far an ONNX runtime's figures on a member's own corpus may be from the full-corpus fit
+/// its sidecar records (PLCC, SROCC, RMSE): the kit's forward pass and another runtime differ
+/// by float32 rounding only, well inside these.
+pub const FULL_FIT_TOLERANCE: [f64; 3] = [1e-5, 1e-3, 1e-3];
+
+/// A member evaluated on the corpus it was fitted on must reproduce the figures its sidecar
+/// records: otherwise the sidecar (or the model) is not what was fitted — contradicted, exit 2.
+fn check_full_fit(sidecar: &str, recorded: &Figures, runtime: &Figures) -> Result<()> {
+    let [plcc, srocc, rmse] = FULL_FIT_TOLERANCE;
+    let off = |a: Option<f64>, b: Option<f64>, tolerance: f64| match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() > tolerance,
+        (a, b) => a.is_some() != b.is_some(),
+    };
+    if recorded.n_rows != runtime.n_rows
+        || off(recorded.plcc, runtime.plcc, plcc)
+        || off(recorded.srocc, runtime.srocc, srocc)
+        || off(recorded.rmse, runtime.rmse, rmse)
+    {
+        return Err(Error::Input(format!(
+            "contradicted: {sidecar} records its full-corpus fit at {} but the ONNX runtime gives {} on that corpus (tolerance PLCC {plcc:e}, SROCC {srocc:e}, RMSE {rmse:e}); the sidecar or the model is not what was fitted",
+            summary(recorded),
+            summary(runtime)
+        )));
+    }
+    Ok(())
 }
 
 /// Refuses a corpus holding an encoder some member's vocabulary lacks (unless allowed and the

@@ -1,4 +1,5 @@
-//! The owner's re-checks of a shipped bundle: two results compared as experiments (`compare`),
+//! The owner's re-checks of a shipped bundle: all he asks of one bundle, extracted only when
+//! every check passed (`check`), two results compared as experiments (`compare`),
 //! the audit cells re-scored against the owner's own references (`audit`, `verify --audit`),
 //! every seed and model trained again to the same bytes (`retrain`, `verify --retrain`), and
 //! the shipped ensemble run in an ONNX runtime on a corpus (`evaluate`).
@@ -8,6 +9,7 @@
 //! an exit code: what the owner may rely on.
 
 pub mod audit;
+pub mod check;
 pub mod compare;
 pub mod evaluate;
 pub mod retrain;

@@ -4,16 +4,20 @@
 //! the bundled corpus with the recipe it records, and on PROMOTE every exported model too; the
 //! results must be the bundled bytes.
 //!
-//! Three fields are not results of training and are taken from the bundled file before
-//! comparing: `wall_time_s` (a measurement), and `corpus` and `unverified_shards` (shard paths as
-//! the collaborator typed them; the rows are pinned by `corpus_sha256`, which is compared).
+//! Some fields are not results of training and are taken from the bundled file before
+//! comparing: `wall_time_s` (a measurement); `corpus` and `unverified_shards` (shard paths as
+//! the collaborator typed them; the rows are pinned by `corpus_sha256`, which is compared); and
+//! who trained it — `recipe_key`, `recipe_revision`, `kit_version` —, once the gate found the
+//! key to be the file's own and the revision is one this kit trains. A file of another revision
+//! stops the retrain before any work with exit 5 and the kit version to use. Each model's
+//! sidecar is derived again too (as the kit version it names) and compared byte for byte.
 
 use crate::deliver::verify::Verified;
 use crate::error::{Error, Result};
 use crate::ingest::merge::{self, Corpus, MergeRules};
 use crate::learn::train::{self, shape::DROPOUT, Dataset, Recipe};
 use crate::progress::Progress;
-use crate::schema::{self, LosoSeed, Sidecar, Verdict};
+use crate::schema::{self, LosoSeed, Sidecar, Verdict, VerdictFile};
 use crate::{atomic, deliver::export, layout};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::time::Instant;
@@ -84,6 +88,10 @@ pub fn run(
             "the bundle holds no loso_seed*.json to retrain".into(),
         ));
     }
+    for (name, loso) in &seed_files {
+        let (revision, kit_version) = train::trained_by(loso);
+        implemented(name, revision, &kit_version)?;
+    }
     let corpus = bundled_corpus(dir, &names, &seed_files[0].1.corpus_sha256)?;
     let data = Dataset::new(&corpus)?;
     let scratch = Extraction::new(None)?;
@@ -119,27 +127,7 @@ pub fn run(
             .collect::<Result<_>>()?;
         for (name, sidecar) in &sidecars {
             progress.info(&format!("refitting {name} on all {} rows", data.len()));
-            let recipe = recipe_of(
-                name,
-                sidecar.training_recipe.epochs,
-                sidecar.training_recipe.batch_size,
-                sidecar.training_recipe.lr,
-                sidecar.training_recipe.weight_decay,
-            )?;
-            let bytes =
-                export::fit_members(&data, &[sidecar.seed], &recipe, jobs, &sidecar.ensemble_id)?
-                    .remove(0)
-                    .onnx;
-            let model = name.with_file_name(&sidecar.onnx);
-            let bundled = std::fs::read(dir.join(&model)).map_err(|e| Error::io(&model, e))?;
-            if bytes != bundled {
-                return Err(Error::Input(format!(
-                    "retrain differs: {model} (seed {}) is not what the bundled corpus and recipe give (sha256 {}, retrained {})",
-                    sidecar.seed,
-                    crate::digest::sha256_bytes(&bundled),
-                    crate::digest::sha256_bytes(&bytes)
-                )));
-            }
+            refit(dir, name, sidecar, &verified.verdict, &corpus, &data, jobs)?;
             models += 1;
         }
     }
@@ -149,6 +137,101 @@ pub fn run(
         models,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Fits one bundled member again, as the kit that made it, and requires its model and its
+/// sidecar to be the bundled bytes (the sidecar's `corpus.path` is the operator's name for the
+/// corpus, taken from the bundled file like a seed file's `corpus`).
+fn refit(
+    dir: &Utf8Path,
+    name: &Utf8Path,
+    sidecar: &Sidecar,
+    verdict: &VerdictFile,
+    corpus: &Corpus,
+    data: &Dataset,
+    jobs: Option<usize>,
+) -> Result<()> {
+    let r = &sidecar.training_recipe;
+    let (revision, kit_version) = match (r.recipe_revision, &r.kit_version) {
+        (Some(revision), kit) => (revision, kit.clone().unwrap_or_else(|| "unknown".into())),
+        (None, _) => (
+            train::UNRECORDED_REVISION,
+            train::UNRECORDED_REVISION_KIT.to_owned(),
+        ),
+    };
+    implemented(name, revision, &kit_version)?;
+    let derivation = export::Derivation {
+        verdict,
+        recipe: recipe_of(name, r.epochs, r.batch_size, r.lr, r.weight_decay)?,
+        ensemble_id: &sidecar.ensemble_id,
+        kit_version: &kit_version,
+        corpus_label: &sidecar.corpus.path,
+    };
+    let (bytes, mut again) =
+        export::derive_members(&derivation, corpus, data, &[sidecar.seed], jobs)?.remove(0);
+    if r.recipe_revision.is_none() {
+        // Written before sidecars recorded the revision and the kit.
+        again.training_recipe.recipe_revision = None;
+        again.training_recipe.kit_version = None;
+    }
+    let model = name.with_file_name(&sidecar.onnx);
+    let bundled = std::fs::read(dir.join(&model)).map_err(|e| Error::io(&model, e))?;
+    if bytes != bundled {
+        return Err(Error::Input(format!(
+            "retrain differs: {model} (seed {}) is not what the bundled corpus and recipe give (sha256 {}, retrained {})",
+            sidecar.seed,
+            crate::digest::sha256_bytes(&bundled),
+            crate::digest::sha256_bytes(&bytes)
+        )));
+    }
+    let bundled = std::fs::read(dir.join(name)).map_err(|e| Error::io(name, e))?;
+    if atomic::json_bytes(&again) != bundled {
+        let field = first_difference(sidecar, &again);
+        return Err(Error::Input(format!(
+            "retrain differs: {name} (seed {}) is not the sidecar the bundled corpus, verdict and recipe give: {field} differs; the model is identical, so the sidecar was edited",
+            sidecar.seed
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses, with exit 5 and the kit version to use, a file of a recipe revision this kit does
+/// not train.
+fn implemented(what: &Utf8Path, revision: u32, kit_version: &str) -> Result<()> {
+    if train::IMPLEMENTED_REVISIONS.contains(&revision) {
+        return Ok(());
+    }
+    Err(Error::OtherRevision {
+        what: what.to_string(),
+        revision,
+        kit_version: kit_version.to_owned(),
+        this_kit: schema::kit_version().to_owned(),
+        implemented: format!("{:?}", train::IMPLEMENTED_REVISIONS),
+    })
+}
+
+/// The first top-level field (or `field.sub` one level down) in which two documents differ.
+fn first_difference<T: serde::Serialize>(bundled: &T, again: &T) -> String {
+    let (b, a) = (
+        serde_json::to_value(bundled).expect("serialises"),
+        serde_json::to_value(again).expect("serialises"),
+    );
+    let Some((key, value)) = a
+        .as_object()
+        .and_then(|a| a.iter().find(|(k, v)| b.get(k.as_str()) != Some(*v)))
+    else {
+        return "its layout".into();
+    };
+    let inner = value.as_object().and_then(|inner| {
+        inner
+            .iter()
+            .find(|(k, v)| b[key.as_str()].get(k.as_str()) != Some(*v))
+            .map(|(k, _)| k.clone())
+    });
+    match inner {
+        Some(sub) => format!("`{key}.{sub}`"),
+        None => format!("`{key}`"),
+    }
 }
 
 /// The bundled corpus whose rows hash to `sha256`: all bundled `.jsonl` shards merged, or one
@@ -238,10 +321,15 @@ fn compare_seed(
     bundled: &LosoSeed,
     again: LosoSeed,
 ) -> Result<()> {
+    // The gate checked the bundled key against the file's own recipe and revision, and the
+    // revision is one this kit trains: who trained it is provenance, not a result.
     let again = LosoSeed {
         corpus: bundled.corpus.clone(),
         unverified_shards: bundled.unverified_shards.clone(),
         wall_time_s: bundled.wall_time_s,
+        recipe_key: bundled.recipe_key.clone(),
+        recipe_revision: bundled.recipe_revision,
+        kit_version: bundled.kit_version.clone(),
         ..again
     };
     let bytes = std::fs::read(dir.join(name)).map_err(|e| Error::io(name, e))?;
@@ -253,15 +341,6 @@ fn compare_seed(
             "retrain differs: {name} {what}; the bundled results do not follow from the bundled corpus and recipe"
         )))
     };
-    if again.recipe_key != bundled.recipe_key {
-        return differs(format!(
-            "has recipe_key {}, this kit gives {} for the same corpus, seed and recipe: it was trained by another ensemble-kit version or recipe revision (this is {} revision {})",
-            bundled.recipe_key,
-            again.recipe_key,
-            env!("CARGO_PKG_VERSION"),
-            train::RECIPE_REVISION
-        ));
-    }
     for (i, (b, a)) in bundled.folds.iter().zip(&again.folds).enumerate() {
         if b != a {
             let plcc = |p: Option<f64>| p.map_or("undefined".into(), |p| p.to_string());
@@ -273,13 +352,6 @@ fn compare_seed(
             ));
         }
     }
-    let (b, a) = (
-        serde_json::to_value(bundled).expect("serialises"),
-        serde_json::to_value(&again).expect("serialises"),
-    );
-    let field = a
-        .as_object()
-        .and_then(|a| a.iter().find(|(k, v)| b.get(k.as_str()) != Some(v)))
-        .map_or("its layout".to_owned(), |(k, _)| format!("field `{k}`"));
+    let field = first_difference(bundled, &again);
     differs(format!("differs in {field} (every fold matches)"))
 }

@@ -295,9 +295,9 @@ pub fn seed_doc(seed: u64, folds: &[(&str, Option<f64>)]) -> serde_json::Value {
 /// Sets a kit seed document's `recipe_key` to the one its seed, corpus and recipe give (as
 /// training writes it), after a test changed any of them.
 pub fn rekey(doc: &mut serde_json::Value) {
-    use ensemble_kit::learn::train::{recipe_key, recorded_recipe};
+    use ensemble_kit::learn::train::recorded_key;
     let loso: ensemble_kit::schema::LosoSeed = serde_json::from_value(doc.clone()).unwrap();
-    doc["recipe_key"] = recipe_key(&loso.corpus_sha256, loso.seed, &recorded_recipe(&loso)).into();
+    doc["recipe_key"] = recorded_key(&loso).into();
 }
 
 /// Writes `doc` as `DIR/loso_seed{seed}.json` (the seed named in the document).
@@ -427,4 +427,65 @@ pub fn copy_of_promoted() -> Scratch {
         .unwrap();
     assert!(status.success());
     s
+}
+
+/// Every file of a results folder (but manifest.json, bundles and hidden files such as locks),
+/// relative, sorted.
+pub fn result_files(dir: &Utf8Path, rel: &Utf8Path, out: &mut Vec<Utf8PathBuf>) {
+    for entry in dir.join(rel).read_dir_utf8().unwrap() {
+        let entry = entry.unwrap();
+        let name = rel.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            result_files(dir, &name, out);
+        } else if name != "manifest.json"
+            && !entry.file_name().starts_with("ensemble-results-")
+            && !entry.file_name().starts_with('.')
+        {
+            out.push(name);
+        }
+    }
+    out.sort();
+}
+
+/// A bundle made by hand from `results`, manifest first: honest about every file's bytes
+/// (listed with its true size and hash) whatever its verdict files claim and whatever its
+/// manifest says the verdict is; each of `extra` is listed with the (size, sha256) given.
+pub fn forged_bundle(
+    results: &Utf8Path,
+    verdict: &str,
+    out: &Utf8Path,
+    extra: Vec<(Member, (u64, String))>,
+) {
+    let mut files = Vec::new();
+    result_files(results, Utf8Path::new(""), &mut files);
+    let mut listed = Vec::new();
+    let mut members = Vec::new();
+    for name in files {
+        let bytes = std::fs::read(results.join(&name)).unwrap();
+        listed.push(serde_json::json!({
+            "path": name.as_str(),
+            "size": bytes.len(),
+            "sha256": ensemble_kit::digest::sha256_bytes(&bytes),
+        }));
+        members.push(member(name.as_str(), bytes));
+    }
+    for (m, (size, sha256)) in extra {
+        listed.push(serde_json::json!({"path": m.name, "size": size, "sha256": sha256}));
+        members.push(m);
+    }
+    let manifest = serde_json::json!({
+        "schema_version": ensemble_kit::schema::SCHEMA_VERSION,
+        "verdict": verdict,
+        "generated_at_utc": "2023-11-14T22:13:20Z",
+        "n_files": listed.len(),
+        "files": listed,
+    });
+    members.insert(
+        0,
+        member(
+            "manifest.json",
+            serde_json::to_vec_pretty(&manifest).unwrap(),
+        ),
+    );
+    write_archive(out, members);
 }

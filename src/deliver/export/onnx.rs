@@ -156,8 +156,9 @@ fn gelu(nodes: &mut Vec<Message>, x: &str, out: &str) {
     nodes.push(node("Mul", &p("half"), &[&p("x_times"), "half"], out));
 }
 
-/// Serialises `model` to ONNX bytes; `doc` goes into the model's doc string.
-pub fn serialise(model: &Mlp, graph_name: &str, doc: &str) -> Vec<u8> {
+/// Serialises `model` to ONNX bytes; `doc` goes into the model's doc string and `kit_version`
+/// (the kit that fitted it) into its producer version.
+pub fn serialise(model: &Mlp, graph_name: &str, doc: &str, kit_version: &str) -> Vec<u8> {
     let (h, i) = (HIDDEN as i64, INPUT as i64);
     let initializers = [
         float_tensor("w1", &[i, h], model.w1.iter().copied()),
@@ -216,7 +217,7 @@ pub fn serialise(model: &Mlp, graph_name: &str, doc: &str) -> Vec<u8> {
     Message::new()
         .int(field::model::IR_VERSION, IR_VERSION)
         .string(field::model::PRODUCER_NAME, "ensemble-kit")
-        .string(field::model::PRODUCER_VERSION, env!("CARGO_PKG_VERSION"))
+        .string(field::model::PRODUCER_VERSION, kit_version)
         .string(field::model::DOC_STRING, doc)
         .message(field::model::GRAPH, &graph)
         .message(field::model::OPSET_IMPORT, &opset)

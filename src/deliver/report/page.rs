@@ -337,7 +337,7 @@ pub fn render(results: &Results) -> Result<String> {
     html.push_str(&experiment_section(v.experiment.as_ref()));
     html.push_str(&format!(
         "<footer>Verdict of {} · corpus {} ({} rows, {} folds, sha256 {}) · LOSO folder {} \
-         · ensemble-kit {}</footer>\n</main></body></html>\n",
+         · {}</footer>\n</main></body></html>\n",
         escape(&v.generated_at_utc),
         escape(&first.corpus),
         first.n_rows,
@@ -349,7 +349,16 @@ pub fn render(results: &Results) -> Result<String> {
                 .unwrap_or(&first.corpus_sha256)
         ),
         escape(&v.loso_dir),
-        env!("CARGO_PKG_VERSION"),
+        // The kit that trained, as the files record it: never the kit rendering the page, so a
+        // later kit renders (and `verify` checks) an earlier kit's page byte for byte.
+        escape(
+            &v.experiment
+                .as_ref()
+                .and_then(|e| e.recipe.kit_version.get())
+                .map_or("trained by an unrecorded producer".to_owned(), |k| format!(
+                    "ensemble-kit {k}"
+                ))
+        ),
     ));
     Ok(html)
 }

@@ -1,14 +1,14 @@
-//! Judging what one read of a bundle gathered: every listed member present with its hash and
-//! nothing else, no colliding names, one verdict that its own LOSO files give again, models
-//! only with PROMOTE, and the bundled report and experiment exactly what the kit derives.
+//! Judging what one read of a bundle gathered: every listed member present with its hash, one
+//! of the kit's files, and nothing else; no colliding names; one verdict that its own LOSO
+//! files give again; and the bundled report exactly what the kit derives. The corpus and
+//! experiment (`corpus`) and the models (`models`) are judged beside.
 
 use super::contents::Contents;
 use crate::error::{Error, Result};
 use crate::layout::{self, MANIFEST};
 use crate::learn::gate;
-use crate::learn::gate::experiment::{self, CorpusEvidence};
-use crate::schema::{self, LosoSeed, Manifest, Verdict, VerdictFile};
-use camino::{Utf8Component, Utf8Path};
+use crate::schema::{Evidence, Grounds, LosoSeed, Manifest, VerdictFile};
+use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 use std::collections::BTreeMap;
 
 /// The plain components of a path (no `.`, root or prefix), to compare folders.
@@ -45,8 +45,9 @@ fn colliding_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
 }
 
 impl Contents {
-    /// Every check of a whole bundle; returns its manifest and verdict, or every problem.
-    pub(super) fn judge(self, bundle: &Utf8Path) -> Result<(Manifest, VerdictFile)> {
+    /// Every check of a whole bundle; returns its manifest, its verdict and what the verdict
+    /// rests on, or every problem.
+    pub(super) fn judge(self, bundle: &Utf8Path) -> Result<(Manifest, VerdictFile, Grounds)> {
         let Some(manifest) = self.manifest.clone() else {
             return Err(Error::Input(format!(
                 "{bundle} has no {MANIFEST}; it is not a results bundle"
@@ -73,17 +74,6 @@ impl Contents {
         {
             problems.push(format!("extra: {name} (not in the manifest)"));
         }
-        for (name, sidecar) in &self.sidecars {
-            let model = Utf8Path::new(name).with_file_name(&sidecar.onnx);
-            match self.hashes.get(model.as_str()) {
-                Some((_, sha)) if *sha == sidecar.sha256 => {}
-                Some((_, sha)) => problems.push(format!(
-                    "altered: {model} (sha256 {sha}, sidecar {name} says {})",
-                    sidecar.sha256
-                )),
-                None => problems.push(format!("missing: {model} (named by sidecar {name})")),
-            }
-        }
         problems.extend(colliding_names(
             self.declared
                 .keys()
@@ -99,9 +89,9 @@ impl Contents {
                 manifest.files.len()
             ));
         }
-        let verdict = self.check_verdict(&manifest, &mut problems);
-        match verdict {
-            Some(verdict) if problems.is_empty() => Ok((manifest, verdict)),
+        let judged = self.check_verdict(&manifest, &mut problems);
+        match judged {
+            Some((verdict, grounds)) if problems.is_empty() => Ok((manifest, verdict, grounds)),
             _ => Err(Error::Input(format!(
                 "{bundle} fails verification:\n  {}",
                 problems.join("\n  ")
@@ -110,12 +100,13 @@ impl Contents {
     }
 
     /// The one verdict file: its name, its `verdict`, its gate, the manifest's verdict and the
-    /// gate re-judged from the bundled LOSO files must agree, and models go only with PROMOTE.
+    /// gate re-judged from the bundled LOSO files must agree; every member is one of the kit's;
+    /// the bundled corpus, report, experiment and models are what the kit derives from them.
     fn check_verdict(
         &self,
         manifest: &Manifest,
         problems: &mut Vec<String>,
-    ) -> Option<VerdictFile> {
+    ) -> Option<(VerdictFile, Grounds)> {
         let (name, parsed) = match self.verdicts.as_slice() {
             [one] => one,
             [] => {
@@ -159,58 +150,44 @@ impl Contents {
                 "verdict mismatch: {name} says {word} but its own gate says {gate_word}"
             ));
         }
-        let seeds = self.judged_seeds(verdict, name, problems);
-        if let Some((seeds, others)) = &seeds {
-            match gate::judgement(seeds, others.clone()) {
-                Ok(rejudged) if rejudged.matches(verdict) => {}
-                Ok(rejudged) => problems.push(format!(
-                    "stale: {name} does not match its LOSO files judged again ({}, mean PLCC {:.5}, spread {:.5}{})",
-                    rejudged.gate.verdict(),
-                    rejudged.gate.mean_plcc,
-                    rejudged.gate.plcc_spread,
-                    rejudged.stability.as_ref().map_or(String::new(), |s| format!(", p_promote {:.3}", s.p_promote))
-                )),
-                Err(e) => problems.push(format!("invalid: {e}")),
-            }
+        let (folder, seeds) = self.judged_seeds(verdict, name, problems)?;
+        self.check_members(manifest, &folder, problems);
+        let (judged, others) = seeds?;
+        match gate::judgement(&judged, others.clone()) {
+            Ok(rejudged) if rejudged.matches(verdict) => {}
+            Ok(rejudged) => problems.push(format!(
+                "stale: {name} does not match its LOSO files judged again ({}, mean PLCC {:.5}, spread {:.5}{})",
+                rejudged.gate.verdict(),
+                rejudged.gate.mean_plcc,
+                rejudged.gate.plcc_spread,
+                rejudged.stability.as_ref().map_or(String::new(), |s| format!(", p_promote {:.3}", s.p_promote))
+            )),
+            Err(e) => problems.push(format!("invalid: {e}")),
         }
-        if let Some((judged, others)) = &seeds {
-            self.check_reports(verdict, judged, others, problems);
-            self.check_experiment(verdict, name, judged, others, problems);
-        }
-        let seeds = seeds.map(|(judged, _)| judged);
-        if word != Verdict::Promote {
-            let models = self
-                .hashes
-                .keys()
-                .filter(|n| Utf8Path::new(n).extension() == Some("onnx"))
-                .chain(self.sidecars.iter().map(|(n, _)| n));
-            for model in models {
+        self.check_reports(verdict, &judged, &others, problems);
+        let corpus = self.bundled_corpus(&judged, problems);
+        self.check_experiment(verdict, name, &judged, &others, corpus.as_ref(), problems);
+        self.check_models(verdict, &judged, corpus.as_ref(), problems);
+        let found = Evidence::derived_if(corpus.is_some());
+        let grounds = Grounds {
+            references: found,
+            corpus: found,
+            judged_seeds: Evidence::Derived,
+        };
+        Some((verdict.clone(), grounds))
+    }
+
+    /// A bundle holds exactly the kit's files ([`layout::is_bundle_member`]): anything else
+    /// would be vouched for by the manifest and its signature, and extracted beside them.
+    fn check_members(&self, manifest: &Manifest, loso: &Utf8Path, problems: &mut Vec<String>) {
+        for file in &manifest.files {
+            if !layout::is_bundle_member(Utf8Path::new(&file.path), loso) {
                 problems.push(format!(
-                    "model in a {word} bundle: {model} (models go only with PROMOTE)"
+                    "not a kit file: {} (a bundle holds exactly the kit's results — verdict, report, LOSO files, corpus and its audit cells, models — and nothing the kit did not write)",
+                    file.path
                 ));
             }
         }
-        if word == Verdict::Promote {
-            for seed in &verdict.seeds {
-                if !self.sidecars.iter().any(|(_, s)| s.seed == *seed) {
-                    problems.push(format!(
-                        "missing: the model of judged seed {seed} (a PROMOTE bundle carries one model per judged seed)"
-                    ));
-                }
-            }
-        }
-        let judged_corpus = seeds
-            .as_ref()
-            .and_then(|s| s.first())
-            .map(|l| &l.corpus_sha256);
-        for (sidecar_name, sidecar) in &self.sidecars {
-            if judged_corpus.is_some_and(|c| *c != sidecar.corpus.sha256) {
-                problems.push(format!(
-                    "corpus mismatch: {sidecar_name} was fitted on another corpus than the one judged"
-                ));
-            }
-        }
-        Some(verdict.clone())
     }
 
     /// A bundled `report.html` is derived data that a browser runs: it must be exactly the
@@ -249,79 +226,16 @@ impl Contents {
         }
     }
 
-    /// The bundled corpus: every `corpus/*.jsonl` member's rows with the metadata beside it;
-    /// `None` when the bundle holds none or one cannot be read.
-    fn corpus_evidence(&self) -> Option<CorpusEvidence> {
-        if self.corpus_rows.is_empty() {
-            return None;
-        }
-        let mut rows = Vec::new();
-        let mut files = Vec::new();
-        for (member, parsed) in &self.corpus_rows {
-            rows.extend(parsed.clone()?);
-            let meta = crate::ingest::corpus::meta_path(Utf8Path::new(member));
-            let provenance = match self.corpus_meta.get(meta.as_str()) {
-                Some(parsed) => Some(parsed.clone()?),
-                None => None,
-            };
-            let file = Utf8Path::new(member)
-                .file_name()
-                .unwrap_or(member)
-                .to_owned();
-            files.push((file, provenance));
-        }
-        CorpusEvidence::from_rows(rows, files)
-    }
-
-    /// The verdict's `experiment`, derived again from the bundled LOSO files and corpus; where
-    /// the bundle holds no corpus that the seeds were trained on, only what the LOSO files give.
-    fn check_experiment(
-        &self,
-        verdict: &VerdictFile,
-        name: &str,
-        judged: &[LosoSeed],
-        others: &[LosoSeed],
-        problems: &mut Vec<String>,
-    ) {
-        let Some(stated) = &verdict.experiment else {
-            return;
-        };
-        let evidence = self.corpus_evidence();
-        let again = experiment::derive(judged, others, evidence.as_ref());
-        // Through the same text as the file's, so that floats compare as read.
-        let again: schema::Experiment =
-            serde_json::from_str(&serde_json::to_string(&again).expect("experiments serialise"))
-                .expect("experiments read back");
-        let expected = if again.corpus_found {
-            again
-        } else {
-            experiment::without_corpus(again)
-        };
-        let stated = if expected.corpus_found {
-            stated.clone()
-        } else {
-            experiment::without_corpus(stated.clone())
-        };
-        if stated != expected {
-            problems.push(format!(
-                "stale: {name}'s experiment is not what its bundled LOSO files{} give",
-                if expected.corpus_found {
-                    " and corpus"
-                } else {
-                    ""
-                }
-            ));
-        }
-    }
-
     /// The bundled LOSO results of every seed the verdict judged, from the folder its
     /// `loso_dir` ends with (or the only folder holding any).
+    /// Returns their folder, and the judged and further seeds when every judged one is there.
+    #[allow(clippy::type_complexity)]
     fn judged_seeds(
         &self,
         verdict: &VerdictFile,
         name: &str,
         problems: &mut Vec<String>,
-    ) -> Option<(Vec<LosoSeed>, Vec<LosoSeed>)> {
+    ) -> Option<(Utf8PathBuf, Option<(Vec<LosoSeed>, Vec<LosoSeed>)>)> {
         let loso_dir = plain_components(Utf8Path::new(&verdict.loso_dir));
         let matching = self
             .loso
@@ -359,6 +273,7 @@ impl Contents {
             .filter(|(seed, _)| !verdict.seeds.contains(seed))
             .filter_map(|(_, parsed)| parsed.as_ref().ok().cloned())
             .collect();
-        (judged.len() == verdict.seeds.len()).then_some((judged, others))
+        let complete = judged.len() == verdict.seeds.len();
+        Some((folder.clone(), complete.then_some((judged, others))))
     }
 }

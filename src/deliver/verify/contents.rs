@@ -43,8 +43,9 @@ pub(super) struct Contents {
     pub(super) verdicts: Vec<(String, Result<VerdictFile>)>,
     /// `loso_seed{N}.json` members by folder and seed, parsed.
     pub(super) loso: BTreeMap<Utf8PathBuf, BTreeMap<u64, Result<LosoSeed>>>,
-    /// Model sidecars by member path.
-    pub(super) sidecars: Vec<(String, Sidecar)>,
+    /// Model sidecars by member path: every JSON member where the layout puts models, parsed
+    /// and checked against the sidecar schema.
+    pub(super) sidecars: Vec<(String, Result<Sidecar>)>,
     /// Members refused unread (unlisted, or not their declared size), with why.
     pub(super) refused: BTreeMap<String, String>,
     /// Bytes of JSON members read into memory so far, and the most allowed (see [`JSON_SHARE`]).
@@ -52,8 +53,8 @@ pub(super) struct Contents {
     pub(super) json_cap: u64,
     /// The rows of every `corpus/*.jsonl` member, by member (`None`: a line that is no row).
     pub(super) corpus_rows: BTreeMap<String, Option<Vec<CorpusRow>>>,
-    /// The metadata beside them (`corpus/*.meta.json`), by member.
-    pub(super) corpus_meta: BTreeMap<String, Option<Provenance>>,
+    /// The metadata beside them (`corpus/*.meta.json`), by member, or why it cannot be read.
+    pub(super) corpus_meta: BTreeMap<String, std::result::Result<Provenance, String>>,
 }
 
 /// Whether a member is a corpus file of the results layout (`corpus/NAME.jsonl`).
@@ -239,10 +240,11 @@ impl Contents {
         } else if name.parent().map(Utf8Path::as_str) == Some(layout::CORPUS) {
             let meta = schema::parse_value(bytes, label)
                 .and_then(|value| schema::decode_provenance(value, label))
-                .ok();
+                .map_err(|e| e.to_string());
             self.corpus_meta.insert(name.to_string(), meta);
-        } else if let Ok(sidecar) = serde_json::from_slice::<Sidecar>(bytes) {
-            self.sidecars.push((name.to_string(), sidecar));
+        } else if layout::is_model_place(name) {
+            self.sidecars
+                .push((name.to_string(), schema::parse_checked(bytes, label)));
         }
     }
 }

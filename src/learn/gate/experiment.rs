@@ -8,7 +8,7 @@
 
 use super::seed::{is_reference, same_run};
 use crate::ingest::merge::{self, MergeRules};
-use crate::learn::train::{self, features, mlp::AdamConfig, Recipe};
+use crate::learn::train::{self, features};
 use crate::schema::{
     CorpusRow, EncoderRows, Experiment, ExperimentRecipe, ExperimentShard, ExperimentSource,
     Geometry, Known, LosoSeed, Producer, Provenance,
@@ -163,6 +163,37 @@ pub fn derive(
         recipe: recipe(judged, producer),
         seeds,
     }
+}
+
+/// Why a verdict's `stated` experiment is not the one `derived` again from its LOSO files (and
+/// corpus, when `derived` found it), naming the first part that differs; `None` when it is. Where
+/// the corpus was not at hand, what only it gives is left out on both sides (it stays claimed);
+/// a verdict written before experiments recorded the recipe revision is held to the rest.
+pub fn contradiction(stated: &Experiment, derived: &Experiment) -> Option<String> {
+    // Through the same text as the file's, so that floats compare as read.
+    let derived: Experiment =
+        serde_json::from_str(&serde_json::to_string(derived).expect("experiments serialise"))
+            .expect("experiments read back");
+    let (stated, mut derived) = if derived.corpus_found {
+        (stated.clone(), derived)
+    } else {
+        (without_corpus(stated.clone()), without_corpus(derived))
+    };
+    if stated.recipe.recipe_revision.is_none() {
+        derived.recipe.recipe_revision = None;
+    }
+    if stated == derived {
+        return None;
+    }
+    let (a, b) = (
+        serde_json::to_value(&stated).expect("serialises"),
+        serde_json::to_value(&derived).expect("serialises"),
+    );
+    let field = b
+        .as_object()
+        .and_then(|b| b.iter().find(|(k, v)| a.get(k.as_str()) != Some(*v)))
+        .map_or("its layout".to_owned(), |(k, _)| format!("`{k}`"));
+    Some(format!("{field} differs"))
 }
 
 /// `experiment` with everything the corpus gives marked unknown: what can still be checked
@@ -378,22 +409,18 @@ fn shards_of(p: &Provenance) -> Vec<ExperimentShard> {
     }
 }
 
-/// The recipe the judged seeds record. What only this kit version's code decides (features,
-/// `crf_norm`) is known only when every seed file's recipe key is the one this version computes.
+/// The recipe the judged seeds record, with the revision and kit version that trained them.
+/// What a revision's code decides (features, `crf_norm`) is known only when every seed file's
+/// key is the one its own fields give and its revision is one this kit implements.
 fn recipe(judged: &[LosoSeed], producer: Producer) -> ExperimentRecipe {
     let first = &judged[0];
-    let ours = producer == Producer::Kit
+    let kit = producer == Producer::Kit
         && judged.iter().all(|s| {
-            let recipe = Recipe {
-                epochs: s.epochs as usize,
-                batch_size: s.batch_size as usize,
-                adam: AdamConfig {
-                    lr: s.lr as f32,
-                    weight_decay: s.weight_decay as f32,
-                },
-            };
-            s.recipe_key == train::recipe_key(&s.corpus_sha256, s.seed, &recipe)
+            s.recipe_key == train::recorded_key(s)
+                && train::trained_by(s) == train::trained_by(first)
         });
+    let (revision, kit_version) = train::trained_by(first);
+    let ours = kit && train::IMPLEMENTED_REVISIONS.contains(&revision);
     ExperimentRecipe {
         epochs: first.epochs,
         batch_size: first.batch_size,
@@ -409,7 +436,10 @@ fn recipe(judged: &[LosoSeed], producer: Producer) -> ExperimentRecipe {
             })
             .into(),
         crf_norm: ours.then(features::crf_norm_convention).into(),
-        kit_version: ours.then(|| env!("CARGO_PKG_VERSION").to_owned()).into(),
+        kit_version: kit.then_some(kit_version).into(),
+        recipe_revision: first
+            .recipe_revision
+            .map(|_| kit.then_some(revision).into()),
         num_codecs: first.num_codecs,
         encoder_vocab_version: first.encoder_vocab_version.to_string(),
     }

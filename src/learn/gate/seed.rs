@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::layout;
-use crate::learn::train::{recipe_key, recorded_recipe, seed_path};
+use crate::learn::train::{recorded_key, seed_path};
 use crate::schema::{
     self, Document, FoldResult, LosoSeed, ReferenceLosoSeed, ReferenceMinimalSeed, SCHEMA_VERSION,
 };
@@ -73,11 +73,11 @@ pub fn parse_seed(bytes: &[u8], path: &Utf8Path, seed: u64) -> Result<LosoSeed> 
     Ok(loso)
 }
 
-/// A kit seed file's `recipe_key` must be the one its own seed, corpus and recipe give: a copy
-/// of another seed's file with only `seed` edited (which would fake a spread of 0) is refused.
-/// (The reference kit records no key; its files are not checked.)
+/// A kit seed file's `recipe_key` must be the one its own seed, corpus, recipe and revision
+/// give: a copy of another seed's file with only `seed` edited (which would fake a spread of 0)
+/// is refused. (The reference kit records no key; its files are not checked.)
 fn check_key(loso: &LosoSeed, path: &Utf8Path) -> Result<()> {
-    let expected = recipe_key(&loso.corpus_sha256, loso.seed, &recorded_recipe(loso));
+    let expected = recorded_key(loso);
     if loso.recipe_key == expected {
         return Ok(());
     }
@@ -86,8 +86,8 @@ fn check_key(loso: &LosoSeed, path: &Utf8Path) -> Result<()> {
         line: None,
         field: "/recipe_key".into(),
         message: format!(
-            "is not the key of seed {} trained on corpus {} with this recipe by this kit ({expected}); \
-             the file was copied from another seed, edited, or written by another kit version — retrain it with this kit",
+            "is not the key of seed {} trained on corpus {} with the recipe and revision it records ({expected}); \
+             the file was copied from another seed or edited — retrain it",
             loso.seed, loso.corpus_sha256
         ),
     })
@@ -267,6 +267,8 @@ fn from_minimal_reference(r: ReferenceMinimalSeed) -> LosoSeed {
         encoder_vocab_version: 0,
         unknown_encoder_rows: 0,
         recipe_key: MINIMAL_REFERENCE_RECIPE.into(),
+        recipe_revision: None,
+        kit_version: None,
         wall_time_s: 0.0,
         unverified_shards: Vec::new(),
     }
@@ -327,6 +329,8 @@ fn from_reference(r: ReferenceLosoSeed) -> LosoSeed {
         encoder_vocab_version: reference_vocab_version(&r.encoder_vocab_version),
         unknown_encoder_rows: 0,
         recipe_key: REFERENCE_RECIPE_KEY.into(),
+        recipe_revision: None,
+        kit_version: None,
         wall_time_s: r.wall_time_s,
         unverified_shards: Vec::new(),
     }

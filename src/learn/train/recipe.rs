@@ -36,18 +36,49 @@ pub const RECIPE_REVISION: u32 = 3;
 /// Epochs per fit unless the operator says otherwise (SPEC §6).
 pub const DEFAULT_EPOCHS: usize = 200;
 
+/// The recipe revisions this kit trains: a seed file or model of another revision is verified
+/// (hashes, schema, verdict) but cannot be trained again here.
+pub const IMPLEMENTED_REVISIONS: &[u32] = &[RECIPE_REVISION];
+
+/// The kit version that wrote every seed file without a `recipe_revision`: their keys bind it.
+pub const UNRECORDED_REVISION_KIT: &str = "0.1.0";
+
+/// The revision of seed files that do not record one (see [`UNRECORDED_REVISION_KIT`]).
+pub const UNRECORDED_REVISION: u32 = 3;
+
 /// A seed file's `recipe_key`: the SHA-256 of everything its results depend on (corpus, seed,
-/// recipe, recipe revision, kit version). Training reuses a file only under its key, the
-/// gate refuses a file whose key is not the one of its own seed, corpus and recipe, and a
-/// verdict's experiment knows the kit version that trained a seed file whose key is this one.
-pub fn recipe_key(corpus_sha256: &str, seed: u64, recipe: &Recipe) -> String {
-    digest::sha256_bytes(
-        format!(
-            "{corpus_sha256}|{seed}|{recipe:?}|r{RECIPE_REVISION}|{}",
-            env!("CARGO_PKG_VERSION")
-        )
-        .as_bytes(),
-    )
+/// recipe and its revision). Training reuses a file only under its key, and the gate refuses a
+/// file whose key is not the one of its own seed, corpus, recipe and revision (a copy of
+/// another seed's file with only `seed` edited). The kit version is not in it: training that
+/// changes bits bumps the revision, so a later kit reads and reuses an earlier one's files.
+pub fn recipe_key(corpus_sha256: &str, seed: u64, recipe: &Recipe, revision: u32) -> String {
+    digest::sha256_bytes(format!("{corpus_sha256}|{seed}|{recipe:?}|r{revision}").as_bytes())
+}
+
+/// The key a seed file records, recomputed from its own fields: with its `recipe_revision`, or
+/// for a file without one the key kit 0.1.0 wrote (which bound its version).
+pub fn recorded_key(loso: &LosoSeed) -> String {
+    let recipe = recorded_recipe(loso);
+    match loso.recipe_revision {
+        Some(revision) => recipe_key(&loso.corpus_sha256, loso.seed, &recipe, revision),
+        None => digest::sha256_bytes(
+            format!(
+                "{}|{}|{recipe:?}|r{UNRECORDED_REVISION}|{UNRECORDED_REVISION_KIT}",
+                loso.corpus_sha256, loso.seed
+            )
+            .as_bytes(),
+        ),
+    }
+}
+
+/// The revision and kit version a seed file was trained by, as it records them (or, for a file
+/// that records neither, what its key binds).
+pub fn trained_by(loso: &LosoSeed) -> (u32, String) {
+    match (loso.recipe_revision, &loso.kit_version) {
+        (Some(revision), Some(kit)) => (revision, kit.clone()),
+        (Some(revision), None) => (revision, "unknown".into()),
+        (None, _) => (UNRECORDED_REVISION, UNRECORDED_REVISION_KIT.into()),
+    }
 }
 
 /// The recipe a seed file records (its f32 hyper-parameters as written, see [`round_f32`]).

@@ -14,7 +14,7 @@ pub const NAME_ONLY: &str = "matched by name only; bytes unverified";
 
 /// The comparison of two sides read.
 pub fn compare(a: &Side, b: &Side) -> CompareReport {
-    let references = references(&a.experiment, &b.experiment);
+    let references = references(a, b);
     let table = facts(a, b);
     let names = |wanted: &ReferenceMatch| -> Vec<String> {
         references
@@ -81,21 +81,33 @@ pub fn compare(a: &Side, b: &Side) -> CompareReport {
     };
     let per_source = deltas(per_source(&a.verdict), per_source(&b.verdict));
     let per_encoder = deltas(per_encoder(&a.experiment), per_encoder(&b.experiment));
+    let claims = unproven(a, b);
     let (conclusion, reason) = match not_comparable {
         Some(reason) => (Conclusion::NotComparable, reason),
-        None if a.verdict.verdict == b.verdict.verdict => (
-            Conclusion::Confirms,
-            format!(
-                "both {} on the same references with the same recipe{}",
-                a.verdict.verdict,
-                intended_differences(&table)
+        None if a.verdict.verdict == b.verdict.verdict => match &claims {
+            None => (
+                Conclusion::Confirms,
+                format!(
+                    "both {} on the same references with the same recipe{}",
+                    a.verdict.verdict,
+                    intended_differences(&table)
+                ),
             ),
-        ),
+            Some(claims) => (
+                Conclusion::Consistent,
+                format!(
+                    "both {} on what the two sides state, but {claims}; a confirmation needs them derived — ask for the bundle `full` makes (it carries the corpus and LOSO files), and re-score its audit cells against your references with `verify --audit`",
+                    a.verdict.verdict
+                ),
+            ),
+        },
         None => (
             Conclusion::Disagrees,
             format!(
-                "the same experiment, but A says {} and B says {}",
-                a.verdict.verdict, b.verdict.verdict
+                "the same experiment, but A says {} and B says {}{}",
+                a.verdict.verdict,
+                b.verdict.verdict,
+                claims.map_or(String::new(), |c| format!(" (on claimed facts: {c})"))
             ),
         ),
     };
@@ -108,6 +120,7 @@ pub fn compare(a: &Side, b: &Side) -> CompareReport {
         Conclusion::Confirms => 0,
         Conclusion::Disagrees => 1,
         Conclusion::NotComparable => 3,
+        Conclusion::Consistent => 4,
     };
     CompareReport {
         kind: CompareReport::SCHEMA.into(),
@@ -124,6 +137,23 @@ pub fn compare(a: &Side, b: &Side) -> CompareReport {
         per_encoder,
         attribution,
     }
+}
+
+/// Which facts a confirmation needs are only claimed, side by side; `None` when every one was
+/// derived on both sides.
+fn unproven(a: &Side, b: &Side) -> Option<String> {
+    let parts: Vec<String> = [("A", a), ("B", b)]
+        .into_iter()
+        .filter(|(_, side)| !side.grounds.proven())
+        .map(|(label, side)| {
+            format!(
+                "{label} ({}) only claims {}",
+                side.read_as,
+                side.grounds.claimed().join(", ")
+            )
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 fn list_or_none(names: &[String]) -> String {
@@ -158,6 +188,7 @@ fn compared_side(s: &Side) -> ComparedSide {
         stability: stability_label(&s.verdict),
         p_promote: s.verdict.stability.as_ref().map(|st| st.p_promote),
         experiment: s.experiment.clone(),
+        grounds: s.grounds,
     }
 }
 

@@ -8,8 +8,10 @@ use crate::schema::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Matches the references of two experiments by name, then by SHA-256 where both know it.
-pub(super) fn references(a: &Experiment, b: &Experiment) -> Vec<ComparedReference> {
+/// Matches the references of two sides by name, then by SHA-256 where both know it, saying
+/// for each side whether its bytes were derived from its own corpus rows or are only claimed.
+pub(super) fn references(a_side: &Side, b_side: &Side) -> Vec<ComparedReference> {
+    let (a, b) = (&a_side.experiment, &b_side.experiment);
     let by_name = |e: &Experiment| -> BTreeMap<String, Option<String>> {
         e.sources
             .iter()
@@ -31,6 +33,8 @@ pub(super) fn references(a: &Experiment, b: &Experiment) -> Vec<ComparedReferenc
             ComparedReference {
                 name: name.clone(),
                 status,
+                a: na.contains_key(name).then_some(a_side.grounds.references),
+                b: nb.contains_key(name).then_some(b_side.grounds.references),
             }
         })
         .collect()
@@ -188,6 +192,16 @@ pub(super) fn facts(a: &Side, b: &Side) -> Vec<(ComparedFact, Role)> {
             "crf_norm",
             Role::Recipe,
             recipe(|r| r.crf_norm.get().cloned()),
+        ),
+        (
+            "recipe revision",
+            Role::Recipe,
+            recipe(|r| {
+                r.recipe_revision
+                    .as_ref()
+                    .and_then(|k| k.get())
+                    .map(u32::to_string)
+            }),
         ),
         (
             "kit version",

@@ -3,7 +3,7 @@
 
 use super::facts::{deltas, short};
 use super::side::Side;
-use crate::schema::{CompareReport, Conclusion, PlccDelta, ReferenceMatch, VerdictFile};
+use crate::schema::{CompareReport, Conclusion, Evidence, PlccDelta, ReferenceMatch, VerdictFile};
 
 /// The printed comparison: both sides, the experiment table, the references, the PLCC tables,
 /// then the one conclusion.
@@ -51,7 +51,7 @@ pub(super) fn render(report: &CompareReport, a: &Side, b: &Side) -> String {
             f.fact, f.a, f.b
         ));
     }
-    text.push_str("references:\n");
+    text.push_str("references (bytes derived from a side's own corpus rows, or only claimed):\n");
     for r in &report.references {
         let status = match r.status {
             ReferenceMatch::Shared => "shared (same sha256)",
@@ -60,7 +60,19 @@ pub(super) fn render(report: &CompareReport, a: &Side, b: &Side) -> String {
             ReferenceMatch::OnlyInA => "only in A",
             ReferenceMatch::OnlyInB => "only in B",
         };
-        text.push_str(&format!("  {}  {status}\n", r.name));
+        let state = |label: &str, e: Option<Evidence>| e.map(|e| format!("{label} {e}"));
+        let states: Vec<String> = [state("A", r.a), state("B", r.b)]
+            .into_iter()
+            .flatten()
+            .collect();
+        text.push_str(&format!("  {}  {status}; {}\n", r.name, states.join(", ")));
+    }
+    for (label, side) in [("A", &report.a), ("B", &report.b)] {
+        let g = &side.grounds;
+        text.push_str(&format!(
+            "  {label} rests on: references' bytes {}, corpus trained on {}, judged seeds {}\n",
+            g.references, g.corpus, g.judged_seeds
+        ));
     }
     text.push_str(&seed_rows(a, b));
     text.push_str(&delta_rows("source", &report.per_source));
@@ -84,6 +96,7 @@ pub(super) fn render(report: &CompareReport, a: &Side, b: &Side) -> String {
         Conclusion::Confirms => "CONFIRMS",
         Conclusion::Disagrees => "DISAGREES",
         Conclusion::NotComparable => "NOT COMPARABLE",
+        Conclusion::Consistent => "CONSISTENT (claimed, not proven)",
     };
     text.push_str(&format!("{word}{caveat}: {}\n", report.reason));
     for line in &report.attribution {

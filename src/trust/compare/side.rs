@@ -3,12 +3,15 @@
 
 use super::rejudge::rejudge;
 use crate::error::{Error, Result};
-use crate::schema::{Experiment, ExperimentRecipe, Known, Producer, VerdictFile};
+use crate::learn::gate::experiment;
+use crate::schema::{
+    Evidence, Experiment, ExperimentRecipe, Grounds, Known, Producer, VerdictFile,
+};
 use crate::{deliver::verify, layout, learn::gate, learn::train, schema};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::BTreeSet;
 
-/// One side as read: its verdict and what it measured.
+/// One side as read: its verdict, what it measured, and what of that is proven.
 pub struct Side {
     /// The path given.
     pub path: Utf8PathBuf,
@@ -18,14 +21,18 @@ pub struct Side {
     pub verdict: VerdictFile,
     /// What it measured (from the verdict, or derived from its LOSO folder, or nothing known).
     pub experiment: Experiment,
+    /// Which facts the verdict rests on were derived here and which are only claimed.
+    pub grounds: Grounds,
 }
 
 /// Reads one side: a LOSO folder is judged (nothing written), a bundle verified in one read
-/// bounded by `max_total_size`, a verdict file validated; each verdict is then judged again
-/// from its own numbers.
+/// bounded by `max_total_size`, a verdict file validated and — when its LOSO folder is beside
+/// it — judged again from it; each verdict is then judged again from its own numbers.
 pub fn load(path: &Utf8Path, max_total_size: u64) -> Result<Side> {
-    let (read_as, verdict) = if path.is_dir() {
-        ("LOSO folder", assess(path)?)
+    let (read_as, verdict, grounds) = if path.is_dir() {
+        let verdict = assess(path)?;
+        let found = verdict.experiment.as_ref().is_some_and(|e| e.corpus_found);
+        ("LOSO folder", verdict, judged_here(found))
     } else if !path.exists() {
         return Err(Error::Input(format!(
             "`{path}` does not exist; give a {}/{}, a results bundle or a LOSO folder",
@@ -33,12 +40,14 @@ pub fn load(path: &Utf8Path, max_total_size: u64) -> Result<Side> {
             layout::HOLD
         )));
     } else if path.as_str().ends_with(".tar.gz") {
-        (
-            "bundle",
-            verify::verify(path, None, max_total_size)?.verdict,
-        )
+        let verified = verify::verify(path, None, max_total_size)?;
+        ("bundle", verified.verdict, verified.grounds)
     } else {
-        ("verdict file", schema::read_json(path)?)
+        let verdict: VerdictFile = schema::read_json(path)?;
+        // Its own numbers first, so a file that contradicts itself is named by its field.
+        rejudge(&verdict, path)?;
+        let grounds = loose_grounds(path, &verdict)?;
+        ("verdict file", verdict, grounds)
     };
     rejudge(&verdict, path)?;
     let experiment = match &verdict.experiment {
@@ -51,7 +60,89 @@ pub fn load(path: &Utf8Path, max_total_size: u64) -> Result<Side> {
         read_as,
         verdict,
         experiment,
+        grounds,
     })
+}
+
+/// What a verdict judged here from its LOSO files rests on: the seeds derived, the corpus and
+/// the references' bytes derived only when the corpus was found and hashed to the seeds'.
+fn judged_here(corpus_found: bool) -> Grounds {
+    let corpus = Evidence::derived_if(corpus_found);
+    Grounds {
+        references: corpus,
+        corpus,
+        judged_seeds: Evidence::Derived,
+    }
+}
+
+/// A loose verdict file is only claims, unless its LOSO folder lies beside it: then the verdict
+/// must be what those files give (gate, diagnosis, stability and — for the kit's verdicts — the
+/// experiment, with the corpus they name when it is found), or it is contradicted (exit 2).
+fn loose_grounds(path: &Utf8Path, verdict: &VerdictFile) -> Result<Grounds> {
+    let loso = gate::loso_dir_of(path, verdict);
+    let has_seeds = loso.is_dir() && gate::seed_numbers(&loso).is_ok_and(|s| !s.is_empty());
+    if !has_seeds {
+        return Ok(Grounds::CLAIMED);
+    }
+    let contradicted = |field: &str, message: String| Error::Invalid {
+        path: path.to_owned(),
+        line: None,
+        field: field.into(),
+        message: format!("contradicted: {message}; do not rely on this verdict file"),
+    };
+    let request = gate::VerdictRequest {
+        loso_dir: loso.clone(),
+        seeds: verdict.seeds.clone(),
+        corpus_root: None,
+        out_dir: None,
+        missing_boxes: verdict.missing_boxes.clone(),
+        corpus: Vec::new(),
+    };
+    let (again, judged) = gate::assess(&request)?;
+    if verdict.experiment.is_none() {
+        // The reference kit's verdict: its per-seed PLCCs must be its LOSO files'.
+        for seed in &judged {
+            let stated = verdict.gate.per_seed_plccs.get(&seed.seed.to_string());
+            if stated
+                .zip(seed.mean_plcc)
+                .is_none_or(|(a, b)| (a - b).abs() > 1e-9)
+            {
+                return Err(contradicted(
+                    &format!("/gate/per_seed_plccs/{}", seed.seed),
+                    format!(
+                        "{loso} gives seed {} a mean PLCC of {:?}",
+                        seed.seed, seed.mean_plcc
+                    ),
+                ));
+            }
+        }
+        return Ok(judged_here(false));
+    }
+    let others = gate::other_seeds(&loso, &verdict.seeds)?;
+    if !gate::judgement(&judged, others)?.matches(verdict) {
+        return Err(contradicted(
+            "/gate",
+            format!("the LOSO files beside it ({loso}) judged again do not give this verdict"),
+        ));
+    }
+    let derived = again
+        .experiment
+        .expect("the kit's verdicts carry an experiment");
+    let stated = verdict.experiment.as_ref().expect("checked above");
+    if let Some(what) = experiment::contradiction(stated, &derived) {
+        return Err(contradicted(
+            "/experiment",
+            format!(
+                "its experiment is not what the LOSO files beside it{} give ({what})",
+                if derived.corpus_found {
+                    " and their corpus"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    Ok(judged_here(derived.corpus_found))
 }
 
 /// Judges a LOSO folder over the gate's default seeds, writing nothing.
@@ -95,6 +186,7 @@ fn beside(path: &Utf8Path, verdict: &VerdictFile) -> Result<Experiment> {
             features: Known::UNKNOWN,
             crf_norm: Known::UNKNOWN,
             kit_version: Known::UNKNOWN,
+            recipe_revision: None,
             num_codecs: 0,
             encoder_vocab_version: String::new(),
         },
