@@ -219,3 +219,192 @@ fn evaluate_out_never_replaces_its_corpus_or_models() {
     // An evaluation the kit wrote is replaced as before, without --force.
     ok(&mut evaluate(&models, &notes, false));
 }
+
+/// Two shards of the learnable corpus (sources s0–s1 and s2–s3) merged into kit shards with
+/// metadata: (a, b).
+fn two_shards(s: &Scratch) -> (Utf8PathBuf, Utf8PathBuf) {
+    let all = s.join("all.jsonl");
+    learnable_shard(&all, 2);
+    let text = std::fs::read_to_string(&all).unwrap();
+    std::fs::remove_file(&all).unwrap();
+    std::fs::create_dir_all(s.join("in")).unwrap();
+    let mut made = Vec::new();
+    for (name, sources) in [("a", ["\"s0\"", "\"s1\""]), ("b", ["\"s2\"", "\"s3\""])] {
+        let raw = s.join(&format!("{name}.raw.jsonl"));
+        let rows: String = text
+            .lines()
+            .filter(|l| {
+                sources
+                    .iter()
+                    .any(|src| l.contains(&format!("\"src\":{src}")))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&raw, rows).unwrap();
+        let shard = s.join(&format!("in/{name}.jsonl"));
+        stage_ok(
+            s.path(),
+            &[
+                "merge",
+                raw.as_str(),
+                "--out",
+                shard.as_str(),
+                "--allow-missing-meta",
+            ],
+        );
+        std::fs::remove_file(&raw).unwrap();
+        made.push(shard);
+    }
+    (made[0].clone(), made[1].clone())
+}
+
+#[test]
+fn merge_out_never_replaces_a_shard_it_merges() {
+    let s = Scratch::new();
+    let root = s.path();
+    let (a, b) = two_shards(&s);
+    let merge = |out: &Utf8Path, force: bool| {
+        let mut cmd = kit_at(root);
+        cmd.args(["merge", a.as_str(), b.as_str(), "--out", out.as_str()])
+            .arg("--allow-missing-meta");
+        if force {
+            cmd.arg("--force");
+        }
+        cmd
+    };
+    // b3ec481 compared spellings only: `in/../in/a.jsonl` got the merge of a and b.
+    refused(&mut merge(&respelt(&a), false), root, &["is SHARD"]);
+    refused(
+        &mut merge(&symlink(&a, &s.join("link.jsonl")), true),
+        root,
+        &["is SHARD"],
+    );
+    refused(
+        &mut merge(&hard_link(&a, &s.join("hard.jsonl")), true),
+        root,
+        &["is SHARD"],
+    );
+    refused(&mut merge(&a, true), root, &["is SHARD"]);
+    // An operator's file at --out, or beside it where the metadata goes.
+    let theirs = operators_file(&s.join("out/theirs.jsonl"));
+    refused(
+        &mut merge(&theirs, false),
+        root,
+        &["did not write", "--force"],
+    );
+    operators_file(&s.join("out/new.meta.json"));
+    refused(
+        &mut merge(&s.join("out/new.jsonl"), false),
+        root,
+        &["--out's metadata", "did not write"],
+    );
+    ok(&mut merge(&theirs, true));
+    assert_eq!(rows(&theirs).len(), 4 * 2 * 3 * 2);
+    // A merge the kit wrote is replaced as before.
+    ok(&mut merge(&theirs, false));
+}
+
+#[test]
+fn import_corpus_out_never_replaces_the_reference_rows() {
+    let s = Scratch::new();
+    let root = s.path();
+    let reference = s.join("ref/corpus.jsonl");
+    std::fs::create_dir_all(s.join("ref")).unwrap();
+    std::fs::copy(
+        Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reference/corpus.jsonl"),
+        &reference,
+    )
+    .unwrap();
+    let import = |out: &Utf8Path, force: bool| {
+        let mut cmd = kit_at(root);
+        cmd.args(["import-corpus", reference.as_str(), "--out", out.as_str()]);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd
+    };
+    // b3ec481 compared spellings only; with --force it replaced the reference's rows.
+    refused(
+        &mut import(&respelt(&reference), true),
+        root,
+        &["is REFERENCE"],
+    );
+    let link = symlink(&reference, &s.join("link.jsonl"));
+    refused(&mut import(&link, true), root, &["is REFERENCE"]);
+    let hard = hard_link(&reference, &s.join("hard.jsonl"));
+    refused(&mut import(&hard, true), root, &["is REFERENCE"]);
+    // The metadata beside --out: b3ec481 replaced an operator's file there.
+    let meta = operators_file(&s.join("out/shard.meta.json"));
+    let out = s.join("out/shard.jsonl");
+    refused(
+        &mut import(&out, false),
+        root,
+        &["--out's metadata", "did not write"],
+    );
+    ok(&mut import(&out, true));
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+    assert_eq!(written["kind"], "imported-shard");
+    // The same import again is a no-op, as before.
+    ok(&mut import(&out, false));
+}
+
+#[test]
+fn corpus_out_never_replaces_a_reference_or_an_operators_metadata() {
+    let s = Scratch::new();
+    let root = s.path();
+    let refs = s.join("refs");
+    std::fs::create_dir_all(&refs).unwrap();
+    for (i, name) in ["a_64x36_25fps.yuv", "b_64x36_25fps.yuv"]
+        .iter()
+        .enumerate()
+    {
+        let graph = format!("testsrc2=size=64x36:rate=25,hue=h={}", 90 * i);
+        render_raw(&refs, name, &graph, 2);
+    }
+    let corpus = |out: &Utf8Path, force: bool| {
+        let mut cmd = kit_at(root);
+        cmd.args(["corpus", "--ref-dir", refs.as_str(), "--out", out.as_str()])
+            .args(["--encoders", "libx264", "--cqs", "25", "--audit-cells", "0"]);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd
+    };
+    // b3ec481 replaced an operator's NAME.meta.json when no shard stood beside it.
+    let meta = operators_file(&s.join("out/shard.meta.json"));
+    let out = s.join("out/shard.jsonl");
+    refused(
+        &mut corpus(&out, false),
+        root,
+        &["--out's metadata", "did not write"],
+    );
+    // A shard name that leads to a reference, even with --force.
+    let reference = refs.join("a_64x36_25fps.yuv");
+    let link = symlink(&reference, &s.join("link.jsonl"));
+    refused(
+        &mut corpus(&link, true),
+        root,
+        &["reads from --ref-dir", "through a symbolic link"],
+    );
+    let hard = hard_link(&reference, &s.join("hard.jsonl"));
+    refused(&mut corpus(&hard, true), root, &["a hard link to it"]);
+    let spelt = s.join("refs/../refs/new.jsonl");
+    std::fs::remove_file(&hard).unwrap();
+    hard_link(&reference, &s.join("refs/new.jsonl"));
+    refused(&mut corpus(&spelt, true), root, &["a hard link to it"]);
+    std::fs::remove_file(s.join("refs/new.jsonl")).unwrap();
+    // An operator's file at --out (no metadata of the kit's beside it).
+    let theirs = operators_file(&s.join("theirs.jsonl"));
+    refused(
+        &mut corpus(&theirs, false),
+        root,
+        &["did not write", "--force"],
+    );
+    // With --force the metadata is replaced; then the kit's own shard is resumed as before.
+    ok(&mut corpus(&out, true));
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+    assert_eq!(written["kind"], "shard-meta");
+    ok(&mut corpus(&out, false));
+}
