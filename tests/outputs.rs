@@ -408,3 +408,107 @@ fn corpus_out_never_replaces_a_reference_or_an_operators_metadata() {
     assert_eq!(written["kind"], "shard-meta");
     ok(&mut corpus(&out, false));
 }
+
+#[test]
+fn train_never_replaces_its_corpus_or_an_operators_seed_file() {
+    let s = Scratch::new();
+    let root = s.path();
+    let shard = s.join("corpus.jsonl");
+    learnable_shard(&shard, 2);
+    let train = |force: bool| {
+        let mut cmd = kit_at(root);
+        cmd.args(["train", "--corpus", shard.as_str(), "--out-dir", "loso"])
+            .args(["--seeds", "0", "--epochs", "2", "--allow-missing-meta"]);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd
+    };
+    // b3ec481 wrote over a seed file it did not write (here: the reference kit's).
+    let seed0 = s.join("loso/loso_seed0.json");
+    std::fs::create_dir_all(s.join("loso")).unwrap();
+    std::fs::write(&seed0, r#"{"seed": 0, "mean_plcc": 0.99, "folds": []}"#).unwrap();
+    refused(
+        &mut train(false),
+        root,
+        &["loso_seed0.json", "did not write", "--force"],
+    );
+    // The seed file's name leading to the corpus, even with --force.
+    std::fs::remove_file(&seed0).unwrap();
+    symlink(&shard, &seed0);
+    refused(
+        &mut train(true),
+        root,
+        &["is --corpus", "through a symbolic link"],
+    );
+    std::fs::remove_file(&seed0).unwrap();
+    hard_link(&shard, &seed0);
+    refused(
+        &mut train(true),
+        root,
+        &["is --corpus", "a hard link to it"],
+    );
+    std::fs::remove_file(&seed0).unwrap();
+    symlink(Utf8Path::new("../loso/../corpus.jsonl"), &seed0);
+    refused(&mut train(true), root, &["is --corpus"]);
+    // With --force an operator's file is replaced; a seed file of the kit's is reused.
+    std::fs::remove_file(&seed0).unwrap();
+    operators_file(&seed0);
+    ok(&mut train(true));
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&seed0).unwrap()).unwrap();
+    assert_eq!(written["kind"], "loso-seed");
+    ok(&mut train(false));
+}
+
+#[test]
+fn verdict_never_replaces_or_removes_a_file_it_did_not_write() {
+    let s = Scratch::new();
+    let root = s.path();
+    let loso = s.join("loso");
+    for seed in 0..5 {
+        seed_file(&loso, seed, &[("a", 0.97), ("b", 0.971), ("c", 0.972)]);
+    }
+    let verdict = |extra: &[&str]| {
+        let mut cmd = kit_at(root);
+        cmd.args(["verdict", "--loso-dir", "loso", "--out-dir", "out"])
+            .args(extra);
+        cmd
+    };
+    // b3ec481 removed an operator's HOLD.json as "stale" beside the PROMOTE it wrote.
+    let hold = operators_file(&s.join("out/HOLD.json"));
+    refused(
+        &mut verdict(&[]),
+        root,
+        &["HOLD.json", "did not write", "--force"],
+    );
+    std::fs::remove_file(&hold).unwrap();
+    // The verdict's name leading to a seed file, even with --force.
+    let promote = s.join("out/PROMOTE.json");
+    symlink(&loso.join("loso_seed0.json"), &promote);
+    refused(
+        &mut verdict(&["--force"]),
+        root,
+        &["reads from --loso-dir", "symbolic link"],
+    );
+    std::fs::remove_file(&promote).unwrap();
+    hard_link(&loso.join("loso_seed0.json"), &promote);
+    refused(&mut verdict(&["--force"]), root, &["a hard link to it"]);
+    std::fs::remove_file(&promote).unwrap();
+    // Inside the reference folder it describes, the verdict would change that description.
+    std::fs::create_dir_all(s.join("refs")).unwrap();
+    std::fs::write(s.join("refs/a.yuv"), b"abc").unwrap();
+    let mut inside = kit_at(root);
+    inside
+        .args(["verdict", "--loso-dir", "loso", "--corpus-root", "refs"])
+        .args(["--out-dir", "refs/./verdict", "--force"]);
+    refused(&mut inside, root, &["lies inside --corpus-root"]);
+    // An operator's PROMOTE.json: replaced with --force; a verdict of the kit's as before.
+    operators_file(&promote);
+    refused(&mut verdict(&[]), root, &["PROMOTE.json", "did not write"]);
+    ok(&mut verdict(&["--force"]));
+    ok(&mut verdict(&[]));
+    // Judging into the LOSO folder itself stays the default.
+    let mut default = kit_at(root);
+    ok(default.args(["verdict", "--loso-dir", "loso"]));
+}
