@@ -154,6 +154,7 @@ fn bundle_in(dir: &Utf8Path) -> Utf8PathBuf {
 
 /// Files of the PROMOTE fixture: seed 0's sidecar and model (`export`'s default id), the shard.
 const SIDECAR0: &str = "results/models/fr_regressor_v2_ensemble_v1_seed0.json";
+const MODEL0: &str = "results/models/fr_regressor_v2_ensemble_v1_seed0.onnx";
 const SHARD: &str = "results/corpus/shard.jsonl";
 
 #[test]
@@ -511,4 +512,169 @@ fn verdict_never_replaces_or_removes_a_file_it_did_not_write() {
     // Judging into the LOSO folder itself stays the default.
     let mut default = kit_at(root);
     ok(default.args(["verdict", "--loso-dir", "loso"]));
+}
+
+#[test]
+fn export_never_replaces_its_inputs_or_an_operators_sidecar() {
+    let s = results();
+    let root = s.path();
+    let export = |force: bool| {
+        let mut cmd = kit_at(root);
+        cmd.args([
+            "export",
+            "--corpus",
+            SHARD,
+            "--verdict",
+            "results/PROMOTE.json",
+        ])
+        .args(["--out-dir", "results/models", "--epochs", "150"])
+        .arg("--allow-missing-meta");
+        if force {
+            cmd.arg("--force");
+        }
+        cmd
+    };
+    // b3ec481 wrote a sidecar over a JSON file of the operator's with that name.
+    let sidecar = s.join(SIDECAR0);
+    std::fs::remove_file(&sidecar).unwrap();
+    operators_file(&sidecar);
+    refused(
+        &mut export(false),
+        root,
+        &["sidecar", "did not write", "--force"],
+    );
+    // A model's name leading to the corpus or the verdict, even with --force.
+    let model = s.join(MODEL0);
+    std::fs::remove_file(&model).unwrap();
+    hard_link(&s.join(SHARD), &model);
+    refused(
+        &mut export(true),
+        root,
+        &["is --corpus", "a hard link to it"],
+    );
+    std::fs::remove_file(&model).unwrap();
+    symlink(Utf8Path::new("../PROMOTE.json"), &model);
+    refused(&mut export(true), root, &["is --verdict"]);
+    std::fs::remove_file(&model).unwrap();
+    // With --force the operator's file is replaced; the kit's models are replaced as before.
+    ok(&mut export(true));
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sidecar).unwrap()).unwrap();
+    assert_eq!(written["kind"], "fr");
+    ok(&mut export(false));
+}
+
+#[test]
+fn bundle_never_replaces_its_inputs_or_an_operators_manifest() {
+    let s = results();
+    let root = s.path();
+    let bundle = |force: bool| {
+        let mut cmd = kit_at(root);
+        cmd.args(["bundle", "--out-dir", "results"]);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd
+    };
+    std::fs::remove_file(bundle_in(&s.join("results"))).unwrap();
+    // b3ec481 wrote its manifest over the operator's manifest.json (and removed an operator's
+    // manifest.json.sig when not signing).
+    let manifest = s.join("results/manifest.json");
+    operators_file(&manifest);
+    refused(
+        &mut bundle(false),
+        root,
+        &["manifest.json", "did not write", "--force"],
+    );
+    std::fs::remove_file(&manifest).unwrap();
+    let signature = operators_file(&s.join("results/manifest.json.sig"));
+    refused(
+        &mut bundle(false),
+        root,
+        &["manifest.json.sig", "did not write"],
+    );
+    std::fs::remove_file(&signature).unwrap();
+    // The manifest's name leading to a file it lists, even with --force.
+    symlink(Utf8Path::new("PROMOTE.json"), &manifest);
+    refused(
+        &mut bundle(true),
+        root,
+        &["reads from --out-dir", "through a symbolic link"],
+    );
+    std::fs::remove_file(&manifest).unwrap();
+    hard_link(&s.join("results/loso/loso_seed0.json"), &manifest);
+    refused(&mut bundle(true), root, &["a hard link to it"]);
+    std::fs::remove_file(&manifest).unwrap();
+    // With --force the operator's manifest is replaced; the kit's files as before.
+    operators_file(&manifest);
+    ok(&mut bundle(true));
+    ok(&mut bundle(false));
+    ok(kit().args(["verify", bundle_in(&s.join("results")).as_str()]));
+}
+
+#[test]
+fn report_html_never_replaces_its_inputs_or_an_operators_page() {
+    let s = results();
+    let root = s.path();
+    let report = |force: bool| {
+        let mut cmd = kit_at(root);
+        cmd.args(["report", "--out-dir", "results", "--format", "html"]);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd
+    };
+    // b3ec481 wrote the page over an operator's report.html.
+    let page = operators_file(&s.join("results/report.html"));
+    refused(
+        &mut report(false),
+        root,
+        &["report.html", "did not write", "--force"],
+    );
+    std::fs::remove_file(&page).unwrap();
+    // The page's name leading to the verdict it renders, even with --force.
+    hard_link(&s.join("results/PROMOTE.json"), &page);
+    refused(
+        &mut report(true),
+        root,
+        &["reads from --out-dir", "a hard link to it"],
+    );
+    std::fs::remove_file(&page).unwrap();
+    symlink(&respelt(&s.join("results/PROMOTE.json")), &page);
+    refused(&mut report(true), root, &["reads from --out-dir"]);
+    std::fs::remove_file(&page).unwrap();
+    operators_file(&page);
+    ok(&mut report(true));
+    assert!(std::fs::read_to_string(&page)
+        .unwrap()
+        .contains("<title>ensemble-kit report"));
+    ok(&mut report(false));
+}
+
+/// Already safe at b3ec481: `--extract` takes only a new or empty folder.
+#[test]
+fn verify_extract_never_replaces_the_bundle_or_a_folder_of_yours() {
+    let s = results();
+    let root = s.path();
+    let bundle = bundle_in(&s.join("results"));
+    let verify = |to: &Utf8Path| {
+        let mut cmd = kit_at(root);
+        cmd.args(["verify", bundle.as_str(), "--extract", to.as_str()]);
+        cmd
+    };
+    let refused_somehow = |cmd: &mut assert_cmd::Command| {
+        let before = snapshot(root);
+        cmd.assert().code(2);
+        assert!(snapshot(root) == before, "{cmd:?} changed files");
+    };
+    refused_somehow(&mut verify(&bundle));
+    refused_somehow(&mut verify(&respelt(&bundle)));
+    refused_somehow(&mut verify(&symlink(&bundle, &s.join("link"))));
+    refused_somehow(&mut verify(&hard_link(&bundle, &s.join("hard"))));
+    refused_somehow(&mut verify(&s.join("results")));
+    let mut audit = verify(&s.join("refs"));
+    std::fs::create_dir_all(s.join("refs")).unwrap();
+    std::fs::write(s.join("refs/a.yuv"), b"x").unwrap();
+    refused_somehow(audit.args(["--audit", "--ref-dir", "refs"]));
+    ok(&mut verify(&s.join("new")));
 }
