@@ -678,3 +678,133 @@ fn verify_extract_never_replaces_the_bundle_or_a_folder_of_yours() {
     refused_somehow(audit.args(["--audit", "--ref-dir", "refs"]));
     ok(&mut verify(&s.join("new")));
 }
+
+/// Two tiny raw references in `DIR/refs`.
+fn references(s: &Scratch) -> Utf8PathBuf {
+    let refs = s.join("refs");
+    std::fs::create_dir_all(&refs).unwrap();
+    render_raw(&refs, "a_64x36_25fps.yuv", "testsrc2=size=64x36:rate=25", 2);
+    render_raw(&refs, "b_64x36_25fps.yuv", "mandelbrot=s=64x36:r=25", 2);
+    refs
+}
+
+#[test]
+fn pack_corpus_out_never_replaces_a_reference() {
+    let s = Scratch::new();
+    let root = s.path();
+    let refs = references(&s);
+    let pack = |out: &Utf8Path, force: bool| {
+        let mut cmd = kit_at(root);
+        cmd.args([
+            "pack-corpus",
+            "--ref-dir",
+            refs.as_str(),
+            "--out",
+            out.as_str(),
+        ]);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd
+    };
+    let reference = refs.join("a_64x36_25fps.yuv");
+    // b3ec481 wrote the archive over the reference it had just packed.
+    refused(
+        &mut pack(&reference, false),
+        root,
+        &["reads from --ref-dir"],
+    );
+    refused(
+        &mut pack(&respelt(&reference), true),
+        root,
+        &["spelt another way"],
+    );
+    refused(
+        &mut pack(&symlink(&reference, &s.join("link.tar")), true),
+        root,
+        &["through a symbolic link"],
+    );
+    refused(
+        &mut pack(&hard_link(&reference, &s.join("hard.tar")), true),
+        root,
+        &["a hard link to it"],
+    );
+    // A new .yuv in the reference folder would be packed as a reference next time.
+    refused(
+        &mut pack(&refs.join("refs_64x36_25fps.yuv"), true),
+        root,
+        &["lies inside --ref-dir"],
+    );
+    // An operator's file; an archive the kit wrote (even inside the folder) is replaced.
+    let theirs = operators_file(&s.join("theirs.tar"));
+    refused(
+        &mut pack(&theirs, false),
+        root,
+        &["did not write", "--force"],
+    );
+    ok(&mut pack(&theirs, true));
+    ok(&mut pack(&theirs, false));
+    ok(&mut pack(&refs.join("refs.tar"), false));
+    ok(&mut pack(&refs.join("refs.tar"), false));
+}
+
+#[test]
+fn extract_corpus_never_replaces_its_archive() {
+    let s = Scratch::new();
+    let root = s.path();
+    let refs = references(&s);
+    let archive = s.join("refs.tar");
+    ok(kit_at(root).args([
+        "pack-corpus",
+        "--ref-dir",
+        refs.as_str(),
+        "--out",
+        archive.as_str(),
+    ]));
+    let extract = |archive: &Utf8Path, to: &Utf8Path, force: bool| {
+        let mut cmd = kit_at(root);
+        cmd.args(["extract-corpus", archive.as_str(), "--to", to.as_str()]);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd
+    };
+    // b3ec481 with --force restored a reference over the archive it was reading, when the
+    // archive lay in --to under that reference's name.
+    let to = s.join("to");
+    std::fs::create_dir_all(&to).unwrap();
+    let inside = to.join("a_64x36_25fps.yuv");
+    std::fs::copy(&archive, &inside).unwrap();
+    refused(&mut extract(&inside, &to, true), root, &["holds ARCHIVE"]);
+    refused(
+        &mut extract(&inside, &respelt(&to), true),
+        root,
+        &["holds ARCHIVE"],
+    );
+    let link = symlink(&to, &s.join("link"));
+    refused(&mut extract(&inside, &link, true), root, &["holds ARCHIVE"]);
+    std::fs::remove_file(&inside).unwrap();
+    hard_link(&archive, &inside);
+    refused(
+        &mut extract(&archive, &to, true),
+        root,
+        &["a hard link to ARCHIVE"],
+    );
+    std::fs::remove_file(&inside).unwrap();
+    // --to naming the archive itself.
+    refused(
+        &mut extract(&archive, &archive, true),
+        root,
+        &["is ARCHIVE"],
+    );
+    // An operator's file in the way: refused untouched, replaced with --force (as before).
+    operators_file(&inside);
+    let before = snapshot(root);
+    extract(&archive, &to, false).assert().code(2);
+    assert!(snapshot(root) == before);
+    ok(&mut extract(&archive, &to, true));
+    assert_eq!(
+        std::fs::read(&inside).unwrap(),
+        std::fs::read(refs.join("a_64x36_25fps.yuv")).unwrap()
+    );
+}
