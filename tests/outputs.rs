@@ -808,3 +808,153 @@ fn extract_corpus_never_replaces_its_archive() {
         std::fs::read(refs.join("a_64x36_25fps.yuv")).unwrap()
     );
 }
+
+#[test]
+fn make_distribution_tarball_out_never_replaces_what_it_packs() {
+    let s = Scratch::new();
+    let root = s.path();
+    let project = s.join("project");
+    let checkout = Utf8Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::create_dir_all(&project).unwrap();
+    for dir in ["scripts", "schemas"] {
+        let status = std::process::Command::new("cp")
+            .args(["-a", checkout.join(dir).as_str(), project.as_str()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let tarball = |out: &Utf8Path, force: bool| {
+        let mut cmd = kit_at(root);
+        cmd.args(["make-distribution-tarball", "--out", out.as_str()])
+            .args(["--project-dir", project.as_str()]);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd
+    };
+    // b3ec481 wrote the tarball over the script it packs.
+    let script = project.join("scripts/bootstrap.sh");
+    refused(
+        &mut tarball(&script, false),
+        root,
+        &["reads from --project-dir's scripts"],
+    );
+    refused(
+        &mut tarball(&symlink(&script, &s.join("link.tar.gz")), true),
+        root,
+        &["through a symbolic link"],
+    );
+    refused(
+        &mut tarball(&hard_link(&script, &s.join("hard.tar.gz")), true),
+        root,
+        &["a hard link to it"],
+    );
+    let schema = project.join("schemas/verdict.schema.json");
+    refused(
+        &mut tarball(&respelt(&schema), true),
+        root,
+        &["--project-dir's schemas"],
+    );
+    // An operator's file; a tarball the kit wrote is replaced as before.
+    let theirs = operators_file(&s.join("theirs.tar.gz"));
+    refused(
+        &mut tarball(&theirs, false),
+        root,
+        &["did not write", "--force"],
+    );
+    ok(&mut tarball(&theirs, true));
+    ok(&mut tarball(&theirs, false));
+}
+
+#[test]
+fn schema_out_dir_never_replaces_an_operators_file() {
+    let s = Scratch::new();
+    let root = s.path();
+    let schema = |force: bool| {
+        let mut cmd = kit_at(root);
+        cmd.args(["schema", "--out-dir", "schemas"]);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd
+    };
+    // b3ec481 wrote over an operator's file of a schema's name.
+    let theirs = operators_file(&s.join("schemas/verdict.schema.json"));
+    refused(
+        &mut schema(false),
+        root,
+        &["verdict.schema.json", "did not write", "--force"],
+    );
+    std::fs::remove_file(&theirs).unwrap();
+    // A link is never the kit's, and a schema of another name is not this one.
+    let elsewhere = operators_file(&s.join("elsewhere.json"));
+    symlink(&elsewhere, &theirs);
+    refused(&mut schema(false), root, &["symbolic link"]);
+    std::fs::remove_file(&theirs).unwrap();
+    std::fs::copy(
+        Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/manifest.schema.json"),
+        &theirs,
+    )
+    .unwrap();
+    refused(
+        &mut schema(false),
+        root,
+        &["not the kit's `verdict` schema"],
+    );
+    ok(&mut schema(true));
+    // The kit's schemas are regenerated as before.
+    ok(&mut schema(false));
+    assert_eq!(
+        std::fs::read(&theirs).unwrap(),
+        std::fs::read(
+            Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/verdict.schema.json")
+        )
+        .unwrap()
+    );
+}
+
+#[test]
+fn build_libvmaf_out_never_replaces_its_source_or_a_vmaf_of_yours() {
+    let s = Scratch::new();
+    let root = s.path();
+    let source = ensemble_kit::host::libvmaf::pinned_source(&s.join("src"))
+        .expect("run scripts/bootstrap.sh first (it fetches the pinned crate)");
+    let build = |out: &Utf8Path, platform: &str, force: bool| {
+        let mut cmd = kit_at(root);
+        cmd.args(["build-libvmaf", "--platform", platform]).args([
+            "--source",
+            source.as_str(),
+            "--out",
+            out.as_str(),
+        ]);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd
+    };
+    // b3ec481 built and wrote over a `vmaf` of the operator's (e.g. --out /usr/local/bin).
+    let bin = s.join("bin");
+    operators_file(&bin.join("vmaf"));
+    refused(
+        &mut build(&bin, "linux-x86_64-vulkan", false),
+        root,
+        &["vmaf", "did not write", "--force"],
+    );
+    // Into the source tree it builds from, even with --force.
+    refused(
+        &mut build(&source, "linux-x86_64-vulkan", true),
+        root,
+        &["from --source"],
+    );
+    let link = symlink(&source, &s.join("link"));
+    refused(
+        &mut build(&link, "linux-x86_64-vulkan", true),
+        root,
+        &["from --source"],
+    );
+    // --force lets the build go on (it stops at once here: the pinned source has no CUDA).
+    build(&bin, "linux-x86_64-cuda", true)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("has no `enable_cuda` option"));
+}
