@@ -958,3 +958,87 @@ fn build_libvmaf_out_never_replaces_its_source_or_a_vmaf_of_yours() {
         .code(2)
         .stderr(predicates::str::contains("has no `enable_cuda` option"));
 }
+
+/// Already safe at b3ec481: `full` takes only a new, empty or marked results folder.
+#[test]
+fn full_out_dir_never_takes_a_reference_folder() {
+    let s = Scratch::new();
+    let root = s.path();
+    let refs = references(&s);
+    let full = |out: &Utf8Path| {
+        let mut cmd = kit_at(root);
+        cmd.args([
+            "full",
+            "--ref-dir",
+            refs.as_str(),
+            "--out-dir",
+            out.as_str(),
+        ])
+        .args([
+            "--encoders",
+            "libx264",
+            "--cqs",
+            "25",
+            "--seeds",
+            "0,1",
+            "--epochs",
+            "2",
+        ]);
+        cmd
+    };
+    for out in [
+        refs.clone(),
+        respelt(&refs.join("x")).parent().unwrap().to_owned(),
+        symlink(&refs, &s.join("link")),
+    ] {
+        let before = snapshot(root);
+        full(&out).assert().code(2);
+        assert!(
+            snapshot(root) == before,
+            "full --out-dir {out} changed files"
+        );
+    }
+}
+
+#[test]
+fn bench_corpus_work_dir_never_clears_a_folder_of_yours() {
+    let s = Scratch::new();
+    let root = s.path();
+    let bench = |work: &Utf8Path, force: bool| {
+        let mut cmd = kit_at(root);
+        cmd.args(["bench", "corpus", "--demo", "--frames", "2", "--jobs", "1"])
+            .args(["--encoders", "libx264", "--cqs", "51"])
+            .args(["--work-dir", work.as_str()]);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd
+    };
+    // b3ec481 removed `pipeline/shard.cells/` of whatever folder it was given, recursively.
+    let work = s.join("work");
+    operators_file(&work.join("pipeline/shard.cells/keep.txt"));
+    refused(
+        &mut bench(&work, false),
+        root,
+        &["did not write", "--force"],
+    );
+    // A folder of references: read, never written into.
+    let refs = references(&s);
+    let mut into_refs = kit_at(root);
+    into_refs
+        .args([
+            "bench",
+            "corpus",
+            "--ref-dir",
+            refs.as_str(),
+            "--frames",
+            "2",
+        ])
+        .args(["--work-dir", refs.as_str(), "--force"]);
+    refused(&mut into_refs, root, &["--work-dir", "is --ref-dir"]);
+    // With --force the folder is used (and marked); a marked folder is reused as before.
+    ok(&mut bench(&work, true));
+    ok(&mut bench(&work, false));
+    let fresh = s.join("fresh");
+    ok(&mut bench(&fresh, false));
+}
