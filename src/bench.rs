@@ -22,6 +22,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The folder of a corpus benchmark's work folder where the naive run encodes and decodes.
+pub const NAIVE: &str = "naive";
+/// The folder of a corpus benchmark's work folder where the kit's pipeline writes its shard.
+pub const PIPELINE: &str = "pipeline";
+
 /// A scratch folder: the one given, or a temporary one removed afterwards.
 pub struct WorkDir {
     path: Utf8PathBuf,
@@ -121,7 +126,7 @@ pub fn corpus(
     progress.info(&format!(
         "naive: {n_cells} cells one after another (encode, decode to .yuv, vmaf --threads 1)"
     ));
-    let naive_dir = work.join("naive");
+    let naive_dir = work.join(NAIVE);
     std::fs::create_dir_all(&naive_dir).map_err(|e| Error::io(&naive_dir, e))?;
     let sampler = DiskSampler::start(naive_dir.clone());
     let started = Instant::now();
@@ -174,7 +179,7 @@ pub fn corpus(
     let naive_peak = sampler.finish();
 
     progress.info("pipeline: the same cells through `corpus` (parallel cells, streamed scoring)");
-    let pipeline_dir = work.join("pipeline");
+    let pipeline_dir = work.join(PIPELINE);
     std::fs::create_dir_all(&pipeline_dir).map_err(|e| Error::io(&pipeline_dir, e))?;
     let store = pipeline_dir.join("shard.cells");
     if store.exists() {

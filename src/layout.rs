@@ -14,7 +14,10 @@
 //! ```
 //!
 //! `full` only removes, and `bundle` only packs, files of this layout: anything else an operator
-//! keeps in the folder is left alone and never sent away.
+//! keeps in the folder is left alone and never sent away. [`outputs`] holds the rule every
+//! command's outputs follow: never an input, and never a file the kit did not write.
+
+pub mod outputs;
 
 use crate::error::{Error, Result};
 use crate::schema::Verdict;

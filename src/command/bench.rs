@@ -2,10 +2,12 @@
 
 use super::context::Context;
 use super::flags::{
-    references_required, FitArgs, GridArgs, ReferenceArgs, SeedArgs, ShardFileArgs,
+    reference_inputs, references_required, FitArgs, ForceArgs, GridArgs, ReferenceArgs, SeedArgs,
+    ShardFileArgs,
 };
 use crate::error::Result;
 use crate::host::tools::Toolset;
+use crate::layout::outputs::{self, Inputs};
 use crate::{bench, budget, host::platform, ingest::corpus, ingest::merge, learn::train};
 use camino::Utf8PathBuf;
 use clap::{Args, Subcommand};
@@ -29,9 +31,13 @@ pub enum BenchKind {
         references: ReferenceArgs,
         #[command(flatten)]
         grid: GridArgs,
-        /// Scratch folder for both runs (default: a temporary folder).
+        /// Scratch folder for both runs (default: a temporary folder): new, empty, or one an
+        /// earlier bench used (it leaves a .ensemble-kit-bench marker), since the runs write
+        /// and remove files there; another folder is refused without --force.
         #[arg(long, value_name = "DIR")]
         work_dir: Option<Utf8PathBuf>,
+        #[command(flatten)]
+        force: ForceArgs,
     },
     /// The LOSO fits of `train` with the fixed-order kernel against the same fits through
     /// ndarray's `general_mat_mul`, in one process: wall times, the ratio, GFLOP/s and peak
@@ -50,6 +56,9 @@ pub enum BenchKind {
     },
 }
 
+/// The marker `bench corpus` leaves in a `--work-dir` it used.
+const WORK_MARKER: &str = ".ensemble-kit-bench";
+
 /// Runs one benchmark and prints its report.
 pub fn bench(args: BenchArgs, context: &Context) -> Result<i32> {
     let progress = &context.progress;
@@ -58,13 +67,26 @@ pub fn bench(args: BenchArgs, context: &Context) -> Result<i32> {
             references,
             grid,
             work_dir,
+            force,
         } => {
+            if let Some(dir) = &work_dir {
+                let inputs = match &references.ref_dir {
+                    Some(refs) => reference_inputs(Inputs::new(), "--ref-dir", refs),
+                    None => Inputs::new(),
+                };
+                // The naive run's cells and the pipeline's shard and cell store.
+                let writes = |rel: &camino::Utf8Path| {
+                    rel.starts_with(bench::NAIVE) || rel.starts_with(bench::PIPELINE)
+                };
+                outputs::check_folder("--work-dir", dir, writes, &inputs)?;
+                outputs::claim_scratch("--work-dir", dir, WORK_MARKER, force.force)?;
+            }
             let platform = platform::detect()?;
             let tools = Toolset::locate(&context.overrides)?;
             let work = bench::WorkDir::new(work_dir)?;
             let request = corpus::CorpusRequest {
                 grid: grid.grid(references.references(&work.path().join("x"))?),
-                out: work.path().join("pipeline/shard.jsonl"),
+                out: work.path().join(bench::PIPELINE).join("shard.jsonl"),
                 jobs: grid.jobs,
                 threads: grid.threads,
                 allow_failed_cells: false,

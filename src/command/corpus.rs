@@ -3,12 +3,14 @@
 
 use super::context::Context;
 use super::flags::{
-    references_required, CellArgs, GeometryArgs, GridArgs, MergeRuleArgs, ReferenceArgs,
+    reference_inputs, references_required, shard_inputs, CellArgs, ForceArgs, GeometryArgs,
+    GridArgs, MergeRuleArgs, ReferenceArgs,
 };
 use crate::error::Result;
 use crate::host::tools::Toolset;
+use crate::layout::outputs::{self, Inputs, Output, Written};
 use crate::{host::platform, ingest::corpus, ingest::import, ingest::merge};
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use clap::{ArgGroup, Args};
 
 /// `ensemble-kit corpus`.
@@ -28,13 +30,29 @@ pub struct CorpusArgs {
     #[command(flatten)]
     pub cells: CellArgs,
 
-    /// Replace a shard from another run at --out.
+    /// Replace a shard from another run at --out, or a file there (or at NAME.meta.json) that
+    /// ensemble-kit did not write; a reference is never replaced.
     #[arg(long)]
     pub force: bool,
 }
 
+/// A shard the command writes and its metadata beside it, each replaced without `--force`
+/// only when the kit wrote it.
+fn shard_outputs(out: &Utf8Path) -> [Output; 2] {
+    let meta = corpus::meta_path(out);
+    [
+        Output::new("--out", out, Written::Shard { meta: meta.clone() }),
+        Output::new("--out's metadata", meta, Written::ShardMeta),
+    ]
+}
+
 /// Scores the grid into a shard.
 pub fn corpus(args: CorpusArgs, context: &Context) -> Result<i32> {
+    let inputs = match &args.references.ref_dir {
+        Some(dir) => reference_inputs(Inputs::new(), "--ref-dir", dir),
+        None => Inputs::new(),
+    };
+    outputs::check(&shard_outputs(&args.out), &inputs, args.force)?;
     let platform = platform::detect()?;
     let tools = Toolset::locate(&context.overrides)?;
     let request = corpus::CorpusRequest {
@@ -57,15 +75,20 @@ pub struct MergeArgs {
     /// The shards (`.jsonl`, each with its `.meta.json` when it has one).
     #[arg(required = true)]
     pub shards: Vec<Utf8PathBuf>,
-    /// The merged corpus to write (`.jsonl`; provenance goes to NAME.meta.json).
+    /// The merged corpus to write (`.jsonl`; provenance goes to NAME.meta.json): a new file,
+    /// or a corpus the kit wrote; never one of the shards.
     #[arg(long, value_name = "CORPUS.jsonl")]
     pub out: Utf8PathBuf,
     #[command(flatten)]
     pub rules: MergeRuleArgs,
+    #[command(flatten)]
+    pub force: ForceArgs,
 }
 
 /// Merges the shards into one corpus.
 pub fn merge(args: MergeArgs, context: &Context) -> Result<i32> {
+    let inputs = shard_inputs(Inputs::new(), "SHARD", &args.shards);
+    outputs::check(&shard_outputs(&args.out), &inputs, args.force.force)?;
     let corpus = merge::load(&args.shards, args.rules.rules())?;
     let meta = merge::write(&corpus, &args.out)?;
     context.progress.info(&format!(
@@ -94,13 +117,19 @@ pub struct ImportArgs {
     pub ref_dir: Option<Utf8PathBuf>,
     #[command(flatten)]
     pub geometry: GeometryArgs,
-    /// Replace a different shard at --out.
+    /// Replace a different shard at --out, or a file there (or at NAME.meta.json) that
+    /// ensemble-kit did not write; the reference corpus is never replaced.
     #[arg(long)]
     pub force: bool,
 }
 
 /// Turns the reference kit's rows into a shard.
 pub fn import(args: ImportArgs, context: &Context) -> Result<i32> {
+    let mut inputs = Inputs::new().file("REFERENCE", &args.reference);
+    if let Some(dir) = &args.ref_dir {
+        inputs = reference_inputs(inputs, "--ref-dir", dir);
+    }
+    outputs::check(&shard_outputs(&args.out), &inputs, args.force)?;
     let request = import::ImportRequest {
         reference: args.reference,
         out: args.out.clone(),

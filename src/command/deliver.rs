@@ -2,9 +2,16 @@
 //! `bundle`, `verify`, `compare` and `report`.
 
 use super::context::Context;
-use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs, SignArgs};
+use super::flags::{
+    reference_inputs, shard_inputs, BundleCapArgs, EnsembleArgs, FitArgs, ForceArgs, ShardArgs,
+    SignArgs,
+};
 use crate::deliver::signing::{AllowedSigners, Signer};
 use crate::error::Result;
+use crate::layout::{
+    self,
+    outputs::{self, Inputs, Output, Written},
+};
 use crate::{
     deliver::bundle, deliver::export, deliver::report, deliver::verify, trust::audit, trust::check,
     trust::compare, trust::evaluate,
@@ -30,10 +37,42 @@ pub struct ExportArgs {
     pub ensemble: EnsembleArgs,
     #[command(flatten)]
     pub fit: FitArgs,
+    #[command(flatten)]
+    pub force: ForceArgs,
 }
 
 /// Fits every seed on the whole corpus and writes the models.
 pub fn export(args: ExportArgs, context: &Context) -> Result<i32> {
+    // The seeds asked for, else the verdict's (when it cannot be read, the stage says why).
+    let seeds = args.seeds.clone().unwrap_or_else(|| {
+        crate::schema::read_value(&args.verdict)
+            .ok()
+            .and_then(|v| serde_json::from_value(v["seeds"].clone()).ok())
+            .unwrap_or_default()
+    });
+    let members: Vec<Output> = seeds
+        .iter()
+        .flat_map(|&seed| {
+            let id = export::member_id(&args.ensemble.ensemble_id, seed);
+            let sidecar = args.out_dir.join(format!("{id}.json"));
+            [
+                Output::new(
+                    "--out-dir's model",
+                    args.out_dir.join(format!("{id}.onnx")),
+                    Written::Model {
+                        sidecar: sidecar.clone(),
+                    },
+                ),
+                Output::new("--out-dir's sidecar", sidecar, Written::Sidecar),
+            ]
+        })
+        .collect();
+    let inputs = shard_inputs(
+        Inputs::new().file("--verdict", &args.verdict),
+        "--corpus",
+        &args.shards.files.corpus,
+    );
+    outputs::check(&members, &inputs, args.force.force)?;
     let corpus = args.shards.load()?;
     let request = export::ExportRequest {
         out_dir: args.out_dir,
@@ -60,10 +99,44 @@ pub struct BundleArgs {
     /// `bundle` wrote that manifest; it must verify over the manifest written again now.
     #[arg(long, value_name = "FILE", conflicts_with = "sign")]
     pub signature: Option<Utf8PathBuf>,
+    #[command(flatten)]
+    pub force: ForceArgs,
 }
 
 /// Writes the manifest and the bundle, and prints the bundle's path.
 pub fn bundle(args: BundleArgs, context: &Context) -> Result<i32> {
+    let dir = &args.out_dir;
+    let signature_out = dir.join(layout::SIGNATURE);
+    let mut inputs = Inputs::new().folder("--out-dir", dir, layout::is_kit_file);
+    if let Some(key) = &args.sign.sign {
+        inputs = inputs.file("--sign", key);
+    }
+    // A signature made of DIR/manifest.json is read before the bundle writes it there again.
+    if let Some(file) = args
+        .signature
+        .as_ref()
+        .filter(|f| !outputs::same_file(f, &signature_out))
+    {
+        inputs = inputs.file("--signature", file);
+    }
+    let bundle_name = bundle::file_name()?;
+    let written = [
+        Output::new(
+            "the manifest",
+            dir.join(layout::MANIFEST),
+            Written::Manifest,
+        ),
+        Output::new("the signature", signature_out, Written::Signature),
+        Output::new(
+            "the bundle",
+            dir.join(&bundle_name),
+            Written::Tar {
+                what: "a results bundle (its first member manifest.json)",
+                first: |name| name == layout::MANIFEST,
+            },
+        ),
+    ];
+    outputs::check(&written, &inputs, args.force.force)?;
     let signer = match &args.signature {
         Some(file) => Some(Signer::from_signature_file(file)?),
         None => args.sign.signer()?,
@@ -110,6 +183,17 @@ pub struct VerifyArgs {
 /// Checks a bundle (and extracts it when asked, once every check passed).
 pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
     let path = &args.bundle;
+    if let Some(dir) = &args.extract {
+        let mut inputs = Inputs::new().file("BUNDLE", path);
+        if let Some(file) = &args.allowed_signers {
+            inputs = inputs.file("--allowed-signers", file);
+        }
+        if let Some(refs) = &args.ref_dir {
+            inputs = reference_inputs(inputs, "--ref-dir", refs);
+        }
+        // Everything below the folder is the bundle's (it must be new or empty).
+        outputs::check_folder("--extract", dir, |_| true, &inputs)?;
+    }
     let request = check::CheckRequest {
         bundle: path.clone(),
         extract: args.extract.clone(),
@@ -222,11 +306,19 @@ pub struct ReportArgs {
     /// `html` (writes DIR/report.html: verdict, charts, no network).
     #[arg(long, value_parser = ["outputs", "markdown", "html"], default_value = "outputs")]
     pub format: String,
+    #[command(flatten)]
+    pub force: ForceArgs,
 }
 
 /// Prints the CI summary of a results folder, or writes its page.
 pub fn report(args: ReportArgs, context: &Context) -> Result<i32> {
     if args.format == "html" {
+        let dir = &args.out_dir;
+        let inputs = Inputs::new().folder("--out-dir", dir, |rel| {
+            layout::is_kit_file(rel) && rel != layout::REPORT
+        });
+        let page = Output::new("the page", dir.join(layout::REPORT), Written::Report);
+        outputs::check(&[page], &inputs, args.force.force)?;
         let page = report::write_html(&args.out_dir)?;
         context.progress.info(&format!("wrote {page}"));
         return Ok(0);

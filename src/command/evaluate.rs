@@ -1,7 +1,9 @@
 //! `ensemble-kit evaluate`: a shipped ensemble run in an ONNX runtime on a corpus.
 
-use super::flags::{BundleCapArgs, ShardArgs};
+use super::flags::{shard_inputs, BundleCapArgs, ForceArgs, ShardArgs};
 use crate::error::Result;
+use crate::layout::outputs::{self, Inputs, Output, Written};
+use crate::schema::{Document, Evaluation};
 use crate::{atomic, trust::evaluate};
 use camino::Utf8PathBuf;
 use clap::Args;
@@ -19,15 +21,34 @@ pub struct EvaluateArgs {
     /// trainer does) instead of refusing the corpus.
     #[arg(long)]
     pub allow_unknown_encoders: bool,
-    /// Also write the evaluation as JSON (schema `evaluation`) to FILE.
+    /// Also write the evaluation as JSON (schema `evaluation`) to FILE: a new file, or an
+    /// evaluation written before; never one of the inputs (--models, --corpus).
     #[arg(long, value_name = "FILE")]
     pub out: Option<Utf8PathBuf>,
+    #[command(flatten)]
+    pub force: ForceArgs,
     #[command(flatten)]
     pub cap: BundleCapArgs,
 }
 
 /// Runs the ensemble on the corpus, prints the table and writes the JSON when asked.
 pub fn evaluate(args: EvaluateArgs) -> Result<i32> {
+    if let Some(out) = &args.out {
+        let models = if args.models.is_dir() {
+            Inputs::new().folder("--models", &args.models, |rel| {
+                rel.components().count() == 1 && matches!(rel.extension(), Some("onnx" | "json"))
+            })
+        } else {
+            Inputs::new().file("--models", &args.models)
+        };
+        let inputs = shard_inputs(models, "--corpus", &args.shards.files.corpus);
+        let written = Written::Kind(Evaluation::SCHEMA);
+        outputs::check(
+            &[Output::new("--out", out, written)],
+            &inputs,
+            args.force.force,
+        )?;
+    }
     let corpus = args.shards.load()?;
     let options = evaluate::Options {
         allow_unknown_encoders: args.allow_unknown_encoders,

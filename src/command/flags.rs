@@ -7,6 +7,7 @@ use crate::host::tools;
 use crate::ingest::corpus::{demo, Grid, References, DEFAULT_CQS};
 use crate::ingest::merge::{self, Corpus, MergeRules};
 use crate::ingest::sources::GeometryFlags;
+use crate::layout::outputs::Inputs;
 use crate::learn::train::{Recipe, DEFAULT_EPOCHS, DEFAULT_SEEDS};
 use crate::schema::Fps;
 use camino::{Utf8Path, Utf8PathBuf};
@@ -54,6 +55,45 @@ impl ReferenceArgs {
             (None, false) => Err(Error::Input("give --ref-dir DIR or --demo".into())),
         }
     }
+}
+
+/// The references a folder holds as a command's inputs: its `.yuv` and `.y4m` files (those
+/// [`crate::ingest::sources::discover`] reads), named by `flag`.
+pub fn reference_inputs(inputs: Inputs, flag: &str, dir: &Utf8Path) -> Inputs {
+    inputs.folder(flag, dir, |rel| {
+        let name = rel.as_str();
+        rel.components().count() == 1
+            && !name.starts_with('.')
+            && (name.ends_with(".yuv") || name.ends_with(".y4m"))
+    })
+}
+
+/// Shards as a command's inputs, named by `flag`: each file, its metadata beside it and its
+/// audit bitstreams (`NAME.audit/`).
+pub fn shard_inputs(inputs: Inputs, flag: &str, shards: &[Utf8PathBuf]) -> Inputs {
+    shards.iter().fold(inputs, |inputs, shard| {
+        inputs
+            .file(flag, shard)
+            .file(
+                &format!("{flag}'s metadata"),
+                &crate::ingest::corpus::meta_path(shard),
+            )
+            .folder(
+                &format!("{flag}'s audit cells"),
+                &crate::layout::dir_of(shard),
+                |_| true,
+            )
+    })
+}
+
+/// `--force` of the commands that write: may an output replace a file the kit did not write?
+#[derive(Debug, Args, Clone, Copy)]
+pub struct ForceArgs {
+    /// Replace an existing output that ensemble-kit did not write (a file of yours at the
+    /// output path). Without it such a file is refused and left untouched. An output that is
+    /// one of the command's inputs is refused even with --force.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `--cqs`'s default as the command line spells it.

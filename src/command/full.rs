@@ -2,11 +2,13 @@
 
 use super::context::Context;
 use super::flags::{
-    CellArgs, EnsembleArgs, GridArgs, MergeRuleArgs, RecipeArgs, ReferenceArgs, SeedArgs, SignArgs,
+    reference_inputs, shard_inputs, CellArgs, EnsembleArgs, GridArgs, MergeRuleArgs, RecipeArgs,
+    ReferenceArgs, SeedArgs, SignArgs,
 };
 use crate::error::Result;
+use crate::layout::{self, outputs, outputs::Inputs};
 use crate::{host::platform, learn::further_seeds, pipeline, progress};
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use clap::Args;
 
 /// `ensemble-kit full`.
@@ -56,6 +58,30 @@ pub struct FullArgs {
 /// Runs the pipeline, prints the summary and the bundle's path; exit 0 PROMOTE, 1 HOLD.
 pub fn full(args: FullArgs, context: &Context) -> Result<i32> {
     let progress = &context.progress;
+    let mut inputs = shard_inputs(Inputs::new(), "--corpus", &args.corpus);
+    if let Some(dir) = &args.references.ref_dir {
+        inputs = reference_inputs(inputs, "--ref-dir", dir);
+    }
+    if let Some(key) = &args.sign.sign {
+        inputs = inputs.file("--sign", key);
+    }
+    // What a run writes or removes in the results folder; shards given with --corpus are kept
+    // there (and trained on) by design.
+    let keeps_shards = !args.corpus.is_empty();
+    outputs::check_folder(
+        "--out-dir",
+        &args.out_dir,
+        |rel| {
+            let name = rel.as_str();
+            let in_corpus = rel.starts_with(layout::CORPUS);
+            (layout::is_kit_file(rel) && !(keeps_shards && in_corpus))
+                || (!keeps_shards
+                    && rel.starts_with(Utf8Path::new(layout::SHARD).with_extension("cells")))
+                || [layout::MANIFEST, layout::SIGNATURE].contains(&name)
+                || layout::is_bundle(name)
+        },
+        &inputs,
+    )?;
     let signer = args.sign.signer()?;
     let platform = platform::detect()?;
     let grid = if args.corpus.is_empty() {

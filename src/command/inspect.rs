@@ -2,8 +2,9 @@
 //! `doctor`, `schema`, `validate`.
 
 use super::context::Context;
-use super::flags::EncoderArgs;
+use super::flags::{EncoderArgs, ForceArgs};
 use crate::error::{Error, Result};
+use crate::layout::outputs::{self, Inputs, Output, Written};
 use crate::schema::{Document, VerdictFile};
 use crate::{atomic, budget, host::doctor, host::platform, ingest::merge, schema};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -69,16 +70,32 @@ pub struct SchemaArgs {
     /// The schema's name.
     #[arg(required_unless_present = "out_dir")]
     pub name: Option<String>,
-    /// Write every schema to DIR/NAME.schema.json instead.
+    /// Write every schema to DIR/NAME.schema.json instead (a file of that name that is not the
+    /// kit's schema is refused without --force).
     #[arg(long, value_name = "DIR", conflicts_with = "name")]
     pub out_dir: Option<Utf8PathBuf>,
+    #[command(flatten)]
+    pub force: ForceArgs,
+}
+
+/// The file `schema --out-dir DIR` writes a schema to.
+fn schema_file(dir: &Utf8Path, name: &str) -> Utf8PathBuf {
+    dir.join(format!("{name}.schema.json"))
 }
 
 /// Prints one schema, or writes them all.
 pub fn schema(args: SchemaArgs, context: &Context) -> Result<i32> {
     if let Some(dir) = args.out_dir {
+        let files: Vec<Output> = schema::ALL
+            .iter()
+            .map(|doc| {
+                let path = schema_file(&dir, doc.name);
+                Output::new("--out-dir's schema", path, Written::Schema(doc.name))
+            })
+            .collect();
+        outputs::check(&files, &Inputs::new(), args.force.force)?;
         for doc in schema::ALL {
-            let path = dir.join(format!("{}.schema.json", doc.name));
+            let path = schema_file(&dir, doc.name);
             atomic::write(&path, schema::render(doc.name)?.as_bytes())?;
             context.progress.info(&format!("wrote {path}"));
         }

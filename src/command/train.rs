@@ -2,11 +2,16 @@
 //! promotion gate over the seed files).
 
 use super::context::Context;
-use super::flags::{FitArgs, SeedArgs, ShardArgs};
+use super::flags::{shard_inputs, FitArgs, ForceArgs, SeedArgs, ShardArgs};
 use crate::error::Result;
+use crate::layout::{
+    self,
+    outputs::{self, Inputs, Output, Written},
+};
 use crate::progress::{self, Progress, Verbosity};
+use crate::schema::{Document, LosoSeed, Verdict};
 use crate::{learn::further_seeds, learn::gate, learn::stability, learn::train};
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use clap::Args;
 
 /// `ensemble-kit train`.
@@ -14,7 +19,8 @@ use clap::Args;
 pub struct TrainArgs {
     #[command(flatten)]
     pub shards: ShardArgs,
-    /// Where loso_seed{N}.json are written.
+    /// Where loso_seed{N}.json are written (a seed file there that ensemble-kit did not
+    /// write is refused without --force).
     #[arg(long, value_name = "DIR")]
     pub out_dir: Utf8PathBuf,
     #[command(flatten)]
@@ -26,12 +32,27 @@ pub struct TrainArgs {
     pub stability: further_seeds::FurtherSeeds,
     #[command(flatten)]
     pub fit: FitArgs,
+    #[command(flatten)]
+    pub force: ForceArgs,
 }
 
 /// Trains every seed and prints each one's mean PLCC (and, for several seeds, which sources
 /// move the result).
 pub fn train(args: TrainArgs, context: &Context) -> Result<i32> {
     let progress = &context.progress;
+    let possible = further_seeds::with_further_seeds(&args.seeds.seeds, args.stability.most())?;
+    let seed_files: Vec<Output> = possible
+        .iter()
+        .map(|&seed| {
+            Output::new(
+                "--out-dir's seed file",
+                args.out_dir.join(layout::seed_file(seed)),
+                Written::Kind(LosoSeed::SCHEMA),
+            )
+        })
+        .collect();
+    let inputs = shard_inputs(Inputs::new(), "--corpus", &args.shards.files.corpus);
+    outputs::check(&seed_files, &inputs, args.force.force)?;
     let corpus = args.shards.load()?;
     let seeds =
         further_seeds::train_further(&args.seeds.seeds, args.stability, progress, |seeds| {
@@ -74,14 +95,36 @@ pub struct VerdictArgs {
     /// Reference corpus folder to describe in the verdict (counts and a content hash).
     #[arg(long, value_name = "DIR")]
     pub corpus_root: Option<Utf8PathBuf>,
-    /// Where to write the verdict (default: the --loso-dir).
+    /// Where to write the verdict (default: the --loso-dir). A PROMOTE.json or HOLD.json there
+    /// that is not a verdict file is refused without --force.
     #[arg(long, value_name = "DIR")]
     pub out_dir: Option<Utf8PathBuf>,
+    #[command(flatten)]
+    pub force: ForceArgs,
 }
 
 /// Applies the gate, writes the verdict and exits 0 for PROMOTE, 1 for HOLD.
 pub fn verdict(args: VerdictArgs, context: &Context) -> Result<i32> {
     let progress = &context.progress;
+    let out_dir = args.out_dir.as_deref().unwrap_or(&args.loso_dir);
+    // Both names: one is written, the other (stale) one removed.
+    let verdicts: Vec<Output> = [Verdict::Promote, Verdict::Hold]
+        .into_iter()
+        .map(|v| {
+            let path = out_dir.join(layout::verdict_file_name(v));
+            Output::new("the verdict file", path, Written::Verdict)
+        })
+        .collect();
+    let mut inputs = Inputs::new().folder("--loso-dir", &args.loso_dir, |rel| {
+        rel.components().count() == 1 && layout::is_seed_like(rel.as_str())
+    });
+    if let Some(root) = &args.corpus_root {
+        let described = root.clone();
+        inputs = inputs.folder("--corpus-root", root, move |rel| {
+            described_by_corpus_root(&described, rel)
+        });
+    }
+    outputs::check(&verdicts, &inputs, args.force.force)?;
     let request = gate::VerdictRequest {
         loso_dir: args.loso_dir,
         seeds: args.seeds.seeds,
@@ -96,6 +139,17 @@ pub fn verdict(args: VerdictArgs, context: &Context) -> Result<i32> {
     }
     progress.info(&format!("wrote {path}"));
     Ok(if verdict.gate.passed { 0 } else { 1 })
+}
+
+/// Whether the verdict's description of `--corpus-root` covers the file `rel` below `root`:
+/// every file but those of the kit's own folders (a results folder or a cell store, known by
+/// their markers).
+fn described_by_corpus_root(root: &Utf8Path, rel: &Utf8Path) -> bool {
+    let markers = [layout::MARKER, crate::ingest::corpus::cache::MARKER];
+    !rel.ancestors()
+        .skip(1)
+        .filter(|folder| !folder.as_str().is_empty())
+        .any(|folder| markers.iter().any(|m| root.join(folder).join(m).is_file()))
 }
 
 /// The verdict summary is shown unless the operator asked for quiet.

@@ -1,10 +1,11 @@
 //! Commands that ship references between boxes: `pack-corpus` and `extract-corpus`.
 
 use super::context::Context;
-use super::flags::{parse_size, GeometryArgs};
+use super::flags::{parse_size, reference_inputs, ForceArgs, GeometryArgs};
 use crate::error::Result;
 use crate::host::tools;
-use crate::ingest::transport::{self, ExtractRequest, TRANSPORT_TOTAL_MAX};
+use crate::ingest::transport::{self, ExtractRequest, MANIFEST, TRANSPORT_TOTAL_MAX};
+use crate::layout::outputs::{self, Inputs, Output, Written};
 use camino::Utf8PathBuf;
 use clap::Args;
 
@@ -14,15 +15,27 @@ pub struct PackArgs {
     /// Folder of `.yuv` references.
     #[arg(long, value_name = "DIR")]
     pub ref_dir: Utf8PathBuf,
-    /// The archive to write (a tar).
+    /// The archive to write (a tar): a new file or an archive pack-corpus wrote; never a
+    /// reference.
     #[arg(long, value_name = "ARCHIVE")]
     pub out: Utf8PathBuf,
     #[command(flatten)]
     pub geometry: GeometryArgs,
+    #[command(flatten)]
+    pub force: ForceArgs,
 }
 
 /// Packs the references and prints how many went in.
 pub fn pack(args: PackArgs, context: &Context) -> Result<i32> {
+    let archive = Written::Tar {
+        what: "a corpus-transport archive (its first member transport-manifest.json)",
+        first: |name| name == MANIFEST,
+    };
+    outputs::check(
+        &[Output::new("--out", &args.out, archive)],
+        &reference_inputs(Inputs::new(), "--ref-dir", &args.ref_dir),
+        args.force.force,
+    )?;
     let ffmpeg = tools::locate_ffmpeg(&context.overrides)?;
     let manifest = transport::pack(
         &ffmpeg,
@@ -43,7 +56,8 @@ pub struct ExtractArgs {
     /// Where to restore the `.yuv` files.
     #[arg(long, value_name = "DIR")]
     pub to: Utf8PathBuf,
-    /// Replace files in --to that differ from the archive's (identical ones are skipped).
+    /// Replace files in --to that differ from the archive's (identical ones are skipped); the
+    /// archive itself is never replaced.
     #[arg(long)]
     pub force: bool,
     /// Most bytes the archive may unpack in total (members and decoded references);
@@ -54,6 +68,13 @@ pub struct ExtractArgs {
 
 /// Restores the references, checking every hash.
 pub fn extract(args: ExtractArgs, context: &Context) -> Result<i32> {
+    // It restores `NAME.yuv` files directly in --to.
+    outputs::check_folder(
+        "--to",
+        &args.to,
+        |rel| rel.components().count() == 1 && rel.extension() == Some("yuv"),
+        &Inputs::new().file("ARCHIVE", &args.archive),
+    )?;
     let ffmpeg = tools::locate_ffmpeg(&context.overrides)?;
     let to = args.to.clone();
     let request = ExtractRequest {

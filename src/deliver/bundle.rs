@@ -160,6 +160,14 @@ fn check_models(
     Ok(())
 }
 
+/// The name of the bundle made now: `ensemble-results-<UTC>.tar.gz`.
+pub fn file_name() -> Result<String> {
+    let stamp = humantime::format_rfc3339_seconds(timestamp::now()?)
+        .to_string()
+        .replace(['-', ':'], "");
+    Ok(layout::bundle_file(&stamp))
+}
+
 /// Writes `manifest.json` (and, with a `signer`, its signature `manifest.json.sig`) and the
 /// bundle into `dir`; returns the manifest and the bundle path.
 pub fn run(dir: &Utf8Path, signer: Option<&Signer>) -> Result<(Manifest, Utf8PathBuf)> {
@@ -198,10 +206,7 @@ pub fn run(dir: &Utf8Path, signer: Option<&Signer>) -> Result<(Manifest, Utf8Pat
     };
     atomic::write_json(&dir.join(layout::MANIFEST), &manifest)?;
     let signature = signing::write_signature(dir, signer)?;
-    let stamp = humantime::format_rfc3339_seconds(timestamp::now()?)
-        .to_string()
-        .replace(['-', ':'], "");
-    let bundle = dir.join(layout::bundle_file(&stamp));
+    let bundle = dir.join(file_name()?);
     let members: Vec<Entry> = files
         .iter()
         .map(|rel| Entry {

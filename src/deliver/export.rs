@@ -214,7 +214,7 @@ fn full_fit(model: &mlp::Mlp, x: &Array2<f32>, y: &Array1<f32>) -> Figures {
 }
 
 /// `<ensemble-id>_seed<N>`: the stem of a member's model and sidecar files.
-fn member_id(ensemble_id: &str, seed: u64) -> String {
+pub fn member_id(ensemble_id: &str, seed: u64) -> String {
     format!("{ensemble_id}_seed{seed}")
 }
 
