@@ -11,6 +11,7 @@ pub mod cell;
 pub mod demo;
 pub mod frames;
 pub mod grid;
+pub mod identity;
 
 pub use grid::{Grid, Plan, References, DEFAULT_CQS};
 
