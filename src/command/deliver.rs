@@ -136,11 +136,14 @@ pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
             let tools = Toolset::locate(&context.overrides)?;
             let audited = audit::run(&request, allowed.as_ref(), &tools, &context.progress)?;
             audit_line = format!(
-                "audit: {} cell(s), {} frames re-scored; every feature and VMAF within {:.0e} of the rows ({})\n",
+                "audit: {} cell(s), {} frames re-scored; every feature and VMAF within {:.0e} of the rows ({})\n\
+                 audit: the audit cells of {} shard(s) are the ones their rows choose ({})\n",
                 audited.cells.len(),
                 audited.frames,
                 audit::TOLERANCE,
-                audited.cells.join(", ")
+                audited.cells.join(", "),
+                audited.derived.len(),
+                audited.derived.join(", ")
             );
             audited.verified
         }

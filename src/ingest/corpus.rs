@@ -182,9 +182,10 @@ pub fn run(
     check_not_in_the_way(out, &plan_id, request.force)?;
     write_shard(out, &store, &finished)?;
     let shard_sha256 = digest::sha256_file(out)?;
+    let rows_sha256 = identity::shard_rows_sha256(out)?;
     let audit_cells = audit_cells::keep(
         out,
-        &shard_sha256,
+        &rows_sha256,
         &store,
         &finished,
         &plan.sources,
@@ -198,6 +199,7 @@ pub fn run(
         plan_id,
         shard_file: out.file_name().expect("checked .jsonl name").into(),
         shard_sha256,
+        rows_sha256: Some(rows_sha256),
         n_rows: finished.iter().map(|c| c.rows).sum(),
         platform: platform.clone(),
         tools: ShardTools {

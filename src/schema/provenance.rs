@@ -92,6 +92,13 @@ pub struct ShardMeta {
     pub shard_file: String,
     /// SHA-256 of the shard file.
     pub shard_sha256: String,
+    /// SHA-256 of the shard's rows with timings excluded, in key order (the corpus identity
+    /// `train` reports for this shard alone): the seed of the audit-cell choice, which an owner
+    /// can recompute from the rows even inside a merged corpus. Absent in shards written before
+    /// the choice was seeded by the rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub rows_sha256: Option<String>,
     /// Number of rows in the shard.
     pub n_rows: u64,
     /// The machine that produced it.
@@ -110,8 +117,8 @@ pub struct ShardMeta {
     pub cells: Vec<CellSummary>,
     /// Cells that failed (only non-empty with `--allow-failed-cells`).
     pub failed_cells: Vec<FailedCell>,
-    /// The cells whose encoded bitstreams are kept in `SHARD.audit/`, chosen from the shard's
-    /// SHA-256 after scoring, so that an owner can re-score them (`verify --audit`).
+    /// The cells whose encoded bitstreams are kept in `SHARD.audit/`, chosen by `rows_sha256`
+    /// after scoring, so that an owner can re-score them (`verify --audit`).
     #[serde(default)]
     pub audit_cells: Vec<AuditCell>,
 }

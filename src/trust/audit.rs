@@ -1,17 +1,20 @@
 //! Audit cells (issue 20): scores an owner can re-check without the collaborator's hardware.
 //!
-//! After a shard is scored, K of its cells are chosen from the SHA-256 of the shard file (so
+//! After a shard is scored, K of its cells are chosen from the SHA-256 of the shard's rows (so
 //! after every row exists; see README "Audit cells" for what this does and does not stop) and
 //! their encoded bitstreams — the exact bytes that were scored, kept in the cell store — are
 //! copied to `SHARD.audit/<key>.mkv` and listed in the shard's metadata. They travel in the
 //! bundle like every other file of the results folder.
 //!
-//! `verify --audit --ref-dir DIR` checks the bundle as `verify` does, then, for every audit cell:
-//! the owner's reference has the SHA-256 the rows name; the bitstream is a single-video-stream
-//! Matroska file of the encoder's codec, of the size the rows' `enc_bytes` say; and decoding it
-//! and scoring it with the owner's `vmaf` (the corpus stage's own decode | score path) gives
-//! every recorded per-frame feature and VMAF within [`TOLERANCE`].
+//! `verify --audit --ref-dir DIR` checks the bundle as `verify` does, then derives which cells
+//! each shard must list — for a plain shard from its rows, for each inner shard of a merged
+//! corpus from the rows of the cells it lists ([`choice`]) — and, for every audit cell: the
+//! owner's reference has the SHA-256 the rows name; the bitstream is a single-video-stream
+//! Matroska file of the encoder's codec, of the size the rows' `enc_bytes` say; decoding it and
+//! scoring it with the owner's `vmaf` (the corpus stage's own decode | score path) gives every
+//! recorded per-frame feature and VMAF within [`TOLERANCE`].
 
+mod choice;
 mod rescore;
 
 pub use rescore::TOLERANCE;
@@ -21,7 +24,8 @@ use crate::error::{Error, Result};
 use crate::host::tools::Toolset;
 use crate::ingest::corpus::{
     self,
-    audit_cells::{choose, id_of, CellId},
+    audit_cells::{id_of, CellId},
+    identity,
 };
 use crate::ingest::merge::{self, MergeRules};
 use crate::layout::dir_of;
@@ -29,8 +33,9 @@ use crate::progress::Progress;
 use crate::schema::{self, CorpusRow, Document, ImportedShardMeta, MergedMeta, ShardMeta};
 use crate::{digest, layout};
 use camino::{Utf8Path, Utf8PathBuf};
+use choice::{Findings, Rows};
 use rescore::{label_of, Rescorer, Target};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 /// What `verify --audit` is asked to do.
 #[derive(Debug, Clone)]
@@ -54,6 +59,9 @@ pub struct Audited {
     pub cells: Vec<String>,
     /// Frames re-scored.
     pub frames: u64,
+    /// The shards whose audit-cell choice was derived from their rows (inner shards of a
+    /// merged corpus named `merged › inner`).
+    pub derived: Vec<String>,
 }
 
 /// Verifies the bundle, then re-scores every audit cell it carries; every problem is listed,
@@ -90,26 +98,30 @@ pub fn run(
         root: &root,
         rescorer: Rescorer::new(&request.ref_dir, tools),
         progress,
-        problems: Vec::new(),
+        findings: Findings::default(),
         cells: Vec::new(),
         frames: 0,
     };
     audit.bundle(&verified)?;
-    if !audit.problems.is_empty() {
+    let problems = &audit.findings.problems;
+    if !problems.is_empty() {
         return Err(Error::Input(format!(
             "{} fails the audit:\n  {}",
             request.bundle,
-            audit.problems.join("\n  ")
+            problems.join("\n  ")
         )));
     }
-    let (cells, frames) = (audit.cells, audit.frames);
+    for note in &audit.findings.unaudited {
+        progress.warn(note);
+    }
     if let Some(dest) = &request.extract {
         std::fs::rename(&root, dest).map_err(|e| Error::io(dest, e))?;
     }
     Ok(Audited {
         verified,
-        cells,
-        frames,
+        cells: audit.cells,
+        frames: audit.frames,
+        derived: audit.findings.derived,
     })
 }
 
@@ -118,7 +130,7 @@ struct Audit<'a> {
     root: &'a Utf8Path,
     rescorer: Rescorer<'a>,
     progress: &'a Progress,
-    problems: Vec<String>,
+    findings: Findings,
     cells: Vec<String>,
     frames: u64,
 }
@@ -145,15 +157,16 @@ impl Audit<'_> {
         self.judged_corpus(verified, &paths)?;
         let mut targets = Vec::new();
         for (rel, shard) in shards.iter().zip(&paths) {
-            targets.push((shard.clone(), self.targets(rel, shard)?));
+            let rows = identity::read_rows(shard)?;
+            targets.push((shard.clone(), self.targets(rel, shard, &rows)?, rows));
         }
-        if targets.iter().all(|(_, t)| t.is_empty()) {
+        if targets.iter().all(|(_, t, _)| t.is_empty()) {
             return Err(Error::Input(
                 "the bundle carries no audit cells, so its scores cannot be re-checked; ask the collaborator to re-run with --audit-cells 1 or more".into(),
             ));
         }
-        for (shard, shard_targets) in targets {
-            let rows = rows_of(&shard, &shard_targets)?;
+        for (shard, shard_targets, rows) in targets {
+            let rows = rows_of(&rows, &shard_targets);
             for target in shard_targets {
                 self.cell(&shard, &target, rows.get(&id_of(&target.cell)));
             }
@@ -172,7 +185,8 @@ impl Audit<'_> {
                 .is_some_and(|s| seeds.contains(&s))
         });
         let Some(loso) = loso else {
-            self.problems
+            self.findings
+                .problems
                 .push("no judged loso_seed*.json in the bundle".into());
             return Ok(());
         };
@@ -184,7 +198,7 @@ impl Audit<'_> {
         };
         let corpus = merge::load(shards, rules)?;
         if corpus.sha256 != seed.corpus_sha256 {
-            self.problems.push(format!(
+            self.findings.problems.push(format!(
                 "corpus mismatch: the bundled corpus (rows sha256 {}) is not the one {} was trained on ({}); its audit would prove nothing about the verdict",
                 corpus.sha256, loso.path, seed.corpus_sha256
             ));
@@ -192,67 +206,38 @@ impl Audit<'_> {
         Ok(())
     }
 
-    /// The audit cells a bundled corpus lists (a merged corpus: those of every shard in it).
-    fn targets(&mut self, rel: &Utf8Path, shard: &Utf8Path) -> Result<Vec<Target>> {
+    /// The audit cells a bundled corpus lists (a merged corpus: those of every shard in it),
+    /// after deriving which cells each shard must list.
+    fn targets(&mut self, rel: &Utf8Path, shard: &Utf8Path, rows: &Rows) -> Result<Vec<Target>> {
         let meta_path = corpus::meta_path(shard);
         let value = schema::read_value(&meta_path)?;
         let dir = dir_of(shard);
         let mut targets = Vec::new();
         match schema::kind_of(&value) {
             Some(ImportedShardMeta::SCHEMA) => {
-                self.progress.warn(&format!(
+                self.findings.unaudited.push(format!(
                     "{rel} was imported from the reference kit: it has no audit cells"
                 ));
             }
             Some(MergedMeta::SCHEMA) => {
                 let merged: MergedMeta = schema::decode_checked(value, &meta_path)?;
+                choice::merged(rel.as_str(), &merged, rows, &mut self.findings);
                 merged_targets(&merged, &dir, &mut targets);
             }
             _ => {
                 let meta: ShardMeta = schema::decode_checked(value, &meta_path)?;
-                self.check_choice(rel, shard, &meta)?;
+                let sha = digest::sha256_file(shard)?;
+                if meta.shard_sha256 != sha {
+                    self.findings.problems.push(format!(
+                        "{rel}: its metadata says sha256 {}, the file is {sha}",
+                        meta.shard_sha256
+                    ));
+                }
+                choice::plain(rel.as_str(), &meta, rows, &mut self.findings);
                 targets.extend(shard_targets(&meta, &dir));
             }
         }
         Ok(targets)
-    }
-
-    /// A shard's audit cells must be the ones its own bytes choose.
-    fn check_choice(&mut self, rel: &Utf8Path, shard: &Utf8Path, meta: &ShardMeta) -> Result<()> {
-        let sha = digest::sha256_file(shard)?;
-        if meta.shard_sha256 != sha {
-            self.problems.push(format!(
-                "{rel}: its metadata says sha256 {}, the file is {sha}",
-                meta.shard_sha256
-            ));
-        }
-        let mut ids = BTreeSet::new();
-        schema::for_each_jsonl(shard, |_, row: CorpusRow| {
-            ids.insert((row.src_sha256, row.encoder, row.cq));
-            Ok(())
-        })?;
-        let listed: Vec<CellId> = {
-            let mut l: Vec<CellId> = meta.audit_cells.iter().map(id_of).collect();
-            l.sort();
-            l
-        };
-        let chosen = choose(&sha, &ids, meta.settings.audit_cells);
-        if listed != chosen {
-            let names = |cells: &[CellId]| {
-                cells
-                    .iter()
-                    .map(|(_, e, cq)| format!("{e}/cq{cq}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            self.problems.push(format!(
-                "{rel}: its audit cells ({}) are not the {} its rows choose ({}); the rows changed after the cells were chosen, or the cells were picked by hand",
-                names(&listed),
-                meta.settings.audit_cells,
-                names(&chosen)
-            ));
-        }
-        Ok(())
     }
 
     /// Checks and re-scores one audit cell, recording every problem.
@@ -265,7 +250,10 @@ impl Audit<'_> {
                 self.cells.push(label);
                 self.frames += frames;
             }
-            Err(why) => self.problems.push(format!("audit cell {label}: {why}")),
+            Err(why) => self
+                .findings
+                .problems
+                .push(format!("audit cell {label}: {why}")),
         }
     }
 }
@@ -296,19 +284,17 @@ fn merged_targets(merged: &MergedMeta, dir: &Utf8Path, out: &mut Vec<Target>) {
     }
 }
 
-/// The rows of the audited cells of one corpus, by cell, in file order.
-fn rows_of(shard: &Utf8Path, targets: &[Target]) -> Result<BTreeMap<CellId, Vec<CorpusRow>>> {
-    let wanted: BTreeSet<CellId> = targets.iter().map(|t| id_of(&t.cell)).collect();
-    let mut rows: BTreeMap<CellId, Vec<CorpusRow>> = BTreeMap::new();
-    schema::for_each_jsonl(shard, |_, row: CorpusRow| {
-        let id = (row.src_sha256.clone(), row.encoder.clone(), row.cq);
-        if wanted.contains(&id) {
-            rows.entry(id).or_default().push(row);
+/// The rows of the audited cells of one corpus, by cell, in frame order.
+fn rows_of(rows: &Rows, targets: &[Target]) -> BTreeMap<CellId, Vec<CorpusRow>> {
+    let mut by_cell: BTreeMap<CellId, Vec<CorpusRow>> = BTreeMap::new();
+    for target in targets {
+        let id = id_of(&target.cell);
+        let first = (id.0.clone(), id.1.clone(), id.2, 0);
+        let last = (id.0.clone(), id.1.clone(), id.2, u64::MAX);
+        let cell_rows: Vec<CorpusRow> = rows.range(first..=last).map(|(_, r)| r.clone()).collect();
+        if !cell_rows.is_empty() {
+            by_cell.insert(id, cell_rows);
         }
-        Ok(())
-    })?;
-    for cell_rows in rows.values_mut() {
-        cell_rows.sort_by_key(|r| r.frame_index);
     }
-    Ok(rows)
+    by_cell
 }

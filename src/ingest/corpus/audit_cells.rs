@@ -1,7 +1,10 @@
 //! Audit cells, the ingest half (issue 20): after a shard is scored, K of its cells are chosen
-//! from the SHA-256 of the shard file and their encoded bitstreams — the exact bytes that were
+//! from the SHA-256 of the shard's rows (timings excluded, in key order: the corpus identity of
+//! [`super::identity::rows_sha256`]) and their encoded bitstreams — the exact bytes that were
 //! scored, kept in the cell store — are copied to `SHARD.audit/<key>.mkv` and listed in the
-//! shard's metadata; a merge gathers them. `trust::audit` re-scores them for `verify --audit`.
+//! shard's metadata; a merge gathers them. Seeding the choice with the rows, not the file, lets
+//! an owner recompute it for a shard inside a merged corpus, whose file he never sees.
+//! `trust::audit` re-checks the choice and re-scores the cells for `verify --audit`.
 
 use super::cache::CellStore;
 use crate::error::{Error, Result};
@@ -19,14 +22,14 @@ pub const DEFAULT_CELLS: usize = 3;
 /// A cell as the rows name it: (`src_sha256`, `encoder`, `cq`).
 pub type CellId = (String, String, u32);
 
-/// The `k` cells chosen by `shard_sha256`: each cell ranked by the SHA-256 of the shard's hash
-/// and its identity, the lowest `k` kept, returned sorted. Anyone holding the shard can
-/// recompute the choice.
-pub fn choose(shard_sha256: &str, cells: &BTreeSet<CellId>, k: usize) -> Vec<CellId> {
+/// The `k` cells chosen by `seed` (the shard's rows SHA-256): each cell ranked by the SHA-256
+/// of the seed and its identity, the lowest `k` kept, returned sorted. Anyone holding the
+/// shard's rows can recompute the choice.
+pub fn choose(seed: &str, cells: &BTreeSet<CellId>, k: usize) -> Vec<CellId> {
     let mut ranked: Vec<(String, &CellId)> = cells
         .iter()
         .map(|id| {
-            let text = format!("{shard_sha256}\n{}\n{}\n{}", id.0, id.1, id.2);
+            let text = format!("{seed}\n{}\n{}\n{}", id.0, id.1, id.2);
             (digest::sha256_bytes(text.as_bytes()), id)
         })
         .collect();
@@ -45,12 +48,12 @@ pub fn id_of(cell: &AuditCell) -> CellId {
     (cell.src_sha256.clone(), cell.encoder.clone(), cell.cq)
 }
 
-/// Chooses `k` of the shard's finished cells from its hash and copies their bitstreams from the
-/// cell store into `SHARD.audit/`, removing audit files of earlier runs; returns them for the
-/// shard's metadata.
+/// Chooses `k` of the shard's finished cells by `seed` (its rows SHA-256) and copies their
+/// bitstreams from the cell store into `SHARD.audit/`, removing audit files of earlier runs;
+/// returns them for the shard's metadata.
 pub fn keep(
     shard: &Utf8Path,
-    shard_sha256: &str,
+    seed: &str,
     store: &CellStore,
     cells: &[CellSummary],
     sources: &[Source],
@@ -70,7 +73,7 @@ pub fn keep(
     let ids: BTreeSet<CellId> = by_id.keys().cloned().collect();
     let dir = dir_of(shard);
     let mut kept = Vec::new();
-    for id in choose(shard_sha256, &ids, k) {
+    for id in choose(seed, &ids, k) {
         let cell = by_id[&id];
         let file = format!("{}.mkv", cell.key);
         let from = store.bitstream(&cell.key);
