@@ -2,7 +2,7 @@
 //! hash of the shard's rows and bundles them; `verify --audit --ref-dir` derives which cells each
 //! shard (also inside a merged corpus) must list and re-scores them against the owner's
 //! references; it fails, naming cell and frame, for an edited row, other references, hostile
-//! bitstreams, and cells listed or left out by hand.
+//! bitstreams, cells listed or left out by hand, and fewer cells than the minimum.
 
 mod common;
 use camino::{Utf8Path, Utf8PathBuf};
@@ -754,4 +754,59 @@ fn an_inner_shard_that_leaves_a_cell_out_of_its_list_fails() {
         "corpus/merged.jsonl: rows of 1 cell(s) belong to no inner shard's listed cells: {} (6 rows)",
         label(&hidden)
     )));
+}
+
+#[test]
+fn fewer_audit_cells_than_the_minimum_are_refused_when_scoring() {
+    // 1 or 2 is refused before any work; 0 (no audit) stays allowed.
+    let s = copy_of_results();
+    for k in ["1", "2"] {
+        kit()
+            .current_dir(s.path())
+            .args(["corpus", "--demo", "--frames", "6", "--encoders", "libx264"])
+            .args([
+                "--cqs",
+                "25,37",
+                "--cell-dir",
+                "cells",
+                "--out",
+                "few/shard.jsonl",
+            ])
+            .args(["--audit-cells", k, "-q"])
+            .assert()
+            .code(2)
+            .stderr(contains(format!(
+                "{k} audit cell(s) per shard is below the minimum of 3"
+            )));
+    }
+}
+
+#[test]
+fn a_shard_listing_fewer_audit_cells_than_the_minimum_fails_the_audit() {
+    // The metadata asks for one cell and lists one. Whichever cell the rule puts first, a
+    // one-cell list is refused: each of the three is tried.
+    let outputs: Vec<std::process::Output> = (0..3)
+        .map(|i| {
+            let s = copy_of_results();
+            edit_meta(&s.join("results"), |m| {
+                m["settings"]["audit_cells"] = 1.into();
+                m["audit_cells"] = vec![m["audit_cells"][i].clone()].into();
+            });
+            audit(&rebundle(s.path()), &ref_dir()).get_output().clone()
+        })
+        .collect();
+    for (i, out) in outputs.iter().enumerate() {
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "a one-cell list (cell {i}) passed the audit"
+        );
+    }
+    for out in outputs {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("corpus/shard.jsonl: lists 1 audit cell(s), fewer than the minimum 3 (it has 18 cells)"),
+            "{stderr}"
+        );
+    }
 }

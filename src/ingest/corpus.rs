@@ -69,6 +69,7 @@ pub fn run(
             "--out `{out}` must name a .jsonl file (the shard)"
         )));
     }
+    audit_cells::check_count(request.audit_cells).map_err(Error::Input)?;
     check_writable(out)?;
     let _writing = atomic::lock_exclusive(&output_lock(out), || {
         format!("another ensemble-kit run is writing the shard `{out}`; wait for it to finish or choose another --out")

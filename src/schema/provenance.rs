@@ -69,7 +69,8 @@ pub struct ShardSettings {
     pub allow_failed_cells: bool,
     /// Where libvmaf scored this shard.
     pub scoring_backend: ScoringBackend,
-    /// Audit cells asked for (`--audit-cells`); fewer are kept when the shard has fewer cells.
+    /// Audit cells asked for (`--audit-cells`: 0, or at least 3); fewer are kept when the shard
+    /// has fewer cells.
     #[serde(default)]
     pub audit_cells: usize,
 }

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::host::tools::Toolset;
 use crate::ingest::corpus::{
     self,
-    audit_cells::{id_of, CellId},
+    audit_cells::{id_of, CellId, MIN_CELLS},
     identity,
 };
 use crate::ingest::merge::{self, MergeRules};
@@ -161,9 +161,9 @@ impl Audit<'_> {
             targets.push((shard.clone(), self.targets(rel, shard, &rows)?, rows));
         }
         if targets.iter().all(|(_, t, _)| t.is_empty()) {
-            return Err(Error::Input(
-                "the bundle carries no audit cells, so its scores cannot be re-checked; ask the collaborator to re-run with --audit-cells 1 or more".into(),
-            ));
+            return Err(Error::Input(format!(
+                "the bundle carries no audit cells, so its scores cannot be re-checked; ask the collaborator to re-run with --audit-cells {MIN_CELLS} or more"
+            )));
         }
         for (shard, shard_targets, rows) in targets {
             let rows = rows_of(&rows, &shard_targets);

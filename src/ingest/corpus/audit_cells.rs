@@ -19,6 +19,30 @@ use std::collections::{BTreeMap, BTreeSet};
 /// has one of them audited with a probability of 1 − 0.75³ ≈ 58 %, half of them ≈ 88 %.
 pub const DEFAULT_CELLS: usize = 3;
 
+/// The fewest audit cells a shard may keep, unless it keeps none (`--audit-cells 0`): with one,
+/// a box that made up a quarter of its cells is caught with a probability of 25 %, with three
+/// 58 %. `verify --audit` refuses a shard that lists fewer than this (or than its cells).
+pub const MIN_CELLS: usize = 3;
+
+/// `--audit-cells`: 0 (keep none, so the shard cannot be audited) or at least [`MIN_CELLS`].
+pub fn parse_count(text: &str) -> std::result::Result<usize, String> {
+    let k: usize = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a whole number"))?;
+    check_count(k).map(|()| k)
+}
+
+/// Refuses a count of audit cells between 0 and [`MIN_CELLS`].
+pub fn check_count(k: usize) -> std::result::Result<(), String> {
+    if k != 0 && k < MIN_CELLS {
+        return Err(format!(
+            "{k} audit cell(s) per shard is below the minimum of {MIN_CELLS}, and `verify --audit` would refuse the shard; \
+             give {MIN_CELLS} or more, or 0 to keep none (the shard then cannot be audited)"
+        ));
+    }
+    Ok(())
+}
+
 /// A cell as the rows name it: (`src_sha256`, `encoder`, `cq`).
 pub type CellId = (String, String, u32);
 
@@ -162,5 +186,18 @@ mod tests {
         assert_ne!(one, choose(&"2".repeat(64), &cells, 3));
         assert_eq!(choose(&"1".repeat(64), &cells, 0), Vec::<CellId>::new());
         assert_eq!(choose(&"1".repeat(64), &ids(2), 3).len(), 2);
+    }
+
+    #[test]
+    fn a_count_below_the_minimum_is_refused_unless_it_is_zero() {
+        assert_eq!(parse_count("0"), Ok(0));
+        assert_eq!(parse_count("3"), Ok(MIN_CELLS));
+        assert_eq!(parse_count("40"), Ok(40));
+        for k in ["1", "2"] {
+            assert!(parse_count(k)
+                .unwrap_err()
+                .contains("below the minimum of 3"));
+        }
+        assert!(parse_count("x").is_err());
     }
 }

@@ -5,7 +5,7 @@
 //! merged corpus must belong to some inner shard's listed cells, so no cell is kept out of the
 //! draw; nested merges are walked the same way.
 
-use crate::ingest::corpus::audit_cells::{choose, id_of, CellId};
+use crate::ingest::corpus::audit_cells::{choose, id_of, CellId, MIN_CELLS};
 use crate::ingest::corpus::identity::{rows_sha256, RowKey};
 use crate::schema::{CorpusRow, MergedMeta, ShardMeta, Source};
 use std::collections::{BTreeMap, BTreeSet};
@@ -130,8 +130,8 @@ fn listed_rows<'a>(
     (own.into_values().cloned().collect(), cells)
 }
 
-/// Requires a shard's listed audit cells to be the ones its rows choose, and its recorded seed
-/// to be the one derived.
+/// Requires a shard's listed audit cells to be the ones its rows choose, at least the minimum,
+/// and its recorded seed to be the one derived.
 fn check(
     label: &str,
     meta: &ShardMeta,
@@ -153,6 +153,14 @@ fn check(
     };
     let mut listed: Vec<CellId> = meta.audit_cells.iter().map(id_of).collect();
     listed.sort();
+    let least = MIN_CELLS.min(cells.len());
+    if listed.len() < least {
+        findings.problems.push(format!(
+            "{label}: lists {} audit cell(s), fewer than the minimum {MIN_CELLS} (it has {} cells); a shard must be re-scored with --audit-cells {MIN_CELLS} or more",
+            listed.len(),
+            cells.len()
+        ));
+    }
     let chosen = choose(&derived, cells, meta.settings.audit_cells);
     if listed != chosen {
         findings.problems.push(format!(
