@@ -1,8 +1,9 @@
 //! Audit cells (issue 20 item 3, issue 29 item 2): `full` keeps K bitstreams chosen from the
 //! hash of the shard's rows and bundles them; `verify --audit --ref-dir` derives which cells each
-//! shard (also inside a merged corpus) must list and re-scores them against the owner's
-//! references; it fails, naming cell and frame, for an edited row, other references, hostile
-//! bitstreams, cells listed or left out by hand, and fewer cells than the minimum.
+//! shard (also inside a merged corpus) must list, re-scores them against the owner's references
+//! and reads the CRF x264 wrote into them; it fails, naming cell and frame, for an edited row,
+//! other references, hostile bitstreams, cells listed or left out by hand, too few cells, and
+//! a relabelled CQ.
 
 mod common;
 use camino::{Utf8Path, Utf8PathBuf};
@@ -651,7 +652,11 @@ fn an_honest_merged_corpus_passes_with_every_inner_choice_derived() {
         .stdout(contains(
             "audit: the audit cells of 2 shard(s) are the ones their rows choose \
              (corpus/merged.jsonl › results/corpus/shard.jsonl, corpus/merged.jsonl › b/shard.jsonl)",
-        ));
+        ))
+        .stdout(contains(
+            "audit: CQ read from the bitstream and equal to the rows' for 6 cell(s)",
+        ))
+        .stdout(contains("/libx264/cq31 crf=31.0"));
     // Each inner shard records the seed the owner derives.
     let m = merged_meta(&root.join("results"));
     let rows = rows(&root.join(MERGED));
@@ -809,4 +814,59 @@ fn a_shard_listing_fewer_audit_cells_than_the_minimum_fails_the_audit() {
             "{stderr}"
         );
     }
+}
+
+#[test]
+fn a_cell_whose_rows_claim_another_cq_than_its_bitstream_says_fails() {
+    let s = copy_of_results();
+    let results = s.join("results");
+    // Every cell is audited, so the relabelled one is among them whatever the draw.
+    stage_ok(
+        s.path(),
+        &[
+            "corpus",
+            "--demo",
+            "--frames",
+            "6",
+            "--encoders",
+            "libx264",
+            "--cqs",
+            "25,37",
+            "--cell-dir",
+            "cells",
+            "--out",
+            "results/corpus/shard.jsonl",
+            "--audit-cells",
+            "18",
+        ],
+    );
+    // The box's cq-25 encode of one source is sent as a cq-31 cell: rows, cell and audit cell.
+    let (src, _, _) = first_audit_cell(&results);
+    let relabel = |v: &mut Value| {
+        if v["src"] == src.as_str() && v["cq"] == 25 {
+            v["cq"] = 31.into();
+        }
+    };
+    edit_rows(&results, |rows| rows.iter_mut().for_each(relabel));
+    let rows = rows(&results.join("corpus/shard.jsonl"));
+    edit_meta(&results, |m| {
+        m["cells"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .for_each(relabel);
+        m["audit_cells"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .for_each(relabel);
+        let (seed, chosen) = rechoose(&rows, m);
+        assert_eq!(chosen.len(), 18);
+        m["rows_sha256"] = seed.into();
+    });
+    let bundle = rejudge(s.path(), "results/corpus/shard.jsonl");
+    kit().args(["verify", bundle.as_str()]).assert().success();
+    audit(&bundle, &ref_dir()).code(2).stderr(contains(format!(
+        "audit cell {src}/libx264/cq31: CQ: the bitstream says crf=25.0 (libx264 writes its settings into the stream), the rows claim cq 31"
+    )));
 }

@@ -145,6 +145,20 @@ pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
                 audited.derived.len(),
                 audited.derived.join(", ")
             );
+            if !audited.cq_read.is_empty() {
+                audit_line += &format!(
+                    "audit: CQ read from the bitstream and equal to the rows' for {} cell(s) ({})\n",
+                    audited.cq_read.len(),
+                    audited.cq_read.join(", ")
+                );
+            }
+            if !audited.cq_claimed.is_empty() {
+                audit_line += &format!(
+                    "audit: CQ not recorded in the bitstream: taken as claimed for {} cell(s) ({}); only libx264 and libx265 write it\n",
+                    audited.cq_claimed.len(),
+                    audited.cq_claimed.join(", ")
+                );
+            }
             audited.verified
         }
         _ => verify::verify_signed(

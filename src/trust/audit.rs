@@ -12,10 +12,12 @@
 //! owner's reference has the SHA-256 the rows name; the bitstream is a single-video-stream
 //! Matroska file of the encoder's codec, of the size the rows' `enc_bytes` say; decoding it and
 //! scoring it with the owner's `vmaf` (the corpus stage's own decode | score path) gives every
-//! recorded per-frame feature and VMAF within [`TOLERANCE`].
+//! recorded per-frame feature and VMAF within [`TOLERANCE`]; and where the encoder writes its
+//! CRF into the stream, it is the rows' `cq` ([`stream_cq`]).
 
 mod choice;
 mod rescore;
+mod stream_cq;
 
 pub use rescore::TOLERANCE;
 
@@ -36,6 +38,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use choice::{Findings, Rows};
 use rescore::{label_of, Rescorer, Target};
 use std::collections::BTreeMap;
+use stream_cq::StreamCq;
 
 /// What `verify --audit` is asked to do.
 #[derive(Debug, Clone)]
@@ -62,6 +65,10 @@ pub struct Audited {
     /// The shards whose audit-cell choice was derived from their rows (inner shards of a
     /// merged corpus named `merged › inner`).
     pub derived: Vec<String>,
+    /// The audited cells whose CQ was read from the bitstream (`src/encoder/cqN crf=…`).
+    pub cq_read: Vec<String>,
+    /// The audited cells whose encoder writes no CQ into the bitstream: taken as claimed.
+    pub cq_claimed: Vec<String>,
 }
 
 /// Verifies the bundle, then re-scores every audit cell it carries; every problem is listed,
@@ -101,6 +108,8 @@ pub fn run(
         findings: Findings::default(),
         cells: Vec::new(),
         frames: 0,
+        cq_read: Vec::new(),
+        cq_claimed: Vec::new(),
     };
     audit.bundle(&verified)?;
     let problems = &audit.findings.problems;
@@ -122,6 +131,8 @@ pub fn run(
         cells: audit.cells,
         frames: audit.frames,
         derived: audit.findings.derived,
+        cq_read: audit.cq_read,
+        cq_claimed: audit.cq_claimed,
     })
 }
 
@@ -133,6 +144,8 @@ struct Audit<'a> {
     findings: Findings,
     cells: Vec<String>,
     frames: u64,
+    cq_read: Vec<String>,
+    cq_claimed: Vec<String>,
 }
 
 impl Audit<'_> {
@@ -243,10 +256,10 @@ impl Audit<'_> {
     /// Checks and re-scores one audit cell, recording every problem.
     fn cell(&mut self, shard: &Utf8Path, target: &Target, rows: Option<&Vec<CorpusRow>>) {
         let label = label_of(&target.cell);
-        match self.rescorer.rescore(shard, target, rows) {
-            Ok(frames) => {
+        match self.rescore(shard, target, rows) {
+            Ok((frames, cq)) => {
                 self.progress
-                    .info(&format!("audit cell {label}: {frames} frames match"));
+                    .info(&format!("audit cell {label}: {frames} frames match; {cq}"));
                 self.cells.push(label);
                 self.frames += frames;
             }
@@ -255,6 +268,30 @@ impl Audit<'_> {
                 .problems
                 .push(format!("audit cell {label}: {why}")),
         }
+    }
+
+    /// Re-scores one audit cell and reads its CQ from the bitstream where the encoder wrote
+    /// it; the frames that matched and what was found about the CQ.
+    fn rescore(
+        &mut self,
+        shard: &Utf8Path,
+        target: &Target,
+        rows: Option<&Vec<CorpusRow>>,
+    ) -> std::result::Result<(u64, String), String> {
+        let frames = self.rescorer.rescore(shard, target, rows)?;
+        let label = label_of(&target.cell);
+        let path = target.dir.join(&target.cell.file);
+        let cq = match stream_cq::check(&path, &target.cell.encoder, target.cell.cq)? {
+            StreamCq::Read(setting) => {
+                self.cq_read.push(format!("{label} {setting}"));
+                format!("CQ read from the bitstream ({setting})")
+            }
+            StreamCq::NotRecorded => {
+                self.cq_claimed.push(label);
+                "CQ not recorded in the bitstream: taken as claimed".to_owned()
+            }
+        };
+        Ok((frames, cq))
     }
 }
 
