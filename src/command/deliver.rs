@@ -13,7 +13,7 @@ use crate::layout::{
     outputs::{self, Inputs, Output, Written},
 };
 use crate::{
-    deliver::bundle, deliver::export, deliver::report, deliver::verify, trust::audit, trust::check,
+    deliver::bundle, deliver::export, deliver::report, deliver::verify, trust::check,
     trust::compare, trust::evaluate,
 };
 use camino::Utf8PathBuf;
@@ -217,13 +217,7 @@ pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
         verified.signature
     );
     if let Some(audited) = &checked.audited {
-        println!(
-            "audit: {} cell(s), {} frames re-scored; every feature and VMAF within {:.0e} of the rows ({})",
-            audited.cells.len(),
-            audited.frames,
-            audit::TOLERANCE,
-            audited.cells.join(", ")
-        );
+        print!("{}", audited.report());
     }
     if let Some(done) = &checked.retrained {
         println!(

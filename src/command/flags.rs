@@ -203,9 +203,9 @@ pub struct CellArgs {
     pub cell_dir: Option<Utf8PathBuf>,
 
     /// Cells whose encoded bitstreams are kept in SHARD.audit/ and bundled, chosen from the
-    /// shard's hash after scoring, so that an owner can re-score them (`verify --audit`);
-    /// 0 keeps none.
-    #[arg(long, value_name = "K", default_value_t = crate::ingest::corpus::audit_cells::DEFAULT_CELLS)]
+    /// hash of the shard's rows after scoring, so that an owner can re-score them
+    /// (`verify --audit`); at least 3, or 0 to keep none (the shard then cannot be audited).
+    #[arg(long, value_name = "K", default_value_t = crate::ingest::corpus::audit_cells::DEFAULT_CELLS, value_parser = crate::ingest::corpus::audit_cells::parse_count)]
     pub audit_cells: usize,
 }
 

@@ -11,6 +11,7 @@ pub mod cell;
 pub mod demo;
 pub mod frames;
 pub mod grid;
+pub mod identity;
 
 pub use grid::{Grid, Plan, References, DEFAULT_CQS};
 
@@ -68,6 +69,7 @@ pub fn run(
             "--out `{out}` must name a .jsonl file (the shard)"
         )));
     }
+    audit_cells::check_count(request.audit_cells).map_err(Error::Input)?;
     check_writable(out)?;
     let _writing = atomic::lock_exclusive(&output_lock(out), || {
         format!("another ensemble-kit run is writing the shard `{out}`; wait for it to finish or choose another --out")
@@ -181,9 +183,10 @@ pub fn run(
     check_not_in_the_way(out, &plan_id, request.force)?;
     write_shard(out, &store, &finished)?;
     let shard_sha256 = digest::sha256_file(out)?;
+    let rows_sha256 = identity::shard_rows_sha256(out)?;
     let audit_cells = audit_cells::keep(
         out,
-        &shard_sha256,
+        &rows_sha256,
         &store,
         &finished,
         &plan.sources,
@@ -197,6 +200,7 @@ pub fn run(
         plan_id,
         shard_file: out.file_name().expect("checked .jsonl name").into(),
         shard_sha256,
+        rows_sha256: Some(rows_sha256),
         n_rows: finished.iter().map(|c| c.rows).sum(),
         platform: platform.clone(),
         tools: ShardTools {

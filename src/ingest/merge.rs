@@ -5,6 +5,8 @@
 //! explicitly allowed. `merge` writes the union with every input's provenance.
 
 use crate::error::{Error, Result};
+use crate::ingest::corpus::identity::timeless;
+pub use crate::ingest::corpus::identity::{key, rows_sha256, RowKey};
 use crate::ingest::corpus::meta_path;
 use crate::schema::{
     self, decode_provenance, CorpusRow, Document, MergedMeta, MergedShard, Provenance,
@@ -13,9 +15,6 @@ use crate::schema::{
 use crate::{atomic, digest, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The identity of a row across shards.
-pub type RowKey = (String, String, u32, u64);
 
 /// What a merge tolerates beyond the default rules.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -70,24 +69,6 @@ impl Corpus {
             imported: Vec::new(),
             label: String::new(),
         }
-    }
-}
-
-/// The identity of `row` across shards.
-pub fn key(row: &CorpusRow) -> RowKey {
-    (
-        row.src_sha256.clone(),
-        row.encoder.clone(),
-        row.cq,
-        row.frame_index,
-    )
-}
-
-/// A row with its timing zeroed: what two shards must agree on.
-fn timeless(row: &CorpusRow) -> CorpusRow {
-    CorpusRow {
-        enc_time_ms: 0,
-        ..row.clone()
     }
 }
 
@@ -291,17 +272,6 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
         unverified,
         imported,
     })
-}
-
-/// The corpus identity of unique rows sorted by [`key`]: SHA-256 of their JSON lines with
-/// timings excluded.
-pub fn rows_sha256(rows: &[CorpusRow]) -> String {
-    let mut canonical = Vec::new();
-    for row in rows {
-        serde_json::to_writer(&mut canonical, &timeless(row)).expect("rows serialise");
-        canonical.push(b'\n');
-    }
-    digest::sha256_bytes(&canonical)
 }
 
 /// Checks one shard or merged corpus as `merge` would read it (rows, keys, sources, and the

@@ -69,7 +69,8 @@ pub struct ShardSettings {
     pub allow_failed_cells: bool,
     /// Where libvmaf scored this shard.
     pub scoring_backend: ScoringBackend,
-    /// Audit cells asked for (`--audit-cells`); fewer are kept when the shard has fewer cells.
+    /// Audit cells asked for (`--audit-cells`: 0, or at least 3); fewer are kept when the shard
+    /// has fewer cells.
     #[serde(default)]
     pub audit_cells: usize,
 }
@@ -92,6 +93,13 @@ pub struct ShardMeta {
     pub shard_file: String,
     /// SHA-256 of the shard file.
     pub shard_sha256: String,
+    /// SHA-256 of the shard's rows with timings excluded, in key order (the corpus identity
+    /// `train` reports for this shard alone): the seed of the audit-cell choice, which an owner
+    /// can recompute from the rows even inside a merged corpus. Absent in shards written before
+    /// the choice was seeded by the rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[0-9a-f]{64}$"))]
+    pub rows_sha256: Option<String>,
     /// Number of rows in the shard.
     pub n_rows: u64,
     /// The machine that produced it.
@@ -110,8 +118,8 @@ pub struct ShardMeta {
     pub cells: Vec<CellSummary>,
     /// Cells that failed (only non-empty with `--allow-failed-cells`).
     pub failed_cells: Vec<FailedCell>,
-    /// The cells whose encoded bitstreams are kept in `SHARD.audit/`, chosen from the shard's
-    /// SHA-256 after scoring, so that an owner can re-score them (`verify --audit`).
+    /// The cells whose encoded bitstreams are kept in `SHARD.audit/`, chosen by `rows_sha256`
+    /// after scoring, so that an owner can re-score them (`verify --audit`).
     #[serde(default)]
     pub audit_cells: Vec<AuditCell>,
 }

@@ -1,18 +1,23 @@
 //! Audit cells (issue 20): scores an owner can re-check without the collaborator's hardware.
 //!
-//! After a shard is scored, K of its cells are chosen from the SHA-256 of the shard file (so
+//! After a shard is scored, K of its cells are chosen from the SHA-256 of the shard's rows (so
 //! after every row exists; see README "Audit cells" for what this does and does not stop) and
 //! their encoded bitstreams — the exact bytes that were scored, kept in the cell store — are
 //! copied to `SHARD.audit/<key>.mkv` and listed in the shard's metadata. They travel in the
 //! bundle like every other file of the results folder.
 //!
-//! `verify --audit --ref-dir DIR` checks the bundle as `verify` does, then, for every audit cell:
-//! the owner's reference has the SHA-256 the rows name; the bitstream is a single-video-stream
-//! Matroska file of the encoder's codec, of the size the rows' `enc_bytes` say; and decoding it
-//! and scoring it with the owner's `vmaf` (the corpus stage's own decode | score path) gives
-//! every recorded per-frame feature and VMAF within [`TOLERANCE`].
+//! `verify --audit --ref-dir DIR` checks the bundle as `verify` does, then derives which cells
+//! each shard must list — for a plain shard from its rows, for each inner shard of a merged
+//! corpus from the rows of the cells it lists ([`choice`]) — and, for every audit cell: the
+//! owner's reference has the SHA-256 the rows name; the bitstream is a single-video-stream
+//! Matroska file of the encoder's codec, of the size the rows' `enc_bytes` say; decoding it and
+//! scoring it with the owner's `vmaf` (the corpus stage's own decode | score path) gives every
+//! recorded per-frame feature and VMAF within [`TOLERANCE`]; and where the encoder writes its
+//! CRF into the stream, it is the rows' `cq` ([`stream_cq`]).
 
+mod choice;
 mod rescore;
+mod stream_cq;
 
 pub use rescore::TOLERANCE;
 
@@ -21,7 +26,8 @@ use crate::error::{Error, Result};
 use crate::host::tools::Toolset;
 use crate::ingest::corpus::{
     self,
-    audit_cells::{choose, id_of, CellId},
+    audit_cells::{id_of, CellId, MIN_CELLS},
+    identity,
 };
 use crate::ingest::merge::{self, MergeRules};
 use crate::layout::dir_of;
@@ -29,8 +35,10 @@ use crate::progress::Progress;
 use crate::schema::{self, CorpusRow, Document, ImportedShardMeta, MergedMeta, ShardMeta};
 use crate::{digest, layout};
 use camino::{Utf8Path, Utf8PathBuf};
+use choice::{Findings, Rows};
 use rescore::{label_of, Rescorer, Target};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use stream_cq::StreamCq;
 
 /// What `verify --audit` found.
 #[derive(Debug, Clone)]
@@ -39,6 +47,44 @@ pub struct Audited {
     pub cells: Vec<String>,
     /// Frames re-scored.
     pub frames: u64,
+    /// The shards whose audit-cell choice was derived from their rows (inner shards of a
+    /// merged corpus named `merged › inner`).
+    pub derived: Vec<String>,
+    /// The audited cells whose CQ was read from the bitstream (`src/encoder/cqN crf=…`).
+    pub cq_read: Vec<String>,
+    /// The audited cells whose encoder writes no CQ into the bitstream: taken as claimed.
+    pub cq_claimed: Vec<String>,
+}
+
+impl Audited {
+    /// What the audit proved, one line each, each ending in a newline.
+    pub fn report(&self) -> String {
+        let mut text = format!(
+            "audit: {} cell(s), {} frames re-scored; every feature and VMAF within {:.0e} of the rows ({})\n\
+             audit: the audit cells of {} shard(s) are the ones their rows choose ({})\n",
+            self.cells.len(),
+            self.frames,
+            TOLERANCE,
+            self.cells.join(", "),
+            self.derived.len(),
+            self.derived.join(", ")
+        );
+        if !self.cq_read.is_empty() {
+            text += &format!(
+                "audit: CQ read from the bitstream and equal to the rows' for {} cell(s) ({})\n",
+                self.cq_read.len(),
+                self.cq_read.join(", ")
+            );
+        }
+        if !self.cq_claimed.is_empty() {
+            text += &format!(
+                "audit: CQ not recorded in the bitstream: taken as claimed for {} cell(s) ({}); only libx264 and libx265 write it\n",
+                self.cq_claimed.len(),
+                self.cq_claimed.join(", ")
+            );
+        }
+        text
+    }
 }
 
 /// Re-scores every audit cell of a verified bundle, extracted into `root`, against the owner's
@@ -60,20 +106,29 @@ pub fn run(
         root,
         rescorer: Rescorer::new(ref_dir, tools),
         progress,
-        problems: Vec::new(),
+        findings: Findings::default(),
         cells: Vec::new(),
         frames: 0,
+        cq_read: Vec::new(),
+        cq_claimed: Vec::new(),
     };
     audit.bundle(verified)?;
-    if !audit.problems.is_empty() {
+    let problems = &audit.findings.problems;
+    if !problems.is_empty() {
         return Err(Error::Input(format!(
             "{bundle} fails the audit:\n  {}",
-            audit.problems.join("\n  ")
+            problems.join("\n  ")
         )));
+    }
+    for note in &audit.findings.unaudited {
+        progress.warn(note);
     }
     Ok(Audited {
         cells: audit.cells,
         frames: audit.frames,
+        derived: audit.findings.derived,
+        cq_read: audit.cq_read,
+        cq_claimed: audit.cq_claimed,
     })
 }
 
@@ -82,9 +137,11 @@ struct Audit<'a> {
     root: &'a Utf8Path,
     rescorer: Rescorer<'a>,
     progress: &'a Progress,
-    problems: Vec<String>,
+    findings: Findings,
     cells: Vec<String>,
     frames: u64,
+    cq_read: Vec<String>,
+    cq_claimed: Vec<String>,
 }
 
 impl Audit<'_> {
@@ -109,15 +166,16 @@ impl Audit<'_> {
         self.judged_corpus(verified, &paths)?;
         let mut targets = Vec::new();
         for (rel, shard) in shards.iter().zip(&paths) {
-            targets.push((shard.clone(), self.targets(rel, shard)?));
+            let rows = identity::read_rows(shard)?;
+            targets.push((shard.clone(), self.targets(rel, shard, &rows)?, rows));
         }
-        if targets.iter().all(|(_, t)| t.is_empty()) {
-            return Err(Error::Input(
-                "the bundle carries no audit cells, so its scores cannot be re-checked; ask the collaborator to re-run with --audit-cells 1 or more".into(),
-            ));
+        if targets.iter().all(|(_, t, _)| t.is_empty()) {
+            return Err(Error::Input(format!(
+                "the bundle carries no audit cells, so its scores cannot be re-checked; ask the collaborator to re-run with --audit-cells {MIN_CELLS} or more"
+            )));
         }
-        for (shard, shard_targets) in targets {
-            let rows = rows_of(&shard, &shard_targets)?;
+        for (shard, shard_targets, rows) in targets {
+            let rows = rows_of(&rows, &shard_targets);
             for target in shard_targets {
                 self.cell(&shard, &target, rows.get(&id_of(&target.cell)));
             }
@@ -136,7 +194,8 @@ impl Audit<'_> {
                 .is_some_and(|s| seeds.contains(&s))
         });
         let Some(loso) = loso else {
-            self.problems
+            self.findings
+                .problems
                 .push("no judged loso_seed*.json in the bundle".into());
             return Ok(());
         };
@@ -148,7 +207,7 @@ impl Audit<'_> {
         };
         let corpus = merge::load(shards, rules)?;
         if corpus.sha256 != seed.corpus_sha256 {
-            self.problems.push(format!(
+            self.findings.problems.push(format!(
                 "corpus mismatch: the bundled corpus (rows sha256 {}) is not the one {} was trained on ({}); its audit would prove nothing about the verdict",
                 corpus.sha256, loso.path, seed.corpus_sha256
             ));
@@ -156,81 +215,79 @@ impl Audit<'_> {
         Ok(())
     }
 
-    /// The audit cells a bundled corpus lists (a merged corpus: those of every shard in it).
-    fn targets(&mut self, rel: &Utf8Path, shard: &Utf8Path) -> Result<Vec<Target>> {
+    /// The audit cells a bundled corpus lists (a merged corpus: those of every shard in it),
+    /// after deriving which cells each shard must list.
+    fn targets(&mut self, rel: &Utf8Path, shard: &Utf8Path, rows: &Rows) -> Result<Vec<Target>> {
         let meta_path = corpus::meta_path(shard);
         let value = schema::read_value(&meta_path)?;
         let dir = dir_of(shard);
         let mut targets = Vec::new();
         match schema::kind_of(&value) {
             Some(ImportedShardMeta::SCHEMA) => {
-                self.progress.warn(&format!(
+                self.findings.unaudited.push(format!(
                     "{rel} was imported from the reference kit: it has no audit cells"
                 ));
             }
             Some(MergedMeta::SCHEMA) => {
                 let merged: MergedMeta = schema::decode_checked(value, &meta_path)?;
+                choice::merged(rel.as_str(), &merged, rows, &mut self.findings);
                 merged_targets(&merged, &dir, &mut targets);
             }
             _ => {
                 let meta: ShardMeta = schema::decode_checked(value, &meta_path)?;
-                self.check_choice(rel, shard, &meta)?;
+                let sha = digest::sha256_file(shard)?;
+                if meta.shard_sha256 != sha {
+                    self.findings.problems.push(format!(
+                        "{rel}: its metadata says sha256 {}, the file is {sha}",
+                        meta.shard_sha256
+                    ));
+                }
+                choice::plain(rel.as_str(), &meta, rows, &mut self.findings);
                 targets.extend(shard_targets(&meta, &dir));
             }
         }
         Ok(targets)
     }
 
-    /// A shard's audit cells must be the ones its own bytes choose.
-    fn check_choice(&mut self, rel: &Utf8Path, shard: &Utf8Path, meta: &ShardMeta) -> Result<()> {
-        let sha = digest::sha256_file(shard)?;
-        if meta.shard_sha256 != sha {
-            self.problems.push(format!(
-                "{rel}: its metadata says sha256 {}, the file is {sha}",
-                meta.shard_sha256
-            ));
-        }
-        let mut ids = BTreeSet::new();
-        schema::for_each_jsonl(shard, |_, row: CorpusRow| {
-            ids.insert((row.src_sha256, row.encoder, row.cq));
-            Ok(())
-        })?;
-        let listed: Vec<CellId> = {
-            let mut l: Vec<CellId> = meta.audit_cells.iter().map(id_of).collect();
-            l.sort();
-            l
-        };
-        let chosen = choose(&sha, &ids, meta.settings.audit_cells);
-        if listed != chosen {
-            let names = |cells: &[CellId]| {
-                cells
-                    .iter()
-                    .map(|(_, e, cq)| format!("{e}/cq{cq}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            self.problems.push(format!(
-                "{rel}: its audit cells ({}) are not the {} its rows choose ({}); the rows changed after the cells were chosen, or the cells were picked by hand",
-                names(&listed),
-                meta.settings.audit_cells,
-                names(&chosen)
-            ));
-        }
-        Ok(())
-    }
-
     /// Checks and re-scores one audit cell, recording every problem.
     fn cell(&mut self, shard: &Utf8Path, target: &Target, rows: Option<&Vec<CorpusRow>>) {
         let label = label_of(&target.cell);
-        match self.rescorer.rescore(shard, target, rows) {
-            Ok(frames) => {
+        match self.rescore(shard, target, rows) {
+            Ok((frames, cq)) => {
                 self.progress
-                    .info(&format!("audit cell {label}: {frames} frames match"));
+                    .info(&format!("audit cell {label}: {frames} frames match; {cq}"));
                 self.cells.push(label);
                 self.frames += frames;
             }
-            Err(why) => self.problems.push(format!("audit cell {label}: {why}")),
+            Err(why) => self
+                .findings
+                .problems
+                .push(format!("audit cell {label}: {why}")),
         }
+    }
+
+    /// Re-scores one audit cell and reads its CQ from the bitstream where the encoder wrote
+    /// it; the frames that matched and what was found about the CQ.
+    fn rescore(
+        &mut self,
+        shard: &Utf8Path,
+        target: &Target,
+        rows: Option<&Vec<CorpusRow>>,
+    ) -> std::result::Result<(u64, String), String> {
+        let frames = self.rescorer.rescore(shard, target, rows)?;
+        let label = label_of(&target.cell);
+        let path = target.dir.join(&target.cell.file);
+        let cq = match stream_cq::check(&path, &target.cell.encoder, target.cell.cq)? {
+            StreamCq::Read(setting) => {
+                self.cq_read.push(format!("{label} {setting}"));
+                format!("CQ read from the bitstream ({setting})")
+            }
+            StreamCq::NotRecorded => {
+                self.cq_claimed.push(label);
+                "CQ not recorded in the bitstream: taken as claimed".to_owned()
+            }
+        };
+        Ok((frames, cq))
     }
 }
 
@@ -260,19 +317,17 @@ fn merged_targets(merged: &MergedMeta, dir: &Utf8Path, out: &mut Vec<Target>) {
     }
 }
 
-/// The rows of the audited cells of one corpus, by cell, in file order.
-fn rows_of(shard: &Utf8Path, targets: &[Target]) -> Result<BTreeMap<CellId, Vec<CorpusRow>>> {
-    let wanted: BTreeSet<CellId> = targets.iter().map(|t| id_of(&t.cell)).collect();
-    let mut rows: BTreeMap<CellId, Vec<CorpusRow>> = BTreeMap::new();
-    schema::for_each_jsonl(shard, |_, row: CorpusRow| {
-        let id = (row.src_sha256.clone(), row.encoder.clone(), row.cq);
-        if wanted.contains(&id) {
-            rows.entry(id).or_default().push(row);
+/// The rows of the audited cells of one corpus, by cell, in frame order.
+fn rows_of(rows: &Rows, targets: &[Target]) -> BTreeMap<CellId, Vec<CorpusRow>> {
+    let mut by_cell: BTreeMap<CellId, Vec<CorpusRow>> = BTreeMap::new();
+    for target in targets {
+        let id = id_of(&target.cell);
+        let first = (id.0.clone(), id.1.clone(), id.2, 0);
+        let last = (id.0.clone(), id.1.clone(), id.2, u64::MAX);
+        let cell_rows: Vec<CorpusRow> = rows.range(first..=last).map(|(_, r)| r.clone()).collect();
+        if !cell_rows.is_empty() {
+            by_cell.insert(id, cell_rows);
         }
-        Ok(())
-    })?;
-    for cell_rows in rows.values_mut() {
-        cell_rows.sort_by_key(|r| r.frame_index);
     }
-    Ok(rows)
+    by_cell
 }

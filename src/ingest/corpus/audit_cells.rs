@@ -1,7 +1,10 @@
 //! Audit cells, the ingest half (issue 20): after a shard is scored, K of its cells are chosen
-//! from the SHA-256 of the shard file and their encoded bitstreams — the exact bytes that were
+//! from the SHA-256 of the shard's rows (timings excluded, in key order: the corpus identity of
+//! [`super::identity::rows_sha256`]) and their encoded bitstreams — the exact bytes that were
 //! scored, kept in the cell store — are copied to `SHARD.audit/<key>.mkv` and listed in the
-//! shard's metadata; a merge gathers them. `trust::audit` re-scores them for `verify --audit`.
+//! shard's metadata; a merge gathers them. Seeding the choice with the rows, not the file, lets
+//! an owner recompute it for a shard inside a merged corpus, whose file he never sees.
+//! `trust::audit` re-checks the choice and re-scores the cells for `verify --audit`.
 
 use super::cache::CellStore;
 use crate::error::{Error, Result};
@@ -16,17 +19,41 @@ use std::collections::{BTreeMap, BTreeSet};
 /// has one of them audited with a probability of 1 − 0.75³ ≈ 58 %, half of them ≈ 88 %.
 pub const DEFAULT_CELLS: usize = 3;
 
+/// The fewest audit cells a shard may keep, unless it keeps none (`--audit-cells 0`): with one,
+/// a box that made up a quarter of its cells is caught with a probability of 25 %, with three
+/// 58 %. `verify --audit` refuses a shard that lists fewer than this (or than its cells).
+pub const MIN_CELLS: usize = 3;
+
+/// `--audit-cells`: 0 (keep none, so the shard cannot be audited) or at least [`MIN_CELLS`].
+pub fn parse_count(text: &str) -> std::result::Result<usize, String> {
+    let k: usize = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a whole number"))?;
+    check_count(k).map(|()| k)
+}
+
+/// Refuses a count of audit cells between 0 and [`MIN_CELLS`].
+pub fn check_count(k: usize) -> std::result::Result<(), String> {
+    if k != 0 && k < MIN_CELLS {
+        return Err(format!(
+            "{k} audit cell(s) per shard is below the minimum of {MIN_CELLS}, and `verify --audit` would refuse the shard; \
+             give {MIN_CELLS} or more, or 0 to keep none (the shard then cannot be audited)"
+        ));
+    }
+    Ok(())
+}
+
 /// A cell as the rows name it: (`src_sha256`, `encoder`, `cq`).
 pub type CellId = (String, String, u32);
 
-/// The `k` cells chosen by `shard_sha256`: each cell ranked by the SHA-256 of the shard's hash
-/// and its identity, the lowest `k` kept, returned sorted. Anyone holding the shard can
-/// recompute the choice.
-pub fn choose(shard_sha256: &str, cells: &BTreeSet<CellId>, k: usize) -> Vec<CellId> {
+/// The `k` cells chosen by `seed` (the shard's rows SHA-256): each cell ranked by the SHA-256
+/// of the seed and its identity, the lowest `k` kept, returned sorted. Anyone holding the
+/// shard's rows can recompute the choice.
+pub fn choose(seed: &str, cells: &BTreeSet<CellId>, k: usize) -> Vec<CellId> {
     let mut ranked: Vec<(String, &CellId)> = cells
         .iter()
         .map(|id| {
-            let text = format!("{shard_sha256}\n{}\n{}\n{}", id.0, id.1, id.2);
+            let text = format!("{seed}\n{}\n{}\n{}", id.0, id.1, id.2);
             (digest::sha256_bytes(text.as_bytes()), id)
         })
         .collect();
@@ -45,12 +72,12 @@ pub fn id_of(cell: &AuditCell) -> CellId {
     (cell.src_sha256.clone(), cell.encoder.clone(), cell.cq)
 }
 
-/// Chooses `k` of the shard's finished cells from its hash and copies their bitstreams from the
-/// cell store into `SHARD.audit/`, removing audit files of earlier runs; returns them for the
-/// shard's metadata.
+/// Chooses `k` of the shard's finished cells by `seed` (its rows SHA-256) and copies their
+/// bitstreams from the cell store into `SHARD.audit/`, removing audit files of earlier runs;
+/// returns them for the shard's metadata.
 pub fn keep(
     shard: &Utf8Path,
-    shard_sha256: &str,
+    seed: &str,
     store: &CellStore,
     cells: &[CellSummary],
     sources: &[Source],
@@ -70,7 +97,7 @@ pub fn keep(
     let ids: BTreeSet<CellId> = by_id.keys().cloned().collect();
     let dir = dir_of(shard);
     let mut kept = Vec::new();
-    for id in choose(shard_sha256, &ids, k) {
+    for id in choose(seed, &ids, k) {
         let cell = by_id[&id];
         let file = format!("{}.mkv", cell.key);
         let from = store.bitstream(&cell.key);
@@ -159,5 +186,18 @@ mod tests {
         assert_ne!(one, choose(&"2".repeat(64), &cells, 3));
         assert_eq!(choose(&"1".repeat(64), &cells, 0), Vec::<CellId>::new());
         assert_eq!(choose(&"1".repeat(64), &ids(2), 3).len(), 2);
+    }
+
+    #[test]
+    fn a_count_below_the_minimum_is_refused_unless_it_is_zero() {
+        assert_eq!(parse_count("0"), Ok(0));
+        assert_eq!(parse_count("3"), Ok(MIN_CELLS));
+        assert_eq!(parse_count("40"), Ok(40));
+        for k in ["1", "2"] {
+            assert!(parse_count(k)
+                .unwrap_err()
+                .contains("below the minimum of 3"));
+        }
+        assert!(parse_count("x").is_err());
     }
 }
