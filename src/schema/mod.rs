@@ -13,6 +13,7 @@ mod document;
 mod evaluation;
 mod experiment;
 mod host;
+mod install;
 mod model;
 mod progress;
 mod provenance;
@@ -33,6 +34,7 @@ pub use experiment::{
     ReferenceMatch, UnknownMarker,
 };
 pub use host::{Check, CheckStatus, DoctorReport, FoundBy, LibvmafBuild, Platform, Tool};
+pub use install::{InstallJournal, JournalAction, JournalEntry, JournalState};
 pub use model::{
     CodecBlockValues, FoldResult, LosoSeed, ReferenceFold, ReferenceLosoSeed, Sidecar,
     SidecarCorpus, SidecarGate, TrainingRecipe, SIDECAR_KIND,
@@ -94,6 +96,7 @@ pub const ALL: &[SchemaDoc] = &[
     SchemaDoc::of::<CompareReport>(),
     SchemaDoc::of::<ConsumerSidecar>(),
     SchemaDoc::of::<Evaluation>(),
+    SchemaDoc::of::<InstallJournal>(),
 ];
 
 /// The schema called `name`, as pretty JSON with a trailing newline.
