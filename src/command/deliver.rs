@@ -2,13 +2,12 @@
 //! `bundle`, `verify`, `compare` and `report`.
 
 use super::context::Context;
-use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs, SignArgs};
-use crate::deliver::signing::{AllowedSigners, Signer};
+use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, OwnerCheckArgs, ShardArgs, SignArgs};
+use crate::deliver::signing::Signer;
 use crate::error::Result;
-use crate::host::tools::Toolset;
 use crate::{
-    deliver::bundle, deliver::export, deliver::report, deliver::verify, trust::audit,
-    trust::compare, trust::evaluate, trust::retrain,
+    deliver::bundle, deliver::export, deliver::report, trust::compare, trust::evaluate,
+    trust::owner_checks,
 };
 use camino::Utf8PathBuf;
 use clap::Args;
@@ -88,81 +87,20 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "DIR")]
     pub extract: Option<Utf8PathBuf>,
     #[command(flatten)]
-    pub cap: BundleCapArgs,
-    /// Also train every bundled seed file again (and on PROMOTE every model) from the bundled
-    /// corpus with its recorded recipe, and require the same bytes (exit 2 names the first
-    /// file and fold that differ).
-    #[arg(long)]
-    pub retrain: bool,
-    /// Also re-score the bundle's audit cells against your own references (exit 2 naming the
-    /// cell and frame that differ).
-    #[arg(long, requires = "ref_dir")]
-    pub audit: bool,
-    /// Your reference videos, for --audit (each must have the SHA-256 the rows name).
-    #[arg(long, value_name = "DIR", requires = "audit")]
-    pub ref_dir: Option<Utf8PathBuf>,
-    /// Require a signature by a key this file allows (git's `allowed_signers` format:
-    /// `principals [options] keytype base64-key`) in namespace `ensemble-kit`, and name the
-    /// signer; an unsigned bundle or another key fails (exit 2).
-    #[arg(long, value_name = "FILE")]
-    pub allowed_signers: Option<Utf8PathBuf>,
+    pub checks: OwnerCheckArgs,
 }
 
 /// Checks a bundle (and extracts it when asked).
 pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
     let path = &args.bundle;
-    let allowed = args
-        .allowed_signers
-        .as_deref()
-        .map(AllowedSigners::read)
-        .transpose()?;
-    let retrain_into = args
-        .retrain
-        .then(|| retrain::Extraction::new(args.extract.as_deref()))
-        .transpose()?;
-    let extract = retrain_into
-        .as_ref()
-        .map(|e| e.dir.clone())
-        .or_else(|| args.extract.clone());
-    let mut audit_line = String::new();
-    let verified = match &args.ref_dir {
-        Some(ref_dir) if args.audit => {
-            let request = audit::AuditRequest {
-                bundle: path.clone(),
-                extract: extract.clone(),
-                max_total_size: args.cap.max_total_size,
-                ref_dir: ref_dir.clone(),
-            };
-            let tools = Toolset::locate(&context.overrides)?;
-            let audited = audit::run(&request, allowed.as_ref(), &tools, &context.progress)?;
-            audit_line = format!(
-                "audit: {} cell(s), {} frames re-scored; every feature and VMAF within {:.0e} of the rows ({})\n",
-                audited.cells.len(),
-                audited.frames,
-                audit::TOLERANCE,
-                audited.cells.join(", ")
-            );
-            audited.verified
-        }
-        _ => verify::verify_signed(
-            path,
-            extract.as_deref(),
-            args.cap.max_total_size,
-            allowed.as_ref(),
-        )?,
-    };
-    println!(
-        "{path}: ok ({} files match the manifest; verdict {}; {})",
-        verified.files, verified.manifest.verdict, verified.signature
-    );
-    print!("{audit_line}");
-    if let Some(into) = &retrain_into {
-        let done = retrain::run(&into.dir, &verified, None, &context.progress)?;
-        println!(
-            "{path}: retrain identical ({} seed files, {} folds, {} models) in {:.1} s",
-            done.loso_files, done.folds, done.models, done.seconds
-        );
-    }
+    let passed = owner_checks::run(
+        path,
+        args.extract.as_deref(),
+        &args.checks.checks(),
+        &context.overrides,
+        &context.progress,
+    )?;
+    print!("{}", passed.report(path));
     if let Some(dir) = args.extract {
         println!("extracted into {dir}");
     }

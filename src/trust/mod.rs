@@ -1,7 +1,8 @@
 //! The owner's re-checks of a shipped bundle: two results compared as experiments (`compare`),
 //! the audit cells re-scored against the owner's own references (`audit`, `verify --audit`),
 //! every seed and model trained again to the same bytes (`retrain`, `verify --retrain`), and
-//! the shipped ensemble run in an ONNX runtime on a corpus (`evaluate`).
+//! the shipped ensemble run in an ONNX runtime on a corpus (`evaluate`); `owner_checks` runs the
+//! whole verify with everything the owner asks for.
 //!
 //! Takes in bundles, verdict files or LOSO folders from the `deliver` stage (read only through
 //! `deliver::verify`) and, for the audit, the owner's references; hands on a conclusion with
@@ -10,4 +11,5 @@
 pub mod audit;
 pub mod compare;
 pub mod evaluate;
+pub mod owner_checks;
 pub mod retrain;
