@@ -24,7 +24,7 @@ pub struct InstallArgs {
     pub into: Option<Utf8PathBuf>,
     /// Put back the files the last install into MODEL_DIR replaced, and remove the ones it
     /// added (refused when one of them changed since).
-    #[arg(long, value_name = "MODEL_DIR", conflicts_with_all = ["into", "dry_run", "new_registry"])]
+    #[arg(long, value_name = "MODEL_DIR", conflicts_with_all = ["into", "dry_run", "new_registry", "require_signature", "retrain", "audit", "allowed_signers"])]
     pub undo: Option<Utf8PathBuf>,
     /// Refuse an unsigned bundle (a signature by any key; with --allowed-signers, by one it
     /// allows).
