@@ -89,6 +89,7 @@ fn dispatch(subcommand: Command, context: &Context) -> error::Result<i32> {
         Command::Bundle(args) => command::deliver::bundle(args, context),
         Command::Verify(args) => command::deliver::verify(args, context),
         Command::Compare(args) => command::deliver::compare(args),
+        Command::Install(args) => command::install::install(args, context),
         Command::Evaluate(args) => command::evaluate::evaluate(args),
         Command::PackCorpus(args) => command::transport::pack(args, context),
         Command::ExtractCorpus(args) => command::transport::extract(args, context),

@@ -3,18 +3,18 @@
 
 use super::context::Context;
 use super::flags::{
-    reference_inputs, shard_inputs, BundleCapArgs, EnsembleArgs, FitArgs, ForceArgs, ShardArgs,
-    SignArgs,
+    reference_inputs, shard_inputs, BundleCapArgs, EnsembleArgs, FitArgs, ForceArgs,
+    OwnerCheckArgs, ShardArgs, SignArgs,
 };
-use crate::deliver::signing::{AllowedSigners, Signer};
+use crate::deliver::signing::Signer;
 use crate::error::Result;
 use crate::layout::{
     self,
     outputs::{self, Inputs, Output, Written},
 };
 use crate::{
-    deliver::bundle, deliver::export, deliver::report, deliver::verify, trust::check,
-    trust::compare, trust::evaluate,
+    deliver::bundle, deliver::export, deliver::report, trust::compare, trust::evaluate,
+    trust::owner_checks,
 };
 use camino::Utf8PathBuf;
 use clap::Args;
@@ -160,24 +160,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "DIR")]
     pub extract: Option<Utf8PathBuf>,
     #[command(flatten)]
-    pub cap: BundleCapArgs,
-    /// Also train every bundled seed file again (and on PROMOTE every model) from the bundled
-    /// corpus with its recorded recipe, and require the same bytes (exit 2 names the first
-    /// file and fold that differ).
-    #[arg(long)]
-    pub retrain: bool,
-    /// Also re-score the bundle's audit cells against your own references (exit 2 naming the
-    /// cell and frame that differ).
-    #[arg(long, requires = "ref_dir")]
-    pub audit: bool,
-    /// Your reference videos, for --audit (each must have the SHA-256 the rows name).
-    #[arg(long, value_name = "DIR", requires = "audit")]
-    pub ref_dir: Option<Utf8PathBuf>,
-    /// Require a signature by a key this file allows (git's `allowed_signers` format:
-    /// `principals [options] keytype base64-key`) in namespace `ensemble-kit`, and name the
-    /// signer; an unsigned bundle or another key fails (exit 2).
-    #[arg(long, value_name = "FILE")]
-    pub allowed_signers: Option<Utf8PathBuf>,
+    pub checks: OwnerCheckArgs,
 }
 
 /// Checks a bundle (and extracts it when asked, once every check passed).
@@ -185,47 +168,24 @@ pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
     let path = &args.bundle;
     if let Some(dir) = &args.extract {
         let mut inputs = Inputs::new().file("BUNDLE", path);
-        if let Some(file) = &args.allowed_signers {
+        if let Some(file) = &args.checks.allowed_signers {
             inputs = inputs.file("--allowed-signers", file);
         }
-        if let Some(refs) = &args.ref_dir {
+        if let Some(refs) = &args.checks.ref_dir {
             inputs = reference_inputs(inputs, "--ref-dir", refs);
         }
         // Everything below the folder is the bundle's (it must be new or empty).
         outputs::check_folder("--extract", dir, |_| true, &inputs)?;
     }
-    let request = check::CheckRequest {
-        bundle: path.clone(),
-        extract: args.extract.clone(),
-        max_total_size: args.cap.max_total_size,
-        allowed: args
-            .allowed_signers
-            .as_deref()
-            .map(AllowedSigners::read)
-            .transpose()?,
-        audit: args.audit.then(|| args.ref_dir.clone()).flatten(),
-        retrain: args.retrain,
-        jobs: None,
-    };
-    let checked = check::run(&request, &context.overrides, &context.progress)?;
-    let verified = &checked.verified;
-    println!(
-        "{path}: ok ({} files match the manifest; verdict {}; {}; {})",
-        verified.files,
-        verified.manifest.verdict,
-        verify::made_by(&verified.verdict),
-        verified.signature
-    );
-    if let Some(audited) = &checked.audited {
-        print!("{}", audited.report());
-    }
-    if let Some(done) = &checked.retrained {
-        println!(
-            "{path}: retrain identical ({} seed files, {} folds, {} models) in {:.1} s",
-            done.loso_files, done.folds, done.models, done.seconds
-        );
-    }
-    if let Some(dir) = &checked.extracted {
+    let passed = owner_checks::run(
+        path,
+        args.extract.as_deref(),
+        &args.checks.checks(),
+        &context.overrides,
+        &context.progress,
+    )?;
+    print!("{}", passed.report(path));
+    if let Some(dir) = &passed.extracted {
         println!("extracted into {dir}");
     }
     Ok(0)

@@ -246,6 +246,44 @@ pub struct BundleCapArgs {
     pub max_total_size: u64,
 }
 
+/// What the owner checks of a bundle beyond its own consistency (`verify`, `install`); a
+/// further signer policy joins these flags here.
+#[derive(Debug, Args, Clone)]
+pub struct OwnerCheckArgs {
+    #[command(flatten)]
+    pub cap: BundleCapArgs,
+    /// Also train every bundled seed file again (and on PROMOTE every model) from the bundled
+    /// corpus with its recorded recipe, and require the same bytes (exit 2 names the first
+    /// file and fold that differ).
+    #[arg(long)]
+    pub retrain: bool,
+    /// Also re-score the bundle's audit cells against your own references (exit 2 naming the
+    /// cell and frame that differ).
+    #[arg(long, requires = "ref_dir")]
+    pub audit: bool,
+    /// Your reference videos, for --audit (each must have the SHA-256 the rows name).
+    #[arg(long, value_name = "DIR", requires = "audit")]
+    pub ref_dir: Option<Utf8PathBuf>,
+    /// Require a signature by a key this file allows (git's `allowed_signers` format:
+    /// `principals [options] keytype base64-key`) in namespace `ensemble-kit`, and name the
+    /// signer; an unsigned bundle or another key fails (exit 2).
+    #[arg(long, value_name = "FILE")]
+    pub allowed_signers: Option<Utf8PathBuf>,
+}
+
+impl OwnerCheckArgs {
+    /// The checks these flags ask for.
+    pub fn checks(&self) -> crate::trust::owner_checks::OwnerChecks {
+        crate::trust::owner_checks::OwnerChecks {
+            allowed_signers: self.allowed_signers.clone(),
+            require_signature: false,
+            audit_ref_dir: self.ref_dir.clone().filter(|_| self.audit),
+            retrain: self.retrain,
+            max_total_size: self.cap.max_total_size,
+        }
+    }
+}
+
 /// A byte count: digits, optionally followed by K, M, G or T (powers of 1024).
 pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
     let (digits, shift) = match text.trim().char_indices().last() {

@@ -10,6 +10,7 @@ pub mod evaluate;
 pub mod flags;
 pub mod full;
 pub mod inspect;
+pub mod install;
 pub mod train;
 pub mod transport;
 
@@ -55,6 +56,13 @@ pub enum Command {
     /// Exit 0 when every file matches and the one verdict agrees with the manifest and the
     /// bundled LOSO files, 2 naming each missing, extra or altered file or disagreement.
     Verify(deliver::VerifyArgs),
+    /// Install a verified PROMOTE bundle into the vmaf fork's model folder (model/tiny/):
+    /// the members' ONNX and sidecars, their registry.json rows and the ensemble manifest, all
+    /// or nothing; `--undo MODEL_DIR` puts the last install's replaced files back.
+    ///
+    /// Runs the whole `verify` first (with --allowed-signers, --retrain, --audit as given).
+    /// Exit 0 installed, 1 HOLD, 2 bad input; MODEL_DIR is untouched unless it exits 0.
+    Install(install::InstallArgs),
     /// Compare two results as experiments (verdict files, bundles or LOSO folders): exit 0
     /// CONFIRMS, 1 DISAGREES, 2 bad input, 3 NOT COMPARABLE.
     Compare(deliver::CompareArgs),

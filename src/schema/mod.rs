@@ -14,6 +14,7 @@ mod evaluation;
 mod evidence;
 mod experiment;
 mod host;
+mod install;
 mod model;
 mod progress;
 mod provenance;
@@ -35,6 +36,7 @@ pub use experiment::{
     ReferenceMatch, UnknownMarker,
 };
 pub use host::{Check, CheckStatus, DoctorReport, FoundBy, LibvmafBuild, Platform, Tool};
+pub use install::{InstallJournal, JournalAction, JournalEntry, JournalState};
 pub use model::{
     CodecBlockValues, FoldResult, LosoSeed, ReferenceFold, ReferenceLosoSeed, Sidecar,
     SidecarCorpus, SidecarGate, TrainingRecipe, SIDECAR_KIND,
@@ -96,6 +98,7 @@ pub const ALL: &[SchemaDoc] = &[
     SchemaDoc::of::<CompareReport>(),
     SchemaDoc::of::<ConsumerSidecar>(),
     SchemaDoc::of::<Evaluation>(),
+    SchemaDoc::of::<InstallJournal>(),
 ];
 
 /// The schema called `name`, as pretty JSON with a trailing newline.

@@ -1,0 +1,144 @@
+//! The owner's whole check of one bundle, as `verify` and `install` run it: the bundle verified
+//! (hashes, names, signature, the re-judged verdict and experiment; a signature at all with
+//! `--require-signature`), then what the owner asked to derive again — the audit cells
+//! re-scored against his references, every seed and model trained again —, and only when all
+//! of it passed the extraction moved into place. A bundle refused by any check leaves nothing
+//! behind. A further signer policy goes into [`OwnerChecks`] and nowhere else.
+
+use super::audit::{self, Audited};
+use super::retrain::{self, Retrained};
+use crate::deliver::signing::{AllowedSigners, Signature};
+use crate::deliver::verify::{self, Verified};
+use crate::error::{Error, Result};
+use crate::host::tools::{ToolOverrides, Toolset};
+use crate::layout;
+use crate::progress::Progress;
+use camino::{Utf8Path, Utf8PathBuf};
+
+/// What the owner asks of a bundle beyond its own consistency.
+#[derive(Debug, Clone, Default)]
+pub struct OwnerChecks {
+    /// A signature by a key this `allowed_signers` file allows.
+    pub allowed_signers: Option<Utf8PathBuf>,
+    /// A valid signature, by any key (an unsigned bundle is refused).
+    pub require_signature: bool,
+    /// Re-score the audit cells against these references.
+    pub audit_ref_dir: Option<Utf8PathBuf>,
+    /// Train every bundled seed (and model) again and require the same bytes.
+    pub retrain: bool,
+    /// Most bytes the bundle may unpack.
+    pub max_total_size: u64,
+}
+
+/// A bundle that passed every check asked for.
+#[derive(Debug)]
+pub struct Passed {
+    /// The bundle as verified.
+    pub verified: Verified,
+    /// The audit, when asked.
+    pub audited: Option<Audited>,
+    /// The re-training, when asked.
+    pub retrained: Option<Retrained>,
+    /// Where the bundle was extracted, when asked.
+    pub extracted: Option<Utf8PathBuf>,
+}
+
+/// Runs every check `checks` asks for on `bundle` (the audit with the tools `overrides` name);
+/// extracts into `extract` (a new or empty folder) only when all of them passed.
+pub fn run(
+    bundle: &Utf8Path,
+    extract: Option<&Utf8Path>,
+    checks: &OwnerChecks,
+    overrides: &ToolOverrides,
+    progress: &Progress,
+) -> Result<Passed> {
+    let allowed = checks
+        .allowed_signers
+        .as_deref()
+        .map(AllowedSigners::read)
+        .transpose()?;
+    let dest = extract
+        .map(|dest| layout::resolve_root(dest, "--extract"))
+        .transpose()?;
+    let unpacked = checks.audit_ref_dir.is_some() || checks.retrain;
+    let staging = match &dest {
+        Some(dest) => Some(verify::private_folder_beside(dest)?),
+        None if unpacked => Some(
+            tempfile::Builder::new()
+                .prefix("ensemble-kit-check-")
+                .tempdir()
+                .map_err(|e| Error::Environment(format!("cannot make a temporary folder: {e}")))?,
+        ),
+        None => None,
+    };
+    let root = staging
+        .as_ref()
+        .map(|dir| {
+            Utf8Path::from_path(dir.path())
+                .map(|p| p.join("bundle"))
+                .ok_or_else(|| {
+                    Error::Environment("the temporary folder's path is not UTF-8".into())
+                })
+        })
+        .transpose()?;
+    let verified = verify::verify_signed(
+        bundle,
+        root.as_deref(),
+        checks.max_total_size,
+        allowed.as_ref(),
+    )?;
+    if checks.require_signature && matches!(verified.signature, Signature::Unsigned) {
+        return Err(Error::Input(format!(
+            "{bundle} is unsigned (no {}), and --require-signature refuses an unsigned bundle",
+            layout::SIGNATURE
+        )));
+    }
+    let audited = match (&checks.audit_ref_dir, &root) {
+        (Some(ref_dir), Some(root)) => Some(audit::run(
+            bundle,
+            root,
+            &verified,
+            ref_dir,
+            &Toolset::locate(overrides)?,
+            progress,
+        )?),
+        _ => None,
+    };
+    let retrained = match (&root, checks.retrain) {
+        (Some(root), true) => Some(retrain::run(root, &verified, None, progress)?),
+        _ => None,
+    };
+    if let (Some(root), Some(dest)) = (&root, &dest) {
+        verify::move_into_place(root, dest)?;
+    }
+    Ok(Passed {
+        verified,
+        audited,
+        retrained,
+        extracted: dest,
+    })
+}
+
+impl Passed {
+    /// `BUNDLE: ok (…)`, then the audit's and the re-training's lines, each ending in a newline.
+    pub fn report(&self, bundle: &Utf8Path) -> String {
+        let verified = &self.verified;
+        let mut text = format!(
+            "{bundle}: ok ({} files match the manifest; verdict {}; {}; {})\n",
+            verified.files,
+            verified.manifest.verdict,
+            verify::made_by(&verified.verdict),
+            verified.signature
+        );
+        if let Some(audited) = &self.audited {
+            text.push_str(&audited.report());
+        }
+        if let Some(done) = &self.retrained {
+            text.push_str(&format!(
+                "{bundle}: retrain identical ({} seed files, {} folds, {} models) in {:.1} s\n",
+                done.loso_files, done.folds, done.models, done.seconds
+            ));
+        }
+        text
+    }
+}
