@@ -6,6 +6,7 @@ use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs, SignArgs};
 use crate::deliver::signing::{AllowedSigners, Signer};
 use crate::error::Result;
 use crate::host::tools::Toolset;
+use crate::progress;
 use crate::{
     deliver::bundle, deliver::export, deliver::report, deliver::verify, trust::audit,
     trust::compare, trust::evaluate, trust::retrain,
@@ -74,7 +75,7 @@ pub fn bundle(args: BundleArgs, context: &Context) -> Result<i32> {
         "{}: {} files, verdict {}",
         path, manifest.n_files, manifest.verdict
     ));
-    println!("{path}");
+    progress::to_stdout(&format!("{path}\n"));
     Ok(0)
 }
 
@@ -151,20 +152,19 @@ pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
             allowed.as_ref(),
         )?,
     };
-    println!(
-        "{path}: ok ({} files match the manifest; verdict {}; {})",
+    progress::to_stdout(&format!(
+        "{path}: ok ({} files match the manifest; verdict {}; {})\n{audit_line}",
         verified.files, verified.manifest.verdict, verified.signature
-    );
-    print!("{audit_line}");
+    ));
     if let Some(into) = &retrain_into {
         let done = retrain::run(&into.dir, &verified, None, &context.progress)?;
-        println!(
-            "{path}: retrain identical ({} seed files, {} folds, {} models) in {:.1} s",
+        progress::to_stdout(&format!(
+            "{path}: retrain identical ({} seed files, {} folds, {} models) in {:.1} s\n",
             done.loso_files, done.folds, done.models, done.seconds
-        );
+        ));
     }
     if let Some(dir) = args.extract {
-        println!("extracted into {dir}");
+        progress::to_stdout(&format!("extracted into {dir}\n"));
     }
     Ok(0)
 }
@@ -211,14 +211,14 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
         .unwrap_or_default();
     let (report, text) = compare::run(&args.a, &args.b, args.cap.max_total_size)?;
     if args.json {
-        println!(
-            "{}",
+        progress::json_to_stdout(&format!(
+            "{}\n",
             serde_json::to_string_pretty(&report).expect("the report serialises")
-        );
+        ));
         // The JSON on stdout stays one document; the cross evaluation goes to stderr.
-        eprint!("{cross}");
+        progress::to_stderr(&cross);
     } else {
-        print!("{text}{cross}");
+        progress::to_stdout(&format!("{text}{cross}"));
     }
     Ok(report.exit_code)
 }
@@ -243,13 +243,10 @@ pub fn report(args: ReportArgs, context: &Context) -> Result<i32> {
         return Ok(0);
     }
     let (outputs, markdown) = report::ci_summary(&args.out_dir)?;
-    print!(
-        "{}",
-        if args.format == "markdown" {
-            markdown
-        } else {
-            outputs
-        }
-    );
+    progress::to_stdout(if args.format == "markdown" {
+        &markdown
+    } else {
+        &outputs
+    });
     Ok(0)
 }

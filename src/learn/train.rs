@@ -143,12 +143,12 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
                 let plcc = result
                     .plcc
                     .map_or("undefined".into(), |p| format!("{p:.4}"));
+                let held_out = crate::progress::outside(&result.held_out);
                 progress.info(&format!(
-                    "fold {n}/{} seed {seed} held-out {}: PLCC {plcc}",
-                    tasks.len(),
-                    result.held_out
+                    "fold {n}/{} seed {seed} held-out {held_out}: PLCC {plcc}",
+                    tasks.len()
                 ));
-                progress.advance(&format!("seed {seed} {}", result.held_out));
+                progress.advance(&format!("seed {seed} {held_out}"));
                 progress.event(ProgressEvent {
                     seed: Some(seed),
                     plcc: result.plcc,

@@ -3,6 +3,7 @@
 
 use super::sshsig::{describe, read_small, KEY_FILE_MAX, NAMESPACE};
 use crate::error::{Error, Result};
+use crate::progress::outside;
 use camino::{Utf8Path, Utf8PathBuf};
 use ssh_key::{Algorithm, PublicKey};
 use std::time::SystemTime;
@@ -70,7 +71,7 @@ impl AllowedSigners {
             {
                 why_not.push(format!(
                     "line {line} allows namespaces=\"{}\" only",
-                    signer.namespaces.as_deref().unwrap_or_default()
+                    outside(signer.namespaces.as_deref().unwrap_or_default())
                 ));
             } else if signer.valid_after.is_some_and(|t| now < t) {
                 why_not.push(format!("line {line} is not valid yet (valid-after)"));
@@ -166,7 +167,7 @@ fn parse_line(line: &str, number: usize) -> std::result::Result<AllowedSigner, S
             ("namespaces", Some(list)) => signer.namespaces = Some(list.to_string()),
             ("valid-after", Some(time)) => signer.valid_after = Some(parse_time(time)?),
             ("valid-before", Some(time)) => signer.valid_before = Some(parse_time(time)?),
-            _ => return Err(format!("unsupported option `{option}` (known: cert-authority, namespaces=\"…\", valid-after=\"…\", valid-before=\"…\")")),
+            _ => return Err(format!("unsupported option `{}` (known: cert-authority, namespaces=\"…\", valid-after=\"…\", valid-before=\"…\")", outside(option))),
         }
     }
     Ok(signer)

@@ -3,6 +3,7 @@
 //! `ssh-key`'s).
 
 use crate::error::{Error, Result};
+use crate::progress::outside;
 use camino::Utf8Path;
 use ssh_key::{HashAlg, PublicKey, SshSig};
 use std::io::Read;
@@ -56,7 +57,7 @@ pub(super) fn check_signature(
     if signature.namespace() != NAMESPACE {
         return Err(format!(
             "made for namespace `{}`, not `{NAMESPACE}`",
-            signature.namespace()
+            outside(signature.namespace())
         ));
     }
     PublicKey::from(signature.public_key().clone())

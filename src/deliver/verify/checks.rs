@@ -102,9 +102,14 @@ impl Contents {
         let verdict = self.check_verdict(&manifest, &mut problems);
         match verdict {
             Some(verdict) if problems.is_empty() => Ok((manifest, verdict)),
+            // One problem, one line: member names are the archive's to spell.
             _ => Err(Error::Input(format!(
                 "{bundle} fails verification:\n  {}",
-                problems.join("\n  ")
+                problems
+                    .iter()
+                    .map(|p| crate::progress::outside(p))
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
             ))),
         }
     }

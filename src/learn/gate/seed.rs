@@ -118,6 +118,10 @@ fn check_summary(loso: &LosoSeed, path: &Utf8Path) -> Result<()> {
         ));
     }
     for (i, fold) in loso.folds.iter().enumerate() {
+        // A fold is a source: its name obeys the corpus rows' rule (no line breaks, tabs or
+        // escapes, which would start lines of their own wherever it is printed).
+        crate::ingest::sources::check_name(&fold.held_out)
+            .map_err(|why| invalid(format!("/folds/{i}/held_out"), why))?;
         if fold.plcc.is_some_and(|p| !(-1.0..=1.0).contains(&p)) {
             return Err(invalid(
                 format!("/folds/{i}/plcc"),
