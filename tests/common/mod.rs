@@ -521,3 +521,50 @@ pub fn ssh_keygen(dir: &Utf8Path, name: &str, args: &[&str]) -> Utf8PathBuf {
     );
     key
 }
+
+/// Runs `cmd` to its end or for at most `limit`, then kills it: (exit code, or `None` when it
+/// had to be killed; stdout; stderr).
+pub fn run_for(
+    mut cmd: std::process::Command,
+    limit: std::time::Duration,
+) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let mut child = cmd
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let read =
+        |p: std::path::PathBuf| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
+    (code, read(out), read(err))
+}
+
+/// The kit binary as a plain `std::process::Command` (for [`run_for`] and signals), with the
+/// same environment as [`kit`].
+pub fn kit_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ensemble-kit"));
+    for var in [
+        "KIT_FAKE_UNAME_S",
+        "KIT_FAKE_UNAME_M",
+        "KIT_FAKE_HAS_NVIDIA_SMI",
+        "KIT_FAKE_HAS_IHD",
+        "KIT_FAKE_HAS_VIDEOTOOLBOX",
+        "SOURCE_DATE_EPOCH",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
