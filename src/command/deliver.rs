@@ -6,12 +6,12 @@ use super::flags::{BundleCapArgs, EnsembleArgs, FitArgs, ShardArgs, SignArgs};
 use crate::deliver::signing::{AllowedSigners, Signer};
 use crate::error::Result;
 use crate::host::tools::Toolset;
-use crate::progress;
 use crate::{
     deliver::bundle, deliver::export, deliver::report, deliver::verify, trust::audit,
     trust::compare, trust::evaluate, trust::retrain,
 };
-use camino::Utf8PathBuf;
+use crate::{layout, progress};
+use camino::{Utf8Path, Utf8PathBuf};
 use clap::Args;
 
 /// `ensemble-kit export`.
@@ -36,6 +36,7 @@ pub struct ExportArgs {
 
 /// Fits every seed on the whole corpus and writes the models.
 pub fn export(args: ExportArgs, context: &Context) -> Result<i32> {
+    let _writing = layout::lock::writing(&args.out_dir, &context.progress)?;
     let corpus = args.shards.load()?;
     let request = export::ExportRequest {
         out_dir: args.out_dir,
@@ -70,6 +71,7 @@ pub fn bundle(args: BundleArgs, context: &Context) -> Result<i32> {
         Some(file) => Some(Signer::from_signature_file(file)?),
         None => args.sign.signer()?,
     };
+    let _writing = existing_results(&args.out_dir, context)?;
     let (manifest, path) = bundle::run(&args.out_dir, signer.as_ref())?;
     context.progress.info(&format!(
         "{}: {} files, verdict {}",
@@ -238,6 +240,7 @@ pub struct ReportArgs {
 /// Prints the CI summary of a results folder, or writes its page.
 pub fn report(args: ReportArgs, context: &Context) -> Result<i32> {
     if args.format == "html" {
+        let _writing = existing_results(&args.out_dir, context)?;
         let page = report::write_html(&args.out_dir)?;
         context.progress.info(&format!("wrote {page}"));
         return Ok(0);
@@ -249,4 +252,12 @@ pub fn report(args: ReportArgs, context: &Context) -> Result<i32> {
         &outputs
     });
     Ok(0)
+}
+
+/// The lock of a results folder that must exist already (`bundle`, `report --format html`): a
+/// missing one is left for the stage to refuse, not created by the lock.
+fn existing_results(dir: &Utf8Path, context: &Context) -> Result<Option<layout::lock::Writer>> {
+    dir.is_dir()
+        .then(|| layout::lock::writing(dir, &context.progress))
+        .transpose()
 }

@@ -5,7 +5,7 @@ use super::context::Context;
 use super::flags::{FitArgs, SeedArgs, ShardArgs};
 use crate::error::Result;
 use crate::progress::{self, Progress, Verbosity};
-use crate::{learn::further_seeds, learn::gate, learn::stability, learn::train};
+use crate::{layout, learn::further_seeds, learn::gate, learn::stability, learn::train};
 use camino::Utf8PathBuf;
 use clap::Args;
 
@@ -32,6 +32,7 @@ pub struct TrainArgs {
 /// move the result).
 pub fn train(args: TrainArgs, context: &Context) -> Result<i32> {
     let progress = &context.progress;
+    let _writing = layout::lock::writing(&args.out_dir, progress)?;
     let corpus = args.shards.load()?;
     let seeds =
         further_seeds::train_further(&args.seeds.seeds, args.stability, progress, |seeds| {
@@ -82,6 +83,8 @@ pub struct VerdictArgs {
 /// Applies the gate, writes the verdict and exits 0 for PROMOTE, 1 for HOLD.
 pub fn verdict(args: VerdictArgs, context: &Context) -> Result<i32> {
     let progress = &context.progress;
+    let _writing =
+        layout::lock::writing(args.out_dir.as_ref().unwrap_or(&args.loso_dir), progress)?;
     let request = gate::VerdictRequest {
         loso_dir: args.loso_dir,
         seeds: args.seeds.seeds,
