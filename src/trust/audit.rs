@@ -18,7 +18,7 @@ pub use rescore::TOLERANCE;
 
 use crate::deliver::verify::{self, Verified};
 use crate::error::{Error, Result};
-use crate::host::tools::Toolset;
+use crate::host::{temporary, tools::Toolset};
 use crate::ingest::corpus::{
     self,
     audit_cells::{choose, id_of, CellId},
@@ -70,16 +70,22 @@ pub fn run(
             request.ref_dir
         )));
     }
-    let staging = match &request.extract {
-        Some(dest) => verify::private_folder_beside(dest)?,
-        None => tempfile::Builder::new()
-            .prefix("ensemble-kit-audit-")
-            .tempdir()
-            .map_err(|e| Error::Environment(format!("cannot make a temporary folder: {e}")))?,
+    // Beside --extract when given (then renamed into place), else in TMPDIR; removed when
+    // `_staging` is dropped.
+    let (_staging, root): (Box<dyn std::any::Any>, Utf8PathBuf) = match &request.extract {
+        Some(dest) => {
+            let dir = verify::private_folder_beside(dest)?;
+            let root = Utf8Path::from_path(dir.path())
+                .ok_or_else(|| Error::Environment("the extraction folder is not UTF-8".into()))?
+                .join("bundle");
+            (Box::new(dir), root)
+        }
+        None => {
+            let folder = temporary::Folder::new("audit")?;
+            let root = folder.path().join("bundle");
+            (Box::new(folder), root)
+        }
     };
-    let root = Utf8Path::from_path(staging.path())
-        .ok_or_else(|| Error::Environment("the temporary folder's path is not UTF-8".into()))?
-        .join("bundle");
     let verified = verify::verify_signed(
         &request.bundle,
         Some(&root),

@@ -10,6 +10,7 @@
 
 use crate::deliver::verify::Verified;
 use crate::error::{Error, Result};
+use crate::host::temporary;
 use crate::ingest::merge::{self, Corpus, MergeRules};
 use crate::learn::train::{self, shape::DROPOUT, Dataset, Recipe};
 use crate::progress::Progress;
@@ -19,9 +20,9 @@ use camino::{Utf8Path, Utf8PathBuf};
 use std::time::Instant;
 
 /// Where `verify --retrain` extracts the bundle: the operator's `--extract` folder, or a
-/// temporary one removed afterwards.
+/// temporary one removed afterwards (and on SIGTERM or SIGINT).
 pub struct Extraction {
-    _temp: Option<tempfile::TempDir>,
+    _temp: Option<temporary::Folder>,
     /// The folder (not yet existing, or empty) the bundle goes into.
     pub dir: Utf8PathBuf,
 }
@@ -35,10 +36,8 @@ impl Extraction {
                 dir: dir.to_owned(),
             });
         }
-        let temp = tempfile::tempdir().map_err(|e| Error::io("(temporary folder)", e))?;
-        let dir = Utf8Path::from_path(temp.path())
-            .ok_or_else(|| Error::Environment("the temporary folder is not UTF-8".into()))?
-            .join("bundle");
+        let temp = temporary::Folder::new("retrain")?;
+        let dir = temp.path().join("bundle");
         Ok(Extraction {
             _temp: Some(temp),
             dir,

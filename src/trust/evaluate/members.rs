@@ -6,6 +6,7 @@
 use super::runtime::{Inputs, Runtime};
 use crate::archive::JSON_MEMBER_MAX;
 use crate::error::{Error, Result};
+use crate::host::temporary;
 use crate::learn::train::features::{ENCODER_VOCAB_V2, ENCODER_VOCAB_VERSION};
 use crate::schema::{self, ConsumerSidecar, Verdict, SCHEMA_VERSION, SIDECAR_KIND};
 use crate::{deliver::verify, digest, layout};
@@ -36,7 +37,7 @@ pub struct Ensemble {
 
 /// A results bundle verified and extracted into a private temporary folder, removed on drop.
 pub struct OpenedBundle {
-    _dir: tempfile::TempDir,
+    _dir: temporary::Folder,
     /// The extracted results folder.
     pub root: Utf8PathBuf,
 }
@@ -44,11 +45,8 @@ pub struct OpenedBundle {
 /// Verifies `path` (everything as `verify` checks it) and extracts it; only a PROMOTE bundle
 /// ships models.
 pub fn open_bundle(path: &Utf8Path, max_total_size: u64) -> Result<OpenedBundle> {
-    let dir = tempfile::tempdir()
-        .map_err(|e| Error::io(std::env::temp_dir().display().to_string(), e))?;
-    let root = Utf8Path::from_path(dir.path())
-        .ok_or_else(|| Error::Input("the temporary folder's path is not UTF-8".into()))?
-        .join("bundle");
+    let dir = temporary::Folder::new("evaluate")?;
+    let root = dir.path().join("bundle");
     let verified = verify::verify(path, Some(root.as_path()), max_total_size)?;
     if verified.verdict.verdict != Verdict::Promote {
         return Err(Error::Input(format!(

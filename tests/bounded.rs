@@ -1,0 +1,97 @@
+//! Bounded against hostile input (issue 30, Deliver 3): a bundle, a models folder or a sidecar
+//! written by an attacker — members edited, `manifest.json`'s hashes recomputed, re-bundled with
+//! the kit itself — cannot crash the owner's checks, keep them running without end, leave files
+//! behind in TMPDIR, or name files that are gone. Each test was seen failing on b3ec481.
+
+mod common;
+use camino::{Utf8Path, Utf8PathBuf};
+use common::*;
+
+/// `bundle --out-dir results` in `root`, as an attacker re-bundles an edited results folder
+/// (the kit recomputes the manifest's hashes); the bundle's path.
+fn rebundle(root: &Utf8Path) -> Utf8PathBuf {
+    let out = stage_ok(root, &["bundle", "--out-dir", "results"]);
+    root.join(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+// ---------------------------------------------------------------------------------------------
+// A stopped run leaves nothing in TMPDIR.
+
+/// The entries of `dir`.
+fn entries(dir: &Utf8Path) -> Vec<String> {
+    let mut names: Vec<String> = dir
+        .read_dir_utf8()
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Starts `verify --retrain BUNDLE` with its own TMPDIR and waits until it is training.
+fn retraining(bundle: &Utf8Path, tmp: &Utf8Path, log: &Utf8Path) -> std::process::Child {
+    let mut child = kit_process()
+        .args(["verify", "--retrain", bundle.as_str()])
+        .env("TMPDIR", tmp)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    for _ in 0..600 {
+        if std::fs::read_to_string(log)
+            .unwrap()
+            .contains("seed file(s)")
+        {
+            return child;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!(
+        "it never started training: {}",
+        std::fs::read_to_string(log).unwrap()
+    );
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_stopped_retrain_leaves_nothing_in_tmpdir() {
+    let s = copy_of_promoted();
+    let bundle = rebundle(s.path());
+    let tmp = s.join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let log = s.join("log");
+    for stop in ["TERM", "INT"] {
+        let mut child = retraining(&bundle, &tmp, &log);
+        assert!(!entries(&tmp).is_empty(), "the extraction is in TMPDIR");
+        signal(&child, stop);
+        let status = child.wait().unwrap();
+        assert!(!status.success());
+        assert_eq!(entries(&tmp), Vec::<String>::new(), "SIG{stop} left these");
+    }
+    // SIGKILL runs no code: what it leaves is removed by the next run that needs TMPDIR.
+    let mut child = retraining(&bundle, &tmp, &log);
+    signal(&child, "KILL");
+    child.wait().unwrap();
+    let left = entries(&tmp);
+    assert!(!left.is_empty());
+    kit()
+        .args(["evaluate", "--models", bundle.as_str(), "--corpus"])
+        .arg(s.join("results/corpus/shard.jsonl"))
+        .env("TMPDIR", &tmp)
+        .assert()
+        .success();
+    assert_eq!(
+        entries(&tmp),
+        Vec::<String>::new(),
+        "the SIGKILL's {left:?} are still there"
+    );
+}
