@@ -6,6 +6,15 @@
 mod common;
 use camino::{Utf8Path, Utf8PathBuf};
 use common::*;
+use serde_json::Value;
+
+fn read_json(path: &Utf8Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn write_json(path: &Utf8Path, value: &Value) {
+    std::fs::write(path, serde_json::to_string_pretty(value).unwrap()).unwrap();
+}
 
 /// `bundle --out-dir results` in `root`, as an attacker re-bundles an edited results folder
 /// (the kit recomputes the manifest's hashes); the bundle's path.
@@ -94,4 +103,56 @@ fn a_stopped_retrain_leaves_nothing_in_tmpdir() {
         Vec::<String>::new(),
         "the SIGKILL's {left:?} are still there"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refusals name bundle members, never the temporary folder they were read from.
+
+#[test]
+fn an_audit_refusal_names_the_bundle_member_not_a_staging_file() {
+    let s = Scratch::new();
+    let out = kit()
+        .current_dir(s.path())
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .args(["full", "--demo", "--frames", "6", "--encoders", "libx264"])
+        .args(["--cqs", "25,37", "--seeds", "0,1", "--epochs", "40"])
+        .args(["--stability", "0", "--out-dir", "results", "-q"])
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{out:?}");
+    let results = s.join("results");
+    let meta_path = results.join("corpus/shard.meta.json");
+    let mut meta = read_json(&meta_path);
+    let refs = Utf8PathBuf::from(meta["ref_dir"].as_str().unwrap());
+    let refs = if refs.is_absolute() {
+        refs
+    } else {
+        s.join(refs.as_str())
+    };
+    // Metadata `verify` reads leniently and the audit reads strictly.
+    meta["settings"]["audit_cells"] = "three".into();
+    write_json(&meta_path, &meta);
+    let bundle = forge_bundle(&results, &s.join("forged.tar.gz"), None);
+    let tmp = s.join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let out = kit()
+        .args([
+            "verify",
+            "--audit",
+            "--ref-dir",
+            refs.as_str(),
+            bundle.as_str(),
+        ])
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{bundle}!corpus/shard.meta.json: /settings/audit_cells"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(tmp.as_str()), "a staging path: {stderr}");
 }

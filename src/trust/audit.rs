@@ -86,14 +86,22 @@ pub fn run(
             (Box::new(folder), root)
         }
     };
-    let verified = verify::verify_signed(
-        &request.bundle,
-        Some(&root),
-        request.max_total_size,
-        allowed,
-    )?;
+    audit(request, &root, allowed, tools, progress)
+        .map_err(|e| e.as_members_of(&request.bundle, &root))
+}
+
+/// [`run`] with the bundle extracted into `root`, naming files there.
+fn audit(
+    request: &AuditRequest,
+    root: &Utf8Path,
+    allowed: Option<&crate::deliver::signing::AllowedSigners>,
+    tools: &Toolset,
+    progress: &Progress,
+) -> Result<Audited> {
+    let verified =
+        verify::verify_signed(&request.bundle, Some(root), request.max_total_size, allowed)?;
     let mut audit = Audit {
-        root: &root,
+        root,
         rescorer: Rescorer::new(&request.ref_dir, tools),
         progress,
         problems: Vec::new(),
@@ -110,7 +118,7 @@ pub fn run(
     }
     let (cells, frames) = (audit.cells, audit.frames);
     if let Some(dest) = &request.extract {
-        std::fs::rename(&root, dest).map_err(|e| Error::io(dest, e))?;
+        std::fs::rename(root, dest).map_err(|e| Error::io(dest, e))?;
     }
     Ok(Audited {
         verified,
