@@ -8,6 +8,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use common::*;
 use serde_json::Value;
 
+const MODEL0: &str = "results/models/fr_regressor_v2_ensemble_v1_seed0";
+
 fn read_json(path: &Utf8Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -21,6 +23,123 @@ fn write_json(path: &Utf8Path, value: &Value) {
 fn rebundle(root: &Utf8Path) -> Utf8PathBuf {
     let out = stage_ok(root, &["bundle", "--out-dir", "results"]);
     root.join(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recipes read from a bundle are held to the kit's ranges before they size anything.
+
+/// `verify --retrain BUNDLE ARGS` in `root`, given at most `limit` (a retrain that would run
+/// for ever is killed: `None`).
+fn retrain(root: &Utf8Path, bundle: &Utf8Path, args: &[&str], secs: u64) -> (Option<i32>, String) {
+    let mut cmd = kit_process();
+    cmd.current_dir(root)
+        .args(["verify", "--retrain", bundle.as_str()])
+        .args(args);
+    let (code, _, stderr) = run_for(cmd, std::time::Duration::from_secs(secs));
+    (code, stderr)
+}
+
+#[test]
+fn sidecar_recipes_out_of_range_are_refused_before_any_training() {
+    for (field, value, shown) in [
+        (
+            "batch_size",
+            serde_json::json!(1_000_000_000_000_000u64),
+            "recipe batch_size 1000000000000000 is outside 1..=4096",
+        ),
+        (
+            "batch_size",
+            serde_json::json!(1u64 << 62),
+            "recipe batch_size 4611686018427387904 is outside 1..=4096",
+        ),
+        (
+            "epochs",
+            serde_json::json!(1_000_000_000_000u64),
+            "recipe epochs 1000000000000 is outside 1..=10000",
+        ),
+    ] {
+        let s = copy_of_promoted();
+        let sidecar = s.join(&format!("{MODEL0}.json"));
+        let mut doc = read_json(&sidecar);
+        doc["training_recipe"][field] = value;
+        write_json(&sidecar, &doc);
+        let bundle = rebundle(s.path());
+        let started = std::time::Instant::now();
+        let (code, stderr) = retrain(s.path(), &bundle, &[], 120);
+        assert_eq!(code, Some(2), "{field}: {stderr}");
+        assert!(stderr.contains(shown), "{stderr}");
+        // Named as the bundle's member, never by the temporary folder it was read from.
+        assert!(
+            stderr.contains(&format!(
+                "{bundle}!models/fr_regressor_v2_ensemble_v1_seed0.json"
+            )),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("retraining"), "it trained first: {stderr}");
+        assert!(started.elapsed().as_secs() < 60);
+    }
+}
+
+#[test]
+fn loso_files_claiming_a_billion_epochs_with_a_recomputed_key_are_refused() {
+    let s = copy_of_promoted();
+    let results = s.join("results");
+    for seed in [0, 1] {
+        let path = results.join(format!("loso/loso_seed{seed}.json"));
+        let mut doc = read_json(&path);
+        doc["epochs"] = 1_000_000_000u64.into();
+        rekey(&mut doc);
+        write_json(&path, &doc);
+    }
+    // The verdict's experiment says the same (it is derived from the LOSO files and checked).
+    let verdict = results.join("PROMOTE.json");
+    let mut doc = read_json(&verdict);
+    doc["experiment"]["recipe"]["epochs"] = 1_000_000_000u64.into();
+    write_json(&verdict, &doc);
+    let bundle = forge_bundle(&results, &s.join("forged.tar.gz"), None);
+    let (code, stderr) = retrain(s.path(), &bundle, &[], 120);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("loso/loso_seed0.json: /epochs: 1000000000 is outside 1..=10000"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn retrain_says_what_it_will_cost_and_needs_leave_past_the_limit() {
+    let s = copy_of_promoted();
+    let results = s.join("results");
+    // Within range, but 50 times the training: a few CPU minutes on the demo corpus.
+    for seed in [0, 1] {
+        let path = results.join(format!("loso/loso_seed{seed}.json"));
+        let mut doc = read_json(&path);
+        doc["epochs"] = 10_000u64.into();
+        rekey(&mut doc);
+        write_json(&path, &doc);
+    }
+    let verdict = results.join("PROMOTE.json");
+    let mut doc = read_json(&verdict);
+    doc["experiment"]["recipe"]["epochs"] = 10_000u64.into();
+    write_json(&verdict, &doc);
+    let bundle = forge_bundle(&results, &s.join("forged.tar.gz"), None);
+    let (code, stderr) = retrain(s.path(), &bundle, &["--max-retrain-minutes", "1"], 60);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("row-epochs per second one core trains here"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("more than --max-retrain-minutes 1 allows; nothing was trained"),
+        "{stderr}"
+    );
+    // The shipped bundle: the estimate is printed before the training, which then runs.
+    let shipped = copy_of_promoted();
+    let good = rebundle(shipped.path());
+    let (code, stderr) = retrain(s.path(), &good, &[], 600);
+    assert_eq!(code, Some(0), "{stderr}");
+    let estimate = stderr.find("CPU time").expect("an estimate");
+    let training = stderr.find("retraining 2 seed file(s)").expect("training");
+    assert!(estimate < training, "{stderr}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -97,6 +97,10 @@ pub struct VerifyArgs {
     /// file and fold that differ).
     #[arg(long)]
     pub retrain: bool,
+    /// The most CPU time --retrain may take, in minutes, by the estimate it prints before it
+    /// starts (measured on this machine); a bundle that needs more is refused untrained.
+    #[arg(long, value_name = "N", default_value_t = retrain::estimate::DEFAULT_MAX_MINUTES, value_parser = clap::value_parser!(u64).range(1..), requires = "retrain")]
+    pub max_retrain_minutes: u64,
     /// Also re-score the bundle's audit cells against your own references (exit 2 naming the
     /// cell and frame that differ).
     #[arg(long, requires = "ref_dir")]
@@ -159,7 +163,11 @@ pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
         verified.files, verified.manifest.verdict, verified.signature
     ));
     if let Some(into) = &retrain_into {
-        let done = retrain::run(&into.dir, &verified, None, &context.progress)?;
+        let limits = retrain::Limits {
+            jobs: None,
+            max_cpu_minutes: args.max_retrain_minutes,
+        };
+        let done = retrain::run(path, &into.dir, &verified, limits, &context.progress)?;
         progress::to_stdout(&format!(
             "{path}: retrain identical ({} seed files, {} folds, {} models) in {:.1} s\n",
             done.loso_files, done.folds, done.models, done.seconds

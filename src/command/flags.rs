@@ -293,8 +293,8 @@ pub struct SeedArgs {
 /// How long to train.
 #[derive(Debug, Args, Clone, Copy)]
 pub struct RecipeArgs {
-    /// Training epochs per fit.
-    #[arg(long, default_value_t = DEFAULT_EPOCHS)]
+    /// Training epochs per fit (1 to 10000).
+    #[arg(long, default_value_t = DEFAULT_EPOCHS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=crate::learn::train::EPOCHS_MAX as u64))]
     pub epochs: usize,
 }
 

@@ -19,7 +19,10 @@ mod tests;
 
 pub use dataset::Dataset;
 pub use fit::{baseline_fold, fit, fit_with, rng_for, run_fold};
-pub use recipe::{recipe_key, recorded_recipe, round_f32, Recipe, DEFAULT_EPOCHS, RECIPE_REVISION};
+pub use recipe::{
+    recipe_key, recorded_recipe, round_f32, Recipe, BATCH_SIZE_MAX, DEFAULT_EPOCHS, EPOCHS_MAX,
+    RECIPE_REVISION,
+};
 
 use crate::error::{Error, Result};
 use crate::ingest::merge::Corpus;
