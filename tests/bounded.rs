@@ -6,7 +6,10 @@
 mod common;
 use camino::{Utf8Path, Utf8PathBuf};
 use common::*;
+use predicates::str::contains;
+use prost::Message as _;
 use serde_json::Value;
+use tract_onnx::pb;
 
 const MODEL0: &str = "results/models/fr_regressor_v2_ensemble_v1_seed0";
 
@@ -23,6 +26,249 @@ fn write_json(path: &Utf8Path, value: &Value) {
 fn rebundle(root: &Utf8Path) -> Utf8PathBuf {
     let out = stage_ok(root, &["bundle", "--out-dir", "results"]);
     root.join(String::from_utf8(out.stdout).unwrap().trim())
+}
+
+// ---------------------------------------------------------------------------------------------
+// ONNX models that would make the runtime allocate without bound.
+
+fn ints(name: &str, values: &[i64]) -> pb::TensorProto {
+    pb::TensorProto {
+        name: name.into(),
+        dims: vec![values.len() as i64],
+        data_type: 7,
+        int64_data: values.to_vec(),
+        ..Default::default()
+    }
+}
+
+fn floats(name: &str, dims: &[i64], values: Vec<f32>) -> pb::TensorProto {
+    pb::TensorProto {
+        name: name.into(),
+        dims: dims.to_vec(),
+        data_type: 1,
+        float_data: values,
+        ..Default::default()
+    }
+}
+
+fn node(op: &str, name: &str, inputs: &[&str], output: &str) -> pb::NodeProto {
+    pb::NodeProto {
+        op_type: op.into(),
+        name: name.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        ..Default::default()
+    }
+}
+
+fn with_axis(mut node: pb::NodeProto, axis: i64) -> pb::NodeProto {
+    node.attribute.push(pb::AttributeProto {
+        name: "axis".into(),
+        i: axis,
+        r#type: 2,
+        ..Default::default()
+    });
+    node
+}
+
+fn value_info(name: &str, dims: &[Option<i64>]) -> pb::ValueInfoProto {
+    use pb::tensor_shape_proto::{dimension::Value as D, Dimension};
+    let dim = dims
+        .iter()
+        .map(|d| Dimension {
+            value: Some(d.map_or(D::DimParam("batch".into()), D::DimValue)),
+            ..Default::default()
+        })
+        .collect();
+    pb::ValueInfoProto {
+        name: name.into(),
+        r#type: Some(pb::TypeProto {
+            value: Some(pb::type_proto::Value::TensorType(pb::type_proto::Tensor {
+                elem_type: 1,
+                shape: Some(pb::TensorShapeProto { dim }),
+            })),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// An opset-17 model with the kit's inputs and output around `nodes` and `initializers`.
+fn model(nodes: Vec<pb::NodeProto>, initializer: Vec<pb::TensorProto>) -> Vec<u8> {
+    pb::ModelProto {
+        ir_version: 8,
+        opset_import: vec![pb::OperatorSetIdProto {
+            domain: String::new(),
+            version: 17,
+        }],
+        graph: Some(pb::GraphProto {
+            name: "hostile".into(),
+            node: nodes,
+            initializer,
+            input: vec![
+                value_info("features", &[None, Some(6)]),
+                value_info("codec_onehot", &[None, Some(14)]),
+            ],
+            output: vec![value_info("score", &[None])],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+/// The concatenated inputs `x` [batch, 20] and a `score` computed from `last` [batch, 1].
+fn around(middle: Vec<pb::NodeProto>, last: &str) -> Vec<pb::NodeProto> {
+    let mut nodes = vec![with_axis(
+        node("Concat", "concat", &["features", "codec_onehot"], "x"),
+        1,
+    )];
+    nodes.extend(middle);
+    nodes.push(node("Reshape", "flatten", &[last, "score_shape"], "score"));
+    nodes
+}
+
+/// Hostile models, each with the node, initializer or input its refusal must name.
+fn bombs() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let shape = || ints("score_shape", &[-1]);
+    let w = |cols: i64| floats("w", &[20, cols], vec![0.01; 20 * cols as usize]);
+    // The probe's bomb: a constant of 10¹² elements, asked for in a few bytes.
+    let constant_of_shape = model(
+        around(
+            vec![
+                node("ConstantOfShape", "bomb", &["huge"], "big"),
+                node("MatMul", "fc", &["x", "w"], "fc_out"),
+                node("Add", "plus", &["fc_out", "big"], "sum"),
+            ],
+            "sum",
+        ),
+        vec![ints("huge", &[1_000_000, 1_000_000]), w(1), shape()],
+    );
+    // Only allowlisted operators, but each Concat doubles the row: 2⁴⁰ × 20 values per row.
+    let mut doubling = Vec::new();
+    let mut last = "x".to_owned();
+    for i in 0..40 {
+        let next = format!("d{i}");
+        doubling.push(with_axis(
+            node("Concat", &format!("double{i}"), &[&last, &last], &next),
+            1,
+        ));
+        last = next;
+    }
+    doubling.push(node("MatMul", "fc", &[&last, "w"], "fc_out"));
+    let doubling = model(around(doubling, "fc_out"), vec![w(1), shape()]);
+    // A weight that claims 2⁴⁰ elements and holds none.
+    let mut empty = floats("w", &[20, 1 << 40], Vec::new());
+    empty.data_type = 1;
+    let claimed = model(
+        around(vec![node("MatMul", "fc", &["x", "w"], "fc_out")], "fc_out"),
+        vec![empty, shape()],
+    );
+    // Constants the runtime would fold ahead of time: 2⁴⁰ elements from one small weight.
+    let mut folding = Vec::new();
+    let mut last = "c".to_owned();
+    for i in 0..40 {
+        let next = format!("c{i}");
+        folding.push(with_axis(
+            node("Concat", &format!("grow{i}"), &[&last, &last], &next),
+            0,
+        ));
+        last = next;
+    }
+    folding.push(node("Add", "use", &["x", &last], "fc_out"));
+    let folding = model(
+        around(folding, "fc_out"),
+        vec![floats("c", &[1, 20], vec![0.0; 20]), shape()],
+    );
+    vec![
+        (
+            "ConstantOfShape",
+            constant_of_shape,
+            "node `bomb` (ConstantOfShape)",
+        ),
+        ("doubling Concat", doubling, "node `double"),
+        ("empty weight", claimed, "initializer `w`"),
+        ("constant folding", folding, "node `grow0` (Concat)"),
+    ]
+}
+
+/// Puts `onnx` in place of member seed 0's model in the results folder under `root`, with
+/// its sidecar's hash updated.
+fn swap_model(root: &Utf8Path, onnx: &[u8]) {
+    std::fs::write(root.join(format!("{MODEL0}.onnx")), onnx).unwrap();
+    let sidecar = root.join(format!("{MODEL0}.json"));
+    let mut doc = read_json(&sidecar);
+    doc["sha256"] = ensemble_kit::digest::sha256_bytes(onnx).into();
+    write_json(&sidecar, &doc);
+}
+
+fn evaluate(models: &Utf8Path, corpus: &Utf8Path) -> assert_cmd::assert::Assert {
+    kit()
+        .args(["evaluate", "--models", models.as_str(), "--corpus"])
+        .arg(corpus)
+        .assert()
+}
+
+#[test]
+fn hostile_onnx_models_are_refused_naming_the_node_on_every_route() {
+    let s = copy_of_promoted();
+    let shard = s.join("results/corpus/shard.jsonl");
+    let good = rebundle(s.path());
+    for (what, onnx, named) in bombs() {
+        eprintln!("{what}: {} bytes", onnx.len());
+        swap_model(s.path(), &onnx);
+        // A folder of models (the reference kit's way of shipping them).
+        evaluate(&s.join("results/models"), &shard)
+            .code(2)
+            .stderr(contains(named))
+            .stderr(contains("seed0.onnx`"));
+        // A bundle, verified first (the hashes all match: the kit bundled it).
+        let bundle = rebundle(s.path());
+        evaluate(&bundle, &shard)
+            .code(2)
+            .stderr(contains(named))
+            .stderr(contains(format!(
+                "{bundle}!models/fr_regressor_v2_ensemble_v1_seed0.onnx"
+            )));
+        // Both ways between two bundles.
+        kit()
+            .args(["compare", "--cross", good.as_str(), bundle.as_str()])
+            .assert()
+            .code(2)
+            .stderr(contains(named));
+        std::fs::remove_file(&bundle).unwrap();
+    }
+}
+
+#[test]
+fn a_model_with_other_inputs_or_output_is_refused_before_the_runtime() {
+    let s = copy_of_promoted();
+    let shard = s.join("results/corpus/shard.jsonl");
+    let shape = ints("score_shape", &[-1]);
+    let w = floats("w", &[20, 1], vec![0.01; 20]);
+    let mut wide = pb::ModelProto::decode(
+        &model(
+            around(vec![node("MatMul", "fc", &["x", "w"], "fc_out")], "fc_out"),
+            vec![w.clone(), shape.clone()],
+        )[..],
+    )
+    .unwrap();
+    // The kit's own graph passes the screen; only the declared width of `features` changes.
+    swap_model(s.path(), &wide.encode_to_vec());
+    evaluate(&s.join("results/models"), &shard).success();
+    wide.graph.as_mut().unwrap().input[0] = value_info("features", &[None, Some(600_000)]);
+    swap_model(s.path(), &wide.encode_to_vec());
+    evaluate(&s.join("results/models"), &shard)
+        .code(2)
+        .stderr(contains("input `features` is [batch, 600000]"));
+    let two_scores = model(
+        around(vec![node("MatMul", "fc", &["x", "w2"], "fc_out")], "fc_out"),
+        vec![floats("w2", &[20, 2], vec![0.01; 40]), shape],
+    );
+    swap_model(s.path(), &two_scores);
+    evaluate(&s.join("results/models"), &shard)
+        .code(2)
+        .stderr(contains("node `flatten` (Reshape)"));
 }
 
 // ---------------------------------------------------------------------------------------------
