@@ -12,8 +12,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/kit.sh
 source "$here/kit.sh"
 
+# Inputs and paths in messages go through kit.sh's log_safe: none can act as a workflow command.
 fail() {
-  echo "::error title=ensemble-kit::$*" >&2
+  echo "::error title=ensemble-kit::$(log_safe "$*")" >&2
   exit 2
 }
 
@@ -111,7 +112,7 @@ delimiter="ensemble_kit_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 } >>"${GITHUB_OUTPUT:-/dev/stdout}"
 
 {
-  printf '%s\n\nRan %s.\n' "$markdown" "$kit_path"
+  printf '%s\n\nRan %s.\n' "$markdown" "$(log_safe "$kit_path")"
   if [ ${#missing[@]} -gt 0 ]; then
     printf '\n**Boxes that did not report** (trained without them): %s\n' "${missing[*]}"
   fi

@@ -14,12 +14,19 @@
 
 NIX_MIN_VERSION=2.31.2
 
+# Text that came from outside (inputs, paths) as a log line, by the kit's own rule for such text
+# (`ensemble-kit`'s progress::outside): control characters, line breaks included, shown as `?`
+# so it never starts a line, and `##[` — a workflow command anywhere in a line — as `#\#[`.
+log_safe() {
+  printf '%s' "$*" | LC_ALL=C tr '[:cntrl:]' '?' | sed -e ':a' -e 's/##\[/#\\#[/' -e 'ta'
+}
+
 # On a GitHub runner the message becomes an error annotation.
 kit_die() {
   if [ "${GITHUB_ACTIONS:-}" = true ]; then
-    printf '::error title=ensemble-kit::%s\n' "$*" >&2
+    printf '::error title=ensemble-kit::%s\n' "$(log_safe "$*")" >&2
   else
-    printf 'ensemble-kit: error: %s\n' "$*" >&2
+    printf 'ensemble-kit: error: %s\n' "$(log_safe "$*")" >&2
   fi
   exit 2
 }
@@ -51,11 +58,11 @@ resolve_kit() {
     if [ -z "$why" ]; then
       kit=(nix --extra-experimental-features "nix-command flakes" run "$root#default" --)
       kit_path="Nix (flake at $root)"
-      printf 'ensemble-kit: using %s\n' "$kit_path" >&2
+      printf 'ensemble-kit: using %s\n' "$(log_safe "$kit_path")" >&2
       return 0
     fi
     [ "$use" = true ] && kit_die "use-nix is true but $why; install Nix >= $NIX_MIN_VERSION or set use-nix to auto"
-    printf 'ensemble-kit: not using Nix: %s\n' "$why" >&2
+    printf 'ensemble-kit: not using Nix: %s\n' "$(log_safe "$why")" >&2
   fi
   if [ -n "${ENSEMBLE_KIT_BIN:-}" ]; then
     kit=("$ENSEMBLE_KIT_BIN")
@@ -66,14 +73,14 @@ resolve_kit() {
   else
     command -v cargo >/dev/null 2>&1 ||
       kit_die "no usable Nix, no ensemble-kit on PATH and no cargo to build it; install one of them"
-    printf 'ensemble-kit: building %s with cargo\n' "$root" >&2
+    printf 'ensemble-kit: building %s with cargo\n' "$(log_safe "$root")" >&2
     "$root/scripts/bootstrap.sh" >&2
     CARGO_TARGET_DIR="$root/target" cargo build --release --locked --quiet \
       --manifest-path "$root/Cargo.toml" >&2
     kit=("$root/target/release/ensemble-kit")
     kit_path="a cargo build of $root"
   fi
-  printf 'ensemble-kit: using %s\n' "$kit_path" >&2
+  printf 'ensemble-kit: using %s\n' "$(log_safe "$kit_path")" >&2
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -153,9 +153,13 @@ pub fn for_each_file(
     Ok(())
 }
 
-/// How errors name a member of an archive: `archive!member`.
+/// How errors name a member of an archive: `archive!member` (the member's name as the archive
+/// spells it may hold anything, so it is printed as outside text).
 pub fn member_label(archive: &Utf8Path, member: &Utf8Path) -> Utf8PathBuf {
-    Utf8PathBuf::from(format!("{archive}!{member}"))
+    Utf8PathBuf::from(format!(
+        "{archive}!{}",
+        crate::progress::outside(member.as_str())
+    ))
 }
 
 /// Largest JSON member read into memory (manifests, verdicts, LOSO results, sidecars). The

@@ -53,26 +53,90 @@ pub fn write_with(
     Ok(())
 }
 
-/// Takes an exclusive lock on `lock_path` (created if missing) for as long as the returned file
-/// lives, so that two runs never write the same output; `busy` is the error sentence when
-/// another process holds it.
-pub fn lock_exclusive(
-    lock_path: &Utf8Path,
-    busy: impl FnOnce() -> String,
-) -> Result<std::fs::File> {
+/// An exclusive lock on a file, held until dropped. The file names the pid of its holder while
+/// it is held and is emptied on release, so a pid found in it by the next holder is that of a
+/// run that died holding it.
+#[derive(Debug)]
+pub struct Lock {
+    file: std::fs::File,
+    /// The pid a run that died holding the lock left in it, if any.
+    pub taken_over: Option<u32>,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+    }
+}
+
+/// Takes an exclusive lock on `lock_path` (created if missing) for as long as the returned
+/// [`Lock`] lives, so that two runs never write the same output. The operating system releases
+/// it when its holder dies, however it dies. When another process holds it, the error is
+/// `busy` followed by that process's pid.
+pub fn lock_exclusive(lock_path: &Utf8Path, busy: impl FnOnce() -> String) -> Result<Lock> {
+    use std::io::{Read, Seek};
     if let Some(parent) = lock_path.parent().filter(|p| !p.as_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    let lock = std::fs::File::create(lock_path).map_err(|e| Error::io(lock_path, e))?;
-    if lock.try_lock().is_err() {
-        return Err(Error::Input(busy()));
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(lock_path)
+        .map_err(|e| Error::io(lock_path, e))?;
+    let mut holder = String::new();
+    let locked = file.try_lock();
+    let _ = file.read_to_string(&mut holder);
+    let pid = holder.trim().parse::<u32>().ok();
+    if locked.is_err() {
+        let by = pid.map_or("a process that is starting".into(), |p| format!("pid {p}"));
+        return Err(Error::Input(format!(
+            "{} ({lock_path} is held by {by})",
+            busy()
+        )));
     }
-    Ok(lock)
+    let written = file
+        .set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| writeln!(file, "{}", std::process::id()))
+        .and_then(|()| file.flush());
+    written.map_err(|e| Error::io(lock_path, e))?;
+    Ok(Lock {
+        file,
+        taken_over: pid.filter(|p| *p != std::process::id()),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lock_names_its_holder_and_what_a_dead_one_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = camino::Utf8PathBuf::from_path_buf(dir.path().join("x.lock")).unwrap();
+        std::fs::write(&path, "4194305\n").unwrap();
+        let lock = lock_exclusive(&path, || "busy".into()).unwrap();
+        assert_eq!(
+            lock.taken_over,
+            Some(4_194_305),
+            "a pid left by a dead holder"
+        );
+        let me = std::process::id();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{me}\n"));
+        let err = lock_exclusive(&path, || "another run is writing".into()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("another run is writing ({path} is held by pid {me})")
+        );
+        drop(lock);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+        assert_eq!(
+            lock_exclusive(&path, || "busy".into()).unwrap().taken_over,
+            None
+        );
+    }
 
     #[test]
     fn replaces_existing_file_and_leaves_no_temporaries() {

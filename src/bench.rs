@@ -30,7 +30,7 @@ pub const PIPELINE: &str = "pipeline";
 /// A scratch folder: the one given, or a temporary one removed afterwards.
 pub struct WorkDir {
     path: Utf8PathBuf,
-    _temp: Option<tempfile::TempDir>,
+    _temp: Option<crate::host::temporary::Folder>,
 }
 
 impl WorkDir {
@@ -42,12 +42,9 @@ impl WorkDir {
                 Ok(WorkDir { path, _temp: None })
             }
             None => {
-                let temp = tempfile::tempdir().map_err(|e| Error::io("(temporary folder)", e))?;
-                let path = Utf8PathBuf::from_path_buf(temp.path().to_owned()).map_err(|p| {
-                    Error::Environment(format!("temporary folder {} is not UTF-8", p.display()))
-                })?;
+                let temp = crate::host::temporary::Folder::new("bench")?;
                 Ok(WorkDir {
-                    path,
+                    path: temp.path().to_owned(),
                     _temp: Some(temp),
                 })
             }

@@ -4,7 +4,7 @@
 //! is composed here and nowhere else. All but one exit with code 2 ("bad input or
 //! environment"); a HOLD verdict is not an error and never travels through this type.
 
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 
 /// The kit's error type; its `Display` is the one sentence printed to the operator.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +87,61 @@ impl Error {
         }
     }
 
+    /// The same error with every path below `root` — the folder a bundle was extracted into,
+    /// which is gone when the command ends — named as the member of `bundle` it was read from
+    /// (`BUNDLE!path`, as [`crate::archive::member_label`] writes it).
+    pub fn as_members_of(self, bundle: &Utf8Path, root: &Utf8Path) -> Error {
+        let name = |text: String| members_of(&text, bundle, root);
+        let path = |p: Utf8PathBuf| Utf8PathBuf::from(name(p.into_string()));
+        match self {
+            Error::Input(m) => Error::Input(name(m)),
+            Error::Environment(m) => Error::Environment(name(m)),
+            Error::Io { path: p, source } => Error::Io {
+                path: path(p),
+                source,
+            },
+            Error::Tool {
+                what,
+                command,
+                status,
+                stderr_tail,
+            } => Error::Tool {
+                what: name(what),
+                command: name(command),
+                status,
+                stderr_tail: name(stderr_tail),
+            },
+            Error::Invalid {
+                path: p,
+                line,
+                field,
+                message,
+            } => Error::Invalid {
+                path: path(p),
+                line,
+                field,
+                message: name(message),
+            },
+            Error::CellsFailed { count, details } => Error::CellsFailed {
+                count,
+                details: name(details),
+            },
+            Error::OtherRevision {
+                what,
+                revision,
+                kit_version,
+                this_kit,
+                implemented,
+            } => Error::OtherRevision {
+                what: name(what),
+                revision,
+                kit_version,
+                this_kit,
+                implemented,
+            },
+        }
+    }
+
     /// The documented process exit code for this error: 5 for a bundle that needs another kit
     /// version to be trained again, 2 (bad input or environment) for everything else.
     pub fn exit_code(&self) -> i32 {
@@ -95,6 +150,13 @@ impl Error {
             _ => 2,
         }
     }
+}
+
+/// `text` with every path below `root` (an extracted bundle) named as the member of `bundle`
+/// it was read from, `BUNDLE!path`; see [`Error::as_members_of`].
+pub fn members_of(text: &str, bundle: &Utf8Path, root: &Utf8Path) -> String {
+    text.replace(&format!("{root}/"), &format!("{bundle}!"))
+        .replace(root.as_str(), bundle.as_str())
 }
 
 /// The kit's result type.

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! OUT/.ensemble-kit-results                       (the marker)
-//! OUT/.ensemble-kit-results.lock                  (held by `full` while it runs)
+//! OUT/.ensemble-kit-results.lock                  (held by every writer while it runs: `lock`)
 //! OUT/corpus/NAME.jsonl, OUT/corpus/NAME.meta.json
 //! OUT/corpus/NAME.audit/<cell key>.mkv            (the shard's audit cells' bitstreams)
 //! OUT/loso/loso_seed{N}.json
@@ -19,6 +19,8 @@
 
 pub mod outputs;
 
+pub mod lock;
+
 use crate::error::{Error, Result};
 use crate::schema::Verdict;
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
@@ -26,8 +28,8 @@ use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 /// Written by `full` into a results folder it creates (or finds empty): only a folder with this
 /// marker is the kit's to clean up.
 pub const MARKER: &str = ".ensemble-kit-results";
-/// Locked by `full` for its whole run (hidden, so never bundled): two runs in one results
-/// folder would remove each other's files.
+/// Locked by every command that writes a results folder for its whole run (hidden, so never
+/// bundled): two runs in one results folder would remove each other's files. See [`lock`].
 pub const LOCK: &str = ".ensemble-kit-results.lock";
 /// The LOSO folder.
 pub const LOSO: &str = "loso";
@@ -88,28 +90,44 @@ pub fn verdict_file(dir: &Utf8Path) -> Result<Utf8PathBuf> {
 
 /// Makes `dir` a results folder of the kit's: creates it with the marker, marks it when it is
 /// empty, accepts it when already marked, and refuses (touching nothing) a folder that holds
-/// anything else.
+/// anything else ([`check_claim`]).
 pub fn claim(dir: &Utf8Path) -> Result<()> {
+    check_claim(dir)?;
     let marker = dir.join(MARKER);
     if marker.is_file() {
+        return Ok(());
+    }
+    crate::atomic::write(&marker, b"This folder is an ensemble-kit results folder.\n")
+}
+
+/// Whether `claim` would take `dir`, touching nothing: it is marked (and its layout folders are
+/// real folders), or it is missing or holds only the marker's and lock's own files (another run
+/// may be claiming it this moment; its lock then decides).
+pub fn check_claim(dir: &Utf8Path) -> Result<()> {
+    if dir.join(MARKER).is_file() {
         for sub in [CORPUS, LOSO, MODELS] {
             own_folder(&dir.join(sub))?;
         }
         return Ok(());
     }
     if dir.exists() {
-        let mut entries = dir
+        let entries = dir
             .as_std_path()
             .read_dir()
             .map_err(|e| Error::Input(format!("--out-dir `{dir}` cannot be read: {e}")))?;
-        if entries.next().is_some() {
+        let marker_temp = format!(".{MARKER}.");
+        let foreign = entries.flatten().any(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            !name.starts_with(MARKER) && !name.starts_with(&marker_temp)
+        });
+        if foreign {
             return Err(Error::Input(format!(
                 "--out-dir `{dir}` already holds files that ensemble-kit did not write (it has no {MARKER} marker); \
                  choose a new or empty folder — nothing in `{dir}` was touched"
             )));
         }
     }
-    crate::atomic::write(&marker, b"This folder is an ensemble-kit results folder.\n")
+    Ok(())
 }
 
 /// The folder an output flag (`flag`: `--out-dir`, `--extract`) names, decided once at the

@@ -3,7 +3,7 @@
 //!
 //! the layout `layout` describes (the shard's cell store `corpus/shard.cells/` is never
 //! bundled). A folder the kit did not create, and that is not empty, is refused, and one run at
-//! a time holds the folder's lock.
+//! a time holds the folder's lock (`layout::lock`, as every writer of a results folder does).
 //!
 //! A re-run with the same arguments resumes: finished cells and seeds are reused through their
 //! content keys, so only unfinished work runs; a changed argument changes exactly the keys that
@@ -117,10 +117,11 @@ pub fn run(
         // run now, not after the encoding and training.
         crate::walk::below(dir)?;
     }
+    // Checked before the lock (a foreign folder is refused untouched), claimed under it (two
+    // runs racing for a new folder: one of them writes it).
+    layout::check_claim(out)?;
+    let _writing = layout::lock::writing(out, progress)?;
     layout::claim(out)?;
-    let _running = crate::atomic::lock_exclusive(&out.join(layout::LOCK), || {
-        format!("another ensemble-kit run is using the results folder `{out}`; wait for it to finish or choose another --out-dir")
-    })?;
     let possible = further_seeds::with_further_seeds(&request.seeds, request.further_seeds.most())?;
     let shards = match &request.grid {
         Some(grid) => {

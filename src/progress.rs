@@ -96,10 +96,10 @@ impl Progress {
                 elapsed_s: (self.started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
                 ..event
             };
-            println!(
-                "{}",
+            json_to_stdout(&format!(
+                "{}\n",
                 serde_json::to_string(&event).expect("events serialise")
-            );
+            ));
         }
     }
 
@@ -138,34 +138,75 @@ impl Progress {
 }
 
 /// Writes to stderr, ignoring failure: a reader that closed the pipe early (`| head`) must not
-/// turn a run into a crash.
+/// turn a run into a crash. The text goes through [`log_safe`].
 pub fn to_stderr(text: &str) {
     use std::io::Write;
     let _ = std::io::stderr().write_all(log_safe(text).as_bytes());
 }
 
-/// Log text that names from files cannot turn into something else: control characters but line
-/// breaks and tabs are escaped, and a line that would start with `::` — a GitHub Actions
-/// workflow command (`::error`, `::add-mask`, `::stop-commands`) — is quoted with `> `.
+/// Writes human text to stdout through [`log_safe`] (a CI runner reads stdout for workflow
+/// commands as it reads stderr), ignoring a closed pipe as [`to_stderr`] does.
+pub fn to_stdout(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(log_safe(text).as_bytes());
+}
+
+/// Writes a JSON document to stdout with `##[` spelled `#\u0023[` (the same string to a JSON
+/// reader, nothing to a CI runner); JSON escapes line breaks itself.
+pub fn json_to_stdout(json: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().write_all(json.replace(V2_COMMAND, "#\\u0023[").as_bytes());
+}
+
+/// How GitHub's runner recognises a workflow command of the second syntax: anywhere in a line
+/// (`##[error]…`, `##[add-mask]…`, `##[stop-commands]…`).
+const V2_COMMAND: &str = "##[";
+/// How it recognises one of the first syntax: at the start of a line, after blanks.
+const V1_COMMAND: &str = "::";
+
+/// Text that came from outside the kit — a source name, a principal, a namespace, a path, a
+/// tool's message — as the kit prints it: on one line (every control character escaped, a line
+/// break as `\n`, so such text never starts a line of its own) and unable to act as a GitHub
+/// Actions workflow command in either syntax (see [`log_safe`]). Every printer passes outside
+/// text through here, and every printed text through [`log_safe`].
+pub fn outside(text: &str) -> String {
+    defuse(&escape(text, |_| true))
+}
+
+/// A whole text for a log, its own line breaks and tabs kept: other control characters are
+/// escaped, a line that would start with `::` (after blanks) — the runner's first command
+/// syntax (`::error`, `::add-mask`, `::stop-commands`) — is quoted with `> `, and `##[`, the
+/// second syntax, which the runner obeys anywhere in a line, is spelled `#\#[`.
 pub fn log_safe(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
+    escape(text, |c| c != '\n' && c != '\t')
+        .split_inclusive('\n')
+        .map(defuse)
+        .collect()
+}
+
+/// `text` with the control characters `escaped` picks written as Rust escapes (`\n`, `\u{1b}`).
+fn escape(text: &str, escaped: impl Fn(char) -> bool) -> String {
+    let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c.is_control() && c != '\n' && c != '\t' {
-            escaped.extend(c.escape_default());
+        if c.is_control() && escaped(c) {
+            out.extend(c.escape_default());
         } else {
-            escaped.push(c);
+            out.push(c);
         }
     }
-    escaped
-        .split_inclusive('\n')
-        .map(|line| {
-            if line.trim_start().starts_with("::") {
-                format!("> {line}")
-            } else {
-                line.to_owned()
-            }
-        })
-        .collect()
+    out
+}
+
+/// One line that cannot be a workflow command: `##[` broken up anywhere, a leading `::` quoted.
+fn defuse(line: &str) -> String {
+    let mut line = line.to_owned();
+    while line.contains(V2_COMMAND) {
+        line = line.replace(V2_COMMAND, "#\\#[");
+    }
+    if line.trim_start().starts_with(V1_COMMAND) {
+        line.insert_str(0, "> ");
+    }
+    line
 }
 
 #[cfg(test)]
@@ -174,10 +215,25 @@ mod tests {
 
     #[test]
     fn log_lines_cannot_be_workflow_commands() {
-        let text = "seed a\n::error::forged\n  ::add-mask::x\r\x1b[2Jok\n";
+        let text = "seed a\n::error::forged\n  ::add-mask::x\r\x1b[2Jok\nx ##[error]y ###[z\n";
         assert_eq!(
             log_safe(text),
-            "seed a\n> ::error::forged\n>   ::add-mask::x\\r\\u{1b}[2Jok\n"
+            "seed a\n> ::error::forged\n>   ::add-mask::x\\r\\u{1b}[2Jok\nx #\\#[error]y ##\\#[z\n"
+        );
+    }
+
+    #[test]
+    fn outside_text_stays_on_its_line_and_does_nothing() {
+        let name = "a\n::error::x\t##[add-mask]y";
+        let safe = outside(name);
+        assert_eq!(safe, "a\\n::error::x\\t#\\#[add-mask]y");
+        assert!(!safe.contains('\n') && !safe.contains("##["));
+        assert_eq!(outside("::stop-commands::t"), "> ::stop-commands::t");
+        let line = format!("  {}  0.99\n", outside("\u{85}::warning::w"));
+        assert_eq!(
+            log_safe(&line),
+            line,
+            "an escaped name needs no second pass"
         );
     }
 }

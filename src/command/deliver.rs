@@ -12,11 +12,12 @@ use crate::layout::{
     self,
     outputs::{self, Inputs, Output, Written},
 };
+use crate::progress;
 use crate::{
     deliver::bundle, deliver::export, deliver::report, trust::compare, trust::evaluate,
     trust::owner_checks,
 };
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use clap::Args;
 
 /// `ensemble-kit export`.
@@ -73,6 +74,7 @@ pub fn export(args: ExportArgs, context: &Context) -> Result<i32> {
         &args.shards.files.corpus,
     );
     outputs::check(&members, &inputs, args.force.force)?;
+    let _writing = layout::lock::writing(&args.out_dir, &context.progress)?;
     let corpus = args.shards.load()?;
     let request = export::ExportRequest {
         out_dir: args.out_dir,
@@ -141,12 +143,13 @@ pub fn bundle(args: BundleArgs, context: &Context) -> Result<i32> {
         Some(file) => Some(Signer::from_signature_file(file)?),
         None => args.sign.signer()?,
     };
+    let _writing = existing_results(&args.out_dir, context)?;
     let (manifest, path) = bundle::run(&args.out_dir, signer.as_ref())?;
     context.progress.info(&format!(
         "{}: {} files, verdict {}",
         path, manifest.n_files, manifest.verdict
     ));
-    println!("{path}");
+    progress::to_stdout(&format!("{path}\n"));
     Ok(0)
 }
 
@@ -184,9 +187,9 @@ pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
         &context.overrides,
         &context.progress,
     )?;
-    print!("{}", passed.report(path));
+    progress::to_stdout(&passed.report(path));
     if let Some(dir) = &passed.extracted {
-        println!("extracted into {dir}");
+        progress::to_stdout(&format!("extracted into {dir}\n"));
     }
     Ok(0)
 }
@@ -238,14 +241,14 @@ pub fn compare(args: CompareArgs) -> Result<i32> {
         .unwrap_or_default();
     let (report, text) = compare::run(&args.a, &args.b, args.cap.max_total_size)?;
     if args.json {
-        println!(
-            "{}",
+        progress::json_to_stdout(&format!(
+            "{}\n",
             serde_json::to_string_pretty(&report).expect("the report serialises")
-        );
+        ));
         // The JSON on stdout stays one document; the cross evaluation goes to stderr.
-        eprint!("{cross}");
+        progress::to_stderr(&cross);
     } else {
-        print!("{text}{cross}");
+        progress::to_stdout(&format!("{text}{cross}"));
     }
     Ok(report.exit_code)
 }
@@ -273,18 +276,24 @@ pub fn report(args: ReportArgs, context: &Context) -> Result<i32> {
         });
         let page = Output::new("the page", dir.join(layout::REPORT), Written::Report);
         outputs::check(&[page], &inputs, args.force.force)?;
+        let _writing = existing_results(&args.out_dir, context)?;
         let page = report::write_html(&args.out_dir)?;
         context.progress.info(&format!("wrote {page}"));
         return Ok(0);
     }
     let (outputs, markdown) = report::ci_summary(&args.out_dir)?;
-    print!(
-        "{}",
-        if args.format == "markdown" {
-            markdown
-        } else {
-            outputs
-        }
-    );
+    progress::to_stdout(if args.format == "markdown" {
+        &markdown
+    } else {
+        &outputs
+    });
     Ok(0)
+}
+
+/// The lock of a results folder that must exist already (`bundle`, `report --format html`): a
+/// missing one is left for the stage to refuse, not created by the lock.
+fn existing_results(dir: &Utf8Path, context: &Context) -> Result<Option<layout::lock::Writer>> {
+    dir.is_dir()
+        .then(|| layout::lock::writing(dir, &context.progress))
+        .transpose()
 }

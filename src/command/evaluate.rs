@@ -58,6 +58,6 @@ pub fn evaluate(args: EvaluateArgs) -> Result<i32> {
     if let Some(out) = &args.out {
         atomic::write_json(out, &evaluation)?;
     }
-    print!("{}", evaluate::render(&evaluation));
+    crate::progress::to_stdout(&evaluate::render(&evaluation));
     Ok(0)
 }

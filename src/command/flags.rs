@@ -257,6 +257,10 @@ pub struct OwnerCheckArgs {
     /// file and fold that differ).
     #[arg(long)]
     pub retrain: bool,
+    /// The most CPU time --retrain may take, in minutes, by the estimate it prints before it
+    /// starts (measured on this machine); a bundle that needs more is refused untrained.
+    #[arg(long, value_name = "N", default_value_t = crate::trust::retrain::estimate::DEFAULT_MAX_MINUTES, value_parser = clap::value_parser!(u64).range(1..), requires = "retrain")]
+    pub max_retrain_minutes: u64,
     /// Also re-score the bundle's audit cells against your own references (exit 2 naming the
     /// cell and frame that differ).
     #[arg(long, requires = "ref_dir")]
@@ -279,6 +283,7 @@ impl OwnerCheckArgs {
             require_signature: false,
             audit_ref_dir: self.ref_dir.clone().filter(|_| self.audit),
             retrain: self.retrain,
+            max_retrain_minutes: self.max_retrain_minutes,
             max_total_size: self.cap.max_total_size,
         }
     }
@@ -371,8 +376,8 @@ pub struct SeedArgs {
 /// How long to train.
 #[derive(Debug, Args, Clone, Copy)]
 pub struct RecipeArgs {
-    /// Training epochs per fit.
-    #[arg(long, default_value_t = DEFAULT_EPOCHS)]
+    /// Training epochs per fit (1 to 10000).
+    #[arg(long, default_value_t = DEFAULT_EPOCHS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=crate::learn::train::EPOCHS_MAX as u64))]
     pub epochs: usize,
 }
 

@@ -110,7 +110,7 @@ pub fn full(args: FullArgs, context: &Context) -> Result<i32> {
     // With JSON events the `bundle` event carries the path; stdout stays pure NDJSON.
     if !progress.is_json() {
         progress::to_stderr(&pipeline::summary(&outcome));
-        println!("{}", outcome.bundle);
+        progress::to_stdout(&format!("{}\n", outcome.bundle));
     }
     Ok(if outcome.verdict.gate.passed { 0 } else { 1 })
 }

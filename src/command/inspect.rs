@@ -6,7 +6,7 @@ use super::flags::{EncoderArgs, ForceArgs};
 use crate::error::{Error, Result};
 use crate::layout::outputs::{self, Inputs, Output, Written};
 use crate::schema::{Document, VerdictFile};
-use crate::{atomic, budget, host::doctor, host::platform, ingest::merge, schema};
+use crate::{atomic, budget, host::doctor, host::platform, ingest::merge, progress, schema};
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::Args;
 
@@ -24,7 +24,7 @@ pub fn platform(args: PlatformArgs) -> Result<i32> {
     if args.json {
         print_json(&platform);
     } else {
-        print!("{}", platform::describe(&platform));
+        progress::to_stdout(&platform::describe(&platform));
     }
     Ok(0)
 }
@@ -59,7 +59,7 @@ pub fn doctor(args: DoctorArgs, context: &Context) -> Result<i32> {
     if args.json {
         print_json(&report);
     } else {
-        print!("{}", doctor::render(&report));
+        progress::to_stdout(&doctor::render(&report));
     }
     Ok(if report.ok { 0 } else { 2 })
 }
@@ -119,7 +119,7 @@ pub struct ValidateArgs {
 /// Checks each file; the first failure ends the run.
 pub fn validate(args: ValidateArgs) -> Result<i32> {
     for file in &args.files {
-        println!("{file}: ok ({})", validate_file(file)?);
+        progress::to_stdout(&format!("{file}: ok ({})\n", validate_file(file)?));
     }
     Ok(0)
 }
@@ -147,8 +147,8 @@ fn validate_file(file: &Utf8Path) -> Result<String> {
 
 /// Prints a value as pretty JSON on stdout (the `--json` forms of `platform` and `doctor`).
 fn print_json<T: serde::Serialize>(value: &T) {
-    println!(
-        "{}",
+    progress::json_to_stdout(&format!(
+        "{}\n",
         serde_json::to_string_pretty(value).expect("output types serialise")
-    );
+    ));
 }

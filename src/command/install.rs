@@ -62,12 +62,9 @@ pub fn install(args: InstallArgs, context: &Context) -> Result<i32> {
     install::preflight(&request)?;
     let mut checks = args.checks.checks();
     checks.require_signature = args.require_signature;
-    let scratch = tempfile::Builder::new()
-        .prefix("ensemble-kit-install-")
-        .tempdir()
-        .map_err(|e| Error::Environment(format!("cannot make a temporary folder: {e}")))?;
-    let extracted = Utf8PathBuf::from_path_buf(scratch.path().join("bundle"))
-        .map_err(|_| Error::Environment("the temporary folder's path is not UTF-8".into()))?;
+    // Removed when dropped, and on SIGTERM or SIGINT.
+    let scratch = crate::host::temporary::Folder::new("install")?;
+    let extracted = scratch.path().join("bundle");
     let passed = owner_checks::run(
         &request.bundle,
         Some(&extracted),

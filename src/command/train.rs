@@ -53,6 +53,7 @@ pub fn train(args: TrainArgs, context: &Context) -> Result<i32> {
         .collect();
     let inputs = shard_inputs(Inputs::new(), "--corpus", &args.shards.files.corpus);
     outputs::check(&seed_files, &inputs, args.force.force)?;
+    let _writing = layout::lock::writing(&args.out_dir, progress)?;
     let corpus = args.shards.load()?;
     let seeds =
         further_seeds::train_further(&args.seeds.seeds, args.stability, progress, |seeds| {
@@ -125,6 +126,8 @@ pub fn verdict(args: VerdictArgs, context: &Context) -> Result<i32> {
         });
     }
     outputs::check(&verdicts, &inputs, args.force.force)?;
+    let _writing =
+        layout::lock::writing(args.out_dir.as_ref().unwrap_or(&args.loso_dir), progress)?;
     let request = gate::VerdictRequest {
         loso_dir: args.loso_dir,
         seeds: args.seeds.seeds,

@@ -44,7 +44,11 @@ pub fn pack(args: PackArgs, context: &Context) -> Result<i32> {
         &args.out,
         &context.progress,
     )?;
-    println!("{}: {} reference(s)", args.out, manifest.rows.len());
+    crate::progress::to_stdout(&format!(
+        "{}: {} reference(s)\n",
+        args.out,
+        manifest.rows.len()
+    ));
     Ok(0)
 }
 
@@ -84,6 +88,8 @@ pub fn extract(args: ExtractArgs, context: &Context) -> Result<i32> {
         max_total_size: args.max_total_size,
     };
     let (restored, skipped) = transport::extract(&ffmpeg, &request, &context.progress)?;
-    println!("{to}: {restored} restored, {skipped} already present; every sha256 verified");
+    crate::progress::to_stdout(&format!(
+        "{to}: {restored} restored, {skipped} already present; every sha256 verified\n"
+    ));
     Ok(0)
 }

@@ -46,7 +46,7 @@ impl std::fmt::Display for Signature {
             Signature::Signed {
                 key,
                 signer: Some(who),
-            } => write!(f, "signed by {who} ({key})"),
+            } => write!(f, "signed by {} ({key})", crate::progress::outside(who)),
             Signature::Signed { key, signer: None } => write!(
                 f,
                 "signed with {key} (signer not checked: give --allowed-signers FILE)"

@@ -60,10 +60,8 @@ pub fn build(project: &Utf8Path, out: &Utf8Path) -> Result<DistributionManifest>
             return Err(Error::Input(format!("`{project}` lacks {needed}; run from the ensemble-kit checkout or pass --project-dir")));
         }
     }
-    let staging = tempfile::tempdir().map_err(|e| Error::io("(temporary folder)", e))?;
-    let staging = Utf8Path::from_path(staging.path())
-        .expect("UTF-8 temp")
-        .to_owned();
+    let folder = super::temporary::Folder::new("distribution")?;
+    let staging = folder.path();
     let exe = std::env::current_exe()
         .map_err(|e| Error::Environment(format!("cannot find this program: {e}")))?;
     let exe = Utf8PathBuf::from_path_buf(exe)

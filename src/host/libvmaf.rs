@@ -136,10 +136,8 @@ pub fn build(
     progress: &Progress,
 ) -> Result<LibvmafBuild> {
     let options = meson_options(platform)?;
-    let scratch = tempfile::tempdir().map_err(|e| Error::io("(temporary folder)", e))?;
-    let scratch = Utf8Path::from_path(scratch.path())
-        .expect("UTF-8 temp")
-        .to_owned();
+    let folder = super::temporary::Folder::new("libvmaf")?;
+    let scratch = folder.path();
     let (source, source_label) = match source {
         Some(dir) => (dir.to_owned(), dir.to_string()),
         None => (

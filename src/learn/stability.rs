@@ -12,6 +12,7 @@
 
 pub mod interval;
 
+use crate::progress::outside;
 use crate::schema::{FoldDiagnosis, LosoSeed, Stability, StabilityLabel, Verdict};
 use crate::stats;
 use rand_core::{RngCore, SeedableRng};
@@ -22,9 +23,10 @@ use std::collections::BTreeMap;
 /// summing to 100 % over the sources.
 pub fn render_diagnosis(diagnosis: &[FoldDiagnosis]) -> String {
     let f = |v: Option<f64>| v.map_or("n/a".to_owned(), |v| format!("{v:.4}"));
-    let width = diagnosis
+    let names: Vec<String> = diagnosis.iter().map(|d| outside(&d.source)).collect();
+    let width = names
         .iter()
-        .map(|d| d.source.len())
+        .map(|n| n.chars().count())
         .max()
         .unwrap_or(0)
         .max(6);
@@ -32,10 +34,9 @@ pub fn render_diagnosis(diagnosis: &[FoldDiagnosis]) -> String {
         "  {:<width$}  mean PLCC     min     max     std  share of spread\n",
         "source"
     );
-    for d in diagnosis {
+    for (d, name) in diagnosis.iter().zip(&names) {
         text.push_str(&format!(
-            "  {:<width$}  {:>9}  {:>6}  {:>6}  {:>6}  {:>13.1} %\n",
-            d.source,
+            "  {name:<width$}  {:>9}  {:>6}  {:>6}  {:>6}  {:>13.1} %\n",
             f(d.mean_plcc),
             f(d.min_plcc),
             f(d.max_plcc),

@@ -20,8 +20,9 @@ mod tests;
 pub use dataset::Dataset;
 pub use fit::{baseline_fold, fit, fit_with, rng_for, run_fold};
 pub use recipe::{
-    recipe_key, recorded_key, recorded_recipe, round_f32, trained_by, Recipe, DEFAULT_EPOCHS,
-    IMPLEMENTED_REVISIONS, RECIPE_REVISION, UNRECORDED_REVISION, UNRECORDED_REVISION_KIT,
+    recipe_key, recorded_key, recorded_recipe, round_f32, trained_by, Recipe, BATCH_SIZE_MAX,
+    DEFAULT_EPOCHS, EPOCHS_MAX, IMPLEMENTED_REVISIONS, RECIPE_REVISION, UNRECORDED_REVISION,
+    UNRECORDED_REVISION_KIT,
 };
 
 use crate::error::{Error, Result};
@@ -146,12 +147,12 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
                 let plcc = result
                     .plcc
                     .map_or("undefined".into(), |p| format!("{p:.4}"));
+                let held_out = crate::progress::outside(&result.held_out);
                 progress.info(&format!(
-                    "fold {n}/{} seed {seed} held-out {}: PLCC {plcc}",
-                    tasks.len(),
-                    result.held_out
+                    "fold {n}/{} seed {seed} held-out {held_out}: PLCC {plcc}",
+                    tasks.len()
                 ));
-                progress.advance(&format!("seed {seed} {}", result.held_out));
+                progress.advance(&format!("seed {seed} {held_out}"));
                 progress.event(ProgressEvent {
                     seed: Some(seed),
                     plcc: result.plcc,

@@ -328,13 +328,14 @@ pub fn cross(a: &Utf8Path, b: &Utf8Path, options: Options) -> Result<String> {
     }
     let open = |path: &Utf8Path| -> Result<(Ensemble, Corpus, Vec<String>)> {
         let bundle = members::open_bundle(path, options.max_total_size)?;
-        let ensemble = members::from_folder(&bundle.root.join(layout::MODELS))?;
-        let corpus = bundled_corpus(&bundle.root, path)?;
+        let ensemble = bundle.ensemble()?;
+        let corpus =
+            bundled_corpus(&bundle.root, path).map_err(|e| e.as_members_of(path, &bundle.root))?;
         // Named as members of the bundle, not by the temporary folder they were read from.
         let names = corpus
             .files
             .iter()
-            .map(|f| format!("{path}!{}", f.strip_prefix(&bundle.root).unwrap_or(f)))
+            .map(|f| bundle.label(f).to_string())
             .collect();
         Ok((ensemble, corpus, names))
     };

@@ -10,6 +10,7 @@ use super::retrain::{self, Retrained};
 use crate::deliver::signing::{AllowedSigners, Signature};
 use crate::deliver::verify::{self, Verified};
 use crate::error::{Error, Result};
+use crate::host::temporary;
 use crate::host::tools::{ToolOverrides, Toolset};
 use crate::layout;
 use crate::progress::Progress;
@@ -26,6 +27,8 @@ pub struct OwnerChecks {
     pub audit_ref_dir: Option<Utf8PathBuf>,
     /// Train every bundled seed (and model) again and require the same bytes.
     pub retrain: bool,
+    /// The most CPU minutes the re-training's estimate may say.
+    pub max_retrain_minutes: u64,
     /// Most bytes the bundle may unpack.
     pub max_total_size: u64,
 }
@@ -61,26 +64,23 @@ pub fn run(
         .map(|dest| layout::resolve_root(dest, "--extract"))
         .transpose()?;
     let unpacked = checks.audit_ref_dir.is_some() || checks.retrain;
-    let staging = match &dest {
-        Some(dest) => Some(verify::private_folder_beside(dest)?),
-        None if unpacked => Some(
-            tempfile::Builder::new()
-                .prefix("ensemble-kit-check-")
-                .tempdir()
-                .map_err(|e| Error::Environment(format!("cannot make a temporary folder: {e}")))?,
-        ),
-        None => None,
+    // Beside --extract when given (renamed into place at the end), else in TMPDIR; removed
+    // when dropped, and on SIGTERM or SIGINT.
+    let (_staging, root): (Option<Box<dyn std::any::Any>>, Option<Utf8PathBuf>) = match &dest {
+        Some(dest) => {
+            let dir = verify::private_folder_beside(dest)?;
+            let root = Utf8Path::from_path(dir.path())
+                .ok_or_else(|| Error::Environment("the extraction folder is not UTF-8".into()))?
+                .join("bundle");
+            (Some(Box::new(dir)), Some(root))
+        }
+        None if unpacked => {
+            let folder = temporary::Folder::new("check")?;
+            let root = folder.path().join("bundle");
+            (Some(Box::new(folder)), Some(root))
+        }
+        None => (None, None),
     };
-    let root = staging
-        .as_ref()
-        .map(|dir| {
-            Utf8Path::from_path(dir.path())
-                .map(|p| p.join("bundle"))
-                .ok_or_else(|| {
-                    Error::Environment("the temporary folder's path is not UTF-8".into())
-                })
-        })
-        .transpose()?;
     let verified = verify::verify_signed(
         bundle,
         root.as_deref(),
@@ -94,18 +94,27 @@ pub fn run(
         )));
     }
     let audited = match (&checks.audit_ref_dir, &root) {
-        (Some(ref_dir), Some(root)) => Some(audit::run(
-            bundle,
-            root,
-            &verified,
-            ref_dir,
-            &Toolset::locate(overrides)?,
-            progress,
-        )?),
+        (Some(ref_dir), Some(root)) => Some(
+            audit::run(
+                bundle,
+                root,
+                &verified,
+                ref_dir,
+                &Toolset::locate(overrides)?,
+                progress,
+            )
+            .map_err(|e| e.as_members_of(bundle, root))?,
+        ),
         _ => None,
     };
     let retrained = match (&root, checks.retrain) {
-        (Some(root), true) => Some(retrain::run(root, &verified, None, progress)?),
+        (Some(root), true) => {
+            let limits = retrain::Limits {
+                jobs: None,
+                max_cpu_minutes: checks.max_retrain_minutes,
+            };
+            Some(retrain::run(bundle, root, &verified, limits, progress)?)
+        }
         _ => None,
     };
     if let (Some(root), Some(dest)) = (&root, &dest) {

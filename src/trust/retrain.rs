@@ -11,9 +11,16 @@
 //! key to be the file's own and the revision is one this kit trains. A file of another revision
 //! stops the retrain before any work with exit 5 and the kit version to use. Each model's
 //! sidecar is derived again too (as the kit version it names) and compared byte for byte.
+//!
+//! Every recipe is held to the kit's ranges ([`Recipe::bounded`]) and the whole re-training is
+//! [`estimate`]d before any of it starts; past `--max-retrain-minutes` it does not start.
+//! Messages name the bundle's members (`BUNDLE!path`), never the temporary folder.
+
+pub mod estimate;
 
 use crate::deliver::verify::Verified;
 use crate::error::{Error, Result};
+use crate::host::temporary;
 use crate::ingest::merge::{self, Corpus, MergeRules};
 use crate::learn::train::{self, shape::DROPOUT, Dataset, Recipe};
 use crate::progress::Progress;
@@ -23,9 +30,9 @@ use camino::{Utf8Path, Utf8PathBuf};
 use std::time::Instant;
 
 /// Where `verify --retrain` extracts the bundle: the operator's `--extract` folder, or a
-/// temporary one removed afterwards.
+/// temporary one removed afterwards (and on SIGTERM or SIGINT).
 pub struct Extraction {
-    _temp: Option<tempfile::TempDir>,
+    _temp: Option<temporary::Folder>,
     /// The folder (not yet existing, or empty) the bundle goes into.
     pub dir: Utf8PathBuf,
 }
@@ -39,10 +46,8 @@ impl Extraction {
                 dir: dir.to_owned(),
             });
         }
-        let temp = tempfile::tempdir().map_err(|e| Error::io("(temporary folder)", e))?;
-        let dir = Utf8Path::from_path(temp.path())
-            .ok_or_else(|| Error::Environment("the temporary folder is not UTF-8".into()))?
-            .join("bundle");
+        let temp = temporary::Folder::new("retrain")?;
+        let dir = temp.path().join("bundle");
         Ok(Extraction {
             _temp: Some(temp),
             dir,
@@ -63,12 +68,33 @@ pub struct Retrained {
     pub seconds: f64,
 }
 
-/// Re-trains what the verified bundle, extracted into `dir`, holds and compares the bytes;
-/// an [`Error::Input`] (exit 2) names the first file and fold that differ.
+/// How far `--retrain` may go.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Fits at once (default: one per core).
+    pub jobs: Option<usize>,
+    /// The most CPU minutes the estimate may say (`--max-retrain-minutes`).
+    pub max_cpu_minutes: u64,
+}
+
+/// Re-trains what the verified `bundle`, extracted into `dir`, holds and compares the bytes;
+/// an [`Error::Input`] (exit 2) names the first member and fold that differ.
 pub fn run(
+    bundle: &Utf8Path,
     dir: &Utf8Path,
     verified: &Verified,
-    jobs: Option<usize>,
+    limits: Limits,
+    progress: &Progress,
+) -> Result<Retrained> {
+    retrain(bundle, dir, verified, limits, progress).map_err(|e| e.as_members_of(bundle, dir))
+}
+
+/// [`run`], its errors naming files by where they were extracted.
+fn retrain(
+    bundle: &Utf8Path,
+    dir: &Utf8Path,
+    verified: &Verified,
+    limits: Limits,
     progress: &Progress,
 ) -> Result<Retrained> {
     let started = Instant::now();
@@ -81,7 +107,7 @@ pub fn run(
     let seed_files: Vec<SeedFile> = names
         .iter()
         .filter(|n| layout::seed_of(Utf8Path::new(n).file_name().unwrap_or_default()).is_some())
-        .map(|n| Ok((Utf8PathBuf::from(*n), schema::read_json(&dir.join(n))?)))
+        .map(|n| Ok((dir.join(n), schema::read_json(&dir.join(n))?)))
         .collect::<Result<_>>()?;
     if seed_files.is_empty() {
         return Err(Error::Input(
@@ -92,13 +118,43 @@ pub fn run(
         let (revision, kit_version) = train::trained_by(loso);
         implemented(name, revision, &kit_version)?;
     }
+    let groups = by_recipe(&seed_files)?;
+    let sidecars: Vec<(Utf8PathBuf, Sidecar, Recipe)> =
+        if verified.manifest.verdict == Verdict::Promote {
+            names
+                .iter()
+                .filter(|n| n.starts_with(&format!("{}/", layout::MODELS)) && n.ends_with(".json"))
+                .map(|n| {
+                    let path = dir.join(n);
+                    let sidecar: Sidecar = schema::read_json(&path)?;
+                    let r = &sidecar.training_recipe;
+                    let recipe = recipe_of(&path, r.epochs, r.batch_size, r.lr, r.weight_decay)?;
+                    Ok((path, sidecar, recipe))
+                })
+                .collect::<Result<_>>()?
+        } else {
+            Vec::new()
+        };
     let corpus = bundled_corpus(dir, &names, &seed_files[0].1.corpus_sha256)?;
     let data = Dataset::new(&corpus)?;
+    let work: Vec<estimate::Fits> = groups
+        .iter()
+        .map(|(recipe, files)| estimate::Fits::loso(recipe, files.len(), &data))
+        .chain(
+            sidecars
+                .iter()
+                .map(|(_, _, recipe)| estimate::Fits::model(recipe, &data)),
+        )
+        .collect();
+    let jobs = crate::budget::fits(limits.jobs)?;
+    let guess = estimate::Estimate::of(&work, &data, jobs);
+    progress.info(&guess.to_string());
+    guess.allowed(limits.max_cpu_minutes)?;
     let scratch = Extraction::new(None)?;
     let scratch = scratch.dir.as_path();
 
     let mut folds = 0;
-    for (recipe, files) in by_recipe(&seed_files)? {
+    for (recipe, files) in groups {
         progress.info(&format!(
             "retraining {} seed file(s) on {} rows ({} epochs)",
             files.len(),
@@ -109,90 +165,100 @@ pub fn run(
             out_dir: scratch.join(format!("loso-{}", recipe.epochs)),
             seeds: files.iter().map(|(_, l)| l.seed).collect(),
             recipe,
-            jobs,
+            jobs: limits.jobs,
         };
         let retrained = train::run(&request, &corpus, progress)?;
         for ((name, bundled), again) in files.iter().zip(retrained) {
             folds += again.folds.len();
-            compare_seed(dir, name, bundled, again)?;
+            compare_seed(name, bundled, again)?;
         }
     }
 
-    let mut models = 0;
-    if verified.manifest.verdict == Verdict::Promote {
-        let sidecars: Vec<(Utf8PathBuf, Sidecar)> = names
-            .iter()
-            .filter(|n| n.starts_with(&format!("{}/", layout::MODELS)) && n.ends_with(".json"))
-            .map(|n| Ok((Utf8PathBuf::from(*n), schema::read_json(&dir.join(n))?)))
-            .collect::<Result<_>>()?;
-        for (name, sidecar) in &sidecars {
-            progress.info(&format!("refitting {name} on all {} rows", data.len()));
-            refit(dir, name, sidecar, &verified.verdict, &corpus, &data, jobs)?;
-            models += 1;
-        }
+    let fitting = Fitting {
+        verdict: &verified.verdict,
+        corpus: &corpus,
+        data: &data,
+        jobs: limits.jobs,
+    };
+    for (name, sidecar, recipe) in &sidecars {
+        progress.info(&format!(
+            "refitting {} on all {} rows",
+            crate::error::members_of(name.as_str(), bundle, dir),
+            data.len()
+        ));
+        fitting.refit(name, sidecar, recipe)?;
     }
     Ok(Retrained {
         loso_files: seed_files.len(),
         folds,
-        models,
+        models: sidecars.len(),
         seconds: started.elapsed().as_secs_f64(),
     })
 }
 
-/// Fits one bundled member again, as the kit that made it, and requires its model and its
-/// sidecar to be the bundled bytes (the sidecar's `corpus.path` is the operator's name for the
-/// corpus, taken from the bundled file like a seed file's `corpus`).
-fn refit(
-    dir: &Utf8Path,
-    name: &Utf8Path,
-    sidecar: &Sidecar,
-    verdict: &VerdictFile,
-    corpus: &Corpus,
-    data: &Dataset,
+/// What every bundled member is fitted again from.
+struct Fitting<'a> {
+    verdict: &'a VerdictFile,
+    corpus: &'a Corpus,
+    data: &'a Dataset,
     jobs: Option<usize>,
-) -> Result<()> {
-    let r = &sidecar.training_recipe;
-    let (revision, kit_version) = match (r.recipe_revision, &r.kit_version) {
-        (Some(revision), kit) => (revision, kit.clone().unwrap_or_else(|| "unknown".into())),
-        (None, _) => (
-            train::UNRECORDED_REVISION,
-            train::UNRECORDED_REVISION_KIT.to_owned(),
-        ),
-    };
-    implemented(name, revision, &kit_version)?;
-    let derivation = export::Derivation {
-        verdict,
-        recipe: recipe_of(name, r.epochs, r.batch_size, r.lr, r.weight_decay)?,
-        ensemble_id: &sidecar.ensemble_id,
-        kit_version: &kit_version,
-        corpus_label: &sidecar.corpus.path,
-    };
-    let (bytes, mut again) =
-        export::derive_members(&derivation, corpus, data, &[sidecar.seed], jobs)?.remove(0);
-    if r.recipe_revision.is_none() {
-        // Written before sidecars recorded the revision and the kit.
-        again.training_recipe.recipe_revision = None;
-        again.training_recipe.kit_version = None;
-    }
-    let model = name.with_file_name(&sidecar.onnx);
-    let bundled = std::fs::read(dir.join(&model)).map_err(|e| Error::io(&model, e))?;
-    if bytes != bundled {
-        return Err(Error::Input(format!(
+}
+
+impl Fitting<'_> {
+    /// Fits one bundled member (its sidecar extracted at `name`) again, as the kit that made
+    /// it, and requires its model and its sidecar to be the bundled bytes (the sidecar's
+    /// `corpus.path` is the operator's name for the corpus, taken from the bundled file like a
+    /// seed file's `corpus`).
+    fn refit(&self, name: &Utf8Path, sidecar: &Sidecar, recipe: &Recipe) -> Result<()> {
+        let r = &sidecar.training_recipe;
+        let (revision, kit_version) = match (r.recipe_revision, &r.kit_version) {
+            (Some(revision), kit) => (revision, kit.clone().unwrap_or_else(|| "unknown".into())),
+            (None, _) => (
+                train::UNRECORDED_REVISION,
+                train::UNRECORDED_REVISION_KIT.to_owned(),
+            ),
+        };
+        implemented(name, revision, &kit_version)?;
+        let derivation = export::Derivation {
+            verdict: self.verdict,
+            recipe: *recipe,
+            ensemble_id: &sidecar.ensemble_id,
+            kit_version: &kit_version,
+            corpus_label: &sidecar.corpus.path,
+        };
+        let (bytes, mut again) = export::derive_members(
+            &derivation,
+            self.corpus,
+            self.data,
+            &[sidecar.seed],
+            self.jobs,
+        )?
+        .remove(0);
+        if r.recipe_revision.is_none() {
+            // Written before sidecars recorded the revision and the kit.
+            again.training_recipe.recipe_revision = None;
+            again.training_recipe.kit_version = None;
+        }
+        let model = name.with_file_name(&sidecar.onnx);
+        let bundled = std::fs::read(&model).map_err(|e| Error::io(&model, e))?;
+        if bytes != bundled {
+            return Err(Error::Input(format!(
             "retrain differs: {model} (seed {}) is not what the bundled corpus and recipe give (sha256 {}, retrained {})",
             sidecar.seed,
             crate::digest::sha256_bytes(&bundled),
             crate::digest::sha256_bytes(&bytes)
         )));
-    }
-    let bundled = std::fs::read(dir.join(name)).map_err(|e| Error::io(name, e))?;
-    if atomic::json_bytes(&again) != bundled {
-        let field = first_difference(sidecar, &again);
-        return Err(Error::Input(format!(
+        }
+        let bundled = std::fs::read(name).map_err(|e| Error::io(name, e))?;
+        if atomic::json_bytes(&again) != bundled {
+            let field = first_difference(sidecar, &again);
+            return Err(Error::Input(format!(
             "retrain differs: {name} (seed {}) is not the sidecar the bundled corpus, verdict and recipe give: {field} differs; the model is identical, so the sidecar was edited",
             sidecar.seed
         )));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Refuses, with exit 5 and the kit version to use, a file of a recipe revision this kit does
@@ -259,7 +325,7 @@ fn bundled_corpus(dir: &Utf8Path, names: &[&str], sha256: &str) -> Result<Corpus
     )))
 }
 
-/// The recipe a file records, checked against what this kit trains (dropout is fixed).
+/// The recipe a file records, held to the kit's ranges ([`Recipe::bounded`]); dropout is fixed.
 fn recipe_of(
     name: &Utf8Path,
     epochs: u64,
@@ -267,25 +333,14 @@ fn recipe_of(
     lr: f64,
     weight_decay: f64,
 ) -> Result<Recipe> {
-    let usable = |v: u64| usize::try_from(v).ok().filter(|v| *v > 0);
-    match (usable(epochs), usable(batch_size)) {
-        (Some(epochs), Some(batch_size)) if lr.is_finite() && weight_decay.is_finite() => {
-            Ok(Recipe {
-                epochs,
-                batch_size,
-                adam: train::mlp::AdamConfig {
-                    lr: lr as f32,
-                    weight_decay: weight_decay as f32,
-                },
-            })
-        }
-        _ => Err(Error::Input(format!(
-            "{name}: recipe epochs {epochs}, batch_size {batch_size}, lr {lr}, weight_decay {weight_decay} cannot be trained"
-        ))),
-    }
+    Recipe::bounded(epochs, batch_size, lr, weight_decay).map_err(|(field, why)| {
+        Error::Input(format!(
+            "{name}: recipe {field} {why}, the range this kit trains with; it is not retrained"
+        ))
+    })
 }
 
-/// A bundled seed file: its member path and its contents.
+/// A bundled seed file: where it was extracted, and its contents.
 type SeedFile = (Utf8PathBuf, LosoSeed);
 
 /// The seed files grouped by the recipe each records, in bundle order.
@@ -315,12 +370,7 @@ fn by_recipe(files: &[SeedFile]) -> Result<Vec<(Recipe, Vec<SeedFile>)>> {
 
 /// Requires the retrained seed file to be the bundled one byte for byte (but for the three
 /// fields the module documentation names), else names the first fold or field that differs.
-fn compare_seed(
-    dir: &Utf8Path,
-    name: &Utf8Path,
-    bundled: &LosoSeed,
-    again: LosoSeed,
-) -> Result<()> {
+fn compare_seed(name: &Utf8Path, bundled: &LosoSeed, again: LosoSeed) -> Result<()> {
     // The gate checked the bundled key against the file's own recipe and revision, and the
     // revision is one this kit trains: who trained it is provenance, not a result.
     let again = LosoSeed {
@@ -332,7 +382,7 @@ fn compare_seed(
         kit_version: bundled.kit_version.clone(),
         ..again
     };
-    let bytes = std::fs::read(dir.join(name)).map_err(|e| Error::io(name, e))?;
+    let bytes = std::fs::read(name).map_err(|e| Error::io(name, e))?;
     if atomic::json_bytes(&again) == bytes {
         return Ok(());
     }

@@ -489,3 +489,143 @@ pub fn forged_bundle(
     );
     write_archive(out, members);
 }
+
+/// Makes `manifest.json.sig` from the manifest's bytes.
+pub type Sign<'a> = &'a dyn Fn(&[u8]) -> Vec<u8>;
+
+/// Bundles the results folder `results` into `out` the way the kit does (`manifest.json` first,
+/// listing every other file's size and SHA-256, then the files in sorted order), without the
+/// kit: how an attacker ships files the kit's own `bundle` would refuse to pack. `signature`
+/// becomes `manifest.json.sig`, made over the manifest `sign` is given.
+pub fn forge_bundle(results: &Utf8Path, out: &Utf8Path, sign: Option<Sign>) -> Utf8PathBuf {
+    fn files(dir: &Utf8Path, rel: &str, into: &mut Vec<(String, Vec<u8>)>) {
+        for entry in dir.read_dir_utf8().unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name();
+            let rel = if rel.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{rel}/{name}")
+            };
+            if name.starts_with('.')
+                || name.starts_with("ensemble-results-")
+                || name == "manifest.json"
+                || name == "manifest.json.sig"
+                || name.ends_with(".cells")
+            {
+                continue;
+            }
+            if entry.path().is_dir() {
+                files(entry.path(), &rel, into);
+            } else {
+                into.push((rel, std::fs::read(entry.path()).unwrap()));
+            }
+        }
+    }
+    let mut members = Vec::new();
+    files(results, "", &mut members);
+    members.sort();
+    let verdict = if results.join("PROMOTE.json").exists() {
+        "PROMOTE"
+    } else {
+        "HOLD"
+    };
+    let listed: Vec<serde_json::Value> = members
+        .iter()
+        .map(|(path, bytes)| {
+            serde_json::json!({"path": path, "size": bytes.len(),
+                "sha256": ensemble_kit::digest::sha256_bytes(bytes)})
+        })
+        .collect();
+    let manifest = serde_json::json!({"schema_version": 1, "verdict": verdict,
+        "generated_at_utc": "2023-11-14T22:13:20Z", "files": listed, "n_files": members.len()});
+    let manifest = (serde_json::to_string_pretty(&manifest).unwrap() + "\n").into_bytes();
+    let mut archive = vec![member("manifest.json", manifest.clone())];
+    if let Some(sign) = sign {
+        archive.push(member("manifest.json.sig", sign(&manifest)));
+    }
+    archive.extend(members.into_iter().map(|(n, b)| member(&n, b)));
+    write_archive(out, archive);
+    out.to_owned()
+}
+
+/// `ssh-keygen -Y sign -f KEY -n NAMESPACE` of `message`: the armored signature.
+pub fn openssh_signature(key: &Utf8Path, namespace: &str, message: &[u8]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("manifest.json");
+    std::fs::write(&file, message).unwrap();
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-Y", "sign", "-f", key.as_str(), "-n", namespace])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(dir.path().join("manifest.json.sig")).unwrap()
+}
+
+/// A new key pair `dir/name` (and `.pub`) made by `ssh-keygen ARGS` without a passphrase.
+pub fn ssh_keygen(dir: &Utf8Path, name: &str, args: &[&str]) -> Utf8PathBuf {
+    let key = dir.join(name);
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-N", "", "-C", name, "-f", key.as_str()])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    key
+}
+
+/// Runs `cmd` to its end or for at most `limit`, then kills it: (exit code, or `None` when it
+/// had to be killed; stdout; stderr).
+pub fn run_for(
+    mut cmd: std::process::Command,
+    limit: std::time::Duration,
+) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let mut child = cmd
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let read =
+        |p: std::path::PathBuf| String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
+    (code, read(out), read(err))
+}
+
+/// The kit binary as a plain `std::process::Command` (for [`run_for`] and signals), with the
+/// same environment as [`kit`].
+pub fn kit_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ensemble-kit"));
+    for var in [
+        "KIT_FAKE_UNAME_S",
+        "KIT_FAKE_UNAME_M",
+        "KIT_FAKE_HAS_NVIDIA_SMI",
+        "KIT_FAKE_HAS_IHD",
+        "KIT_FAKE_HAS_VIDEOTOOLBOX",
+        "SOURCE_DATE_EPOCH",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}

@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::layout;
+use crate::progress::outside;
 use crate::schema::{self, VerdictFile};
 use camino::{Utf8Path, Utf8PathBuf};
 
@@ -18,7 +19,12 @@ pub fn ci_summary(out_dir: &Utf8Path) -> Result<(String, String)> {
         .map(|e| e.path().to_owned())
         .collect();
     bundles.sort();
-    let bundle = bundles.pop().map(|b| b.to_string()).unwrap_or_default();
+    // Paths are outside text too: a folder named `##[error]…` must not act in the log.
+    let bundle = bundles
+        .pop()
+        .map(|b| outside(b.as_str()))
+        .unwrap_or_default();
+    let verdict_file = outside(verdict_file.as_str());
     let g = &verdict.gate;
     let outputs = format!(
         "verdict={}\nmean-plcc={:.6}\nplcc-spread={:.6}\nbundle={bundle}\nverdict-file={verdict_file}\n",

@@ -3,6 +3,7 @@
 
 use super::sshsig::{describe, read_small, KEY_FILE_MAX, NAMESPACE};
 use crate::error::{Error, Result};
+use crate::progress::outside;
 use camino::{Utf8Path, Utf8PathBuf};
 use ssh_key::{Algorithm, PublicKey};
 use std::time::SystemTime;
@@ -70,7 +71,7 @@ impl AllowedSigners {
             {
                 why_not.push(format!(
                     "line {line} allows namespaces=\"{}\" only",
-                    signer.namespaces.as_deref().unwrap_or_default()
+                    outside(signer.namespaces.as_deref().unwrap_or_default())
                 ));
             } else if signer.valid_after.is_some_and(|t| now < t) {
                 why_not.push(format!("line {line} is not valid yet (valid-after)"));
@@ -156,17 +157,29 @@ fn parse_line(line: &str, number: usize) -> std::result::Result<AllowedSigner, S
         valid_before: None,
         key: key.key_data().clone(),
     };
+    let mut seen = Vec::new();
     for option in options.map(split_options).unwrap_or_default() {
         let (name, value) = match option.split_once('=') {
             Some((name, value)) => (name, Some(value.trim_matches('"'))),
             None => (option, None),
         };
-        match (name.to_ascii_lowercase().as_str(), value) {
+        let name = name.to_ascii_lowercase();
+        // OpenSSH refuses a second `namespaces`, `valid-after` or `valid-before` ("multiple
+        // … clauses") rather than letting the last one win; a second `cert-authority` says
+        // nothing new and is refused alike.
+        if seen.contains(&name) {
+            return Err(format!(
+                "bad options: multiple \"{}\" clauses (ssh-keygen -Y verify refuses them too)",
+                outside(&name)
+            ));
+        }
+        seen.push(name.clone());
+        match (name.as_str(), value) {
             ("cert-authority", None) => signer.cert_authority = true,
             ("namespaces", Some(list)) => signer.namespaces = Some(list.to_string()),
             ("valid-after", Some(time)) => signer.valid_after = Some(parse_time(time)?),
             ("valid-before", Some(time)) => signer.valid_before = Some(parse_time(time)?),
-            _ => return Err(format!("unsupported option `{option}` (known: cert-authority, namespaces=\"…\", valid-after=\"…\", valid-before=\"…\")")),
+            _ => return Err(format!("unsupported option `{}` (known: cert-authority, namespaces=\"…\", valid-after=\"…\", valid-before=\"…\")", outside(option))),
         }
     }
     Ok(signer)
@@ -225,15 +238,36 @@ fn matches_pattern_list(name: &str, list: &str) -> bool {
     matched
 }
 
-/// Whether `name` matches `pattern` (`*` any run, `?` one character).
+/// Whether `name` matches `pattern` (`*` any run, `?` one character), in at most
+/// `name.len() × pattern.len()` steps: a run of `*` is one `*`, and a mismatch after a `*` only
+/// moves that `*`'s match one character on (the last `*` is the only one worth retrying), so a
+/// hostile `namespaces="****…"` costs no more than a plain one.
 fn glob(name: &[u8], pattern: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some((b'*', rest)) => (0..=name.len()).any(|skip| glob(&name[skip..], rest)),
-        Some((&p, rest)) => name
-            .split_first()
-            .is_some_and(|(&n, tail)| (p == b'?' || p == n) && glob(tail, rest)),
+    let (mut n, mut p) = (0, 0);
+    // After the last `*` seen: where the pattern resumes, and the name position it matched up to.
+    let mut retry: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                while pattern.get(p) == Some(&b'*') {
+                    p += 1;
+                }
+                retry = Some((p, n));
+            }
+            Some(&c) if c == b'?' || c == name[n] => {
+                n += 1;
+                p += 1;
+            }
+            _ => match retry {
+                Some((resume, matched)) => {
+                    retry = Some((resume, matched + 1));
+                    (p, n) = (resume, matched + 1);
+                }
+                None => return false,
+            },
+        }
     }
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 #[cfg(test)]
@@ -256,6 +290,32 @@ mod tests {
         assert!(!matches_pattern_list("ensemble-kit", "git,file"));
         assert!(!matches_pattern_list("ensemble-kit", "*,!ensemble-kit"));
         assert!(matches_pattern_list("ensemble-kit", "ensemble-ki?"));
+        assert!(matches_pattern_list("ensemble-kit", "**e*s*-*t"));
+        assert!(!matches_pattern_list("ensemble-kit", "e*x*"));
+        assert!(matches_pattern_list("", "*"));
+        assert!(!matches_pattern_list("", "?"));
+    }
+
+    #[test]
+    fn runs_of_stars_answer_at_once() {
+        let hostile = format!("{}x", "*".repeat(40));
+        let long = format!("{}x", "*a".repeat(40));
+        let started = std::time::Instant::now();
+        assert!(!matches_pattern_list("ensemble-kit", &hostile));
+        assert!(!matches_pattern_list(&"a".repeat(4096), &long));
+        assert!(started.elapsed() < std::time::Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_repeated_option_is_refused_as_openssh_refuses_it() {
+        for options in [
+            "namespaces=\"git\",namespaces=\"ensemble-kit\"",
+            "valid-after=\"20200101\",VALID-AFTER=\"20210101\"",
+            "cert-authority,cert-authority",
+        ] {
+            let err = parse_line(&format!("carol {options} {KEY}"), 1).unwrap_err();
+            assert!(err.contains("bad options: multiple"), "{err}");
+        }
     }
 
     #[test]

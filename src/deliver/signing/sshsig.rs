@@ -3,8 +3,9 @@
 //! `ssh-key`'s).
 
 use crate::error::{Error, Result};
+use crate::progress::outside;
 use camino::Utf8Path;
-use ssh_key::{HashAlg, PublicKey, SshSig};
+use ssh_key::{public::KeyData, HashAlg, PublicKey, SshSig};
 use std::io::Read;
 
 /// The SSHSIG namespace of a bundle signature, so that a signature made for anything else
@@ -38,13 +39,35 @@ pub(super) fn describe(key: &ssh_key::public::KeyData) -> String {
     format!("{} {}", key.algorithm(), key.fingerprint(HashAlg::Sha256))
 }
 
-/// Parses an armored SSHSIG read from `origin`.
+/// The smallest RSA modulus `ssh-key` verifies with (OpenSSH takes 1024 bits and up).
+const RSA_MIN_BITS: usize = 2048;
+
+/// Parses an armored SSHSIG read from `origin`, refusing one by a key the kit cannot verify
+/// with, by its type and size: OpenSSH verifies RSA of 1024 bits and DSA, which `ssh-key` does
+/// not, and calling such a signature wrong would send the owner looking for a changed file.
 pub(super) fn parse_signature(bytes: &[u8], origin: &Utf8Path) -> Result<SshSig> {
-    SshSig::from_pem(bytes).map_err(|e| {
+    let signature = SshSig::from_pem(bytes).map_err(|e| {
         Error::Input(format!(
             "{origin} is not a readable SSH signature (`-----BEGIN SSH SIGNATURE-----`, as `ssh-keygen -Y sign` writes): {e}"
         ))
-    })
+    })?;
+    let bits = |n: &ssh_key::Mpint| {
+        let bytes = n.as_positive_bytes().unwrap_or_default();
+        bytes
+            .first()
+            .map_or(0, |top| bytes.len() * 8 - top.leading_zeros() as usize)
+    };
+    let refused = match signature.public_key() {
+        KeyData::Rsa(rsa) if bits(&rsa.n) < RSA_MIN_BITS => {
+            format!("a {}-bit RSA key", bits(&rsa.n))
+        }
+        KeyData::Dsa(dsa) => format!("a {}-bit DSA key", bits(&dsa.p)),
+        KeyData::Other(other) => format!("a key of type `{}`", outside(other.algorithm().as_str())),
+        _ => return Ok(signature),
+    };
+    Err(Error::Input(format!(
+        "{origin} is signed with {refused}, which this kit does not accept (it verifies RSA of {RSA_MIN_BITS} bits or more, ed25519, ECDSA and their sk- hardware-token kinds); ask for a signature with one of those (OpenSSH verifies this one, the kit cannot)"
+    )))
 }
 
 /// Whether `signature` is a valid SSHSIG of `message` in [`NAMESPACE`] by the key it carries
@@ -56,7 +79,7 @@ pub(super) fn check_signature(
     if signature.namespace() != NAMESPACE {
         return Err(format!(
             "made for namespace `{}`, not `{NAMESPACE}`",
-            signature.namespace()
+            outside(signature.namespace())
         ));
     }
     PublicKey::from(signature.public_key().clone())

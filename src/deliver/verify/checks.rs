@@ -92,9 +92,14 @@ impl Contents {
         let judged = self.check_verdict(&manifest, &mut problems);
         match judged {
             Some((verdict, grounds)) if problems.is_empty() => Ok((manifest, verdict, grounds)),
+            // One problem, one line: member names are the archive's to spell.
             _ => Err(Error::Input(format!(
                 "{bundle} fails verification:\n  {}",
-                problems.join("\n  ")
+                problems
+                    .iter()
+                    .map(|p| crate::progress::outside(p))
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
             ))),
         }
     }

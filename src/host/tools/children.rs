@@ -1,8 +1,9 @@
 //! The kit's child processes end with the kit. A `kill` (SIGTERM) or a hang-up reaches only the
 //! kit, not the ffmpeg and vmaf it started, which would keep encoding into the cell store's
 //! scratch folder. Every child is registered here while it runs; on SIGTERM, SIGINT or SIGHUP
-//! the kit sends each one SIGTERM and then dies of the same signal, as it did before. (What a
-//! child left in scratch is cleared when the cell store is next opened.)
+//! the kit sends each one SIGTERM, removes its temporary folders ([`crate::host::temporary`])
+//! and then dies of the same signal, as it did before. (What a child left in scratch is cleared
+//! when the cell store is next opened.)
 
 use rustix::process::{kill_process, Pid, Signal};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -51,8 +52,8 @@ fn terminate(pid: u32) {
     }
 }
 
-/// Installs the watcher: on SIGTERM, SIGINT or SIGHUP every registered child gets SIGTERM, then
-/// the kit ends by the signal's default action.
+/// Installs the watcher: on SIGTERM, SIGINT or SIGHUP every registered child gets SIGTERM and
+/// every temporary folder is removed, then the kit ends by the signal's default action.
 pub fn end_with_the_kit() -> std::io::Result<()> {
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
     std::thread::Builder::new()
@@ -63,6 +64,7 @@ pub fn end_with_the_kit() -> std::io::Result<()> {
                 live.ending = true;
                 live.pids.iter().for_each(|&pid| terminate(pid));
                 drop(live);
+                crate::host::temporary::remove_all();
                 let _ = signal_hook::low_level::emulate_default_handler(signal);
                 std::process::exit(128 + signal);
             }

@@ -47,7 +47,7 @@ fn claim(dir: &Utf8Path) -> Result<()> {
 #[derive(Debug)]
 pub struct CellStore {
     dir: Utf8PathBuf,
-    _lock: std::fs::File,
+    _lock: atomic::Lock,
 }
 
 impl CellStore {

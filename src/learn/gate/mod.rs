@@ -15,6 +15,7 @@ pub use seed::{is_reference, other_seeds, parse_seed, read_seed, same_run, seed_
 
 use crate::error::{Error, Result};
 use crate::learn::rule::judge;
+use crate::progress::outside;
 use crate::schema::{
     self, Document, FoldDiagnosis, Gate, LosoSeed, Stability, VerdictFile, SCHEMA_VERSION,
 };
@@ -300,10 +301,10 @@ pub fn recommendation(
             .map(|d| match (d.min_plcc, d.max_plcc) {
                 (Some(lo), Some(hi)) => format!(
                     "{} ({:.0} % of it; fold PLCC {lo:.3}–{hi:.3})",
-                    d.source,
+                    outside(&d.source),
                     100.0 * d.spread_share
                 ),
-                _ => d.source.clone(),
+                _ => outside(&d.source),
             })
             .collect();
         let driven = if drivers.is_empty() {
@@ -374,7 +375,10 @@ pub fn summary_ending(verdict: &VerdictFile, seeds: &[LosoSeed], recommendation:
             if s.driving_sources.is_empty() {
                 String::new()
             } else {
-                format!("; spread driven by {}", s.driving_sources.join(", "))
+                format!(
+                    "; spread driven by {}",
+                    outside(&s.driving_sources.join(", "))
+                )
             }
         ));
     }

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::layout;
-use crate::learn::train::{recorded_key, seed_path};
+use crate::learn::train::{recorded_key, seed_path, Recipe};
 use crate::schema::{
     self, Document, FoldResult, LosoSeed, ReferenceLosoSeed, ReferenceMinimalSeed, SCHEMA_VERSION,
 };
@@ -68,9 +68,23 @@ pub fn parse_seed(bytes: &[u8], path: &Utf8Path, seed: u64) -> Result<LosoSeed> 
     }
     check_summary(&loso, &path)?;
     if !reference {
+        check_recipe(&loso, &path)?;
         check_key(&loso, &path)?;
     }
     Ok(loso)
+}
+
+/// A kit seed file's recipe must lie in the ranges the kit trains with, before anything (the
+/// recipe key, a retraining) is computed from it.
+fn check_recipe(loso: &LosoSeed, path: &Utf8Path) -> Result<()> {
+    Recipe::bounded(loso.epochs, loso.batch_size, loso.lr, loso.weight_decay)
+        .map(|_| ())
+        .map_err(|(field, why)| Error::Invalid {
+            path: path.to_owned(),
+            line: None,
+            field: format!("/{field}"),
+            message: format!("{why}, the range this kit trains with; the file was not written by this kit's `train`"),
+        })
 }
 
 /// A kit seed file's `recipe_key` must be the one its own seed, corpus, recipe and revision
@@ -118,6 +132,10 @@ fn check_summary(loso: &LosoSeed, path: &Utf8Path) -> Result<()> {
         ));
     }
     for (i, fold) in loso.folds.iter().enumerate() {
+        // A fold is a source: its name obeys the corpus rows' rule (no line breaks, tabs or
+        // escapes, which would start lines of their own wherever it is printed).
+        crate::ingest::sources::check_name(&fold.held_out)
+            .map_err(|why| invalid(format!("/folds/{i}/held_out"), why))?;
         if fold.plcc.is_some_and(|p| !(-1.0..=1.0).contains(&p)) {
             return Err(invalid(
                 format!("/folds/{i}/plcc"),

@@ -6,9 +6,11 @@
 use super::runtime::{Inputs, Runtime};
 use crate::archive::JSON_MEMBER_MAX;
 use crate::error::{Error, Result};
+use crate::host::temporary;
 use crate::learn::train::features::{ENCODER_VOCAB_V2, ENCODER_VOCAB_VERSION};
+use crate::progress::outside;
 use crate::schema::{self, ConsumerSidecar, Verdict, SCHEMA_VERSION, SIDECAR_KIND};
-use crate::{deliver::verify, digest, layout};
+use crate::{archive, deliver::verify, digest, layout};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,19 +38,35 @@ pub struct Ensemble {
 
 /// A results bundle verified and extracted into a private temporary folder, removed on drop.
 pub struct OpenedBundle {
-    _dir: tempfile::TempDir,
+    _dir: temporary::Folder,
     /// The extracted results folder.
     pub root: Utf8PathBuf,
+    /// The bundle, as given.
+    pub bundle: Utf8PathBuf,
 }
+
+impl OpenedBundle {
+    /// How messages name an extracted file: as the bundle's member (`BUNDLE!models/NAME`),
+    /// never by the temporary folder that is gone when the command ends.
+    pub fn label(&self, path: &Utf8Path) -> Utf8PathBuf {
+        archive::member_label(&self.bundle, path.strip_prefix(&self.root).unwrap_or(path))
+    }
+
+    /// The ensemble of its `models/`.
+    pub fn ensemble(&self) -> Result<Ensemble> {
+        from_folder(&self.root.join(layout::MODELS), &|p| self.label(p))
+    }
+}
+
+/// How messages name a file read from disk: a folder's files as they are, an extracted
+/// bundle's as its members.
+pub type Label<'a> = &'a dyn Fn(&Utf8Path) -> Utf8PathBuf;
 
 /// Verifies `path` (everything as `verify` checks it) and extracts it; only a PROMOTE bundle
 /// ships models.
 pub fn open_bundle(path: &Utf8Path, max_total_size: u64) -> Result<OpenedBundle> {
-    let dir = tempfile::tempdir()
-        .map_err(|e| Error::io(std::env::temp_dir().display().to_string(), e))?;
-    let root = Utf8Path::from_path(dir.path())
-        .ok_or_else(|| Error::Input("the temporary folder's path is not UTF-8".into()))?
-        .join("bundle");
+    let dir = temporary::Folder::new("evaluate")?;
+    let root = dir.path().join("bundle");
     let verified = verify::verify(path, Some(root.as_path()), max_total_size)?;
     if verified.verdict.verdict != Verdict::Promote {
         return Err(Error::Input(format!(
@@ -56,7 +74,11 @@ pub fn open_bundle(path: &Utf8Path, max_total_size: u64) -> Result<OpenedBundle>
             verified.verdict.verdict
         )));
     }
-    Ok(OpenedBundle { _dir: dir, root })
+    Ok(OpenedBundle {
+        _dir: dir,
+        root,
+        bundle: path.to_owned(),
+    })
 }
 
 /// Whether `path` names a results bundle rather than a folder of models.
@@ -67,43 +89,43 @@ pub fn is_bundle(path: &Utf8Path) -> bool {
 /// Reads the ensemble shipped at `path`: a bundle's `models/` or a folder of models.
 pub fn open(path: &Utf8Path, max_total_size: u64) -> Result<Ensemble> {
     if is_bundle(path) {
-        let bundle = open_bundle(path, max_total_size)?;
-        return from_folder(&bundle.root.join(layout::MODELS));
+        return open_bundle(path, max_total_size)?.ensemble();
     }
     if !path.is_dir() {
         return Err(Error::Input(format!(
             "--models `{path}` is neither a results bundle (.tar.gz) nor a folder of ONNX models with their sidecars"
         )));
     }
-    from_folder(path)
+    from_folder(path, &|p| p.to_owned())
 }
 
-/// Reads at most `max` bytes of `path`, refusing a larger file.
-fn read_capped(path: &Utf8Path, max: u64, what: &str) -> Result<Vec<u8>> {
+/// Reads at most `max` bytes of `path` (`shown` so in messages), refusing a larger file.
+fn read_capped(path: &Utf8Path, shown: &Utf8Path, max: u64, what: &str) -> Result<Vec<u8>> {
     let size = std::fs::metadata(path)
-        .map_err(|e| Error::io(path, e))?
+        .map_err(|e| Error::io(shown, e))?
         .len();
     if size > max {
         return Err(Error::Input(format!(
-            "{what} `{path}` is {size} bytes, more than the {max} a {what} may have"
+            "{what} `{shown}` is {size} bytes, more than the {max} a {what} may have"
         )));
     }
-    std::fs::read(path).map_err(|e| Error::io(path, e))
+    std::fs::read(path).map_err(|e| Error::io(shown, e))
 }
 
 /// Reads every sidecar (a `.json` whose `kind` is `fr`) and its model in `dir`, and checks
-/// that they form one ensemble.
-pub fn from_folder(dir: &Utf8Path) -> Result<Ensemble> {
+/// that they form one ensemble; messages name each file as `label` says.
+pub fn from_folder(dir: &Utf8Path, label: Label) -> Result<Ensemble> {
+    let shown_dir = label(dir);
     if !dir.is_dir() {
         return Err(Error::Input(format!(
-            "`{dir}` holds no models (no such folder)"
+            "`{shown_dir}` holds no models (no such folder)"
         )));
     }
     let mut sidecars = Vec::new();
     let mut models = BTreeSet::new();
-    let entries = dir.read_dir_utf8().map_err(|e| Error::io(dir, e))?;
+    let entries = dir.read_dir_utf8().map_err(|e| Error::io(&shown_dir, e))?;
     for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let entry = entry.map_err(|e| Error::io(&shown_dir, e))?;
         let path = entry.path().to_owned();
         if !path.is_file() {
             continue;
@@ -113,10 +135,11 @@ pub fn from_folder(dir: &Utf8Path) -> Result<Ensemble> {
                 models.insert(entry.file_name().to_owned());
             }
             Some("json") => {
-                let bytes = read_capped(&path, JSON_MEMBER_MAX, "sidecar")?;
-                let value = schema::parse_value(&bytes, &path)?;
+                let shown = label(&path);
+                let bytes = read_capped(&path, &shown, JSON_MEMBER_MAX, "sidecar")?;
+                let value = schema::parse_value(&bytes, &shown)?;
                 if schema::kind_of(&value) == Some(SIDECAR_KIND) {
-                    let sidecar: ConsumerSidecar = schema::decode_checked(value, &path)?;
+                    let sidecar: ConsumerSidecar = schema::decode_checked(value, &shown)?;
                     sidecars.push((path, sidecar));
                 }
             }
@@ -126,32 +149,33 @@ pub fn from_folder(dir: &Utf8Path) -> Result<Ensemble> {
     sidecars.sort_by(|a, b| a.0.cmp(&b.0));
     if sidecars.is_empty() {
         return Err(Error::Input(format!(
-            "`{dir}` holds no model sidecar (a .json with \"kind\": \"{SIDECAR_KIND}\" beside each .onnx); without one a model's inputs cannot be computed"
+            "`{shown_dir}` holds no model sidecar (a .json with \"kind\": \"{SIDECAR_KIND}\" beside each .onnx); without one a model's inputs cannot be computed"
         )));
     }
     let mut claimed = BTreeMap::new();
     let mut seeds = BTreeMap::new();
     let mut members = Vec::new();
     for (path, sidecar) in sidecars {
-        check_identity(&path, &sidecar)?;
-        if let Some(other) = claimed.insert(sidecar.onnx.clone(), path.clone()) {
+        let shown = label(&path);
+        check_identity(&shown, &sidecar)?;
+        if let Some(other) = claimed.insert(sidecar.onnx.clone(), shown.clone()) {
             return Err(Error::Input(format!(
-                "sidecars `{other}` and `{path}` both describe model `{}`; each model has one sidecar",
-                sidecar.onnx
+                "sidecars `{other}` and `{shown}` both describe model `{}`; each model has one sidecar",
+                outside(&sidecar.onnx)
             )));
         }
-        if let Some(other) = seeds.insert(sidecar.seed, path.clone()) {
+        if let Some(other) = seeds.insert(sidecar.seed, shown.clone()) {
             return Err(Error::Input(format!(
-                "sidecars `{other}` and `{path}` are both seed {}; an ensemble has each seed once",
+                "sidecars `{other}` and `{shown}` are both seed {}; an ensemble has each seed once",
                 sidecar.seed
             )));
         }
-        members.push(member(dir, path, sidecar)?);
+        members.push(member(dir, &path, sidecar, label)?);
     }
     if let Some(orphan) = models.iter().find(|m| !claimed.contains_key(*m)) {
         return Err(Error::Input(format!(
             "model `{}` has no sidecar (no .json beside it names it in `onnx`); without one its inputs cannot be computed, so the folder is refused",
-            dir.join(orphan)
+            label(&dir.join(orphan))
         )));
     }
     let ids: BTreeSet<&str> = members
@@ -160,8 +184,8 @@ pub fn from_folder(dir: &Utf8Path) -> Result<Ensemble> {
         .collect();
     if ids.len() > 1 {
         return Err(Error::Input(format!(
-            "`{dir}` mixes ensembles {}; give a folder holding one ensemble",
-            ids.into_iter().collect::<Vec<_>>().join(", ")
+            "`{shown_dir}` mixes ensembles {}; give a folder holding one ensemble",
+            outside(&ids.into_iter().collect::<Vec<_>>().join(", "))
         )));
     }
     members.sort_by_key(|m| m.sidecar.seed);
@@ -202,23 +226,30 @@ fn check_identity(path: &Utf8Path, sidecar: &ConsumerSidecar) -> Result<()> {
 }
 
 /// Reads the model a sidecar describes, checks its hash and loads it into the runtime.
-fn member(dir: &Utf8Path, path: Utf8PathBuf, sidecar: ConsumerSidecar) -> Result<Member> {
-    let inputs = Inputs::of(&path, &sidecar)?;
+fn member(
+    dir: &Utf8Path,
+    path: &Utf8Path,
+    sidecar: ConsumerSidecar,
+    label: Label,
+) -> Result<Member> {
+    let shown = label(path);
+    let inputs = Inputs::of(&shown, &sidecar)?;
     let model = dir.join(&sidecar.onnx);
+    let shown_model = label(&model);
     if !model.is_file() {
         return Err(Error::Input(format!(
-            "sidecar `{path}` describes model `{model}`, which is missing"
+            "sidecar `{shown}` describes model `{shown_model}`, which is missing"
         )));
     }
-    let bytes = read_capped(&model, MODEL_MAX, "model")?;
+    let bytes = read_capped(&model, &shown_model, MODEL_MAX, "model")?;
     let sha256 = digest::sha256_bytes(&bytes);
     if sha256 != sidecar.sha256 {
         return Err(Error::Input(format!(
-            "model `{model}` has sha256 {sha256}, but its sidecar `{path}` says {}; the model is not the one the sidecar describes",
-            sidecar.sha256
+            "model `{shown_model}` has sha256 {sha256}, but its sidecar `{shown}` says {}; the model is not the one the sidecar describes",
+            outside(&sidecar.sha256)
         )));
     }
-    let runtime = Runtime::load(&model, &bytes, &sidecar, inputs)?;
+    let runtime = Runtime::load(&shown_model, &bytes, &sidecar, inputs)?;
     Ok(Member {
         sidecar_file: path.file_name().unwrap_or_default().to_owned(),
         sidecar,

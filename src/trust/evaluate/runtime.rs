@@ -2,7 +2,10 @@
 //! (features picked by `feature_order` and standardised with `feature_mean`/`feature_std`; the
 //! codec block built column by column from `codec_block_layout`, with `preset_norm` 0.5 and
 //! `crf_norm` a min-max of cq over `corpus.cq_min..corpus.cq_max`), fed to the ONNX model in
-//! tract — a real ONNX runtime, not the kit's own forward pass.
+//! tract — a real ONNX runtime, not the kit's own forward pass. The runtime sees only a model
+//! the [`screen`] passed.
+
+mod screen;
 
 use crate::error::{Error, Result};
 use crate::learn::train::features::{raw_features, FEATURE_ORDER, MIN_CQ_RANGE};
@@ -201,6 +204,15 @@ impl Runtime {
         inputs: Inputs,
     ) -> Result<Runtime> {
         let bad = |what: String| Error::Input(format!("model `{path}`: {what}"));
+        let widths = [&inputs.features.len(), &inputs.columns.len()].map(|w| *w as u64);
+        let expected = screen::Expected {
+            inputs: [0, 1].map(|i| {
+                let name = sidecar.input_names.get(i).map_or("", String::as_str);
+                (name, widths[i])
+            }),
+            output: sidecar.output_names.first().map_or("", String::as_str),
+        };
+        screen::check(bytes, &expected).map_err(bad)?;
         let model = tract_onnx::onnx()
             .model_for_read(&mut &bytes[..])
             .map_err(|e| bad(format!("not a model the ONNX runtime can read: {e}")))?;
