@@ -3,20 +3,24 @@
 //! Each output element is one sum taken in a fixed order — the reduction index increasing from
 //! the initial value — with one fused multiply-add (`mul_add`, a single rounding) per term. The
 //! loops are vectorised across *outputs* (independent lanes), never across the reduction, so the
-//! vector width does not matter. On x86-64 with AVX2 + FMA the kernel runs as hardware `vfmadd`;
-//! elsewhere `mul_add` is the C library's `fma`, which is correctly rounded too (IEEE 754
-//! `fusedMultiplyAdd`), so the slow path gives the same bits. aarch64 always has FMA.
+//! vector width does not matter. On x86-64 with AVX-512F the kernel runs as 16-lane `vfmadd`,
+//! with AVX2 + FMA as 8-lane `vfmadd`; elsewhere `mul_add` is the C library's `fma`, which is
+//! correctly rounded too (IEEE 754 `fusedMultiplyAdd`), so the slow path gives the same bits.
+//! aarch64 always has FMA. [`super::simd`] picks the path once per process.
 //!
 //! [`Gemm::Ndarray`] routes the same products through `ndarray::linalg::general_mat_mul`
 //! (matrixmultiply, which picks its kernel at run time): only `bench train` uses it, as the
 //! baseline the fixed kernel is measured against.
 
-use super::mathf::with_avx2;
 use super::shape::HIDDEN;
+use super::simd::per_path;
 use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
-/// Output columns per register block (two AVX vectors).
+/// Output columns per register block of the 8-lane and portable paths (two AVX vectors).
 const COLS: usize = 16;
+
+/// Output columns per register block of the 16-lane path (four AVX-512 vectors).
+const WIDE_COLS: usize = 64;
 
 /// Which implementation computes the products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -86,10 +90,9 @@ impl Gemm {
     }
 }
 
-with_avx2! {
-    /// The fixed-order product (see the module documentation): for each group of [`COLS`]
-    /// columns, blocks of six output rows (twelve chains of FMAs in flight), then the rows left
-    /// over in blocks of four, two and one.
+per_path! {
+    /// The fixed-order product (see the module documentation): the output columns in groups
+    /// as wide as two of this path's vectors (64 columns with AVX-512, 16 otherwise).
     fn fixed_product(
         rows: usize,
         depth: usize,
@@ -98,19 +101,37 @@ with_avx2! {
         init: Option<&[f32]>,
         out: &mut [f32],
     ) {
-        for c0 in (0..HIDDEN).step_by(COLS) {
-            let mut i = 0;
-            while i < rows {
-                i += match rows - i {
-                    // Eight rows as 4 + 4, not 6 + 2: a two-row block has only four chains of
-                    // FMAs in flight, too few to hide their latency.
-                    8 => block::<4>(i, c0, depth, a, b, init, out),
-                    6.. => block::<6>(i, c0, depth, a, b, init, out),
-                    4 | 5 => block::<4>(i, c0, depth, a, b, init, out),
-                    2 | 3 => block::<2>(i, c0, depth, a, b, init, out),
-                    _ => block::<1>(i, c0, depth, a, b, init, out),
-                };
-            }
+        if super::simd::path().lanes() >= WIDE_COLS / 4 {
+            column_groups::<WIDE_COLS>(rows, depth, a, b, init, out);
+        } else {
+            column_groups::<COLS>(rows, depth, a, b, init, out);
+        }
+    }
+}
+
+/// For each group of `C` columns, blocks of six output rows (twelve chains of FMAs in
+/// flight), then the rows left over in blocks of four, two and one.
+#[inline(always)]
+fn column_groups<const C: usize>(
+    rows: usize,
+    depth: usize,
+    a: Operand<'_>,
+    b: &[f32],
+    init: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    for c0 in (0..HIDDEN).step_by(C) {
+        let mut i = 0;
+        while i < rows {
+            i += match rows - i {
+                // Eight rows as 4 + 4, not 6 + 2: a two-row block has only four chains of
+                // FMAs in flight, too few to hide their latency.
+                8 => block::<4, C>(i, c0, depth, a, b, init, out),
+                6.. => block::<6, C>(i, c0, depth, a, b, init, out),
+                4 | 5 => block::<4, C>(i, c0, depth, a, b, init, out),
+                2 | 3 => block::<2, C>(i, c0, depth, a, b, init, out),
+                _ => block::<1, C>(i, c0, depth, a, b, init, out),
+            };
         }
     }
 }
@@ -121,7 +142,7 @@ with_avx2! {
 /// transposed one are both a strided read). A column group's slice of `b` (depth × COLS) stays in
 /// the L1 cache while every row block uses it.
 #[inline(always)]
-fn block<const R: usize>(
+fn block<const R: usize, const C: usize>(
     i0: usize,
     c0: usize,
     depth: usize,
@@ -139,13 +160,13 @@ fn block<const R: usize>(
         // k < depth) lies in `a.data`, and `i0 + r < rows`, `k < depth` here.
         unsafe { *a.data.get_unchecked(at) }
     };
-    let start: [f32; COLS] = match init {
-        Some(init) => init[c0..c0 + COLS].try_into().expect("COLS wide"),
-        None => [0.0; COLS],
+    let start: [f32; C] = match init {
+        Some(init) => init[c0..c0 + C].try_into().expect("C wide"),
+        None => [0.0; C],
     };
     let mut acc = [start; R];
     for (k, b_row) in b.chunks_exact(HIDDEN).enumerate() {
-        let b_cols: &[f32; COLS] = b_row[c0..c0 + COLS].try_into().expect("COLS wide");
+        let b_cols: &[f32; C] = b_row[c0..c0 + C].try_into().expect("C wide");
         for (r, acc) in acc.iter_mut().enumerate() {
             let av = left(r, k);
             for (acc, &bv) in acc.iter_mut().zip(b_cols) {
@@ -154,7 +175,7 @@ fn block<const R: usize>(
         }
     }
     for (row, acc) in out.chunks_exact_mut(HIDDEN).zip(&acc) {
-        row[c0..c0 + COLS].copy_from_slice(acc);
+        row[c0..c0 + C].copy_from_slice(acc);
     }
     R
 }
@@ -188,7 +209,7 @@ fn ndarray_product(
     general_mat_mul(1.0, &a, &b, beta, &mut c);
 }
 
-with_avx2! {
+per_path! {
     /// `out[r] = bias + Σ_k h[r, k] · w[k]` for the `n` rows of a matrix `h` of width HIDDEN,
     /// given as its transpose `ht` (HIDDEN rows of width `n`, see [`transpose`]) so that the sums
     /// of [`DOT_BLOCK`] rows advance together in vectors. Each sum runs in increasing `k` with
@@ -330,7 +351,7 @@ unsafe fn transpose_tile(
     }
 }
 
-with_avx2! {
+per_path! {
     /// `out[j] = Σ_r h[r, j] · g[r]` (rows of width HIDDEN), each sum in increasing `r` from 0
     /// with fused multiply-adds.
     pub fn weighted_column_sums(h: &[f32], g: &[f32], out: &mut [f32]) {
@@ -380,26 +401,40 @@ mod tests {
     }
 
     #[test]
-    fn fixed_kernel_is_the_documented_sum_bit_for_bit() {
+    fn fixed_kernel_is_the_documented_sum_bit_for_bit_on_every_path() {
         let bias = values(HIDDEN, 7);
-        for (rows, depth) in [(32, 20), (31, 64), (3, 64), (1, 20), (0, 20)] {
-            let x = values(rows * depth, 1);
-            let b = values(depth * HIDDEN, 2);
-            for (a, init) in [
-                (Operand::rows(&x, depth), Some(&bias[..])),
-                (Operand::rows(&x, depth), None),
-            ] {
+        let shapes = [
+            (32, 20),
+            (31, 64),
+            (64, 32),
+            (20, 32),
+            (7, 5),
+            (3, 64),
+            (1, 20),
+            (0, 20),
+        ];
+        let paths = crate::learn::train::simd::on_each(|path| {
+            for (rows, depth) in shapes {
+                let x = values(rows * depth, 1);
+                let b = values(depth * HIDDEN, 2);
+                for (a, init) in [
+                    (Operand::rows(&x, depth), Some(&bias[..])),
+                    (Operand::rows(&x, depth), None),
+                ] {
+                    let mut out = vec![0f32; rows * HIDDEN];
+                    Gemm::Fixed.product(rows, depth, a, &b, init, &mut out);
+                    let expected = reference(rows, depth, a, &b, init);
+                    assert_eq!(out, expected, "{path:?} {rows}x{depth}");
+                }
+                // The transposed operand: depth rows of width `rows` read column-wise.
+                let t = values(depth * rows, 3);
+                let a = Operand::transposed(&t, rows);
                 let mut out = vec![0f32; rows * HIDDEN];
-                Gemm::Fixed.product(rows, depth, a, &b, init, &mut out);
-                assert_eq!(out, reference(rows, depth, a, &b, init), "{rows}x{depth}");
+                Gemm::Fixed.product(rows, depth, a, &b, None, &mut out);
+                assert_eq!(out, reference(rows, depth, a, &b, None), "{path:?}");
             }
-            // The transposed operand: depth rows of width `rows` read column-wise.
-            let t = values(depth * rows, 3);
-            let a = Operand::transposed(&t, rows);
-            let mut out = vec![0f32; rows * HIDDEN];
-            Gemm::Fixed.product(rows, depth, a, &b, None, &mut out);
-            assert_eq!(out, reference(rows, depth, a, &b, None));
-        }
+        });
+        assert!(!paths.is_empty());
     }
 
     #[test]
@@ -439,6 +474,10 @@ mod tests {
     }
 
     #[test]
+    fn dot_rows_is_each_rows_ordered_sum_on_every_path() {
+        crate::learn::train::simd::on_each(|_| dot_rows_is_each_rows_ordered_sum());
+    }
+
     fn dot_rows_is_each_rows_ordered_sum() {
         for n in [32, 45, 3] {
             let (h, w) = (values(n * HIDDEN, 9), values(HIDDEN, 10));

@@ -1,0 +1,210 @@
+//! Which vector instructions the training arithmetic runs on — 16-lane AVX-512F, 8-lane AVX2 +
+//! FMA, or portable code — chosen once per process from the CPU (or `ENSEMBLE_KIT_SIMD`). The
+//! three paths compute the same bits (SPEC §11): every loop is vectorised across independent
+//! outputs, never across a sum, so the lane count changes how many outputs advance together and
+//! nothing else.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// The environment variable that forces a path (`avx512`, `avx2` or `portable`), for tests that
+/// compare the paths' bytes on one machine and for benchmarks. A path the CPU lacks is never
+/// taken: the request is capped at what the CPU has.
+pub const ENV: &str = "ENSEMBLE_KIT_SIMD";
+
+/// A set of vector instructions the arithmetic is compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Path {
+    /// Plain Rust for any CPU: scalar code the compiler may vectorise with what the target
+    /// always has (SSE2 on x86-64), `mul_add` through the C library's correctly rounded `fma`
+    /// where the CPU has no FMA instruction.
+    Portable = 1,
+    /// x86-64 AVX2 + FMA: 8 lanes.
+    Avx2 = 2,
+    /// x86-64 AVX-512F (with AVX2 + FMA): 16 lanes.
+    Avx512 = 3,
+}
+
+impl Path {
+    /// Every path, narrowest first.
+    pub const ALL: [Path; 3] = [Path::Portable, Path::Avx2, Path::Avx512];
+
+    /// The name `ENSEMBLE_KIT_SIMD` takes and messages print.
+    pub fn name(self) -> &'static str {
+        match self {
+            Path::Portable => "portable",
+            Path::Avx2 => "avx2",
+            Path::Avx512 => "avx512",
+        }
+    }
+
+    /// f32 lanes per vector register on this path (1: scalar, as far as the kit is concerned).
+    pub fn lanes(self) -> usize {
+        match self {
+            Path::Portable => 1,
+            Path::Avx2 => 8,
+            Path::Avx512 => 16,
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Path> {
+        Path::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    fn from_u8(v: u8) -> Option<Path> {
+        Path::ALL.into_iter().find(|&p| p as u8 == v)
+    }
+}
+
+/// The widest path this CPU runs.
+pub fn detected() -> Path {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx2") && has!("fma") {
+            return if has!("avx512f") {
+                Path::Avx512
+            } else {
+                Path::Avx2
+            };
+        }
+    }
+    Path::Portable
+}
+
+/// The path of this process: the CPU's widest, or `ENSEMBLE_KIT_SIMD` when it names a path the
+/// CPU has (a wider one is capped at the CPU's). Decided on first use, then fixed.
+#[inline]
+pub fn path() -> Path {
+    #[cfg(test)]
+    if let Some(p) = FORCED.get() {
+        return p;
+    }
+    static CHOSEN: AtomicU8 = AtomicU8::new(0);
+    if let Some(p) = Path::from_u8(CHOSEN.load(Ordering::Relaxed)) {
+        return p;
+    }
+    let p = choose(std::env::var(ENV).ok().as_deref(), detected()).0;
+    CHOSEN.store(p as u8, Ordering::Relaxed);
+    p
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The path [`on`] runs its closure on, in this thread (unit tests only).
+    static FORCED: std::cell::Cell<Option<Path>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` on path `p` in this thread, or returns `None` when the CPU lacks `p`: the unit
+/// tests compare every path's bits in one process.
+#[cfg(test)]
+pub fn on<R>(p: Path, f: impl FnOnce() -> R) -> Option<R> {
+    if p > detected() {
+        return None;
+    }
+    let before = FORCED.replace(Some(p));
+    let result = f();
+    FORCED.set(before);
+    Some(result)
+}
+
+/// `f` on every path this CPU runs, widest first, with the path.
+#[cfg(test)]
+pub fn on_each<R>(mut f: impl FnMut(Path) -> R) -> Vec<(Path, R)> {
+    Path::ALL
+        .into_iter()
+        .rev()
+        .filter_map(|p| on(p, || (p, f(p))))
+        .collect()
+}
+
+/// The path for an `ENSEMBLE_KIT_SIMD` value on a CPU whose widest path is `cpu`, and a note
+/// when the value was not taken as given.
+fn choose(request: Option<&str>, cpu: Path) -> (Path, Option<String>) {
+    match request.map(str::trim).filter(|r| !r.is_empty()) {
+        None => (cpu, None),
+        Some(r) => match Path::from_name(&r.to_ascii_lowercase()) {
+            Some(p) if p <= cpu => (p, Some(format!("{ENV}={r}"))),
+            Some(_) => (
+                cpu,
+                Some(format!(
+                    "{ENV}={r} asked, but this CPU has only {}",
+                    cpu.name()
+                )),
+            ),
+            None => (
+                cpu,
+                Some(format!(
+                    "{ENV}={r} not understood (avx512, avx2 or portable); the CPU's widest is used"
+                )),
+            ),
+        },
+    }
+}
+
+/// One line for `-v` and benchmarks: the path, its width, and why it was chosen.
+pub fn describe() -> String {
+    let p = path();
+    let (_, note) = choose(std::env::var(ENV).ok().as_deref(), detected());
+    let why = note.unwrap_or_else(|| "the CPU's widest".into());
+    format!(
+        "{} ({} f32 lane{}; {why}; same bits on every path)",
+        p.name(),
+        p.lanes(),
+        if p.lanes() == 1 { "" } else { "s" }
+    )
+}
+
+/// Defines a function three times from one body — compiled for AVX-512F, for AVX2 + FMA and for
+/// any CPU — and calls the one of this process's [`path`]. The bodies are the same source, and
+/// Rust never fuses a multiply and an add by itself nor reorders float operations, so every
+/// version computes the same values; the wider ones only advance more independent outputs per
+/// instruction.
+macro_rules! per_path {
+    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$meta])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx2,fma")]
+                fn avx512($($arg: $ty),*) $(-> $ret)? $body
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) $(-> $ret)? $body
+                match super::simd::path() {
+                    // SAFETY: `path()` never names a path the running CPU lacks.
+                    super::simd::Path::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: as above.
+                    super::simd::Path::Avx2 => return unsafe { avx2($($arg),*) },
+                    super::simd::Path::Portable => {}
+                }
+            }
+            fn portable($($arg: $ty),*) $(-> $ret)? $body
+            portable($($arg),*)
+        }
+    };
+}
+pub(crate) use per_path;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_is_capped_at_the_cpu_and_explained() {
+        assert_eq!(choose(None, Path::Avx512), (Path::Avx512, None));
+        assert_eq!(choose(Some(" "), Path::Avx2), (Path::Avx2, None));
+        assert_eq!(choose(Some("AVX2"), Path::Avx512).0, Path::Avx2);
+        assert_eq!(choose(Some("portable"), Path::Avx2).0, Path::Portable);
+        let (p, note) = choose(Some("avx512"), Path::Avx2);
+        assert_eq!(p, Path::Avx2);
+        assert!(note.unwrap().contains("has only avx2"));
+        let (p, note) = choose(Some("sse9"), Path::Portable);
+        assert_eq!(p, Path::Portable);
+        assert!(note.unwrap().contains("not understood"));
+    }
+
+    #[test]
+    fn the_process_path_is_one_the_cpu_runs() {
+        assert!(path() <= detected());
+        assert!(describe().starts_with(path().name()));
+    }
+}
