@@ -164,13 +164,20 @@ pub fn fit_members(
     ensemble_id: &str,
 ) -> Result<Vec<Member>> {
     let all: Vec<usize> = (0..data.len()).collect();
-    let (x, y) = data.matrix(&all, &data.scaling(&all));
+    let scaling = data.scaling(&all);
+    let (x, y) = data.matrix(&all, &scaling);
     let pool = budget::pool(budget::fits(jobs)?)?;
     Ok(pool.install(|| {
         seeds
             .par_iter()
             .map(|&seed| {
-                let model = train::fit(&x, &y, recipe, &mut train::rng_for(seed, FULL_FIT_STREAM));
+                let model = train::fit(
+                    data,
+                    &all,
+                    &scaling,
+                    recipe,
+                    &mut train::rng_for(seed, FULL_FIT_STREAM),
+                );
                 let id = member_id(ensemble_id, seed);
                 Member {
                     onnx: onnx::serialise(

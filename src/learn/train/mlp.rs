@@ -11,6 +11,9 @@ use super::shape::{DROPOUT, HIDDEN, INPUT};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rand_core::RngCore;
 
+/// Rows per forward pass of [`Mlp::predict`].
+const PREDICT_ROWS: usize = 1024;
+
 /// The network's parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mlp {
@@ -67,12 +70,18 @@ impl Mlp {
         }
     }
 
-    /// Predictions for a batch (evaluation mode: no dropout).
+    /// Predictions for the rows of `x` (evaluation mode: no dropout), [`PREDICT_ROWS`] at a
+    /// time: each row's output depends on that row alone, so the chunking changes no value and
+    /// the buffers stay small however many rows a held-out source has.
     pub fn predict(&self, x: ArrayView2<f32>) -> Array1<f32> {
-        let n = x.nrows();
-        let mut ws = Workspace::new(n);
-        self.forward(x, &mut ws, n, false);
-        Array1::from(ws.out[..n].to_vec())
+        let mut ws = Workspace::new(PREDICT_ROWS.min(x.nrows()));
+        let mut out = Vec::with_capacity(x.nrows());
+        for chunk in x.axis_chunks_iter(ndarray::Axis(0), PREDICT_ROWS) {
+            let n = chunk.nrows();
+            self.forward(chunk, &mut ws, n, false);
+            out.extend_from_slice(&ws.out[..n]);
+        }
+        Array1::from(out)
     }
 
     /// Forward pass of the first `n` rows into the workspace; with `train`, applies the

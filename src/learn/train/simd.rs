@@ -154,6 +154,20 @@ pub fn describe() -> String {
     )
 }
 
+/// Asks the CPU to bring the cache line at `at` into the nearest cache: only a hint, which
+/// changes no value the program can see (a no-op off x86-64).
+#[inline]
+pub fn prefetch(at: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, whatever the address, and changes no state the program
+    // can observe; SSE (which has it) is part of every x86-64.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
+
 /// Defines a function three times from one body — compiled for AVX-512F, for AVX2 + FMA and for
 /// any CPU — and calls the one of this process's [`path`]. The bodies are the same source, and
 /// Rust never fuses a multiply and an add by itself nor reorders float operations, so every
