@@ -198,6 +198,55 @@ macro_rules! per_path {
 }
 pub(crate) use per_path;
 
+/// The machine's limit for the training arithmetic on this process's path, in GFLOP/s of one
+/// thread: a short loop of independent fused multiply-adds (twelve vector registers of chains
+/// on the 8-lane path, twenty-four on the 16-lane one, enough to hide the FMA latency), run for
+/// about `seconds`. `bench train` runs it on every job's thread at once and prints the trainer's
+/// GFLOP/s beside it.
+pub fn fma_peak(seconds: f64) -> f64 {
+    let mut rounds = 1_000u64;
+    loop {
+        let started = std::time::Instant::now();
+        let fmas = fma_rounds(rounds);
+        let elapsed = started.elapsed().as_secs_f64();
+        if elapsed >= seconds || rounds >= 1 << 40 {
+            return 2.0 * fmas as f64 / elapsed / 1e9;
+        }
+        let grow = (seconds / elapsed.max(1e-6)).clamp(2.0, 100.0);
+        rounds = (rounds as f64 * grow) as u64;
+    }
+}
+
+per_path! {
+    /// `rounds` rounds of multiply-adds on chains as wide as this path's registers allow;
+    /// returns how many multiply-adds ran.
+    fn fma_rounds(rounds: u64) -> u64 {
+        match super::simd::path() {
+            Path::Avx512 => independent_fmas::<384>(rounds),
+            Path::Avx2 => independent_fmas::<96>(rounds),
+            Path::Portable => independent_fmas::<12>(rounds),
+        }
+    }
+}
+
+/// `rounds` rounds of `N` independent multiply-adds (each value its own chain), kept from being
+/// optimised away; returns `N · rounds`.
+#[inline(always)]
+fn independent_fmas<const N: usize>(rounds: u64) -> u64 {
+    let (m, a) = (
+        std::hint::black_box(0.999_999f32),
+        std::hint::black_box(1e-7f32),
+    );
+    let mut acc: [f32; N] = std::hint::black_box([1.0; N]);
+    for _ in 0..rounds {
+        for v in acc.iter_mut() {
+            *v = v.mul_add(m, a);
+        }
+    }
+    std::hint::black_box(acc);
+    N as u64 * rounds
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -214,6 +263,11 @@ mod tests {
         let (p, note) = choose(Some("sse9"), Path::Portable);
         assert_eq!(p, Path::Portable);
         assert!(note.unwrap().contains("not understood"));
+    }
+
+    #[test]
+    fn the_fma_peak_is_a_positive_rate() {
+        assert!(fma_peak(0.001) > 0.0);
     }
 
     #[test]
