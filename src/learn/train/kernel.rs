@@ -13,7 +13,7 @@
 //! baseline the fixed kernel is measured against.
 
 use super::shape::HIDDEN;
-use super::simd::per_path;
+use super::simd::{self, per_path};
 use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 /// Output columns per register block of the 8-lane and portable paths (two AVX vectors).
@@ -101,7 +101,7 @@ per_path! {
         init: Option<&[f32]>,
         out: &mut [f32],
     ) {
-        if super::simd::path().lanes() >= WIDE_COLS / 4 {
+        if simd::path().lanes() >= WIDE_COLS / 4 {
             column_groups::<WIDE_COLS>(rows, depth, a, b, init, out);
         } else {
             column_groups::<COLS>(rows, depth, a, b, init, out);
@@ -244,110 +244,17 @@ fn multiply_add(acc: &mut [f32], column: &[f32], w: f32) {
 
 /// `dst = srcᵀ`, with `src` a row-major `rows × width` matrix and `dst` becoming `width × rows`.
 /// Pure data movement, so any order gives the same bits: whole 8×8 tiles go through AVX
-/// shuffles when the CPU has AVX (four times faster than element by element), the edges and
-/// other CPUs element by element.
+/// shuffles when the CPU has AVX ([`simd::transpose_tiles`], four times faster than element by
+/// element), the edges and other CPUs element by element.
 pub fn transpose(src: &[f32], rows: usize, width: usize, dst: &mut [f32]) {
     assert!(src.len() >= rows * width && dst.len() >= rows * width);
-    #[cfg(target_arch = "x86_64")]
-    let tiled = if std::arch::is_x86_feature_detected!("avx") {
-        let tiled = (rows / 8 * 8, width / 8 * 8);
-        // SAFETY: the CPU has AVX, and every tile's rows (< tiled.0 <= rows) and columns
-        // (< tiled.1 <= width) lie inside both slices (asserted above).
-        unsafe { transpose_tiles(src, width, dst, rows, tiled) };
-        tiled
-    } else {
-        (0, 0)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let tiled = (0, 0);
+    let tiled = simd::transpose_tiles(src, rows, width, dst);
     for i in 0..rows {
         // Columns the tiles did not cover: all of them in the rows below the tiles.
         let from = if i < tiled.0 { tiled.1 } else { 0 };
         for j in from..width {
             dst[j * rows + i] = src[i * width + j];
         }
-    }
-}
-
-/// Transposes the 8×8 tiles of `src` (row stride `width`) that lie in its first `tiled.0` rows
-/// and `tiled.1` columns into `dst` (row stride `rows`), each with unpack/shuffle/permute, the
-/// classic eight-register transpose.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-unsafe fn transpose_tiles(
-    src: &[f32],
-    width: usize,
-    dst: &mut [f32],
-    rows: usize,
-    tiled: (usize, usize),
-) {
-    for i in (0..tiled.0).step_by(8) {
-        for j in (0..tiled.1).step_by(8) {
-            transpose_tile(src, width, dst, rows, i, j);
-        }
-    }
-}
-
-/// One 8×8 tile of [`transpose_tiles`], at row `i` and column `j` of `src`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-#[inline]
-unsafe fn transpose_tile(
-    src: &[f32],
-    width: usize,
-    dst: &mut [f32],
-    rows: usize,
-    i: usize,
-    j: usize,
-) {
-    use std::arch::x86_64::*;
-    let from = src.as_ptr().add(i * width + j);
-    let r: [__m256; 8] = std::array::from_fn(|k| _mm256_loadu_ps(from.add(k * width)));
-    let (t0, t1) = (
-        _mm256_unpacklo_ps(r[0], r[1]),
-        _mm256_unpackhi_ps(r[0], r[1]),
-    );
-    let (t2, t3) = (
-        _mm256_unpacklo_ps(r[2], r[3]),
-        _mm256_unpackhi_ps(r[2], r[3]),
-    );
-    let (t4, t5) = (
-        _mm256_unpacklo_ps(r[4], r[5]),
-        _mm256_unpackhi_ps(r[4], r[5]),
-    );
-    let (t6, t7) = (
-        _mm256_unpacklo_ps(r[6], r[7]),
-        _mm256_unpackhi_ps(r[6], r[7]),
-    );
-    let (s0, s1) = (
-        _mm256_shuffle_ps::<0x44>(t0, t2),
-        _mm256_shuffle_ps::<0xEE>(t0, t2),
-    );
-    let (s2, s3) = (
-        _mm256_shuffle_ps::<0x44>(t1, t3),
-        _mm256_shuffle_ps::<0xEE>(t1, t3),
-    );
-    let (s4, s5) = (
-        _mm256_shuffle_ps::<0x44>(t4, t6),
-        _mm256_shuffle_ps::<0xEE>(t4, t6),
-    );
-    let (s6, s7) = (
-        _mm256_shuffle_ps::<0x44>(t5, t7),
-        _mm256_shuffle_ps::<0xEE>(t5, t7),
-    );
-    let columns = [
-        _mm256_permute2f128_ps::<0x20>(s0, s4),
-        _mm256_permute2f128_ps::<0x20>(s1, s5),
-        _mm256_permute2f128_ps::<0x20>(s2, s6),
-        _mm256_permute2f128_ps::<0x20>(s3, s7),
-        _mm256_permute2f128_ps::<0x31>(s0, s4),
-        _mm256_permute2f128_ps::<0x31>(s1, s5),
-        _mm256_permute2f128_ps::<0x31>(s2, s6),
-        _mm256_permute2f128_ps::<0x31>(s3, s7),
-    ];
-    let to = dst.as_mut_ptr().add(j * rows + i);
-    for (k, column) in columns.into_iter().enumerate() {
-        _mm256_storeu_ps(to.add(k * rows), column);
     }
 }
 

@@ -168,6 +168,105 @@ pub fn prefetch(at: *const u8) {
     let _ = at;
 }
 
+/// Transposes the whole 8×8 tiles of `src` (a row-major `rows × width` matrix) into `dst`
+/// (`width × rows`) with AVX shuffles when the CPU has AVX, and returns the rows and columns the
+/// tiles covered ((0, 0) without AVX): [`super::kernel::transpose`] moves the rest. Data
+/// movement only, so it changes no value.
+pub fn transpose_tiles(src: &[f32], rows: usize, width: usize, dst: &mut [f32]) -> (usize, usize) {
+    assert!(src.len() >= rows * width && dst.len() >= rows * width);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx") {
+        let tiled = (rows / 8 * 8, width / 8 * 8);
+        // SAFETY: the CPU has AVX, and every tile's rows (< tiled.0 <= rows) and columns
+        // (< tiled.1 <= width) lie inside both slices (asserted above).
+        unsafe { avx_tiles(src, width, dst, rows, tiled) };
+        return tiled;
+    }
+    (0, 0)
+}
+
+/// Transposes the 8×8 tiles of `src` (row stride `width`) that lie in its first `tiled.0` rows
+/// and `tiled.1` columns into `dst` (row stride `rows`), each with unpack/shuffle/permute, the
+/// classic eight-register transpose.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+unsafe fn avx_tiles(
+    src: &[f32],
+    width: usize,
+    dst: &mut [f32],
+    rows: usize,
+    tiled: (usize, usize),
+) {
+    for i in (0..tiled.0).step_by(8) {
+        for j in (0..tiled.1).step_by(8) {
+            transpose_tile(src, width, dst, rows, i, j);
+        }
+    }
+}
+
+/// One 8×8 tile of [`transpose_tiles`], at row `i` and column `j` of `src`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+#[inline]
+unsafe fn transpose_tile(
+    src: &[f32],
+    width: usize,
+    dst: &mut [f32],
+    rows: usize,
+    i: usize,
+    j: usize,
+) {
+    use std::arch::x86_64::*;
+    let from = src.as_ptr().add(i * width + j);
+    let r: [__m256; 8] = std::array::from_fn(|k| _mm256_loadu_ps(from.add(k * width)));
+    let (t0, t1) = (
+        _mm256_unpacklo_ps(r[0], r[1]),
+        _mm256_unpackhi_ps(r[0], r[1]),
+    );
+    let (t2, t3) = (
+        _mm256_unpacklo_ps(r[2], r[3]),
+        _mm256_unpackhi_ps(r[2], r[3]),
+    );
+    let (t4, t5) = (
+        _mm256_unpacklo_ps(r[4], r[5]),
+        _mm256_unpackhi_ps(r[4], r[5]),
+    );
+    let (t6, t7) = (
+        _mm256_unpacklo_ps(r[6], r[7]),
+        _mm256_unpackhi_ps(r[6], r[7]),
+    );
+    let (s0, s1) = (
+        _mm256_shuffle_ps::<0x44>(t0, t2),
+        _mm256_shuffle_ps::<0xEE>(t0, t2),
+    );
+    let (s2, s3) = (
+        _mm256_shuffle_ps::<0x44>(t1, t3),
+        _mm256_shuffle_ps::<0xEE>(t1, t3),
+    );
+    let (s4, s5) = (
+        _mm256_shuffle_ps::<0x44>(t4, t6),
+        _mm256_shuffle_ps::<0xEE>(t4, t6),
+    );
+    let (s6, s7) = (
+        _mm256_shuffle_ps::<0x44>(t5, t7),
+        _mm256_shuffle_ps::<0xEE>(t5, t7),
+    );
+    let columns = [
+        _mm256_permute2f128_ps::<0x20>(s0, s4),
+        _mm256_permute2f128_ps::<0x20>(s1, s5),
+        _mm256_permute2f128_ps::<0x20>(s2, s6),
+        _mm256_permute2f128_ps::<0x20>(s3, s7),
+        _mm256_permute2f128_ps::<0x31>(s0, s4),
+        _mm256_permute2f128_ps::<0x31>(s1, s5),
+        _mm256_permute2f128_ps::<0x31>(s2, s6),
+        _mm256_permute2f128_ps::<0x31>(s3, s7),
+    ];
+    let to = dst.as_mut_ptr().add(j * rows + i);
+    for (k, column) in columns.into_iter().enumerate() {
+        _mm256_storeu_ps(to.add(k * rows), column);
+    }
+}
+
 /// Defines a function three times from one body — compiled for AVX-512F, for AVX2 + FMA and for
 /// any CPU — and calls the one of this process's [`path`]. The bodies are the same source, and
 /// Rust never fuses a multiply and an add by itself nor reorders float operations, so every
