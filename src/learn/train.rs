@@ -9,6 +9,7 @@ mod dataset;
 pub mod features;
 mod fit;
 pub mod kernel;
+mod keystream;
 pub mod mathf;
 pub mod mlp;
 mod recipe;

@@ -91,8 +91,8 @@ impl Gemm {
 }
 
 per_path! {
-    /// The fixed-order product (see the module documentation): the output columns in groups
-    /// as wide as two of this path's vectors (64 columns with AVX-512, 16 otherwise).
+    /// The fixed-order product (see the module documentation): the output columns in groups of
+    /// [`WIDE_COLS`] (four vectors) on the 16-lane path, of [`COLS`] (two) otherwise.
     fn fixed_product(
         rows: usize,
         depth: usize,
@@ -109,8 +109,9 @@ per_path! {
     }
 }
 
-/// For each group of `C` columns, blocks of six output rows (twelve chains of FMAs in
-/// flight), then the rows left over in blocks of four, two and one.
+/// For each group of `C` columns, blocks of six output rows (six times `C / 8` or `C / 16`
+/// chains of FMAs in flight: twelve on the 8-lane path, twenty-four on the 16-lane one), then
+/// the rows left over in blocks of four, two and one.
 #[inline(always)]
 fn column_groups<const C: usize>(
     rows: usize,

@@ -267,6 +267,127 @@ unsafe fn transpose_tile(
     }
 }
 
+/// Words of ChaCha keystream [`chacha8_blocks`] computes at once: sixteen blocks of sixteen.
+pub const CHACHA_WORDS: usize = 256;
+
+/// ChaCha8 blocks `block`, `block + 1`, … `block + 15` of `key` on `stream` (the original
+/// layout rand_chacha uses: constants, key, 64-bit block counter, 64-bit stream), one after
+/// another into `out`: one block per lane of sixteen AVX-512 registers, then a 16×16 transpose.
+/// Integer arithmetic only, so it is the keystream bit for bit. AVX-512 path only.
+pub fn chacha8_blocks(key: &[u32; 8], stream: u64, block: u64, out: &mut [u32; CHACHA_WORDS]) {
+    assert_eq!(
+        path(),
+        Path::Avx512,
+        "chacha8_blocks runs on the AVX-512 path only"
+    );
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `path()` is `Avx512` only on a CPU with AVX-512F.
+    unsafe {
+        chacha8_avx512(key, stream, block, out);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (key, stream, block, out);
+}
+
+/// [`chacha8_blocks`] in AVX-512F instructions.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn chacha8_avx512(key: &[u32; 8], stream: u64, block: u64, out: &mut [u32; CHACHA_WORDS]) {
+    use std::arch::x86_64::*;
+    let mut low = [0u32; 16];
+    let mut high = [0u32; 16];
+    for lane in 0..16 {
+        let counter = block.wrapping_add(lane as u64);
+        low[lane] = counter as u32;
+        high[lane] = (counter >> 32) as u32;
+    }
+    let words: [u32; 16] = [
+        0x6170_7865,
+        0x3320_646e,
+        0x7962_2d32,
+        0x6b20_6574,
+        key[0],
+        key[1],
+        key[2],
+        key[3],
+        key[4],
+        key[5],
+        key[6],
+        key[7],
+        0,
+        0,
+        stream as u32,
+        (stream >> 32) as u32,
+    ];
+    let mut init = [_mm512_setzero_si512(); 16];
+    for (v, &w) in init.iter_mut().zip(&words) {
+        *v = _mm512_set1_epi32(w as i32);
+    }
+    init[12] = _mm512_loadu_si512(low.as_ptr().cast());
+    init[13] = _mm512_loadu_si512(high.as_ptr().cast());
+    let mut x = init;
+    // The quarter round on words a, b, c, d, written out so that every index is a constant and
+    // the sixteen words stay in registers.
+    macro_rules! quarter_round {
+        ($a:literal, $b:literal, $c:literal, $d:literal) => {
+            x[$a] = _mm512_add_epi32(x[$a], x[$b]);
+            x[$d] = _mm512_rol_epi32::<16>(_mm512_xor_si512(x[$d], x[$a]));
+            x[$c] = _mm512_add_epi32(x[$c], x[$d]);
+            x[$b] = _mm512_rol_epi32::<12>(_mm512_xor_si512(x[$b], x[$c]));
+            x[$a] = _mm512_add_epi32(x[$a], x[$b]);
+            x[$d] = _mm512_rol_epi32::<8>(_mm512_xor_si512(x[$d], x[$a]));
+            x[$c] = _mm512_add_epi32(x[$c], x[$d]);
+            x[$b] = _mm512_rol_epi32::<7>(_mm512_xor_si512(x[$b], x[$c]));
+        };
+    }
+    for _ in 0..4 {
+        quarter_round!(0, 4, 8, 12);
+        quarter_round!(1, 5, 9, 13);
+        quarter_round!(2, 6, 10, 14);
+        quarter_round!(3, 7, 11, 15);
+        quarter_round!(0, 5, 10, 15);
+        quarter_round!(1, 6, 11, 12);
+        quarter_round!(2, 7, 8, 13);
+        quarter_round!(3, 4, 9, 14);
+    }
+    for (x, init) in x.iter_mut().zip(&init) {
+        *x = _mm512_add_epi32(*x, *init);
+    }
+    // x[w] holds word w of the sixteen blocks; transpose so that row b is block b. Within each
+    // 128-bit lane first (32-bit, then 64-bit interleaves), then across lanes.
+    let mut t = x;
+    for i in 0..8 {
+        t[2 * i] = _mm512_unpacklo_epi32(x[2 * i], x[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(x[2 * i], x[2 * i + 1]);
+    }
+    let mut u = t;
+    for j in 0..4 {
+        u[4 * j] = _mm512_unpacklo_epi64(t[4 * j], t[4 * j + 2]);
+        u[4 * j + 1] = _mm512_unpackhi_epi64(t[4 * j], t[4 * j + 2]);
+        u[4 * j + 2] = _mm512_unpacklo_epi64(t[4 * j + 1], t[4 * j + 3]);
+        u[4 * j + 3] = _mm512_unpackhi_epi64(t[4 * j + 1], t[4 * j + 3]);
+    }
+    // u[4j + m], lane k: word 4k + m of rows 4j..4j + 3, i.e. a quarter of block 4k + m.
+    let to = out.as_mut_ptr();
+    for m in 0..4 {
+        let even = _mm512_shuffle_i32x4::<0x88>(u[m], u[4 + m]);
+        let odd = _mm512_shuffle_i32x4::<0xdd>(u[m], u[4 + m]);
+        let even_high = _mm512_shuffle_i32x4::<0x88>(u[8 + m], u[12 + m]);
+        let odd_high = _mm512_shuffle_i32x4::<0xdd>(u[8 + m], u[12 + m]);
+        for (k, row) in [
+            _mm512_shuffle_i32x4::<0x88>(even, even_high),
+            _mm512_shuffle_i32x4::<0x88>(odd, odd_high),
+            _mm512_shuffle_i32x4::<0xdd>(even, even_high),
+            _mm512_shuffle_i32x4::<0xdd>(odd, odd_high),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            _mm512_storeu_si512(to.add(16 * (4 * k + m)).cast(), row);
+        }
+    }
+}
+
 /// Defines a function three times from one body — compiled for AVX-512F, for AVX2 + FMA and for
 /// any CPU — and calls the one of this process's [`path`]. The bodies are the same source, and
 /// Rust never fuses a multiply and an add by itself nor reorders float operations, so every
@@ -282,12 +403,12 @@ macro_rules! per_path {
                 fn avx512($($arg: $ty),*) $(-> $ret)? $body
                 #[target_feature(enable = "avx2,fma")]
                 fn avx2($($arg: $ty),*) $(-> $ret)? $body
-                match super::simd::path() {
+                match $crate::learn::train::simd::path() {
                     // SAFETY: `path()` never names a path the running CPU lacks.
-                    super::simd::Path::Avx512 => return unsafe { avx512($($arg),*) },
+                    $crate::learn::train::simd::Path::Avx512 => return unsafe { avx512($($arg),*) },
                     // SAFETY: as above.
-                    super::simd::Path::Avx2 => return unsafe { avx2($($arg),*) },
-                    super::simd::Path::Portable => {}
+                    $crate::learn::train::simd::Path::Avx2 => return unsafe { avx2($($arg),*) },
+                    $crate::learn::train::simd::Path::Portable => {}
                 }
             }
             fn portable($($arg: $ty),*) $(-> $ret)? $body
@@ -296,55 +417,6 @@ macro_rules! per_path {
     };
 }
 pub(crate) use per_path;
-
-/// The machine's limit for the training arithmetic on this process's path, in GFLOP/s of one
-/// thread: a short loop of independent fused multiply-adds (twelve vector registers of chains
-/// on the 8-lane path, twenty-four on the 16-lane one, enough to hide the FMA latency), run for
-/// about `seconds`. `bench train` runs it on every job's thread at once and prints the trainer's
-/// GFLOP/s beside it.
-pub fn fma_peak(seconds: f64) -> f64 {
-    let mut rounds = 1_000u64;
-    loop {
-        let started = std::time::Instant::now();
-        let fmas = fma_rounds(rounds);
-        let elapsed = started.elapsed().as_secs_f64();
-        if elapsed >= seconds || rounds >= 1 << 40 {
-            return 2.0 * fmas as f64 / elapsed / 1e9;
-        }
-        let grow = (seconds / elapsed.max(1e-6)).clamp(2.0, 100.0);
-        rounds = (rounds as f64 * grow) as u64;
-    }
-}
-
-per_path! {
-    /// `rounds` rounds of multiply-adds on chains as wide as this path's registers allow;
-    /// returns how many multiply-adds ran.
-    fn fma_rounds(rounds: u64) -> u64 {
-        match super::simd::path() {
-            Path::Avx512 => independent_fmas::<384>(rounds),
-            Path::Avx2 => independent_fmas::<96>(rounds),
-            Path::Portable => independent_fmas::<12>(rounds),
-        }
-    }
-}
-
-/// `rounds` rounds of `N` independent multiply-adds (each value its own chain), kept from being
-/// optimised away; returns `N · rounds`.
-#[inline(always)]
-fn independent_fmas<const N: usize>(rounds: u64) -> u64 {
-    let (m, a) = (
-        std::hint::black_box(0.999_999f32),
-        std::hint::black_box(1e-7f32),
-    );
-    let mut acc: [f32; N] = std::hint::black_box([1.0; N]);
-    for _ in 0..rounds {
-        for v in acc.iter_mut() {
-            *v = v.mul_add(m, a);
-        }
-    }
-    std::hint::black_box(acc);
-    N as u64 * rounds
-}
 
 #[cfg(test)]
 mod tests {
@@ -362,11 +434,6 @@ mod tests {
         let (p, note) = choose(Some("sse9"), Path::Portable);
         assert_eq!(p, Path::Portable);
         assert!(note.unwrap().contains("not understood"));
-    }
-
-    #[test]
-    fn the_fma_peak_is_a_positive_rate() {
-        assert!(fma_peak(0.001) > 0.0);
     }
 
     #[test]
