@@ -7,13 +7,14 @@
 //! times, the speed-up and the peak temporary disk of each.
 //!
 //! `bench train` runs the same LOSO fits with the fixed-order kernel and through ndarray's
-//! `general_mat_mul`, in this process, and the ridge baseline on every fold.
+//! `general_mat_mul`, in this process, and the ridge baseline on every fold, and measures the
+//! machine's FMA peak on the same vector path, so the kernel's GFLOP/s read against the limit.
 
 use crate::error::{Error, Result};
 use crate::host::tools::{ffmpeg, vmaf, Toolset};
 use crate::ingest::corpus::{self, CorpusRequest, Grid, References};
 use crate::ingest::merge::Corpus;
-use crate::learn::train::{self, kernel::Gemm, Dataset, Recipe};
+use crate::learn::train::{self, kernel::Gemm, simd, Dataset, Recipe};
 use crate::progress::Progress;
 use crate::schema::Platform;
 use camino::{Utf8Path, Utf8PathBuf};
@@ -253,6 +254,55 @@ fn peak_memory() -> String {
         })
 }
 
+/// The machine's limit for the training arithmetic on this process's path, in GFLOP/s of one
+/// thread: a short loop of independent fused multiply-adds (twelve vector registers of chains
+/// on the 8-lane path, twenty-four on the 16-lane one, enough to hide the FMA latency), run for
+/// about `seconds`. `bench train` runs it on every job's thread at once and prints the trainer's
+/// GFLOP/s beside it.
+fn fma_peak(seconds: f64) -> f64 {
+    let mut rounds = 1_000u64;
+    loop {
+        let started = std::time::Instant::now();
+        let fmas = fma_rounds(rounds);
+        let elapsed = started.elapsed().as_secs_f64();
+        if elapsed >= seconds || rounds >= 1 << 40 {
+            return 2.0 * fmas as f64 / elapsed / 1e9;
+        }
+        let grow = (seconds / elapsed.max(1e-6)).clamp(2.0, 100.0);
+        rounds = (rounds as f64 * grow) as u64;
+    }
+}
+
+simd::per_path! {
+    /// `rounds` rounds of multiply-adds on chains as wide as this path's registers allow;
+    /// returns how many multiply-adds ran.
+    fn fma_rounds(rounds: u64) -> u64 {
+        match simd::path() {
+            simd::Path::Avx512 => independent_fmas::<384>(rounds),
+            simd::Path::Avx2 => independent_fmas::<96>(rounds),
+            simd::Path::Portable => independent_fmas::<12>(rounds),
+        }
+    }
+}
+
+/// `rounds` rounds of `N` independent multiply-adds (each value its own chain), kept from being
+/// optimised away; returns `N · rounds`.
+#[inline(always)]
+fn independent_fmas<const N: usize>(rounds: u64) -> u64 {
+    let (m, a) = (
+        std::hint::black_box(0.999_999f32),
+        std::hint::black_box(1e-7f32),
+    );
+    let mut acc: [f32; N] = std::hint::black_box([1.0; N]);
+    for _ in 0..rounds {
+        for v in acc.iter_mut() {
+            *v = v.mul_add(m, a);
+        }
+    }
+    std::hint::black_box(acc);
+    N as u64 * rounds
+}
+
 /// Runs every (seed, fold) fit of `train` twice in this process — with the fixed-order kernel,
 /// then with ndarray's `general_mat_mul` as the baseline — and the ridge baseline once, and
 /// returns the report: wall times, the ratio, GFLOP/s of the products and peak memory.
@@ -313,12 +363,19 @@ pub fn train(request: &TrainBench, corpus: &Corpus, progress: &Progress) -> Resu
     let fixed_memory = peak_memory();
     let (ndarray_secs, ndarray_plcc) = fits(Gemm::Ndarray);
     let gflops = |secs: f64| 2.0 * fmas / secs / 1e9;
+    let peak: f64 = pool.install(|| {
+        (0..request.jobs)
+            .into_par_iter()
+            .map(|_| fma_peak(0.25))
+            .sum()
+    });
     Ok(format!(
         "bench train: {} rows, {n_folds} folds, seeds {:?}, {} epochs, {} jobs, {} core(s)\n\
          ridge baseline   : {ridge_secs:8.3} s   all folds (normal equations)   peak memory {ridge_memory}\n\
          fixed kernel     : {fixed_secs:8.2} s   {:6.2} GFLOP/s   mean PLCC {fixed_plcc:.5}   peak memory {fixed_memory}\n\
          ndarray baseline : {ndarray_secs:8.2} s   {:6.2} GFLOP/s   mean PLCC {ndarray_plcc:.5}\n\
-         speed-up         : {:.2}x (GFLOP/s count the {:.3e} multiply-adds of the matrix products, 2 flops each)\n",
+         speed-up         : {:.2}x (GFLOP/s count the {:.3e} multiply-adds of the matrix products, 2 flops each)\n\
+         FMA peak         : {peak:8.2} GFLOP/s measured ({} job(s) of independent FMAs on the {} path); the fixed kernel reaches {:.0}% of it\n",
         data.len(),
         request.seeds,
         request.recipe.epochs,
@@ -328,5 +385,16 @@ pub fn train(request: &TrainBench, corpus: &Corpus, progress: &Progress) -> Resu
         gflops(ndarray_secs),
         ndarray_secs / fixed_secs,
         fmas,
+        request.jobs,
+        simd::path().name(),
+        100.0 * gflops(fixed_secs) / peak,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_fma_peak_is_a_positive_rate() {
+        assert!(super::fma_peak(0.001) > 0.0);
+    }
 }

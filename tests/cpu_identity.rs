@@ -1,14 +1,18 @@
 //! Training is a pure function of (corpus rows, seeds, recipe) on every CPU (SPEC §11): the same
 //! binary trains the same LOSO files and exports the same ONNX models natively, under
 //! `qemu-x86_64 -cpu Nehalem` (SSE4.2, no AVX, no FMA: the software `fma` path) and under
-//! `-cpu Haswell` (AVX2 + FMA). CI installs Debian's `qemu-user` for this test.
+//! `-cpu Haswell` (AVX2 + FMA). CI installs Debian's `qemu-user` for this test. Natively, on a
+//! CPU with AVX-512F, the run takes the 16-lane AVX-512 path, so the three runs compare the
+//! three paths; the test says which path ran natively, and says so when this CPU has no
+//! AVX-512 (then the native run repeats one of the qemu paths, and the AVX-512 check is skipped).
 
 mod common;
 use camino::{Utf8Path, Utf8PathBuf};
 use common::*;
 
-/// Runs the kit binary with `args` in `root`, through `runner` (e.g. qemu) when given.
-fn run(root: &Utf8Path, runner: &[&str], args: &[&str]) {
+/// Runs the kit binary with `args` in `root`, through `runner` (e.g. qemu) when given, and
+/// returns what it printed on stderr.
+fn run(root: &Utf8Path, runner: &[&str], args: &[&str]) -> String {
     let bin = assert_cmd::cargo::cargo_bin("ensemble-kit");
     let mut command = match runner.split_first() {
         Some((first, rest)) => {
@@ -22,7 +26,6 @@ fn run(root: &Utf8Path, runner: &[&str], args: &[&str]) {
         .current_dir(root)
         .env("SOURCE_DATE_EPOCH", EPOCH)
         .args(args)
-        .arg("-q")
         .output()
         .unwrap_or_else(|e| panic!("cannot run {runner:?} (install Debian's qemu-user): {e}"));
     assert!(
@@ -30,6 +33,26 @@ fn run(root: &Utf8Path, runner: &[&str], args: &[&str]) {
         "{runner:?} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The vector path a verbose `train` names (`arithmetic: avx512 (16 f32 lanes; ...)`).
+fn path_named(stderr: &str) -> &str {
+    stderr
+        .lines()
+        .find_map(|l| l.split("arithmetic: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("train -v names no arithmetic path:\n{stderr}"))
+}
+
+/// Whether this CPU runs the AVX-512 path.
+fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("fma");
+    #[cfg(not(target_arch = "x86_64"))]
+    false
 }
 
 /// Every file under `dir`, by path relative to it, with its bytes.
@@ -69,12 +92,14 @@ fn loso_files_and_onnx_are_identical_on_every_x86_64_cpu() {
             "--epochs",
             "150",
             "--allow-missing-meta",
+            "-q",
         ],
     );
     run(
         root,
         &[],
         &[
+            "-q",
             "verdict",
             "--loso-dir",
             "judged/loso",
@@ -94,7 +119,7 @@ fn loso_files_and_onnx_are_identical_on_every_x86_64_cpu() {
     for (name, runner) in runners {
         let loso = format!("{name}/loso");
         let models = format!("{name}/models");
-        run(
+        let said = run(
             root,
             runner,
             &[
@@ -108,8 +133,20 @@ fn loso_files_and_onnx_are_identical_on_every_x86_64_cpu() {
                 "--epochs",
                 "3",
                 "--allow-missing-meta",
+                "-v",
             ],
         );
+        let path = path_named(&said).to_owned();
+        eprintln!("cpu_identity: {name} trained on the {path} path");
+        match name {
+            "native" if has_avx512() => assert_eq!(path, "avx512", "{said}"),
+            "native" => eprintln!(
+                "cpu_identity: skipped the AVX-512 check: this CPU has no AVX-512F (the native \
+                 run took the {path} path)"
+            ),
+            "nehalem" => assert_eq!(path, "portable", "{said}"),
+            _ => assert_eq!(path, "avx2", "{said}"),
+        }
         run(
             root,
             runner,
@@ -126,6 +163,7 @@ fn loso_files_and_onnx_are_identical_on_every_x86_64_cpu() {
                 "--epochs",
                 "3",
                 "--allow-missing-meta",
+                "-q",
             ],
         );
     }

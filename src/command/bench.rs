@@ -41,7 +41,8 @@ pub enum BenchKind {
     },
     /// The LOSO fits of `train` with the fixed-order kernel against the same fits through
     /// ndarray's `general_mat_mul`, in one process: wall times, the ratio, GFLOP/s and peak
-    /// memory; and the ridge baseline's time.
+    /// memory; the ridge baseline's time; and the machine's FMA peak on the same vector path,
+    /// measured by a short loop of independent multiply-adds, so GFLOP/s read against it.
     Train {
         #[command(flatten)]
         shards: ShardFileArgs,

@@ -41,6 +41,11 @@ pub enum Command {
     /// Encode and score references into a corpus shard (JSON Lines + NAME.meta.json).
     Corpus(corpus::CorpusArgs),
     /// Train the leave-one-source-out MLP ensemble per seed; writes loso_seed{N}.json.
+    ///
+    /// The arithmetic runs on the CPU's widest vector path — avx512 (AVX-512F), avx2 (AVX2 +
+    /// FMA) or portable — and `-v` names it. ENSEMBLE_KIT_SIMD=avx512|avx2|portable forces a
+    /// path (capped at the CPU's; also for `export` and `bench train`): every path gives the same
+    /// bits, so this is for comparing them and for benchmarks.
     Train(train::TrainArgs),
     /// Apply the promotion gate to loso_seed*.json; writes PROMOTE.json or HOLD.json.
     ///

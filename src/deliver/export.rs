@@ -171,8 +171,13 @@ pub fn derive_members(
         seeds
             .par_iter()
             .map(|&seed| {
-                let rng = &mut train::rng_for(seed, FULL_FIT_STREAM);
-                let model = train::fit(&x, &y, &derivation.recipe, rng);
+                let model = train::fit(
+                    data,
+                    &all,
+                    &scaling,
+                    recipe,
+                    &mut train::rng_for(seed, FULL_FIT_STREAM),
+                );
                 let id = member_id(ensemble_id, seed);
                 let bytes = onnx::serialise(
                     &model,

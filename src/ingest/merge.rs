@@ -153,7 +153,6 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
             return Err(Error::Input(format!("corpus `{file}` does not exist; pass the .jsonl shard written by `ensemble-kit corpus`")));
         }
         let mut count = 0u64;
-        let mut own_keys: BTreeSet<RowKey> = BTreeSet::new();
         schema::for_each_jsonl(file, |line, row: CorpusRow| {
             count += 1;
             crate::ingest::sources::check_name(&row.src).map_err(|message| Error::Invalid {
@@ -163,17 +162,6 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
                 message,
             })?;
             let row_key = key(&row);
-            if !own_keys.insert(row_key.clone()) {
-                return Err(Error::Invalid {
-                    path: file.clone(),
-                    line: Some(line),
-                    field: "/frame_index".into(),
-                    message: format!(
-                        "{}/{}/cq{} frame {} appears twice in this shard; each frame of a cell is scored once",
-                        row.src, row.encoder, row.cq, row.frame_index
-                    ),
-                });
-            }
             match videos.get(&row.src) {
                 Some((sha, from)) if *sha != row.src_sha256 => {
                     let marker = crate::ingest::import::unknown_source_marker(&row.src);
@@ -200,8 +188,24 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
                     videos.insert(row.src.clone(), (row.src_sha256.clone(), index));
                 }
             }
-            match rows.get(&row_key) {
-                Some((existing, _)) if timeless(existing) == timeless(&row) => duplicates += 1,
+            // Each key's entry remembers the last shard that had it, so a key seen twice in
+            // one shard is found without a set of keys per shard.
+            match rows.get_mut(&row_key) {
+                Some((_, from)) if *from == index => {
+                    return Err(Error::Invalid {
+                        path: file.clone(),
+                        line: Some(line),
+                        field: "/frame_index".into(),
+                        message: format!(
+                            "{}/{}/cq{} frame {} appears twice in this shard; each frame of a cell is scored once",
+                            row.src, row.encoder, row.cq, row.frame_index
+                        ),
+                    });
+                }
+                Some((existing, from)) if timeless(existing) == timeless(&row) => {
+                    duplicates += 1;
+                    *from = index;
+                }
                 Some((existing, from)) => {
                     return Err(Error::Input(format!(
                         "conflicting rows for {}/{}/cq{}/frame {}: `{}` and `{file}` (line {line}) disagree (vmaf {} vs {}); \
@@ -274,6 +278,21 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
     })
 }
 
+<<<<<<< HEAD
+=======
+/// The corpus identity of unique rows sorted by [`key`]: SHA-256 of their JSON lines with
+/// timings excluded.
+pub fn rows_sha256(rows: &[CorpusRow]) -> String {
+    digest::sha256_written(|canonical| {
+        for row in rows {
+            serde_json::to_writer(&mut *canonical, &timeless(row))?;
+            canonical.write_all(b"\n")?;
+        }
+        Ok(())
+    })
+}
+
+>>>>>>> speed2
 /// Checks one shard or merged corpus as `merge` would read it (rows, keys, sources, and the
 /// metadata when present) and describes it.
 pub fn validate(shard: &Utf8Path) -> Result<String> {

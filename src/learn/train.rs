@@ -9,11 +9,13 @@ mod dataset;
 pub mod features;
 mod fit;
 pub mod kernel;
+mod keystream;
 pub mod mathf;
 pub mod mlp;
 mod recipe;
 pub mod ridge;
 pub mod shape;
+pub mod simd;
 #[cfg(test)]
 mod tests;
 
@@ -83,6 +85,7 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
         ));
     }
     let jobs = budget::fits(request.jobs)?;
+    progress.detail(&format!("arithmetic: {}", simd::describe()));
     let corpus_label = &corpus.label;
     let key_of = |seed: u64| recipe_key(&corpus.sha256, seed, &request.recipe, RECIPE_REVISION);
 

@@ -1,4 +1,6 @@
-//! The corpus as model inputs: raw features, encoder slots, CQs, targets and fold membership.
+//! The corpus as model inputs, held once and shared by every fold and seed: one 64-byte record
+//! per row (raw features, target, cq, encoder slot, fold), standardised as each batch is
+//! gathered rather than copied per fit, so memory is flat in folds and seeds.
 
 use super::features::{self, CqRange, InputScaling, Standardiser};
 use super::shape::INPUT;
@@ -6,13 +8,23 @@ use crate::error::{Error, Result};
 use crate::ingest::merge::Corpus;
 use ndarray::{Array1, Array2};
 
+/// One row as the trainer reads it, aligned to one cache line so a random gather touches one
+/// line per row. The features stay f64: each fold standardises them in f64 and rounds the result
+/// to f32 once, exactly as when every fit held its own standardised copy, so the bits do not
+/// depend on how the rows are stored.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+struct Row {
+    features: [f64; 6],
+    target: f32,
+    cq: u32,
+    source: u32,
+    slot: u8,
+}
+
 /// The corpus as model inputs: raw features, encoder slots, cqs, targets and fold membership.
 pub struct Dataset {
-    features: Vec<[f64; 6]>,
-    encoder_slot: Vec<usize>,
-    cq: Vec<u32>,
-    target: Vec<f32>,
-    source: Vec<usize>,
+    rows: Vec<Row>,
     /// Sorted unique source names: the folds.
     pub sources: Vec<String>,
     /// Rows whose encoder is outside the vocabulary.
@@ -37,77 +49,90 @@ impl Dataset {
                 sources.len()
             )));
         }
-        let rows = &corpus.rows;
-        Ok(Dataset {
-            features: rows.iter().map(features::raw_features).collect(),
-            encoder_slot: rows
-                .iter()
-                .map(|r| features::encoder_slot(&r.encoder))
-                .collect(),
-            cq: rows.iter().map(|r| r.cq).collect(),
-            target: rows.iter().map(|r| r.vmaf as f32).collect(),
-            source: rows
-                .iter()
-                .map(|r| sources.binary_search(&r.src).expect("listed"))
-                .collect(),
-            unknown_encoder_rows: rows
-                .iter()
-                .filter(|r| features::is_unknown(&r.encoder))
-                .count() as u64,
+        let rows = corpus
+            .rows
+            .iter()
+            .map(|r| Row {
+                features: features::raw_features(r),
+                target: r.vmaf as f32,
+                cq: r.cq,
+                source: sources.binary_search(&r.src).expect("listed") as u32,
+                slot: features::encoder_slot(&r.encoder) as u8,
+            })
+            .collect();
+        Ok(Dataset::of(rows, sources))
+    }
+
+    fn of(rows: Vec<Row>, sources: Vec<String>) -> Dataset {
+        let unknown_encoder_rows = rows
+            .iter()
+            .filter(|r| features::is_unknown_slot(usize::from(r.slot)))
+            .count() as u64;
+        Dataset {
+            rows,
             sources,
-        })
+            unknown_encoder_rows,
+        }
     }
 
     /// The first `n` rows of this dataset repeated cyclically: a corpus of any size with the
     /// same folds, for `bench train --rows`.
     pub fn repeated(&self, n: usize) -> Dataset {
-        let cycle = |i: usize| i % self.len();
-        Dataset {
-            features: (0..n).map(|i| self.features[cycle(i)]).collect(),
-            encoder_slot: (0..n).map(|i| self.encoder_slot[cycle(i)]).collect(),
-            cq: (0..n).map(|i| self.cq[cycle(i)]).collect(),
-            target: (0..n).map(|i| self.target[cycle(i)]).collect(),
-            source: (0..n).map(|i| self.source[cycle(i)]).collect(),
-            sources: self.sources.clone(),
-            unknown_encoder_rows: (0..n)
-                .filter(|&i| features::is_unknown_slot(self.encoder_slot[cycle(i)]))
-                .count() as u64,
-        }
+        let rows = self.rows.iter().copied().cycle().take(n).collect();
+        Dataset::of(rows, self.sources.clone())
     }
 
     /// Number of rows.
     pub fn len(&self) -> usize {
-        self.target.len()
+        self.rows.len()
     }
 
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
-        self.target.is_empty()
+        self.rows.is_empty()
     }
 
-    /// Inputs and targets of the given rows under a scaling.
+    /// The network input of row `i` under a scaling.
+    #[inline]
+    pub fn input(&self, i: usize, scaling: &InputScaling) -> [f32; INPUT] {
+        let row = &self.rows[i];
+        scaling.input(&row.features, usize::from(row.slot), row.cq)
+    }
+
+    /// The target (VMAF) of row `i`.
+    #[inline]
+    pub fn target(&self, i: usize) -> f32 {
+        self.rows[i].target
+    }
+
+    /// Asks the CPU to bring row `i` into cache (a hint: no value changes).
+    #[inline]
+    pub fn prefetch(&self, i: usize) {
+        if let Some(row) = self.rows.get(i) {
+            super::simd::prefetch(std::ptr::from_ref(row).cast());
+        }
+    }
+
+    /// Inputs and targets of the given rows under a scaling, as a matrix: for predictions on a
+    /// held-out source and for the export fit's figures.
     pub fn matrix(&self, rows: &[usize], scaling: &InputScaling) -> (Array2<f32>, Array1<f32>) {
         let mut x = Array2::zeros((rows.len(), INPUT));
         for (mut out, &i) in x.rows_mut().into_iter().zip(rows) {
-            out.assign(&ndarray::ArrayView1::from(&scaling.input(
-                &self.features[i],
-                self.encoder_slot[i],
-                self.cq[i],
-            )));
+            out.assign(&ndarray::ArrayView1::from(&self.input(i, scaling)));
         }
-        (x, rows.iter().map(|&i| self.target[i]).collect())
+        (x, rows.iter().map(|&i| self.target(i)).collect())
     }
 
     /// The rows of fold `fold`: (training rows — every other source's —, the held-out source's).
     pub fn fold_rows(&self, fold: usize) -> (Vec<usize>, Vec<usize>) {
-        (0..self.len()).partition(|&i| self.source[i] != fold)
+        (0..self.len()).partition(|&i| self.rows[i].source as usize != fold)
     }
 
     /// The scaling fitted on the given rows: a fold's training rows, or all rows for export.
     pub fn scaling(&self, rows: &[usize]) -> InputScaling {
         InputScaling {
-            standardiser: Standardiser::fit(rows.iter().map(|&i| &self.features[i])),
-            cq_range: CqRange::fit(rows.iter().map(|&i| self.cq[i])),
+            standardiser: Standardiser::fit(rows.iter().map(|&i| &self.rows[i].features)),
+            cq_range: CqRange::fit(rows.iter().map(|&i| self.rows[i].cq)),
         }
     }
 }

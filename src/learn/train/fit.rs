@@ -1,10 +1,13 @@
-//! One network fitted on rows, and one LOSO fold trained and scored, from its own RNG stream.
+//! One network fitted on rows of the shared dataset, and one LOSO fold trained and scored, from
+//! its own RNG stream.
 
 use super::dataset::Dataset;
+use super::features::InputScaling;
 use super::kernel::Gemm;
+use super::keystream::Keystream;
 use super::mlp::{Adam, Mlp, Workspace};
 use super::recipe::Recipe;
-use super::ridge;
+use super::ridge::Ridge;
 use super::shape::INPUT;
 use crate::schema::FoldResult;
 use crate::stats;
@@ -12,79 +15,70 @@ use ndarray::{Array1, Array2};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
-/// Trains one network on `x`/`y` from `rng`: PyTorch-default init, then per epoch a fresh
-/// shuffle and batches with fresh dropout masks.
-pub fn fit(x: &Array2<f32>, y: &Array1<f32>, recipe: &Recipe, rng: &mut ChaCha8Rng) -> Mlp {
-    fit_with(x, y, recipe, rng, Gemm::Fixed)
+/// Trains one network on the dataset's `rows` under `scaling` from `rng` (read through
+/// [`Keystream`]: the same numbers, faster on the AVX-512 path): PyTorch-default init, then per
+/// epoch a fresh shuffle and batches with fresh dropout masks.
+pub fn fit(
+    data: &Dataset,
+    rows: &[usize],
+    scaling: &InputScaling,
+    recipe: &Recipe,
+    rng: &mut ChaCha8Rng,
+) -> Mlp {
+    fit_with(data, rows, scaling, recipe, rng, Gemm::Fixed)
 }
 
 /// [`fit`] with the matrix products computed by `gemm` (`bench train` times both).
+///
+/// Each batch is gathered from the shared rows and standardised on the way (no copy of the
+/// rows per fit); the next batch's rows are prefetched while this one trains, since they are
+/// drawn at random from a matrix larger than the per-core cache. The batch keeps the shuffled
+/// order: sorting it would make the gather friendlier to the cache but change the order of the
+/// loss's sums, and so the bits of every model (see README, "Same bits everywhere").
 pub fn fit_with(
-    x: &Array2<f32>,
-    y: &Array1<f32>,
+    data: &Dataset,
+    rows: &[usize],
+    scaling: &InputScaling,
     recipe: &Recipe,
     rng: &mut ChaCha8Rng,
     gemm: Gemm,
 ) -> Mlp {
-    let mut model = Mlp::init(rng);
-    let mut adam = Adam::new(recipe.adam);
-    let mut ws = Workspace::new(recipe.batch_size);
-    ws.gemm = gemm;
-    let n = x.nrows();
-    let mut order: Vec<usize> = (0..n).collect();
-    let mut xb = Array2::zeros((recipe.batch_size, INPUT));
-    let mut yb = Array1::zeros(recipe.batch_size);
-    for _ in 0..recipe.epochs {
-        shuffle(&mut order, rng);
-        let mut batches = order.chunks(recipe.batch_size).peekable();
-        while let Some(batch) = batches.next() {
-            let b = batch.len();
-            let (rows, xb_flat) = (
-                x.as_slice().expect("contiguous"),
-                xb.as_slice_mut().expect("contiguous"),
-            );
-            if let Some(next) = batches.peek() {
-                prefetch_rows(rows, next);
-            }
-            for (k, &i) in batch.iter().enumerate() {
-                xb_flat[k * INPUT..(k + 1) * INPUT]
-                    .copy_from_slice(&rows[i * INPUT..(i + 1) * INPUT]);
-                yb[k] = y[i];
-            }
-            ws.draw_masks(rng, b);
-            model.train_step(
-                &mut adam,
-                xb.slice(ndarray::s![..b, ..]),
-                yb.slice(ndarray::s![..b]),
-                &mut ws,
-            );
-        }
-    }
-    model
-}
-
-/// Asks the CPU to bring the next batch's input rows into cache while this batch trains: the
-/// rows are drawn at random from a matrix larger than the per-core cache, and gathering them
-/// cold cost more than the output unit's whole forward pass. Only a hint; no value changes.
-fn prefetch_rows(rows: &[f32], batch: &[usize]) {
-    #[cfg(target_arch = "x86_64")]
-    for &i in batch {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // A row of INPUT floats spans at most two cache lines: its first and last element.
-        for at in [i * INPUT, (i + 1) * INPUT - 1] {
-            if let Some(value) = rows.get(at) {
-                // SAFETY: a prefetch never faults and changes no state the program can see;
-                // the address is that of a live element.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(value).cast()) };
+    Keystream::run(rng, |mut rng| {
+        let mut model = Mlp::init(&mut rng);
+        let mut adam = Adam::new(recipe.adam);
+        let mut ws = Workspace::new(recipe.batch_size);
+        ws.gemm = gemm;
+        let mut order = rows.to_vec();
+        let mut xb = Array2::zeros((recipe.batch_size, INPUT));
+        let mut yb = Array1::zeros(recipe.batch_size);
+        for _ in 0..recipe.epochs {
+            shuffle(&mut order, &mut rng);
+            let mut batches = order.chunks(recipe.batch_size).peekable();
+            while let Some(batch) = batches.next() {
+                let b = batch.len();
+                if let Some(next) = batches.peek() {
+                    next.iter().for_each(|&i| data.prefetch(i));
+                }
+                let xb_flat = xb.as_slice_mut().expect("contiguous");
+                for (k, &i) in batch.iter().enumerate() {
+                    xb_flat[k * INPUT..(k + 1) * INPUT].copy_from_slice(&data.input(i, scaling));
+                    yb[k] = data.target(i);
+                }
+                ws.draw_masks(&mut rng, b);
+                model.train_step(
+                    &mut adam,
+                    xb.slice(ndarray::s![..b, ..]),
+                    yb.slice(ndarray::s![..b]),
+                    &mut ws,
+                );
             }
         }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (rows, batch);
+        model
+    })
 }
 
 /// Fisher–Yates with the fold's RNG.
-fn shuffle(order: &mut [usize], rng: &mut ChaCha8Rng) {
+fn shuffle(order: &mut [usize], rng: &mut impl RngCore) {
     for i in (1..order.len()).rev() {
         let j = (rng.next_u64() % (i as u64 + 1)) as usize;
         order.swap(i, j);
@@ -110,15 +104,15 @@ pub fn run_fold(
 ) -> FoldResult {
     let (train, val) = data.fold_rows(fold);
     let scaling = data.scaling(&train);
-    let (x_train, y_train) = data.matrix(&train, &scaling);
-    let (x_val, y_val) = data.matrix(&val, &scaling);
     let model = fit_with(
-        &x_train,
-        &y_train,
+        data,
+        &train,
+        &scaling,
         recipe,
         &mut rng_for(seed, fold as u64),
         gemm,
     );
+    let (x_val, y_val) = data.matrix(&val, &scaling);
     let predicted: Vec<f64> = model
         .predict(x_val.view())
         .iter()
@@ -144,9 +138,13 @@ pub fn run_fold(
 pub fn baseline_fold(data: &Dataset, fold: usize) -> Option<f64> {
     let (train, val) = data.fold_rows(fold);
     let scaling = data.scaling(&train);
-    let (x_train, y_train) = data.matrix(&train, &scaling);
+    let ridge = Ridge::fit(|| {
+        train
+            .iter()
+            .map(|&i| (data.input(i, &scaling), data.target(i)))
+    })?;
     let (x_val, y_val) = data.matrix(&val, &scaling);
-    let predicted = ridge::fit_predict(&x_train, &y_train, &x_val)?;
+    let predicted = ridge.predict(&x_val);
     stats::plcc(
         &predicted,
         &y_val.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(),

@@ -3,20 +3,24 @@
 //! Each output element is one sum taken in a fixed order — the reduction index increasing from
 //! the initial value — with one fused multiply-add (`mul_add`, a single rounding) per term. The
 //! loops are vectorised across *outputs* (independent lanes), never across the reduction, so the
-//! vector width does not matter. On x86-64 with AVX2 + FMA the kernel runs as hardware `vfmadd`;
-//! elsewhere `mul_add` is the C library's `fma`, which is correctly rounded too (IEEE 754
-//! `fusedMultiplyAdd`), so the slow path gives the same bits. aarch64 always has FMA.
+//! vector width does not matter. On x86-64 with AVX-512F the kernel runs as 16-lane `vfmadd`,
+//! with AVX2 + FMA as 8-lane `vfmadd`; elsewhere `mul_add` is the C library's `fma`, which is
+//! correctly rounded too (IEEE 754 `fusedMultiplyAdd`), so the slow path gives the same bits.
+//! aarch64 always has FMA. [`super::simd`] picks the path once per process.
 //!
 //! [`Gemm::Ndarray`] routes the same products through `ndarray::linalg::general_mat_mul`
 //! (matrixmultiply, which picks its kernel at run time): only `bench train` uses it, as the
 //! baseline the fixed kernel is measured against.
 
-use super::mathf::with_avx2;
 use super::shape::HIDDEN;
+use super::simd::{self, per_path};
 use ndarray::{linalg::general_mat_mul, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
-/// Output columns per register block (two AVX vectors).
+/// Output columns per register block of the 8-lane and portable paths (two AVX vectors).
 const COLS: usize = 16;
+
+/// Output columns per register block of the 16-lane path (four AVX-512 vectors).
+const WIDE_COLS: usize = 64;
 
 /// Which implementation computes the products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -86,10 +90,9 @@ impl Gemm {
     }
 }
 
-with_avx2! {
-    /// The fixed-order product (see the module documentation): for each group of [`COLS`]
-    /// columns, blocks of six output rows (twelve chains of FMAs in flight), then the rows left
-    /// over in blocks of four, two and one.
+per_path! {
+    /// The fixed-order product (see the module documentation): the output columns in groups of
+    /// [`WIDE_COLS`] (four vectors) on the 16-lane path, of [`COLS`] (two) otherwise.
     fn fixed_product(
         rows: usize,
         depth: usize,
@@ -98,19 +101,38 @@ with_avx2! {
         init: Option<&[f32]>,
         out: &mut [f32],
     ) {
-        for c0 in (0..HIDDEN).step_by(COLS) {
-            let mut i = 0;
-            while i < rows {
-                i += match rows - i {
-                    // Eight rows as 4 + 4, not 6 + 2: a two-row block has only four chains of
-                    // FMAs in flight, too few to hide their latency.
-                    8 => block::<4>(i, c0, depth, a, b, init, out),
-                    6.. => block::<6>(i, c0, depth, a, b, init, out),
-                    4 | 5 => block::<4>(i, c0, depth, a, b, init, out),
-                    2 | 3 => block::<2>(i, c0, depth, a, b, init, out),
-                    _ => block::<1>(i, c0, depth, a, b, init, out),
-                };
-            }
+        if simd::path().lanes() >= WIDE_COLS / 4 {
+            column_groups::<WIDE_COLS>(rows, depth, a, b, init, out);
+        } else {
+            column_groups::<COLS>(rows, depth, a, b, init, out);
+        }
+    }
+}
+
+/// For each group of `C` columns, blocks of six output rows (six times `C / 8` or `C / 16`
+/// chains of FMAs in flight: twelve on the 8-lane path, twenty-four on the 16-lane one), then
+/// the rows left over in blocks of four, two and one.
+#[inline(always)]
+fn column_groups<const C: usize>(
+    rows: usize,
+    depth: usize,
+    a: Operand<'_>,
+    b: &[f32],
+    init: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    for c0 in (0..HIDDEN).step_by(C) {
+        let mut i = 0;
+        while i < rows {
+            i += match rows - i {
+                // Eight rows as 4 + 4, not 6 + 2: a two-row block has only four chains of
+                // FMAs in flight, too few to hide their latency.
+                8 => block::<4, C>(i, c0, depth, a, b, init, out),
+                6.. => block::<6, C>(i, c0, depth, a, b, init, out),
+                4 | 5 => block::<4, C>(i, c0, depth, a, b, init, out),
+                2 | 3 => block::<2, C>(i, c0, depth, a, b, init, out),
+                _ => block::<1, C>(i, c0, depth, a, b, init, out),
+            };
         }
     }
 }
@@ -121,7 +143,7 @@ with_avx2! {
 /// transposed one are both a strided read). A column group's slice of `b` (depth × COLS) stays in
 /// the L1 cache while every row block uses it.
 #[inline(always)]
-fn block<const R: usize>(
+fn block<const R: usize, const C: usize>(
     i0: usize,
     c0: usize,
     depth: usize,
@@ -139,13 +161,13 @@ fn block<const R: usize>(
         // k < depth) lies in `a.data`, and `i0 + r < rows`, `k < depth` here.
         unsafe { *a.data.get_unchecked(at) }
     };
-    let start: [f32; COLS] = match init {
-        Some(init) => init[c0..c0 + COLS].try_into().expect("COLS wide"),
-        None => [0.0; COLS],
+    let start: [f32; C] = match init {
+        Some(init) => init[c0..c0 + C].try_into().expect("C wide"),
+        None => [0.0; C],
     };
     let mut acc = [start; R];
     for (k, b_row) in b.chunks_exact(HIDDEN).enumerate() {
-        let b_cols: &[f32; COLS] = b_row[c0..c0 + COLS].try_into().expect("COLS wide");
+        let b_cols: &[f32; C] = b_row[c0..c0 + C].try_into().expect("C wide");
         for (r, acc) in acc.iter_mut().enumerate() {
             let av = left(r, k);
             for (acc, &bv) in acc.iter_mut().zip(b_cols) {
@@ -154,7 +176,7 @@ fn block<const R: usize>(
         }
     }
     for (row, acc) in out.chunks_exact_mut(HIDDEN).zip(&acc) {
-        row[c0..c0 + COLS].copy_from_slice(acc);
+        row[c0..c0 + C].copy_from_slice(acc);
     }
     R
 }
@@ -188,7 +210,7 @@ fn ndarray_product(
     general_mat_mul(1.0, &a, &b, beta, &mut c);
 }
 
-with_avx2! {
+per_path! {
     /// `out[r] = bias + Σ_k h[r, k] · w[k]` for the `n` rows of a matrix `h` of width HIDDEN,
     /// given as its transpose `ht` (HIDDEN rows of width `n`, see [`transpose`]) so that the sums
     /// of [`DOT_BLOCK`] rows advance together in vectors. Each sum runs in increasing `k` with
@@ -223,22 +245,11 @@ fn multiply_add(acc: &mut [f32], column: &[f32], w: f32) {
 
 /// `dst = srcᵀ`, with `src` a row-major `rows × width` matrix and `dst` becoming `width × rows`.
 /// Pure data movement, so any order gives the same bits: whole 8×8 tiles go through AVX
-/// shuffles when the CPU has AVX (four times faster than element by element), the edges and
-/// other CPUs element by element.
+/// shuffles when the CPU has AVX ([`simd::transpose_tiles`], four times faster than element by
+/// element), the edges and other CPUs element by element.
 pub fn transpose(src: &[f32], rows: usize, width: usize, dst: &mut [f32]) {
     assert!(src.len() >= rows * width && dst.len() >= rows * width);
-    #[cfg(target_arch = "x86_64")]
-    let tiled = if std::arch::is_x86_feature_detected!("avx") {
-        let tiled = (rows / 8 * 8, width / 8 * 8);
-        // SAFETY: the CPU has AVX, and every tile's rows (< tiled.0 <= rows) and columns
-        // (< tiled.1 <= width) lie inside both slices (asserted above).
-        unsafe { transpose_tiles(src, width, dst, rows, tiled) };
-        tiled
-    } else {
-        (0, 0)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let tiled = (0, 0);
+    let tiled = simd::transpose_tiles(src, rows, width, dst);
     for i in 0..rows {
         // Columns the tiles did not cover: all of them in the rows below the tiles.
         let from = if i < tiled.0 { tiled.1 } else { 0 };
@@ -248,89 +259,7 @@ pub fn transpose(src: &[f32], rows: usize, width: usize, dst: &mut [f32]) {
     }
 }
 
-/// Transposes the 8×8 tiles of `src` (row stride `width`) that lie in its first `tiled.0` rows
-/// and `tiled.1` columns into `dst` (row stride `rows`), each with unpack/shuffle/permute, the
-/// classic eight-register transpose.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-unsafe fn transpose_tiles(
-    src: &[f32],
-    width: usize,
-    dst: &mut [f32],
-    rows: usize,
-    tiled: (usize, usize),
-) {
-    for i in (0..tiled.0).step_by(8) {
-        for j in (0..tiled.1).step_by(8) {
-            transpose_tile(src, width, dst, rows, i, j);
-        }
-    }
-}
-
-/// One 8×8 tile of [`transpose_tiles`], at row `i` and column `j` of `src`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-#[inline]
-unsafe fn transpose_tile(
-    src: &[f32],
-    width: usize,
-    dst: &mut [f32],
-    rows: usize,
-    i: usize,
-    j: usize,
-) {
-    use std::arch::x86_64::*;
-    let from = src.as_ptr().add(i * width + j);
-    let r: [__m256; 8] = std::array::from_fn(|k| _mm256_loadu_ps(from.add(k * width)));
-    let (t0, t1) = (
-        _mm256_unpacklo_ps(r[0], r[1]),
-        _mm256_unpackhi_ps(r[0], r[1]),
-    );
-    let (t2, t3) = (
-        _mm256_unpacklo_ps(r[2], r[3]),
-        _mm256_unpackhi_ps(r[2], r[3]),
-    );
-    let (t4, t5) = (
-        _mm256_unpacklo_ps(r[4], r[5]),
-        _mm256_unpackhi_ps(r[4], r[5]),
-    );
-    let (t6, t7) = (
-        _mm256_unpacklo_ps(r[6], r[7]),
-        _mm256_unpackhi_ps(r[6], r[7]),
-    );
-    let (s0, s1) = (
-        _mm256_shuffle_ps::<0x44>(t0, t2),
-        _mm256_shuffle_ps::<0xEE>(t0, t2),
-    );
-    let (s2, s3) = (
-        _mm256_shuffle_ps::<0x44>(t1, t3),
-        _mm256_shuffle_ps::<0xEE>(t1, t3),
-    );
-    let (s4, s5) = (
-        _mm256_shuffle_ps::<0x44>(t4, t6),
-        _mm256_shuffle_ps::<0xEE>(t4, t6),
-    );
-    let (s6, s7) = (
-        _mm256_shuffle_ps::<0x44>(t5, t7),
-        _mm256_shuffle_ps::<0xEE>(t5, t7),
-    );
-    let columns = [
-        _mm256_permute2f128_ps::<0x20>(s0, s4),
-        _mm256_permute2f128_ps::<0x20>(s1, s5),
-        _mm256_permute2f128_ps::<0x20>(s2, s6),
-        _mm256_permute2f128_ps::<0x20>(s3, s7),
-        _mm256_permute2f128_ps::<0x31>(s0, s4),
-        _mm256_permute2f128_ps::<0x31>(s1, s5),
-        _mm256_permute2f128_ps::<0x31>(s2, s6),
-        _mm256_permute2f128_ps::<0x31>(s3, s7),
-    ];
-    let to = dst.as_mut_ptr().add(j * rows + i);
-    for (k, column) in columns.into_iter().enumerate() {
-        _mm256_storeu_ps(to.add(k * rows), column);
-    }
-}
-
-with_avx2! {
+per_path! {
     /// `out[j] = Σ_r h[r, j] · g[r]` (rows of width HIDDEN), each sum in increasing `r` from 0
     /// with fused multiply-adds.
     pub fn weighted_column_sums(h: &[f32], g: &[f32], out: &mut [f32]) {
@@ -380,26 +309,40 @@ mod tests {
     }
 
     #[test]
-    fn fixed_kernel_is_the_documented_sum_bit_for_bit() {
+    fn fixed_kernel_is_the_documented_sum_bit_for_bit_on_every_path() {
         let bias = values(HIDDEN, 7);
-        for (rows, depth) in [(32, 20), (31, 64), (3, 64), (1, 20), (0, 20)] {
-            let x = values(rows * depth, 1);
-            let b = values(depth * HIDDEN, 2);
-            for (a, init) in [
-                (Operand::rows(&x, depth), Some(&bias[..])),
-                (Operand::rows(&x, depth), None),
-            ] {
+        let shapes = [
+            (32, 20),
+            (31, 64),
+            (64, 32),
+            (20, 32),
+            (7, 5),
+            (3, 64),
+            (1, 20),
+            (0, 20),
+        ];
+        let paths = crate::learn::train::simd::on_each(|path| {
+            for (rows, depth) in shapes {
+                let x = values(rows * depth, 1);
+                let b = values(depth * HIDDEN, 2);
+                for (a, init) in [
+                    (Operand::rows(&x, depth), Some(&bias[..])),
+                    (Operand::rows(&x, depth), None),
+                ] {
+                    let mut out = vec![0f32; rows * HIDDEN];
+                    Gemm::Fixed.product(rows, depth, a, &b, init, &mut out);
+                    let expected = reference(rows, depth, a, &b, init);
+                    assert_eq!(out, expected, "{path:?} {rows}x{depth}");
+                }
+                // The transposed operand: depth rows of width `rows` read column-wise.
+                let t = values(depth * rows, 3);
+                let a = Operand::transposed(&t, rows);
                 let mut out = vec![0f32; rows * HIDDEN];
-                Gemm::Fixed.product(rows, depth, a, &b, init, &mut out);
-                assert_eq!(out, reference(rows, depth, a, &b, init), "{rows}x{depth}");
+                Gemm::Fixed.product(rows, depth, a, &b, None, &mut out);
+                assert_eq!(out, reference(rows, depth, a, &b, None), "{path:?}");
             }
-            // The transposed operand: depth rows of width `rows` read column-wise.
-            let t = values(depth * rows, 3);
-            let a = Operand::transposed(&t, rows);
-            let mut out = vec![0f32; rows * HIDDEN];
-            Gemm::Fixed.product(rows, depth, a, &b, None, &mut out);
-            assert_eq!(out, reference(rows, depth, a, &b, None));
-        }
+        });
+        assert!(!paths.is_empty());
     }
 
     #[test]
@@ -439,6 +382,10 @@ mod tests {
     }
 
     #[test]
+    fn dot_rows_is_each_rows_ordered_sum_on_every_path() {
+        crate::learn::train::simd::on_each(|_| dot_rows_is_each_rows_ordered_sum());
+    }
+
     fn dot_rows_is_each_rows_ordered_sum() {
         for n in [32, 45, 3] {
             let (h, w) = (values(n * HIDDEN, 9), values(HIDDEN, 10));

@@ -2,28 +2,7 @@
 //! `erf` as a rational approximation (accurate to 5e-7 on all of f32) and `exp` with a
 //! polynomial and an exponent shift, instead of per-element calls into libm.
 
-/// Defines a function twice — once for any x86-64 and once compiled for AVX2 + FMA — and picks
-/// the fast one at run time when the CPU has those features. The loops are element-wise, so both
-/// versions give bit-identical results (Rust never fuses a multiply and an add by itself).
-macro_rules! with_avx2 {
-    ($(#[$meta:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
-        $(#[$meta])*
-        $vis fn $name($($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx2,fma")]
-                fn fast($($arg: $ty),*) $body
-                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
-                    // SAFETY: the running CPU has the features `fast` was compiled for.
-                    return unsafe { fast($($arg),*) };
-                }
-            }
-            fn portable($($arg: $ty),*) $body
-            portable($($arg),*)
-        }
-    };
-}
-pub(crate) use with_avx2;
+use super::simd::per_path;
 
 /// 1/√2.
 const FRAC_1_SQRT_2: f32 = std::f32::consts::FRAC_1_SQRT_2;
@@ -137,7 +116,7 @@ fn exp(x: &Group) -> Group {
     y
 }
 
-with_avx2! {
+per_path! {
     /// GELU (exact, erf form) of `z` into `out`. In training, `dropout` holds each unit's mask
     /// value and receives the unit's slope for the backward pass, `mask · GELU'(z)` with
     /// GELU'(z) = Φ(z) + z·φ(z), and the output is multiplied by the mask.
@@ -196,6 +175,40 @@ mod tests {
             pairs.extend(chunk.iter().copied().zip(f(&group)));
         }
         pairs
+    }
+
+    /// GELU and its slope give the same bits on every vector path, over ordinary, huge, tiny,
+    /// subnormal and non-finite inputs, with the tail of a partial group.
+    #[test]
+    fn gelu_is_bit_identical_on_every_path() {
+        let mut z: Vec<f32> = (-120_000..=120_000).map(|i| i as f32 * 1e-4).collect();
+        z.extend([
+            0.0,
+            -0.0,
+            f32::MIN_POSITIVE,
+            -1e-40,
+            1e30,
+            -1e30,
+            f32::MAX,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            87.5,
+            -90.0,
+        ]);
+        let mask: Vec<f32> = (0..z.len()).map(|i| [0.0, 1.0 / 0.9][i % 7 / 6]).collect();
+        let runs = crate::learn::train::simd::on_each(|_| {
+            let mut out = vec![0f32; z.len()];
+            let mut slope = vec![0f32; z.len()];
+            gelu_forward(&z, &mut out, Some((&mask, &mut slope)));
+            let mut plain = vec![0f32; z.len()];
+            gelu_forward(&z, &mut plain, None);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            (bits(&out), bits(&slope), bits(&plain))
+        });
+        for (path, run) in &runs {
+            assert!(*run == runs[0].1, "{path:?} differs from {:?}", runs[0].0);
+        }
     }
 
     #[test]

@@ -11,6 +11,9 @@ use super::shape::{DROPOUT, HIDDEN, INPUT};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use rand_core::RngCore;
 
+/// Rows per forward pass of [`Mlp::predict`].
+const PREDICT_ROWS: usize = 1024;
+
 /// The network's parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mlp {
@@ -67,12 +70,18 @@ impl Mlp {
         }
     }
 
-    /// Predictions for a batch (evaluation mode: no dropout).
+    /// Predictions for the rows of `x` (evaluation mode: no dropout), [`PREDICT_ROWS`] at a
+    /// time: each row's output depends on that row alone, so the chunking changes no value and
+    /// the buffers stay small however many rows a held-out source has.
     pub fn predict(&self, x: ArrayView2<f32>) -> Array1<f32> {
-        let n = x.nrows();
-        let mut ws = Workspace::new(n);
-        self.forward(x, &mut ws, n, false);
-        Array1::from(ws.out[..n].to_vec())
+        let mut ws = Workspace::new(PREDICT_ROWS.min(x.nrows()));
+        let mut out = Vec::with_capacity(x.nrows());
+        for chunk in x.axis_chunks_iter(ndarray::Axis(0), PREDICT_ROWS) {
+            let n = chunk.nrows();
+            self.forward(chunk, &mut ws, n, false);
+            out.extend_from_slice(&ws.out[..n]);
+        }
+        Array1::from(out)
     }
 
     /// Forward pass of the first `n` rows into the workspace; with `train`, applies the
@@ -303,7 +312,7 @@ impl Workspace {
     }
 }
 
-super::mathf::with_avx2! {
+super::simd::per_path! {
     /// Each unit's mask from its two bytes of noise: 0 below the threshold, else 1/(1−p).
     fn dropout_mask(noise: &[u8], mask: &mut [f32]) {
         let keep = 1.0 / (1.0 - DROPOUT);
@@ -417,7 +426,7 @@ struct AdamStep {
     wd: f32,
 }
 
-super::mathf::with_avx2! {
+super::simd::per_path! {
     /// One Adam update of a parameter slice with L2 decay added to the gradient.
     fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: AdamStep) {
         const B1: f32 = 0.9;
@@ -444,3 +453,6 @@ fn flat1(a: &Array1<f32>) -> &[f32] {
 fn flat1_mut(a: &mut Array1<f32>) -> &mut [f32] {
     a.as_slice_mut().expect("contiguous")
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,7 +6,7 @@
 //! d×d system. Everything is f64 with every sum in row order and plain IEEE operations (Rust
 //! never fuses a multiply and an add), so the result has the same bits on every CPU.
 
-use ndarray::{Array1, Array2};
+use ndarray::Array2;
 
 /// The ridge penalty (inputs are standardised, so one value suits every corpus).
 pub const PENALTY: f64 = 1e-3;
@@ -25,19 +25,31 @@ impl Ridge {
     /// linfa's elastic net with no L1 part, which this replaces: with x̄, ȳ the means and Xc, yc
     /// the centred data, (XcᵀXc/n + PENALTY·I)·w = Xcᵀyc/n and b = ȳ − x̄·w. `None` without
     /// rows or when the system is not positive definite (non-finite inputs).
-    pub fn fit(x: &Array2<f32>, y: &Array1<f32>) -> Option<Ridge> {
-        let (n, d) = x.dim();
-        if n == 0 || y.len() != n {
-            return None;
-        }
-        let rows = || x.rows().into_iter().zip(y.iter());
-        let mut x_mean = vec![0f64; d];
+    ///
+    /// `rows` yields each (input row, target) in order, once per pass (two passes), so the rows
+    /// may be computed as they are read instead of held as a matrix.
+    pub fn fit<R, I>(rows: impl Fn() -> I) -> Option<Ridge>
+    where
+        R: AsRef<[f32]>,
+        I: Iterator<Item = (R, f32)>,
+    {
+        let (mut n, mut d) = (0usize, 0usize);
+        let mut x_mean = Vec::new();
         let mut y_mean = 0f64;
-        for (row, &t) in rows() {
+        for (row, t) in rows() {
+            let row = row.as_ref();
+            if n == 0 {
+                d = row.len();
+                x_mean = vec![0f64; d];
+            }
+            n += 1;
             for (m, &v) in x_mean.iter_mut().zip(row) {
                 *m += f64::from(v);
             }
             y_mean += f64::from(t);
+        }
+        if n == 0 {
+            return None;
         }
         x_mean.iter_mut().for_each(|m| *m /= n as f64);
         y_mean /= n as f64;
@@ -46,8 +58,8 @@ impl Ridge {
         let mut gram = vec![0f64; d * d];
         let mut xty = vec![0f64; d];
         let mut centred = vec![0f64; d];
-        for (row, &t) in rows() {
-            for ((c, &v), m) in centred.iter_mut().zip(row).zip(&x_mean) {
+        for (row, t) in rows() {
+            for ((c, &v), m) in centred.iter_mut().zip(row.as_ref()).zip(&x_mean) {
                 *c = f64::from(v) - m;
             }
             let t = f64::from(t) - y_mean;
@@ -115,18 +127,20 @@ fn cholesky_solve(a: &mut [f64], mut b: Vec<f64>, d: usize) -> Option<Vec<f64>> 
     Some(b)
 }
 
-/// Fits on the training rows and predicts the held-out ones; `None` if the fit fails.
-pub fn fit_predict(
-    x_train: &Array2<f32>,
-    y_train: &Array1<f32>,
-    x_val: &Array2<f32>,
-) -> Option<Vec<f64>> {
-    Some(Ridge::fit(x_train, y_train)?.predict(x_val))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ndarray::Array1;
+
+    /// The rows of a matrix with their targets, as [`Ridge::fit`] reads them.
+    fn fit_matrix(x: &Array2<f32>, y: &Array1<f32>) -> Option<Ridge> {
+        Ridge::fit(|| {
+            x.rows()
+                .into_iter()
+                .map(|r| r.to_vec())
+                .zip(y.iter().copied())
+        })
+    }
 
     /// Two strongly correlated inputs, a constant one and noise: the closed form of the 2×2
     /// system (Cramer's rule) is what the fit must give, to rounding — an iterative solver
@@ -143,7 +157,7 @@ mod tests {
         let y: Array1<f32> = (0..n)
             .map(|i| (2.0 * t[i] - 1.0 + 0.1 * (i as f64 * 2.1).sin()) as f32)
             .collect();
-        let fit = Ridge::fit(&x, &y).unwrap();
+        let fit = fit_matrix(&x, &y).unwrap();
 
         let col = |j: usize| {
             x.column(j)
@@ -181,16 +195,16 @@ mod tests {
         );
         assert_eq!(fit.weights[2], 0.0, "a constant column carries no weight");
         assert!((fit.intercept - intercept).abs() < 1e-9);
-        let predicted = fit_predict(&x, &y, &x).unwrap();
+        let predicted = fit.predict(&x);
         let expected = intercept + wa * a[7] + wb * b[7];
         assert!((predicted[7] - expected).abs() < 1e-9);
     }
 
     #[test]
     fn no_rows_or_non_finite_inputs_give_none() {
-        assert!(Ridge::fit(&Array2::zeros((0, 3)), &Array1::zeros(0)).is_none());
+        assert!(fit_matrix(&Array2::zeros((0, 3)), &Array1::zeros(0)).is_none());
         let mut x = Array2::<f32>::ones((4, 2));
         x[[1, 0]] = f32::NAN;
-        assert!(Ridge::fit(&x, &Array1::ones(4)).is_none());
+        assert!(fit_matrix(&x, &Array1::ones(4)).is_none());
     }
 }
