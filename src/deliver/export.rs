@@ -175,7 +175,7 @@ pub fn derive_members(
                     data,
                     &all,
                     &scaling,
-                    recipe,
+                    &derivation.recipe,
                     &mut train::rng_for(seed, FULL_FIT_STREAM),
                 );
                 let id = member_id(ensemble_id, seed);

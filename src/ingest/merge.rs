@@ -278,21 +278,6 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
     })
 }
 
-<<<<<<< HEAD
-=======
-/// The corpus identity of unique rows sorted by [`key`]: SHA-256 of their JSON lines with
-/// timings excluded.
-pub fn rows_sha256(rows: &[CorpusRow]) -> String {
-    digest::sha256_written(|canonical| {
-        for row in rows {
-            serde_json::to_writer(&mut *canonical, &timeless(row))?;
-            canonical.write_all(b"\n")?;
-        }
-        Ok(())
-    })
-}
-
->>>>>>> speed2
 /// Checks one shard or merged corpus as `merge` would read it (rows, keys, sources, and the
 /// metadata when present) and describes it.
 pub fn validate(shard: &Utf8Path) -> Result<String> {

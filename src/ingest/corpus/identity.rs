@@ -7,6 +7,7 @@ use crate::error::Result;
 use crate::schema::{self, CorpusRow};
 use camino::Utf8Path;
 use std::collections::BTreeMap;
+use std::io::Write;
 
 /// The identity of a row across shards: (`src_sha256`, `encoder`, `cq`, `frame_index`).
 pub type RowKey = (String, String, u32, u64);
@@ -32,12 +33,13 @@ pub fn timeless(row: &CorpusRow) -> CorpusRow {
 /// The identity of unique rows sorted by [`key`]: SHA-256 of their JSON lines with timings
 /// excluded.
 pub fn rows_sha256(rows: &[CorpusRow]) -> String {
-    let mut canonical = Vec::new();
-    for row in rows {
-        serde_json::to_writer(&mut canonical, &timeless(row)).expect("rows serialise");
-        canonical.push(b'\n');
-    }
-    digest::sha256_bytes(&canonical)
+    digest::sha256_written(|canonical| {
+        for row in rows {
+            serde_json::to_writer(&mut *canonical, &timeless(row))?;
+            canonical.write_all(b"\n")?;
+        }
+        Ok(())
+    })
 }
 
 /// The rows of one shard file by [`key`] (a later row of a key replaces an earlier one; a
