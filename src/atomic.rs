@@ -90,18 +90,22 @@ pub fn lock_exclusive(lock_path: &Utf8Path, busy: impl FnOnce() -> String) -> Re
     let _ = file.read_to_string(&mut holder);
     let pid = holder.trim().parse::<u32>().ok();
     if locked.is_err() {
-        let by = pid.map_or("a process that is starting".into(), |p| format!("pid {p}"));
+        let by = pid.map_or("a process that has not named itself".into(), |p| {
+            format!("pid {p}")
+        });
         return Err(Error::Input(format!(
             "{} ({lock_path} is held by {by})",
             busy()
         )));
     }
-    let written = file
+    // The holder's name is a courtesy to the next run: the lock is the operating system's and
+    // is held already. On a full disk it stays unnamed, and the run goes on to report the disk
+    // where it needs the space.
+    let _ = file
         .set_len(0)
         .and_then(|()| file.rewind())
         .and_then(|()| writeln!(file, "{}", std::process::id()))
         .and_then(|()| file.flush());
-    written.map_err(|e| Error::io(lock_path, e))?;
     Ok(Lock {
         file,
         taken_over: pid.filter(|p| *p != std::process::id()),

@@ -493,3 +493,113 @@ fn extract_writes_only_after_every_requested_check_passed() {
         .code(2);
     assert_eq!(out.read_dir_utf8().unwrap().count(), 0);
 }
+
+/// `verify BUNDLE` under a 256 MiB address-space limit: (exit code, stderr).
+fn verify_in_256_mib(bundle: &Utf8Path) -> (Option<i32>, String) {
+    let kit = assert_cmd::cargo::cargo_bin("ensemble-kit");
+    let out = std::process::Command::new("sh")
+        .args(["-c", "ulimit -v 262144 && exec \"$0\" verify \"$1\""])
+        .arg(&kit)
+        .arg(bundle.as_str())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[test]
+fn seed_files_the_verdict_does_not_name_are_not_read() {
+    let s = copy_of_promoted();
+    let results = s.join("results");
+    let forged = s.join("forged.tar.gz");
+    let listed = |bytes: &[u8]| {
+        (
+            bytes.len() as u64,
+            ensemble_kit::digest::sha256_bytes(bytes),
+        )
+    };
+    // Eight seed files of 15 MiB of real folds each, which b3ec481 parsed and held, one after
+    // another, until the member cap (1 GiB) and not the verdict bounded its memory.
+    let mut big = read(&results.join("loso/loso_seed0.json"));
+    let folds = big["folds"].as_array().unwrap().clone();
+    let copies = (15 << 20) / serde_json::to_vec(&folds).unwrap().len();
+    let many: Vec<Value> = folds
+        .iter()
+        .cycle()
+        .take(folds.len() * copies)
+        .cloned()
+        .collect();
+    big["n_folds"] = many.len().into();
+    big["folds"] = many.into();
+    let extra: Vec<_> = (10..18)
+        .map(|seed| {
+            big["seed"] = seed.into();
+            let bytes = serde_json::to_vec(&big).unwrap();
+            let listed = listed(&bytes);
+            (member(&format!("loso/loso_seed{seed}.json"), bytes), listed)
+        })
+        .collect();
+    forged_bundle(&results, "PROMOTE", &forged, extra);
+    let (code, err) = verify_in_256_mib(&forged);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("not read: loso/loso_seed10.json: seed 10 is neither judged by the verdict"),
+        "{err}"
+    );
+
+    // One small seed file of a seed the verdict neither judged nor pooled.
+    let mut seed = read(&results.join("loso/loso_seed0.json"));
+    seed["seed"] = 9.into();
+    let bytes = serde_json::to_vec(&seed).unwrap();
+    let listed_9 = listed(&bytes);
+    forged_bundle(
+        &results,
+        "PROMOTE",
+        &forged,
+        vec![(member("loso/loso_seed9.json", bytes), listed_9)],
+    );
+    kit()
+        .args(["verify", forged.as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains("seed 9 is neither judged by the verdict"));
+
+    // A judged seed file placed before the verdict: not read, since nothing yet says it is
+    // wanted (the kit bundles the verdict first).
+    let mut files = Vec::new();
+    result_files(&results, Utf8Path::new(""), &mut files);
+    files.sort_by_key(|f| !f.as_str().starts_with("loso/"));
+    let entries: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|f| (f.to_string(), std::fs::read(results.join(f)).unwrap()))
+        .collect();
+    let manifest = serde_json::json!({
+        "schema_version": ensemble_kit::schema::SCHEMA_VERSION,
+        "verdict": "PROMOTE",
+        "generated_at_utc": "2023-11-14T22:13:20Z",
+        "n_files": entries.len(),
+        "files": entries.iter().map(|(path, bytes)| {
+            let (size, sha256) = listed(bytes);
+            serde_json::json!({"path": path, "size": size, "sha256": sha256})
+        }).collect::<Vec<_>>(),
+    });
+    let mut members = vec![member(
+        "manifest.json",
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )];
+    members.extend(
+        entries
+            .into_iter()
+            .map(|(name, bytes)| member(&name, bytes)),
+    );
+    write_archive(&forged, members);
+    kit()
+        .args(["verify", forged.as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains(
+            "not read: loso/loso_seed0.json comes before any readable verdict file",
+        ));
+}

@@ -53,7 +53,7 @@ fn two_full_runs_on_one_results_folder_cannot_both_write_it() {
     let refusal = String::from_utf8_lossy(&loser.stderr);
     assert_eq!(loser.status.code(), Some(2), "{refusal}");
     assert!(
-        refusal.contains("another ensemble-kit run is writing the results folder `out`"),
+        refusal.contains("another ensemble-kit run is using the results folder `out`"),
         "{refusal}"
     );
     assert!(
@@ -104,7 +104,7 @@ fn bundle_is_refused_while_train_writes_its_loso_folder() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("is writing the results folder `results"),
+        stderr.contains("is using the results folder `results"),
         "{stderr}"
     );
     assert!(

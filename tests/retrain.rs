@@ -6,6 +6,7 @@
 mod common;
 use camino::{Utf8Path, Utf8PathBuf};
 use common::*;
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
 /// Verdict and bundle of `root/results`; returns the bundle.
@@ -96,5 +97,5 @@ fn a_fresh_bundle_retrains_identically_and_an_edited_one_does_not() {
         .args(["verify", "--retrain", edited.as_str()])
         .assert()
         .code(2)
-        .stderr(contains("retrain differs: loso/loso_seed1.json fold 0"));
+        .stderr(contains("!loso/loso_seed1.json fold 0").and(contains("retrain differs: ")));
 }

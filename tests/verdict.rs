@@ -236,13 +236,22 @@ fn hostile_source_names_are_neither_log_commands_nor_markdown() {
         let doc = seed_doc(seed as u64, &[(evil, Some(p)), ("b", Some(0.97))]);
         write_seed(&s.join("loso"), &doc);
     }
+    // A fold name is a source name: one with a line break is refused (issue 30), and the
+    // refusal quotes it without starting a line with `::`.
     let (code, stderr) = verdict(s.path(), &[]);
-    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("holds a control character"), "{stderr}");
     assert!(stderr.contains("::error::forged"), "{stderr}");
     assert!(
         !stderr.lines().any(|l| l.trim_start().starts_with("::")),
         "{stderr}"
     );
+    for (seed, p) in [0.93, 0.97, 0.95, 0.96, 0.94].into_iter().enumerate() {
+        let doc = seed_doc(seed as u64, &[("a", Some(p)), ("b", Some(0.97))]);
+        write_seed(&s.join("loso"), &doc);
+    }
+    let (code, stderr) = verdict(s.path(), &[]);
+    assert_eq!(code, 1, "{stderr}");
     // The step summary shows the verdict's recommendation, which names sources.
     let hold = s.join("loso/HOLD.json");
     let mut doc: serde_json::Value =

@@ -46,7 +46,7 @@ pub fn writing(dir: &Utf8Path, progress: &Progress) -> Result<Writer> {
     for folder in &folders {
         let lock = atomic::lock_exclusive(&folder.join(LOCK), || {
             format!(
-                "another ensemble-kit run is writing the results folder `{}`; wait for it to finish or write elsewhere",
+                "another ensemble-kit run is using the results folder `{}`; wait for it to finish or choose another --out-dir",
                 outside(folder.as_str())
             )
         })?;
@@ -76,7 +76,7 @@ mod tests {
         let err = writing(&results.join(LOSO), &quiet)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("is writing the results folder"), "{err}");
+        assert!(err.contains("is using the results folder"), "{err}");
         assert!(
             err.contains(&format!("held by pid {}", std::process::id())),
             "{err}"

@@ -429,17 +429,21 @@ pub fn copy_of_promoted() -> Scratch {
     s
 }
 
-/// Every file of a results folder (but manifest.json, bundles and hidden files such as locks),
-/// relative, sorted.
+/// Every file of a results folder (but manifest.json and its signature, bundles, the cell
+/// store and hidden files such as locks), relative, sorted.
 pub fn result_files(dir: &Utf8Path, rel: &Utf8Path, out: &mut Vec<Utf8PathBuf>) {
     for entry in dir.join(rel).read_dir_utf8().unwrap() {
         let entry = entry.unwrap();
-        let name = rel.join(entry.file_name());
+        let file_name = entry.file_name();
+        let name = rel.join(file_name);
+        if file_name.starts_with('.') || file_name.ends_with(".cells") {
+            continue;
+        }
         if entry.file_type().unwrap().is_dir() {
             result_files(dir, &name, out);
         } else if name != "manifest.json"
-            && !entry.file_name().starts_with("ensemble-results-")
-            && !entry.file_name().starts_with('.')
+            && name != "manifest.json.sig"
+            && !file_name.starts_with("ensemble-results-")
         {
             out.push(name);
         }
@@ -447,14 +451,20 @@ pub fn result_files(dir: &Utf8Path, rel: &Utf8Path, out: &mut Vec<Utf8PathBuf>) 
     out.sort();
 }
 
-/// A bundle made by hand from `results`, manifest first: honest about every file's bytes
-/// (listed with its true size and hash) whatever its verdict files claim and whatever its
-/// manifest says the verdict is; each of `extra` is listed with the (size, sha256) given.
-pub fn forged_bundle(
+/// Makes `manifest.json.sig` from the manifest's bytes.
+pub type Sign<'a> = &'a dyn Fn(&[u8]) -> Vec<u8>;
+
+/// A bundle made by hand from `results`, the way an attacker ships files the kit's own
+/// `bundle` would refuse to pack: manifest first (signed by `sign` when given), then the files
+/// sorted, each listed with its true size and hash whatever its verdict files claim and
+/// whatever the manifest says the verdict is; each of `extra` follows, listed with the (size,
+/// sha256) given.
+pub fn forged_signed_bundle(
     results: &Utf8Path,
     verdict: &str,
     out: &Utf8Path,
     extra: Vec<(Member, (u64, String))>,
+    sign: Option<Sign>,
 ) {
     let mut files = Vec::new();
     result_files(results, Utf8Path::new(""), &mut files);
@@ -480,72 +490,33 @@ pub fn forged_bundle(
         "n_files": listed.len(),
         "files": listed,
     });
-    members.insert(
-        0,
-        member(
-            "manifest.json",
-            serde_json::to_vec_pretty(&manifest).unwrap(),
-        ),
-    );
+    let manifest = (serde_json::to_string_pretty(&manifest).unwrap() + "\n").into_bytes();
+    let mut head = vec![member("manifest.json", manifest.clone())];
+    if let Some(sign) = sign {
+        head.push(member("manifest.json.sig", sign(&manifest)));
+    }
+    members.splice(0..0, head);
     write_archive(out, members);
 }
 
-/// Makes `manifest.json.sig` from the manifest's bytes.
-pub type Sign<'a> = &'a dyn Fn(&[u8]) -> Vec<u8>;
+/// [`forged_signed_bundle`] without a signature.
+pub fn forged_bundle(
+    results: &Utf8Path,
+    verdict: &str,
+    out: &Utf8Path,
+    extra: Vec<(Member, (u64, String))>,
+) {
+    forged_signed_bundle(results, verdict, out, extra, None);
+}
 
-/// Bundles the results folder `results` into `out` the way the kit does (`manifest.json` first,
-/// listing every other file's size and SHA-256, then the files in sorted order), without the
-/// kit: how an attacker ships files the kit's own `bundle` would refuse to pack. `signature`
-/// becomes `manifest.json.sig`, made over the manifest `sign` is given.
+/// [`forged_signed_bundle`] of the whole of `results` under the verdict it holds; returns `out`.
 pub fn forge_bundle(results: &Utf8Path, out: &Utf8Path, sign: Option<Sign>) -> Utf8PathBuf {
-    fn files(dir: &Utf8Path, rel: &str, into: &mut Vec<(String, Vec<u8>)>) {
-        for entry in dir.read_dir_utf8().unwrap() {
-            let entry = entry.unwrap();
-            let name = entry.file_name();
-            let rel = if rel.is_empty() {
-                name.to_owned()
-            } else {
-                format!("{rel}/{name}")
-            };
-            if name.starts_with('.')
-                || name.starts_with("ensemble-results-")
-                || name == "manifest.json"
-                || name == "manifest.json.sig"
-                || name.ends_with(".cells")
-            {
-                continue;
-            }
-            if entry.path().is_dir() {
-                files(entry.path(), &rel, into);
-            } else {
-                into.push((rel, std::fs::read(entry.path()).unwrap()));
-            }
-        }
-    }
-    let mut members = Vec::new();
-    files(results, "", &mut members);
-    members.sort();
     let verdict = if results.join("PROMOTE.json").exists() {
         "PROMOTE"
     } else {
         "HOLD"
     };
-    let listed: Vec<serde_json::Value> = members
-        .iter()
-        .map(|(path, bytes)| {
-            serde_json::json!({"path": path, "size": bytes.len(),
-                "sha256": ensemble_kit::digest::sha256_bytes(bytes)})
-        })
-        .collect();
-    let manifest = serde_json::json!({"schema_version": 1, "verdict": verdict,
-        "generated_at_utc": "2023-11-14T22:13:20Z", "files": listed, "n_files": members.len()});
-    let manifest = (serde_json::to_string_pretty(&manifest).unwrap() + "\n").into_bytes();
-    let mut archive = vec![member("manifest.json", manifest.clone())];
-    if let Some(sign) = sign {
-        archive.push(member("manifest.json.sig", sign(&manifest)));
-    }
-    archive.extend(members.into_iter().map(|(n, b)| member(&n, b)));
-    write_archive(out, archive);
+    forged_signed_bundle(results, verdict, out, Vec::new(), sign);
     out.to_owned()
 }
 

@@ -194,6 +194,10 @@ impl Contents {
             self.hashes.insert(name.to_string(), hashed);
             return Ok(());
         }
+        if let Some(why) = loso_seed_number(name).and_then(|seed| self.not_named(name, seed)) {
+            self.refused.insert(name.to_string(), why);
+            return Ok(());
+        }
         self.json_held = self.json_held.saturating_add(size);
         if self.json_held > self.json_cap {
             return Err(Error::Input(format!(
@@ -228,6 +232,25 @@ impl Contents {
             );
         }
         Ok(())
+    }
+
+    /// A seed file is read only when the verdict before it (the kit bundles the verdict first)
+    /// judges its seed or pools it for stability: what verify holds is what the verdict needs,
+    /// not what the member cap allows. Why another seed file is refused unread, if it is.
+    fn not_named(&self, name: &Utf8Path, seed: u64) -> Option<String> {
+        let Some(verdict) = self.verdicts.iter().find_map(|(_, v)| v.as_ref().ok()) else {
+            return Some(format!(
+                "not read: {name} comes before any readable verdict file (the kit bundles the verdict first and reads only the seed files it names)"
+            ));
+        };
+        let pooled = verdict.stability.as_ref().map_or(&[][..], |s| &s.seeds[..]);
+        if verdict.seeds.contains(&seed) || pooled.contains(&seed) {
+            return None;
+        }
+        Some(format!(
+            "not read: {name}: seed {seed} is neither judged by the verdict ({:?}) nor pooled for its stability ({pooled:?}); a bundle carries only the seed files its verdict names",
+            verdict.seeds
+        ))
     }
 
     /// Keeps what the checks need from a JSON member: a verdict, a LOSO result, a sidecar.
