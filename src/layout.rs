@@ -10,6 +10,7 @@
 //! OUT/PROMOTE.json | OUT/HOLD.json
 //! OUT/models/NAME.onnx + NAME.json                (PROMOTE only)
 //! OUT/report.html                                 (the page `report --format html` writes)
+//! OUT/request.json                                (the owner's request, with `full --request`)
 //! OUT/manifest.json, OUT/ensemble-results-<UTC>.tar.gz
 //! ```
 //!
@@ -45,6 +46,8 @@ pub const PROMOTE: &str = "PROMOTE.json";
 pub const HOLD: &str = "HOLD.json";
 /// The self-contained HTML report.
 pub const REPORT: &str = "report.html";
+/// The owner's request a run answers (`full --request`), bundled under the manifest's signature.
+pub const REQUEST: &str = "request.json";
 /// The bundle's manifest, in the results folder and first in the bundle.
 pub const MANIFEST: &str = "manifest.json";
 /// The SSH signature of the manifest in a signed bundle (`bundle --sign`).
@@ -169,7 +172,7 @@ pub fn is_kit_file(rel: &Utf8Path) -> bool {
         })
         .collect();
     match parts.as_slice() {
-        [PROMOTE | HOLD | REPORT] => true,
+        [PROMOTE | HOLD | REPORT | REQUEST] => true,
         [LOSO, name] => seed_of(name).is_some(),
         [MODELS, name] => is_model_file(name),
         [CORPUS, name] => is_corpus_file(name),
@@ -219,7 +222,7 @@ pub fn is_model_place(rel: &Utf8Path) -> bool {
 /// results folder's own files, so can never be a model: `Promote.json` beside `HOLD.json`
 /// would answer for `PROMOTE.json` there.
 fn is_reserved(name: &str) -> bool {
-    [PROMOTE, HOLD, REPORT, MANIFEST, SIGNATURE]
+    [PROMOTE, HOLD, REPORT, REQUEST, MANIFEST, SIGNATURE]
         .iter()
         .any(|reserved| name.eq_ignore_ascii_case(reserved))
 }
@@ -292,6 +295,7 @@ mod tests {
             "PROMOTE.json",
             "HOLD.json",
             "report.html",
+            "request.json",
             "loso/loso_seed12.json",
             "models/vmaf_tiny_seed0.onnx",
             "models/vmaf_tiny_seed0.json",
@@ -311,6 +315,7 @@ mod tests {
             "models/sub/a.onnx",
             "PROMOTE.json.bak",
             "loso/report.html",
+            "loso/request.json",
             "corpus/shard.cells/abc.json",
             "corpus/shard.audit/notes.txt",
             "corpus/.audit/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.mkv",

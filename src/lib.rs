@@ -76,6 +76,7 @@ pub fn run(cli: Cli) -> error::Result<i32> {
 /// Hands a subcommand to the function of `command` that runs it.
 fn dispatch(subcommand: Command, context: &Context) -> error::Result<i32> {
     match subcommand {
+        Command::Request(args) => command::request::request(args),
         Command::Full(args) => command::full::full(args, context),
         Command::Report(args) => command::deliver::report(args, context),
         Command::Merge(args) => command::corpus::merge(args, context),

@@ -14,6 +14,7 @@
 use crate::error::{Error, Result};
 use crate::host::tools::{ToolOverrides, Toolset};
 use crate::ingest::corpus::{self, CorpusRequest, Grid};
+use crate::ingest::sources::{self, request::RequestFile};
 use crate::learn::train::{self, Recipe};
 use crate::progress::Progress;
 use crate::schema::{LosoSeed, Platform, ProgressEvent, VerdictFile};
@@ -56,6 +57,9 @@ pub struct FullRequest {
     pub audit_cells: usize,
     /// Signs the bundle's manifest (`full --sign`), if given.
     pub signer: Option<crate::deliver::signing::Signer>,
+    /// The owner's request this run answers (`full --request`), if any: bundled as
+    /// `request.json`.
+    pub answers: Option<RequestFile>,
 }
 
 /// What `full` produced.
@@ -112,10 +116,15 @@ pub fn run(
     progress: &Progress,
 ) -> Result<FullOutcome> {
     let out = &layout::resolve_root(&request.out_dir, "--out-dir")?;
-    if let Some(dir) = request.grid.as_ref().and_then(|g| g.references.dir()) {
-        // The verdict lists every file below --ref-dir: a name it cannot list must stop the
-        // run now, not after the encoding and training.
-        crate::walk::below(dir)?;
+    if let Some(grid) = &request.grid {
+        if let Some(dir) = grid.references.dir() {
+            // The verdict lists every file below --ref-dir: a name it cannot list must stop
+            // the run now, not after the encoding and training.
+            crate::walk::below(dir)?;
+            if let Some(asked) = &request.answers {
+                sources::request::check_sources(asked, &sources::discover(dir, grid.geometry)?)?;
+            }
+        }
     }
     // Checked before the lock (a foreign folder is refused untouched), claimed under it (two
     // runs racing for a new folder: one of them writes it).
@@ -180,6 +189,27 @@ pub fn run(
         }
     };
     let mut corpus = merge::load(&shards, request.merge_rules)?;
+    if let (Some(asked), None) = (&request.answers, &request.grid) {
+        // Shards bring their sources' hashes in their rows (checked against their metadata).
+        let found = corpus
+            .rows
+            .iter()
+            .map(|row| {
+                let found = sources::request::Found {
+                    sha256: &row.src_sha256,
+                    geometry: None,
+                };
+                (row.src.as_str(), found)
+            })
+            .collect();
+        sources::request::check(asked, &found)?;
+    }
+    // The request this run answers travels in its bundle; an earlier run's must not.
+    let request_file = out.join(layout::REQUEST);
+    match &request.answers {
+        Some(asked) => crate::atomic::write(&request_file, &asked.bytes)?,
+        None => remove_all(vec![request_file])?,
+    }
     if request.grid.is_some() {
         // The shard is this folder's own: name it so that the results do not depend on where
         // the folder is.

@@ -4,7 +4,7 @@
 use super::context::Context;
 use super::flags::{
     reference_inputs, shard_inputs, BundleCapArgs, EnsembleArgs, FitArgs, ForceArgs,
-    OwnerCheckArgs, ShardArgs, SignArgs,
+    OwnerCheckArgs, RequestArgs, ShardArgs, SignArgs, SignerArgs,
 };
 use crate::deliver::signing::Signer;
 use crate::error::Result;
@@ -171,8 +171,11 @@ pub fn verify(args: VerifyArgs, context: &Context) -> Result<i32> {
     let path = &args.bundle;
     if let Some(dir) = &args.extract {
         let mut inputs = Inputs::new().file("BUNDLE", path);
-        if let Some(file) = &args.checks.allowed_signers {
+        if let Some(file) = &args.checks.signers.allowed_signers {
             inputs = inputs.file("--allowed-signers", file);
+        }
+        if let Some(file) = &args.checks.request.request {
+            inputs = inputs.file("--request", file);
         }
         if let Some(refs) = &args.checks.ref_dir {
             inputs = reference_inputs(inputs, "--ref-dir", refs);
@@ -220,26 +223,31 @@ pub struct CompareArgs {
     /// PROMOTE bundles with models and corpora).
     #[arg(long)]
     pub cross: bool,
+    /// Every bundle side must be signed by a key --allowed-signers allows; --signer names who
+    /// must have signed B, the answer.
+    #[command(flatten)]
+    pub signers: SignerArgs,
+    /// B, the answer, must be a bundle answering this request.
+    #[command(flatten)]
+    pub request: RequestArgs,
 }
 
 /// Prints the comparison; exits 0 CONFIRMS, 1 DISAGREES, 3 NOT COMPARABLE, 4 CONSISTENT
 /// (claimed, not proven).
 pub fn compare(args: CompareArgs) -> Result<i32> {
+    // The owner's own side A needs a listed key, if any; B, the answer, is the one asked for.
+    let checks_b = args.signers.checks(Some(&args.request), &args.cap);
+    let checks_a = owner_checks::OwnerChecks {
+        signer: None,
+        request: None,
+        ..checks_b.clone()
+    };
     let cross = args
         .cross
-        .then(|| {
-            evaluate::cross(
-                &args.a,
-                &args.b,
-                evaluate::Options {
-                    allow_unknown_encoders: false,
-                    max_total_size: args.cap.max_total_size,
-                },
-            )
-        })
+        .then(|| evaluate::cross([(&args.a, &checks_a), (&args.b, &checks_b)], false))
         .transpose()?
         .unwrap_or_default();
-    let (report, text) = compare::run(&args.a, &args.b, args.cap.max_total_size)?;
+    let (report, text) = compare::run([(&args.a, &checks_a), (&args.b, &checks_b)])?;
     if args.json {
         progress::json_to_stdout(&format!(
             "{}\n",

@@ -1,6 +1,6 @@
 //! `ensemble-kit evaluate`: a shipped ensemble run in an ONNX runtime on a corpus.
 
-use super::flags::{shard_inputs, BundleCapArgs, ForceArgs, ShardArgs};
+use super::flags::{shard_inputs, BundleCapArgs, ForceArgs, ShardArgs, SignerArgs};
 use crate::error::Result;
 use crate::layout::outputs::{self, Inputs, Output, Written};
 use crate::schema::{Document, Evaluation};
@@ -29,6 +29,9 @@ pub struct EvaluateArgs {
     pub force: ForceArgs,
     #[command(flatten)]
     pub cap: BundleCapArgs,
+    /// A bundle must be signed by a key --allowed-signers allows (and by --signer, if named).
+    #[command(flatten)]
+    pub signers: SignerArgs,
 }
 
 /// Runs the ensemble on the corpus, prints the table and writes the JSON when asked.
@@ -52,9 +55,9 @@ pub fn evaluate(args: EvaluateArgs) -> Result<i32> {
     let corpus = args.shards.load()?;
     let options = evaluate::Options {
         allow_unknown_encoders: args.allow_unknown_encoders,
-        max_total_size: args.cap.max_total_size,
+        checks: args.signers.checks(None, &args.cap),
     };
-    let evaluation = evaluate::run(&args.models, &corpus, options)?;
+    let evaluation = evaluate::run(&args.models, &corpus, &options)?;
     if let Some(out) = &args.out {
         atomic::write_json(out, &evaluation)?;
     }

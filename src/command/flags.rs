@@ -246,8 +246,40 @@ pub struct BundleCapArgs {
     pub max_total_size: u64,
 }
 
-/// What the owner checks of a bundle beyond its own consistency (`verify`, `install`); a
-/// further signer policy joins these flags here.
+/// The environment variable that makes an `allowed_signers` file the policy of every command
+/// that reads a bundle (`verify`, `install`, `compare`, `evaluate`), as if each were given
+/// `--allowed-signers FILE`: an owner sets it once, and no command then accepts an unsigned
+/// bundle or another key by forgetting a flag.
+pub const ALLOWED_SIGNERS_ENV: &str = "ENSEMBLE_KIT_ALLOWED_SIGNERS";
+
+/// Who must have signed a bundle (`verify`, `install`, `compare`, `evaluate`).
+#[derive(Debug, Args, Clone)]
+pub struct SignerArgs {
+    /// Require a signature by a key this file allows (git's `allowed_signers` format:
+    /// `principals [options] keytype base64-key`) in namespace `ensemble-kit`, and name the
+    /// signer; an unsigned bundle or another key fails (exit 2). The environment variable sets
+    /// it for every command that reads a bundle.
+    #[arg(long, value_name = "FILE", env = ALLOWED_SIGNERS_ENV)]
+    pub allowed_signers: Option<Utf8PathBuf>,
+    /// Require that PRINCIPAL signed (as `ssh-keygen -Y verify -I PRINCIPAL`): a line of the
+    /// allowed_signers file whose principals match PRINCIPAL must list the key; a key listed
+    /// only for someone else fails (exit 2).
+    #[arg(long, value_name = "PRINCIPAL", requires = "allowed_signers")]
+    pub signer: Option<String>,
+}
+
+/// The owner's request a bundle must answer (`verify`, `install`, `compare`).
+#[derive(Debug, Args, Clone)]
+pub struct RequestArgs {
+    /// Require that the bundle answers this request (`ensemble-kit request`): it carries the
+    /// same request.json — the nonce the owner drew — and measured its references (exit 2 for
+    /// a bundle that answers another request, or none). The signer's valid-after/valid-before
+    /// are judged at the request's time.
+    #[arg(long, value_name = "REQUEST.json")]
+    pub request: Option<Utf8PathBuf>,
+}
+
+/// What the owner checks of a bundle beyond its own consistency (`verify`, `install`).
 #[derive(Debug, Args, Clone)]
 pub struct OwnerCheckArgs {
     #[command(flatten)]
@@ -268,23 +300,37 @@ pub struct OwnerCheckArgs {
     /// Your reference videos, for --audit (each must have the SHA-256 the rows name).
     #[arg(long, value_name = "DIR", requires = "audit")]
     pub ref_dir: Option<Utf8PathBuf>,
-    /// Require a signature by a key this file allows (git's `allowed_signers` format:
-    /// `principals [options] keytype base64-key`) in namespace `ensemble-kit`, and name the
-    /// signer; an unsigned bundle or another key fails (exit 2).
-    #[arg(long, value_name = "FILE")]
-    pub allowed_signers: Option<Utf8PathBuf>,
+    #[command(flatten)]
+    pub signers: SignerArgs,
+    #[command(flatten)]
+    pub request: RequestArgs,
+}
+
+impl SignerArgs {
+    /// The checks of a bundle that only these flags (and `request`) ask for.
+    pub fn checks(
+        &self,
+        request: Option<&RequestArgs>,
+        cap: &BundleCapArgs,
+    ) -> crate::trust::owner_checks::OwnerChecks {
+        crate::trust::owner_checks::OwnerChecks {
+            allowed_signers: self.allowed_signers.clone(),
+            signer: self.signer.clone(),
+            request: request.and_then(|r| r.request.clone()),
+            max_total_size: cap.max_total_size,
+            ..Default::default()
+        }
+    }
 }
 
 impl OwnerCheckArgs {
     /// The checks these flags ask for.
     pub fn checks(&self) -> crate::trust::owner_checks::OwnerChecks {
         crate::trust::owner_checks::OwnerChecks {
-            allowed_signers: self.allowed_signers.clone(),
-            require_signature: false,
             audit_ref_dir: self.ref_dir.clone().filter(|_| self.audit),
             retrain: self.retrain,
             max_retrain_minutes: self.max_retrain_minutes,
-            max_total_size: self.cap.max_total_size,
+            ..self.signers.checks(Some(&self.request), &self.cap)
         }
     }
 }

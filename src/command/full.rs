@@ -5,7 +5,8 @@ use super::flags::{
     reference_inputs, shard_inputs, CellArgs, EnsembleArgs, GridArgs, MergeRuleArgs, RecipeArgs,
     ReferenceArgs, SeedArgs, SignArgs,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::ingest::sources::request::RequestFile;
 use crate::layout::{self, outputs, outputs::Inputs};
 use crate::{host::platform, learn::further_seeds, pipeline, progress};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -53,6 +54,12 @@ pub struct FullArgs {
     pub missing_boxes: Vec<String>,
     #[command(flatten)]
     pub sign: SignArgs,
+    /// Answer this request of the owner's (`ensemble-kit request`): the references must be
+    /// exactly the requested ones, byte for byte (refused before anything is encoded, naming
+    /// each one that differs); its encoders are used unless --encoders is given, and its recipe
+    /// must be the run's. The bundle carries the request, under the signature.
+    #[arg(long, value_name = "REQUEST.json", conflicts_with = "demo")]
+    pub request: Option<Utf8PathBuf>,
 }
 
 /// Runs the pipeline, prints the summary and the bundle's path; exit 0 PROMOTE, 1 HOLD.
@@ -64,6 +71,9 @@ pub fn full(args: FullArgs, context: &Context) -> Result<i32> {
     }
     if let Some(key) = &args.sign.sign {
         inputs = inputs.file("--sign", key);
+    }
+    if let Some(file) = &args.request {
+        inputs = inputs.file("--request", file);
     }
     // What a run writes or removes in the results folder; shards given with --corpus are kept
     // there (and trained on) by design.
@@ -83,6 +93,11 @@ pub fn full(args: FullArgs, context: &Context) -> Result<i32> {
         &inputs,
     )?;
     let signer = args.sign.signer()?;
+    let answers = args.request.as_deref().map(RequestFile::read).transpose()?;
+    let mut args = args;
+    if let Some(asked) = &answers {
+        asked_for(&mut args, asked)?;
+    }
     let platform = platform::detect()?;
     let grid = if args.corpus.is_empty() {
         Some(args.grid.grid(args.references.references(&args.out_dir)?))
@@ -105,6 +120,7 @@ pub fn full(args: FullArgs, context: &Context) -> Result<i32> {
         missing_boxes: args.missing_boxes,
         audit_cells: args.cells.audit_cells,
         signer,
+        answers,
     };
     let outcome = pipeline::run(&request, &context.overrides, &platform, progress)?;
     // With JSON events the `bundle` event carries the path; stdout stays pure NDJSON.
@@ -113,4 +129,37 @@ pub fn full(args: FullArgs, context: &Context) -> Result<i32> {
         progress::to_stdout(&format!("{}\n", outcome.bundle));
     }
     Ok(if outcome.verdict.gate.passed { 0 } else { 1 })
+}
+
+/// Takes the encoders a request asks for unless `--encoders` names them, and refuses a run
+/// whose encoders or recipe are not the requested ones.
+fn asked_for(args: &mut FullArgs, asked: &RequestFile) -> Result<()> {
+    let request = &asked.request;
+    let path = &asked.path;
+    if let Some(wanted) = &request.encoders {
+        match &args.grid.encoders.encoders {
+            None => args.grid.encoders.encoders = Some(wanted.clone()),
+            Some(given) if given != wanted => {
+                return Err(Error::Input(format!(
+                    "--encoders {} is not what the request {path} asks for ({}); leave --encoders out to use the request's",
+                    given.join(","),
+                    wanted.join(",")
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(recipe) = &request.recipe {
+        if args.recipe.epochs != recipe.epochs || args.seeds.seeds != recipe.seeds {
+            let seeds: Vec<String> = recipe.seeds.iter().map(u64::to_string).collect();
+            return Err(Error::Input(format!(
+                "the request {path} asks for --epochs {} --seeds {}; pass them (this run has --epochs {} --seeds {:?})",
+                recipe.epochs,
+                seeds.join(","),
+                args.recipe.epochs,
+                args.seeds.seeds
+            )));
+        }
+    }
+    Ok(())
 }

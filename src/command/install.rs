@@ -23,8 +23,9 @@ pub struct InstallArgs {
     #[arg(long, value_name = "MODEL_DIR", required_unless_present = "undo")]
     pub into: Option<Utf8PathBuf>,
     /// Put back the files the last install into MODEL_DIR replaced, and remove the ones it
-    /// added (refused when one of them changed since).
-    #[arg(long, value_name = "MODEL_DIR", conflicts_with_all = ["into", "dry_run", "new_registry", "require_signature", "retrain", "audit", "allowed_signers"])]
+    /// added (refused when one of them changed since). It reads no bundle, so the signer
+    /// policy (ENSEMBLE_KIT_ALLOWED_SIGNERS) has nothing to check.
+    #[arg(long, value_name = "MODEL_DIR", conflicts_with_all = ["into", "dry_run", "new_registry", "require_signature", "retrain", "audit", "signer", "request"])]
     pub undo: Option<Utf8PathBuf>,
     /// Refuse an unsigned bundle (a signature by any key; with --allowed-signers, by one it
     /// allows).

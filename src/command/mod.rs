@@ -11,6 +11,7 @@ pub mod flags;
 pub mod full;
 pub mod inspect;
 pub mod install;
+pub mod request;
 pub mod train;
 pub mod transport;
 
@@ -21,6 +22,10 @@ use clap::Subcommand;
 /// The subcommands, one per pipeline stage plus tools around them.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write the owner's request (REQUEST.json): his references by name, SHA-256 and geometry,
+    /// optionally encoders and recipe, a random 128-bit nonce, the time and who asks. A
+    /// collaborator answers it with `full --request`; `verify --request` checks the answer.
+    Request(request::RequestArgs),
     /// The whole pipeline: doctor → corpus → train → verdict → (PROMOTE) export → bundle.
     ///
     /// Re-running with the same arguments resumes where it stopped. Exit 0 PROMOTE, 1 HOLD,

@@ -15,7 +15,7 @@ mod sign;
 mod sshsig;
 
 pub use allowed_signers::AllowedSigners;
-pub use sign::{write_signature, Signer};
+pub use sign::{sign_file, write_signature, Signer};
 pub use sshsig::{NAMESPACE, SIGNATURE_MAX};
 
 use crate::error::{Error, Result};
@@ -55,20 +55,33 @@ impl std::fmt::Display for Signature {
     }
 }
 
+/// Who must have signed, and when the key must have been valid: what the owner asks of a
+/// signature beyond its being valid.
+#[derive(Debug, Clone, Copy)]
+pub struct Required<'a> {
+    /// The keys allowed, and who they belong to.
+    pub allowed: &'a AllowedSigners,
+    /// The one principal that must have signed (`--signer`, OpenSSH's `-I`), if named.
+    pub principal: Option<&'a str>,
+    /// The moment `valid-after`/`valid-before` are judged at: the owner's request's time, or
+    /// `None` for now.
+    pub at: Option<SystemTime>,
+}
+
 /// Checks a bundle's signature (`signature`, the bytes of its `manifest.json.sig`, if any)
-/// over its `manifest` bytes and, with `allowed`, names the signer. An invalid signature
-/// always fails; so does an unsigned bundle or an unlisted key when `allowed` is given.
+/// over its `manifest` bytes and, with `required`, names the signer. An invalid signature
+/// always fails; so does an unsigned bundle or a key `required` does not allow.
 pub fn check(
     bundle: &Utf8Path,
     manifest: &[u8],
     signature: Option<&[u8]>,
-    allowed: Option<&AllowedSigners>,
+    required: Option<&Required>,
 ) -> Result<Signature> {
     let Some(bytes) = signature else {
-        return match allowed {
-            Some(allowed) => Err(Error::Input(format!(
+        return match required {
+            Some(required) => Err(Error::Input(format!(
                 "{bundle} is unsigned (no {SIGNATURE}), but --allowed-signers {} asks for a signer",
-                allowed.path
+                required.allowed.path
             ))),
             None => Ok(Signature::Unsigned),
         };
@@ -78,8 +91,12 @@ pub fn check(
     check_signature(&parsed, manifest)
         .map_err(|why| Error::Input(format!("{member} is refused: {why} over {MANIFEST}")))?;
     let key = describe(parsed.public_key());
-    let signer = allowed
-        .map(|a| a.signer_of(parsed.public_key(), SystemTime::now()))
+    let signer = required
+        .map(|r| {
+            r.allowed
+                .signer_of(parsed.public_key(), r.principal, r.at)
+                .map_err(|why| Error::Input(format!("{bundle}: {why}")))
+        })
         .transpose()?;
     Ok(Signature::Signed { key, signer })
 }

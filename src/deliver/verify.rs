@@ -17,10 +17,10 @@ mod corpus;
 mod models;
 
 use crate::archive::{self, SizeCap};
-use crate::deliver::signing::{self, AllowedSigners, Signature};
+use crate::deliver::signing::{self, Required, Signature};
 use crate::error::{Error, Result};
 use crate::layout;
-use crate::schema::{Grounds, Manifest, VerdictFile};
+use crate::schema::{Grounds, Manifest, Request, VerdictFile};
 use camino::Utf8Path;
 use contents::Contents;
 
@@ -48,6 +48,8 @@ pub struct Verified {
     /// What its verdict rests on: the judged seeds are always derived (bundled and re-judged);
     /// the corpus and the references' bytes only when the corpus is bundled.
     pub grounds: Grounds,
+    /// The owner's request it answers (`request.json`, schema-checked), if it carries one.
+    pub request: Option<Request>,
 }
 
 /// Checks a bundle in one read and, if `extract` is given, extracts it there (a new or empty
@@ -61,13 +63,13 @@ pub fn verify(
     verify_signed(bundle, extract, max_total_size, None)
 }
 
-/// [`verify`], also requiring, with `allowed`, a signature by a key that file allows; nothing
-/// is extracted unless the signer is allowed.
+/// [`verify`], also requiring, with `required`, a signature by a key (and principal) it
+/// allows; nothing is extracted unless the signer is allowed.
 pub fn verify_signed(
     bundle: &Utf8Path,
     extract: Option<&Utf8Path>,
     max_total_size: u64,
-    allowed: Option<&AllowedSigners>,
+    required: Option<&Required>,
 ) -> Result<Verified> {
     if !bundle.exists() || bundle.is_dir() {
         return Err(Error::Input(format!("bundle `{bundle}` does not exist")));
@@ -99,8 +101,8 @@ pub fn verify_signed(
     })?;
     let manifest_bytes = std::mem::take(&mut contents.manifest_bytes);
     let signature = contents.signature.take();
-    let (manifest, verdict, grounds) = contents.judge(bundle)?;
-    let signature = signing::check(bundle, &manifest_bytes, signature.as_deref(), allowed)?;
+    let (manifest, verdict, grounds, request) = contents.judge(bundle)?;
+    let signature = signing::check(bundle, &manifest_bytes, signature.as_deref(), required)?;
     if let (Some(staging), Some(dest)) = (staging, extract) {
         move_into_place(Utf8Path::from_path(staging.path()).expect("UTF-8"), dest)?;
         // The folder now lives at `dest`; dropping the handle finds nothing left to remove.
@@ -112,6 +114,7 @@ pub fn verify_signed(
         verdict,
         signature,
         grounds,
+        request,
     })
 }
 

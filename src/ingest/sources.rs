@@ -1,6 +1,8 @@
 //! Finding the references in `--ref-dir`: their geometry (from the file name, the Y4M header,
 //! the flags, or SPEC §3's defaults), their whole-frame count, and their SHA-256.
 
+pub mod request;
+
 use crate::digest;
 use crate::error::{Error, Result};
 use crate::schema::{Fps, Geometry, Source, SourceFormat};

@@ -146,6 +146,10 @@ pub struct Evaluation {
     pub schema_version: u32,
     /// The models as given: a results bundle or a folder of models and sidecars.
     pub models: String,
+    /// Who signed the bundle (`signed by PRINCIPALS (KEY)`, …), or that a folder carries no
+    /// signature.
+    #[serde(default)]
+    pub signed: String,
     /// The ensemble's id.
     pub ensemble_id: String,
     /// The corpus shard(s), as given.

@@ -258,6 +258,9 @@ pub struct ComparedSide {
     pub experiment: Experiment,
     /// What its verdict rests on: which facts were derived here and which are only claimed.
     pub grounds: Grounds,
+    /// Who signed it: `signed by PRINCIPALS (KEY)`, `signed with KEY (signer not checked: …)`,
+    /// `unsigned`, or why a side that is not a bundle carries no signature.
+    pub signed: String,
 }
 
 /// What `compare --json` prints.

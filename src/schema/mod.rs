@@ -18,6 +18,7 @@ mod install;
 mod model;
 mod progress;
 mod provenance;
+mod request;
 mod verdict;
 
 pub use corpus::{
@@ -47,6 +48,7 @@ pub use provenance::{
     AuditCell, CellSummary, FailedCell, ImportedFile, ImportedShardMeta, ImportedSource,
     MergedMeta, MergedShard, Provenance, ScoringBackend, ShardMeta, ShardSettings, ShardTools,
 };
+pub use request::{Request, RequestedRecipe};
 pub use verdict::{
     FoldDiagnosis, Gate, Stability, StabilityLabel, Verdict, VerdictCorpus, VerdictFile,
 };
@@ -99,6 +101,7 @@ pub const ALL: &[SchemaDoc] = &[
     SchemaDoc::of::<ConsumerSidecar>(),
     SchemaDoc::of::<Evaluation>(),
     SchemaDoc::of::<InstallJournal>(),
+    SchemaDoc::of::<Request>(),
 ];
 
 /// The schema called `name`, as pretty JSON with a trailing newline.

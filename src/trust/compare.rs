@@ -23,17 +23,16 @@ pub use conclusion::{compare, NAME_ONLY};
 pub use rejudge::rejudge;
 pub use side::{load, Side};
 
+use super::owner_checks::OwnerChecks;
 use crate::error::Result;
 use crate::schema::CompareReport;
 use camino::Utf8Path;
 
-/// Compares two results; returns the report (its `exit_code` is the process's) and its text.
-pub fn run(
-    a_path: &Utf8Path,
-    b_path: &Utf8Path,
-    max_total_size: u64,
-) -> Result<(CompareReport, String)> {
-    let (a, b) = (load(a_path, max_total_size)?, load(b_path, max_total_size)?);
+/// Compares two results, each read with the owner's checks given beside it (a bundle's signer
+/// and request); returns the report (its `exit_code` is the process's) and its text.
+pub fn run(sides: [(&Utf8Path, &OwnerChecks); 2]) -> Result<(CompareReport, String)> {
+    let [(a_path, a_checks), (b_path, b_checks)] = sides;
+    let (a, b) = (load(a_path, a_checks)?, load(b_path, b_checks)?);
     let report = compare(&a, &b);
     let text = render::render(&report, &a, &b);
     Ok((report, text))

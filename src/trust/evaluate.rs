@@ -18,25 +18,31 @@ use crate::schema::{
     CorpusRow, CqFigures, Document, EvaluatedMember, Evaluation, Figures, NamedFigures, Scores,
     SCHEMA_VERSION,
 };
+use crate::trust::owner_checks::OwnerChecks;
 use crate::{layout, stats};
 use camino::{Utf8Path, Utf8PathBuf};
 use members::Ensemble;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How `evaluate` treats what it reads.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// Feed encoders outside a member's vocabulary through its `unknown` slot instead of
     /// refusing the corpus.
     pub allow_unknown_encoders: bool,
-    /// Most bytes a results bundle may unpack to.
-    pub max_total_size: u64,
+    /// How a results bundle is read: its cap, and who must have signed it.
+    pub checks: OwnerChecks,
 }
 
 /// Evaluates the ensemble shipped at `models` (a bundle or a folder) on `corpus`.
-pub fn run(models: &Utf8Path, corpus: &Corpus, options: Options) -> Result<Evaluation> {
-    let ensemble = members::open(models, options.max_total_size)?;
-    evaluate(models.as_str(), &ensemble, corpus, options)
+pub fn run(models: &Utf8Path, corpus: &Corpus, options: &Options) -> Result<Evaluation> {
+    let ensemble = members::open(models, &options.checks)?;
+    evaluate(
+        models.as_str(),
+        &ensemble,
+        corpus,
+        options.allow_unknown_encoders,
+    )
 }
 
 /// Runs every member of `ensemble` on `corpus` and scores them and their mean.
@@ -44,7 +50,7 @@ fn evaluate(
     models: &str,
     ensemble: &Ensemble,
     corpus: &Corpus,
-    options: Options,
+    allow_unknown_encoders: bool,
 ) -> Result<Evaluation> {
     if corpus.rows.is_empty() {
         return Err(Error::Input(format!(
@@ -52,7 +58,7 @@ fn evaluate(
             corpus.label
         )));
     }
-    let unknown_encoder_rows = check_encoders(ensemble, corpus, options)?;
+    let unknown_encoder_rows = check_encoders(ensemble, corpus, allow_unknown_encoders)?;
     let truth: Vec<f64> = corpus.rows.iter().map(|r| r.vmaf).collect();
     let mut sum = vec![0.0; truth.len()];
     let mut evaluated = Vec::new();
@@ -81,6 +87,7 @@ fn evaluate(
         kind: Evaluation::SCHEMA.into(),
         schema_version: SCHEMA_VERSION,
         models: models.to_owned(),
+        signed: ensemble.signed.clone(),
         ensemble_id: ensemble.id.clone(),
         corpus: corpus.files.iter().map(|f| f.to_string()).collect(),
         corpus_sha256: corpus.sha256.clone(),
@@ -120,7 +127,11 @@ fn check_full_fit(sidecar: &str, recorded: &Figures, runtime: &Figures) -> Resul
 
 /// Refuses a corpus holding an encoder some member's vocabulary lacks (unless allowed and the
 /// member has an `unknown` slot); returns how many rows go through that slot.
-fn check_encoders(ensemble: &Ensemble, corpus: &Corpus, options: Options) -> Result<u64> {
+fn check_encoders(
+    ensemble: &Ensemble,
+    corpus: &Corpus,
+    allow_unknown_encoders: bool,
+) -> Result<u64> {
     let mut per_encoder: BTreeMap<&str, u64> = BTreeMap::new();
     for row in &corpus.rows {
         *per_encoder.entry(row.encoder.as_str()).or_default() += 1;
@@ -132,7 +143,7 @@ fn check_encoders(ensemble: &Ensemble, corpus: &Corpus, options: Options) -> Res
             if inputs.knows(encoder) {
                 continue;
             }
-            if !options.allow_unknown_encoders || !inputs.has_unknown_slot() {
+            if !allow_unknown_encoders || !inputs.has_unknown_slot() {
                 return Err(Error::Input(format!(
                     "the corpus has {} row(s) encoded by `{encoder}`, which the vocabulary of model `{}` ({}) lacks; {}",
                     per_encoder[encoder],
@@ -207,11 +218,12 @@ pub fn render(evaluation: &Evaluation) -> String {
         .map(|m| m.seed.to_string())
         .collect();
     let mut text = format!(
-        "ensemble {} ({} member(s), seeds {}) from {}\ncorpus {} ({} rows, sha256 {})\n",
+        "ensemble {} ({} member(s), seeds {}) from {} ({})\ncorpus {} ({} rows, sha256 {})\n",
         evaluation.ensemble_id,
         evaluation.members.len(),
         seeds.join(", "),
         evaluation.models,
+        evaluation.signed,
         evaluation.corpus.join(", "),
         evaluation.n_rows,
         evaluation.corpus_sha256
@@ -318,7 +330,11 @@ fn bundled_corpus(root: &Utf8Path, bundle: &Utf8Path) -> Result<Corpus> {
 /// `compare --cross`: each bundle's models evaluated on the other bundle's corpus — does A's
 /// shipped ensemble hold on B's encoders, and B's on A's? Both must be PROMOTE bundles with
 /// models and corpora.
-pub fn cross(a: &Utf8Path, b: &Utf8Path, options: Options) -> Result<String> {
+pub fn cross(
+    sides: [(&Utf8Path, &OwnerChecks); 2],
+    allow_unknown_encoders: bool,
+) -> Result<String> {
+    let [(a, a_checks), (b, b_checks)] = sides;
     for path in [a, b] {
         if !members::is_bundle(path) {
             return Err(Error::Input(format!(
@@ -326,8 +342,8 @@ pub fn cross(a: &Utf8Path, b: &Utf8Path, options: Options) -> Result<String> {
             )));
         }
     }
-    let open = |path: &Utf8Path| -> Result<(Ensemble, Corpus, Vec<String>)> {
-        let bundle = members::open_bundle(path, options.max_total_size)?;
+    let open = |path: &Utf8Path, checks| -> Result<(Ensemble, Corpus, Vec<String>)> {
+        let bundle = members::open_bundle(path, checks)?;
         let ensemble = bundle.ensemble()?;
         let corpus =
             bundled_corpus(&bundle.root, path).map_err(|e| e.as_members_of(path, &bundle.root))?;
@@ -339,13 +355,13 @@ pub fn cross(a: &Utf8Path, b: &Utf8Path, options: Options) -> Result<String> {
             .collect();
         Ok((ensemble, corpus, names))
     };
-    let (side_a, side_b) = (open(a)?, open(b)?);
+    let (side_a, side_b) = (open(a, a_checks)?, open(b, b_checks)?);
     let mut text = String::new();
     for (title, models, ensemble, other) in [
         ("A's models on B's corpus", a, &side_a.0, &side_b),
         ("B's models on A's corpus", b, &side_b.0, &side_a),
     ] {
-        let mut evaluation = evaluate(models.as_str(), ensemble, &other.1, options)?;
+        let mut evaluation = evaluate(models.as_str(), ensemble, &other.1, allow_unknown_encoders)?;
         evaluation.corpus = other.2.clone();
         text.push_str(&format!("\n== {title} ==\n{}", render(&evaluation)));
     }

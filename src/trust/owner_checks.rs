@@ -3,15 +3,19 @@
 //! `--require-signature`), then what the owner asked to derive again — the audit cells
 //! re-scored against his references, every seed and model trained again —, and only when all
 //! of it passed the extraction moved into place. A bundle refused by any check leaves nothing
-//! behind. A further signer policy goes into [`OwnerChecks`] and nowhere else.
+//! behind. The signer policy lives in [`OwnerChecks`] and nowhere else: `compare` and
+//! `evaluate` read every bundle through [`verified`] with it.
+
+mod answer;
 
 use super::audit::{self, Audited};
 use super::retrain::{self, Retrained};
-use crate::deliver::signing::{AllowedSigners, Signature};
+use crate::deliver::signing::{AllowedSigners, Required, Signature};
 use crate::deliver::verify::{self, Verified};
 use crate::error::{Error, Result};
 use crate::host::temporary;
 use crate::host::tools::{ToolOverrides, Toolset};
+use crate::ingest::sources::request::RequestFile;
 use crate::layout;
 use crate::progress::Progress;
 use camino::{Utf8Path, Utf8PathBuf};
@@ -21,6 +25,11 @@ use camino::{Utf8Path, Utf8PathBuf};
 pub struct OwnerChecks {
     /// A signature by a key this `allowed_signers` file allows.
     pub allowed_signers: Option<Utf8PathBuf>,
+    /// That principal, and no other, must have signed (OpenSSH's `-I`; with `allowed_signers`).
+    pub signer: Option<String>,
+    /// The bundle must answer this request of the owner's; its time is the moment the
+    /// signer's `valid-after`/`valid-before` are judged at.
+    pub request: Option<Utf8PathBuf>,
     /// A valid signature, by any key (an unsigned bundle is refused).
     pub require_signature: bool,
     /// Re-score the audit cells against these references.
@@ -44,6 +53,43 @@ pub struct Passed {
     pub retrained: Option<Retrained>,
     /// Where the bundle was extracted, when asked.
     pub extracted: Option<Utf8PathBuf>,
+    /// Whether it was checked to answer the owner's request (`--request`).
+    pub answered: bool,
+}
+
+/// Verifies `bundle` (extracting into `root` when given) with the signer and request checks
+/// of `checks` — no audit, no re-training: how every command that reads a bundle reads it.
+pub fn verified(
+    bundle: &Utf8Path,
+    root: Option<&Utf8Path>,
+    checks: &OwnerChecks,
+) -> Result<Verified> {
+    let allowed = checks
+        .allowed_signers
+        .as_deref()
+        .map(AllowedSigners::read)
+        .transpose()?;
+    let asked = checks
+        .request
+        .as_deref()
+        .map(RequestFile::read)
+        .transpose()?;
+    let required = allowed.as_ref().map(|allowed| Required {
+        allowed,
+        principal: checks.signer.as_deref(),
+        at: asked.as_ref().map(RequestFile::created),
+    });
+    let verified = verify::verify_signed(bundle, root, checks.max_total_size, required.as_ref())?;
+    if checks.require_signature && matches!(verified.signature, Signature::Unsigned) {
+        return Err(Error::Input(format!(
+            "{bundle} is unsigned (no {}), and --require-signature refuses an unsigned bundle",
+            layout::SIGNATURE
+        )));
+    }
+    if let Some(asked) = &asked {
+        answer::check(bundle, &verified, asked)?;
+    }
+    Ok(verified)
 }
 
 /// Runs every check `checks` asks for on `bundle` (the audit with the tools `overrides` name);
@@ -55,11 +101,6 @@ pub fn run(
     overrides: &ToolOverrides,
     progress: &Progress,
 ) -> Result<Passed> {
-    let allowed = checks
-        .allowed_signers
-        .as_deref()
-        .map(AllowedSigners::read)
-        .transpose()?;
     let dest = extract
         .map(|dest| layout::resolve_root(dest, "--extract"))
         .transpose()?;
@@ -81,18 +122,7 @@ pub fn run(
         }
         None => (None, None),
     };
-    let verified = verify::verify_signed(
-        bundle,
-        root.as_deref(),
-        checks.max_total_size,
-        allowed.as_ref(),
-    )?;
-    if checks.require_signature && matches!(verified.signature, Signature::Unsigned) {
-        return Err(Error::Input(format!(
-            "{bundle} is unsigned (no {}), and --require-signature refuses an unsigned bundle",
-            layout::SIGNATURE
-        )));
-    }
+    let verified = verified(bundle, root.as_deref(), checks)?;
     let audited = match (&checks.audit_ref_dir, &root) {
         (Some(ref_dir), Some(root)) => Some(
             audit::run(
@@ -125,6 +155,7 @@ pub fn run(
         audited,
         retrained,
         extracted: dest,
+        answered: checks.request.is_some(),
     })
 }
 
@@ -141,6 +172,14 @@ impl Passed {
         );
         if let Some(audited) = &self.audited {
             text.push_str(&audited.report());
+        }
+        if let Some(request) = self.verified.request.as_ref().filter(|_| self.answered) {
+            text.push_str(&format!(
+                "{bundle}: answers request {} of {}, made {}\n",
+                request.nonce,
+                crate::progress::outside(&request.owner),
+                request.created_at_utc
+            ));
         }
         if let Some(done) = &self.retrained {
             text.push_str(&format!(

@@ -52,17 +52,31 @@ impl AllowedSigners {
         })
     }
 
-    /// The principals allowed to sign in [`NAMESPACE`] with `key` at `now`, or why none are.
+    /// The principals allowed to sign in [`NAMESPACE`] with `key` at time `at` (`None`: now)
+    /// — only `principal` when named, as `ssh-keygen -Y verify -I` asks: a line counts when
+    /// its principals patterns match that name —, or why none are.
     pub(super) fn signer_of(
         &self,
         key: &ssh_key::public::KeyData,
-        now: SystemTime,
-    ) -> Result<String> {
+        principal: Option<&str>,
+        at: Option<SystemTime>,
+    ) -> std::result::Result<String, String> {
+        let (now, when) = match at {
+            Some(at) => (at, " at the request's time"),
+            None => (SystemTime::now(), ""),
+        };
         let mut why_not = Vec::new();
         let mut principals = Vec::new();
         for signer in self.signers.iter().filter(|s| &s.key == key) {
             let line = signer.line;
-            if signer.cert_authority {
+            if let Some(wanted) = principal.filter(|p| !matches_pattern_list(p, &signer.principals))
+            {
+                why_not.push(format!(
+                    "line {line} lists that key for `{}`, not for `{}`",
+                    outside(&signer.principals),
+                    outside(wanted)
+                ));
+            } else if signer.cert_authority {
                 why_not.push(format!("line {line} is a cert-authority (the kit does not verify certificate signatures)"));
             } else if signer
                 .namespaces
@@ -74,14 +88,15 @@ impl AllowedSigners {
                     outside(signer.namespaces.as_deref().unwrap_or_default())
                 ));
             } else if signer.valid_after.is_some_and(|t| now < t) {
-                why_not.push(format!("line {line} is not valid yet (valid-after)"));
+                why_not.push(format!("line {line} is not valid yet{when} (valid-after)"));
             } else if signer.valid_before.is_some_and(|t| now > t) {
-                why_not.push(format!("line {line} has expired (valid-before)"));
+                why_not.push(format!("line {line} had expired{when} (valid-before)"));
             } else {
-                principals.push(signer.principals.clone());
+                principals.push(principal.map_or_else(|| signer.principals.clone(), str::to_owned));
             }
         }
         if !principals.is_empty() {
+            principals.dedup();
             return Ok(principals.join(", "));
         }
         let why = if why_not.is_empty() {
@@ -89,11 +104,12 @@ impl AllowedSigners {
         } else {
             why_not.join("; ")
         };
-        Err(Error::Input(format!(
-            "the bundle is signed with {}, which {} does not allow to sign in namespace `{NAMESPACE}`: {why}",
+        let whom = principal.map_or(String::new(), |p| format!(" as `{}`", outside(p)));
+        Err(format!(
+            "the bundle is signed with {}, which {} does not allow to sign{whom} in namespace `{NAMESPACE}`: {why}",
             describe(key),
             self.path
-        )))
+        ))
     }
 }
 

@@ -101,7 +101,7 @@ impl Signer {
         Ok(schema::read_json::<Manifest>(&signed)?.generated_at_utc)
     }
 
-    /// The armored signature of `manifest` (the bytes of `manifest.json`).
+    /// The armored signature of `manifest` (the bytes of `manifest.json`, or of a request).
     fn sign(&self, manifest: &[u8]) -> Result<String> {
         let signature = match self {
             Signer::Key(key) => key
@@ -134,10 +134,16 @@ pub fn write_signature(dir: &Utf8Path, signer: Option<&Signer>) -> Result<Option
             _ => Ok(None),
         };
     };
-    let manifest_path = dir.join(MANIFEST);
-    let manifest = std::fs::read(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
-    crate::atomic::write(&path, signer.sign(&manifest)?.as_bytes())?;
-    Ok(Some(path))
+    sign_file(&dir.join(MANIFEST), signer).map(Some)
+}
+
+/// Writes `FILE.sig`, the armored signature of `file`'s bytes (`ssh-keygen -Y sign` names it
+/// so); returns its path.
+pub fn sign_file(file: &Utf8Path, signer: &Signer) -> Result<Utf8PathBuf> {
+    let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+    let path = Utf8PathBuf::from(format!("{file}.sig"));
+    crate::atomic::write(&path, signer.sign(&bytes)?.as_bytes())?;
+    Ok(path)
 }
 
 /// The ssh-agent at `SSH_AUTH_SOCK`.

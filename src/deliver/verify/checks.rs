@@ -7,7 +7,7 @@ use super::contents::Contents;
 use crate::error::{Error, Result};
 use crate::layout::{self, MANIFEST};
 use crate::learn::gate;
-use crate::schema::{Evidence, Grounds, LosoSeed, Manifest, VerdictFile};
+use crate::schema::{Evidence, Grounds, LosoSeed, Manifest, Request, VerdictFile};
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 use std::collections::BTreeMap;
 
@@ -45,9 +45,13 @@ fn colliding_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
 }
 
 impl Contents {
-    /// Every check of a whole bundle; returns its manifest, its verdict and what the verdict
-    /// rests on, or every problem.
-    pub(super) fn judge(self, bundle: &Utf8Path) -> Result<(Manifest, VerdictFile, Grounds)> {
+    /// Every check of a whole bundle; returns its manifest, its verdict, what the verdict rests
+    /// on and the request it answers, or every problem.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn judge(
+        mut self,
+        bundle: &Utf8Path,
+    ) -> Result<(Manifest, VerdictFile, Grounds, Option<Request>)> {
         let Some(manifest) = self.manifest.clone() else {
             return Err(Error::Input(format!(
                 "{bundle} has no {MANIFEST}; it is not a results bundle"
@@ -89,9 +93,18 @@ impl Contents {
                 manifest.files.len()
             ));
         }
+        let request = match self.request.take().transpose() {
+            Ok(request) => request,
+            Err(e) => {
+                problems.push(format!("invalid: {e}"));
+                None
+            }
+        };
         let judged = self.check_verdict(&manifest, &mut problems);
         match judged {
-            Some((verdict, grounds)) if problems.is_empty() => Ok((manifest, verdict, grounds)),
+            Some((verdict, grounds)) if problems.is_empty() => {
+                Ok((manifest, verdict, grounds, request))
+            }
             // One problem, one line: member names are the archive's to spell.
             _ => Err(Error::Input(format!(
                 "{bundle} fails verification:\n  {}",

@@ -7,7 +7,9 @@ use crate::deliver::signing;
 use crate::error::{Error, Result};
 use crate::layout::{self, MANIFEST, SIGNATURE};
 use crate::learn::gate;
-use crate::schema::{self, CorpusRow, LosoSeed, Manifest, Provenance, Sidecar, VerdictFile};
+use crate::schema::{
+    self, CorpusRow, LosoSeed, Manifest, Provenance, Request, Sidecar, VerdictFile,
+};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -55,6 +57,8 @@ pub(super) struct Contents {
     pub(super) corpus_rows: BTreeMap<String, Option<Vec<CorpusRow>>>,
     /// The metadata beside them (`corpus/*.meta.json`), by member, or why it cannot be read.
     pub(super) corpus_meta: BTreeMap<String, std::result::Result<Provenance, String>>,
+    /// The owner's request the bundle answers (`request.json`), parsed.
+    pub(super) request: Option<Result<Request>>,
 }
 
 /// Whether a member is a corpus file of the results layout (`corpus/NAME.jsonl`).
@@ -251,7 +255,9 @@ impl Contents {
 
     /// Keeps what the checks need from a JSON member: a verdict, a LOSO result, a sidecar.
     fn inspect(&mut self, name: &Utf8Path, bytes: &[u8], label: &Utf8Path) {
-        if layout::verdict_of_file_name(name.file_name().unwrap_or_default()).is_some() {
+        if name.as_str() == layout::REQUEST {
+            self.request = Some(schema::parse_checked(bytes, label));
+        } else if layout::verdict_of_file_name(name.file_name().unwrap_or_default()).is_some() {
             self.verdicts
                 .push((name.to_string(), schema::parse_checked(bytes, label)));
         } else if let Some(seed) = loso_seed_number(name) {

@@ -189,6 +189,7 @@ fn compared_side(s: &Side) -> ComparedSide {
         p_promote: s.verdict.stability.as_ref().map(|st| st.p_promote),
         experiment: s.experiment.clone(),
         grounds: s.grounds,
+        signed: s.signed.clone(),
     }
 }
 

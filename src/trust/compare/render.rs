@@ -11,9 +11,10 @@ pub(super) fn render(report: &CompareReport, a: &Side, b: &Side) -> String {
     let mut text = String::new();
     for (label, side, v) in [("A", &report.a, &a.verdict), ("B", &report.b, &b.verdict)] {
         text.push_str(&format!(
-            "{label}: {} ({})\n   {} mean PLCC {:.5} spread {:.5}; {}{}\n",
+            "{label}: {} ({}; {})\n   {} mean PLCC {:.5} spread {:.5}; {}{}\n",
             side.path,
             side.read_as,
+            side.signed,
             side.verdict,
             side.mean_plcc,
             side.plcc_spread,

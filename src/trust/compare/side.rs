@@ -7,7 +7,8 @@ use crate::learn::gate::experiment;
 use crate::schema::{
     Evidence, Experiment, ExperimentRecipe, Grounds, Known, Producer, VerdictFile,
 };
-use crate::{deliver::verify, layout, learn::gate, learn::train, schema};
+use crate::trust::owner_checks::{self, OwnerChecks};
+use crate::{layout, learn::gate, learn::train, schema};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::BTreeSet;
 
@@ -23,12 +24,23 @@ pub struct Side {
     pub experiment: Experiment,
     /// Which facts the verdict rests on were derived here and which are only claimed.
     pub grounds: Grounds,
+    /// Who signed it, or why it carries no signature.
+    pub signed: String,
 }
 
 /// Reads one side: a LOSO folder is judged (nothing written), a bundle verified in one read
-/// bounded by `max_total_size`, a verdict file validated and — when its LOSO folder is beside
-/// it — judged again from it; each verdict is then judged again from its own numbers.
-pub fn load(path: &Utf8Path, max_total_size: u64) -> Result<Side> {
+/// with the owner's `checks` (its cap, signer and request), a verdict file validated and —
+/// when its LOSO folder is beside it — judged again from it; each verdict is then judged again
+/// from its own numbers. Only a bundle is signed or answers a request: a side asked for a
+/// named signer or a request must be one.
+pub fn load(path: &Utf8Path, checks: &OwnerChecks) -> Result<Side> {
+    let is_bundle = path.as_str().ends_with(".tar.gz");
+    if !is_bundle && (checks.signer.is_some() || checks.request.is_some()) {
+        return Err(Error::Input(format!(
+            "`{path}` is not a results bundle, so it carries no signature and answers no request; --signer and --request ask B for both: give the collaborator's bundle as B"
+        )));
+    }
+    let mut signed = "not a bundle: carries no signature".to_string();
     let (read_as, verdict, grounds) = if path.is_dir() {
         let verdict = assess(path)?;
         let found = verdict.experiment.as_ref().is_some_and(|e| e.corpus_found);
@@ -39,8 +51,9 @@ pub fn load(path: &Utf8Path, max_total_size: u64) -> Result<Side> {
             layout::PROMOTE,
             layout::HOLD
         )));
-    } else if path.as_str().ends_with(".tar.gz") {
-        let verified = verify::verify(path, None, max_total_size)?;
+    } else if is_bundle {
+        let verified = owner_checks::verified(path, None, checks)?;
+        signed = verified.signature.to_string();
         ("bundle", verified.verdict, verified.grounds)
     } else {
         let verdict: VerdictFile = schema::read_json(path)?;
@@ -61,6 +74,7 @@ pub fn load(path: &Utf8Path, max_total_size: u64) -> Result<Side> {
         verdict,
         experiment,
         grounds,
+        signed,
     })
 }
 

@@ -10,7 +10,8 @@ use crate::host::temporary;
 use crate::learn::train::features::{ENCODER_VOCAB_V2, ENCODER_VOCAB_VERSION};
 use crate::progress::outside;
 use crate::schema::{self, ConsumerSidecar, Verdict, SCHEMA_VERSION, SIDECAR_KIND};
-use crate::{archive, deliver::verify, digest, layout};
+use crate::trust::owner_checks::{self, OwnerChecks};
+use crate::{archive, digest, layout};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -34,7 +35,12 @@ pub struct Ensemble {
     pub id: String,
     /// By ascending seed.
     pub members: Vec<Member>,
+    /// Who signed the bundle it came from, or that a folder carries no signature.
+    pub signed: String,
 }
+
+/// What a folder of models says of its signature.
+const FOLDER_UNSIGNED: &str = "a folder, not a bundle: carries no signature";
 
 /// A results bundle verified and extracted into a private temporary folder, removed on drop.
 pub struct OpenedBundle {
@@ -43,6 +49,8 @@ pub struct OpenedBundle {
     pub root: Utf8PathBuf,
     /// The bundle, as given.
     pub bundle: Utf8PathBuf,
+    /// Who signed it (see [`crate::deliver::signing::Signature`]).
+    pub signed: String,
 }
 
 impl OpenedBundle {
@@ -54,7 +62,11 @@ impl OpenedBundle {
 
     /// The ensemble of its `models/`.
     pub fn ensemble(&self) -> Result<Ensemble> {
-        from_folder(&self.root.join(layout::MODELS), &|p| self.label(p))
+        let ensemble = from_folder(&self.root.join(layout::MODELS), &|p| self.label(p))?;
+        Ok(Ensemble {
+            signed: self.signed.clone(),
+            ..ensemble
+        })
     }
 }
 
@@ -62,12 +74,12 @@ impl OpenedBundle {
 /// bundle's as its members.
 pub type Label<'a> = &'a dyn Fn(&Utf8Path) -> Utf8PathBuf;
 
-/// Verifies `path` (everything as `verify` checks it) and extracts it; only a PROMOTE bundle
-/// ships models.
-pub fn open_bundle(path: &Utf8Path, max_total_size: u64) -> Result<OpenedBundle> {
+/// Verifies `path` (everything as `verify` checks it, with the owner's signer `checks`) and
+/// extracts it; only a PROMOTE bundle ships models.
+pub fn open_bundle(path: &Utf8Path, checks: &OwnerChecks) -> Result<OpenedBundle> {
     let dir = temporary::Folder::new("evaluate")?;
     let root = dir.path().join("bundle");
-    let verified = verify::verify(path, Some(root.as_path()), max_total_size)?;
+    let verified = owner_checks::verified(path, Some(root.as_path()), checks)?;
     if verified.verdict.verdict != Verdict::Promote {
         return Err(Error::Input(format!(
             "bundle `{path}` says {}: only a PROMOTE bundle ships models to evaluate",
@@ -78,6 +90,7 @@ pub fn open_bundle(path: &Utf8Path, max_total_size: u64) -> Result<OpenedBundle>
         _dir: dir,
         root,
         bundle: path.to_owned(),
+        signed: verified.signature.to_string(),
     })
 }
 
@@ -87,9 +100,14 @@ pub fn is_bundle(path: &Utf8Path) -> bool {
 }
 
 /// Reads the ensemble shipped at `path`: a bundle's `models/` or a folder of models.
-pub fn open(path: &Utf8Path, max_total_size: u64) -> Result<Ensemble> {
+pub fn open(path: &Utf8Path, checks: &OwnerChecks) -> Result<Ensemble> {
     if is_bundle(path) {
-        return open_bundle(path, max_total_size)?.ensemble();
+        return open_bundle(path, checks)?.ensemble();
+    }
+    if checks.signer.is_some() {
+        return Err(Error::Input(format!(
+            "--models `{path}` is not a results bundle, so it carries no signature for --signer to name"
+        )));
     }
     if !path.is_dir() {
         return Err(Error::Input(format!(
@@ -192,6 +210,7 @@ pub fn from_folder(dir: &Utf8Path, label: Label) -> Result<Ensemble> {
     Ok(Ensemble {
         id: members[0].sidecar.ensemble_id.clone(),
         members,
+        signed: FOLDER_UNSIGNED.into(),
     })
 }
 
