@@ -7,7 +7,6 @@ use crate::error::Result;
 use crate::schema::{self, CorpusRow};
 use camino::Utf8Path;
 use std::collections::BTreeMap;
-use std::io::Write;
 
 /// The identity of a row across shards: (`src_sha256`, `encoder`, `cq`, `frame_index`).
 pub type RowKey = (String, String, u32, u64);

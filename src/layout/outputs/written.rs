@@ -150,4 +150,3 @@ fn head(path: &Utf8Path) -> Vec<u8> {
     }
     bytes
 }
-

@@ -127,7 +127,7 @@ fn duration(minutes: f64) -> String {
 /// `data`'s first rows, repeated for [`CALIBRATION`].
 fn speed(data: &Dataset, batch_size: usize) -> f64 {
     let rows: Vec<usize> = (0..data.len().min(CALIBRATION_ROWS)).collect();
-    let (x, y) = data.matrix(&rows, &data.scaling(&rows));
+    let scaling = data.scaling(&rows);
     let recipe = Recipe {
         epochs: 1,
         batch_size,
@@ -136,7 +136,7 @@ fn speed(data: &Dataset, batch_size: usize) -> f64 {
     let started = Instant::now();
     let mut trained = 0u64;
     while started.elapsed() < CALIBRATION {
-        train::fit(&x, &y, &recipe, &mut train::rng_for(0, 0));
+        train::fit(data, &rows, &scaling, &recipe, &mut train::rng_for(0, 0));
         trained += rows.len() as u64;
     }
     trained as f64 / started.elapsed().as_secs_f64()
