@@ -18,6 +18,9 @@ use libm::{erfc, exp, log, sqrt};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
+#[cfg(test)]
+mod coverage;
+
 /// The interval's level: the central 90 % of the posterior of P(pass).
 pub const CONFIDENCE: f64 = 0.90;
 /// Posterior draws: enough that the interval's ends move by well under 0.01 between seeds of
@@ -84,14 +87,10 @@ impl Rule {
     }
 }
 
-/// The central [`CONFIDENCE`] interval of the posterior of P(pass) given per-seed values.
-/// Fewer than two values say nothing about the spread: [0, 1].
-pub fn credible_interval(values: &[f64], rule: &Rule) -> [f64; 2] {
-    credible_interval_with(values, rule, DRAWS)
-}
-
-/// [`credible_interval`] with a chosen number of posterior draws (tests use fewer).
-pub(crate) fn credible_interval_with(values: &[f64], rule: &Rule, draws: usize) -> [f64; 2] {
+/// The central [`CONFIDENCE`] interval of the posterior of P(pass) given per-seed values, from
+/// `draws` posterior draws (the verdict's [`DRAWS`]; tests use fewer). Fewer than two values
+/// say nothing about the spread: [0, 1].
+pub fn credible_interval(values: &[f64], rule: &Rule, draws: usize) -> [f64; 2] {
     let n = values.len();
     if n < 2 || draws == 0 {
         return [0.0, 1.0];
@@ -218,12 +217,12 @@ mod tests {
     fn the_interval_does_not_depend_on_anything_but_the_values() {
         let values = [0.951, 0.953, 0.949, 0.955, 0.950, 0.948, 0.952, 0.954];
         let rule = Rule::gate(5);
-        let a = credible_interval(&values, &rule);
-        assert_eq!(a, credible_interval(&values, &rule));
+        let a = credible_interval(&values, &rule, DRAWS);
+        assert_eq!(a, credible_interval(&values, &rule, DRAWS));
         assert!(a[0] <= a[1] && a[0] >= 0.0 && a[1] <= 1.0, "{a:?}");
-        let [lo, _] = credible_interval(&[0.97; 6], &rule);
+        let [lo, _] = credible_interval(&[0.97; 6], &rule, DRAWS);
         assert!(lo > 1.0 - 1e-9, "seeds that agree far above the line: {lo}");
-        assert_eq!(credible_interval(&[0.97], &rule), [0.0, 1.0]);
+        assert_eq!(credible_interval(&[0.97], &rule, DRAWS), [0.0, 1.0]);
     }
 
     /// Coverage: per-seed values drawn from normals whose P(pass) is known; the 90 % interval
@@ -239,7 +238,7 @@ mod tests {
         let covered = (0..replicates)
             .filter(|_| {
                 let values: Vec<f64> = (0..n).map(|_| mu + sigma * normal.next()).collect();
-                let [lo, hi] = credible_interval_with(&values, &rule, 400);
+                let [lo, hi] = credible_interval(&values, &rule, 400);
                 lo <= truth && truth <= hi
             })
             .count();
