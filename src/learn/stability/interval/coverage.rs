@@ -13,8 +13,6 @@
 
 use super::Normal;
 use crate::learn::{rule, stability};
-use rand_chacha::ChaCha8Rng;
-use rand_core::SeedableRng;
 use rayon::prelude::*;
 
 /// Folds of the fragile shapes (the field report's ten camera clips).
@@ -77,17 +75,9 @@ impl Shape {
     }
 }
 
-/// A normal generator with its own seed (the interval's generator is never touched).
-pub(super) fn generator(seed: u64) -> Normal {
-    Normal {
-        rng: ChaCha8Rng::seed_from_u64(seed),
-        spare: None,
-    }
-}
-
 /// P(a set of [`K`] seeds drawn from `shape` passes), by the gate itself over `sets` sets.
 pub(super) fn true_p(shape: Shape, sets: usize, seed: u64) -> f64 {
-    let mut normal = generator(seed);
+    let mut normal = Normal::seeded(seed);
     let passed = (0..sets)
         .filter(|_| {
             let set: Vec<(u64, f64)> = (0..K as u64)
@@ -101,7 +91,7 @@ pub(super) fn true_p(shape: Shape, sets: usize, seed: u64) -> f64 {
 
 /// `replicates` data sets of `n` seeds each, drawn in order from one fixed-seed generator.
 pub(super) fn data_sets(shape: Shape, n: usize, replicates: usize, seed: u64) -> Vec<Vec<f64>> {
-    let mut normal = generator(seed);
+    let mut normal = Normal::seeded(seed);
     (0..replicates)
         .map(|_| (0..n).map(|_| shape.draw(&mut normal)).collect())
         .collect()
