@@ -206,9 +206,9 @@ pub(crate) fn count(
     }
 }
 
-/// The interval a verdict carries: the model's interval of P(a `k`-seed set passes) from
-/// `draws` posterior draws, widened to hold the counted share `p_promote`: where the normal
-/// model fits the seeds badly, the label can only become less sure.
+/// The interval a verdict carries: the models' interval of P(a `k`-seed set passes) from
+/// `draws` posterior draws each, widened to hold the counted share `p_promote`: where none of
+/// the models fits the seeds, the label can only become less sure.
 pub(crate) fn widened_interval(values: &[f64], k: usize, p_promote: f64, draws: usize) -> [f64; 2] {
     let [lo, hi] = interval::credible_interval(values, &interval::Rule::gate(k), draws);
     [lo.min(p_promote), hi.max(p_promote)]

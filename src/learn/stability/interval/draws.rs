@@ -1,6 +1,6 @@
-//! The fixed-seed random draws the interval's posterior is made of (normal and uniform), from
-//! ChaCha generators and `libm`, so a verdict's interval has the same bits on every machine
-//! and every run.
+//! The fixed-seed random draws the interval's posteriors are made of (normal, exponential and
+//! uniform), from ChaCha generators and `libm`, so a verdict's interval has the same bits on
+//! every machine and every run.
 
 use libm::{log, sqrt};
 use rand_chacha::ChaCha8Rng;
@@ -23,6 +23,11 @@ impl Normal {
 
     pub(super) fn uniform(&mut self) -> f64 {
         (self.rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// An Exp(1) draw: −log of a uniform.
+    pub(super) fn exponential(&mut self) -> f64 {
+        -log(1.0 - self.uniform())
     }
 
     pub(super) fn next(&mut self) -> f64 {
