@@ -193,9 +193,7 @@ pub struct Stability {
     #[schemars(range(min = 0.0, max = 1.0))]
     pub p_promote: f64,
     /// Credible interval at `confidence` for the probability that a set of `subset_size` seeds
-    /// passes: the union of three models' intervals (normal per-seed mean PLCC, a fragile fold
-    /// that sinks some seeds under the line, the Bayesian bootstrap), widened to contain
-    /// `p_promote`.
+    /// passes, from a normal model of the per-seed mean PLCC (widened to contain `p_promote`).
     pub p_promote_interval: [f64; 2],
     /// The interval's level (0.9).
     pub confidence: f64,
