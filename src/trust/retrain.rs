@@ -29,32 +29,6 @@ use crate::{atomic, deliver::export, layout};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::time::Instant;
 
-/// Where `verify --retrain` extracts the bundle: the operator's `--extract` folder, or a
-/// temporary one removed afterwards (and on SIGTERM or SIGINT).
-pub struct Extraction {
-    _temp: Option<temporary::Folder>,
-    /// The folder (not yet existing, or empty) the bundle goes into.
-    pub dir: Utf8PathBuf,
-}
-
-impl Extraction {
-    /// `extract` when given, else a fresh temporary folder.
-    pub fn new(extract: Option<&Utf8Path>) -> Result<Extraction> {
-        if let Some(dir) = extract {
-            return Ok(Extraction {
-                _temp: None,
-                dir: dir.to_owned(),
-            });
-        }
-        let temp = temporary::Folder::new("retrain")?;
-        let dir = temp.path().join("bundle");
-        Ok(Extraction {
-            _temp: Some(temp),
-            dir,
-        })
-    }
-}
-
 /// What a successful re-training checked.
 #[derive(Debug, Clone)]
 pub struct Retrained {
@@ -150,8 +124,9 @@ fn retrain(
     let guess = estimate::Estimate::of(&work, &data, jobs);
     progress.info(&guess.to_string());
     guess.allowed(limits.max_cpu_minutes)?;
-    let scratch = Extraction::new(None)?;
-    let scratch = scratch.dir.as_path();
+    // The re-trained seed files go here, removed when dropped (and on SIGTERM or SIGINT).
+    let scratch = temporary::Folder::new("retrain")?;
+    let scratch = scratch.path();
 
     let mut folds = 0;
     for (recipe, files) in groups {

@@ -6,17 +6,21 @@ use assert_cmd::Command;
 use camino::{Utf8Path, Utf8PathBuf};
 use std::collections::BTreeMap;
 
+/// What the caller's environment must not decide for the kit under test: the platform fakes
+/// and the build time.
+const OUTSIDE_ENV: [&str; 6] = [
+    "KIT_FAKE_UNAME_S",
+    "KIT_FAKE_UNAME_M",
+    "KIT_FAKE_HAS_NVIDIA_SMI",
+    "KIT_FAKE_HAS_IHD",
+    "KIT_FAKE_HAS_VIDEOTOOLBOX",
+    "SOURCE_DATE_EPOCH",
+];
+
 /// The kit binary, with every `KIT_FAKE_*` variable cleared so the host's real answers apply.
 pub fn kit() -> Command {
     let mut cmd = Command::cargo_bin("ensemble-kit").unwrap();
-    for var in [
-        "KIT_FAKE_UNAME_S",
-        "KIT_FAKE_UNAME_M",
-        "KIT_FAKE_HAS_NVIDIA_SMI",
-        "KIT_FAKE_HAS_IHD",
-        "KIT_FAKE_HAS_VIDEOTOOLBOX",
-        "SOURCE_DATE_EPOCH",
-    ] {
+    for var in OUTSIDE_ENV {
         cmd.env_remove(var);
     }
     cmd
@@ -588,14 +592,7 @@ pub fn run_for(
 /// same environment as [`kit`].
 pub fn kit_process() -> std::process::Command {
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ensemble-kit"));
-    for var in [
-        "KIT_FAKE_UNAME_S",
-        "KIT_FAKE_UNAME_M",
-        "KIT_FAKE_HAS_NVIDIA_SMI",
-        "KIT_FAKE_HAS_IHD",
-        "KIT_FAKE_HAS_VIDEOTOOLBOX",
-        "SOURCE_DATE_EPOCH",
-    ] {
+    for var in OUTSIDE_ENV {
         cmd.env_remove(var);
     }
     cmd
