@@ -174,6 +174,28 @@ fn a_disagreement_is_called_luck_or_real() {
         "{real}"
     );
     assert!(real.contains("the source that moved most is d"), "{real}");
+    assert!(!luck.contains("older kit"), "{luck}");
+    // The same HOLD as an older kit wrote it: its interval by the normal model alone (the
+    // lower end b3ec481 wrote for these seeds), naming no model. compare says so.
+    kit()
+        .current_dir(s.path())
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args(["verdict", "--loso-dir", "hold"])
+        .assert()
+        .code(1);
+    let path = s.join("hold/HOLD.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let block = doc["stability"].as_object_mut().unwrap();
+    block.remove("interval_model").expect("a model named");
+    block["p_promote_interval"][0] = 0.2693552540591315.into();
+    std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let legacy = compare("hold/HOLD.json", "promote");
+    assert!(
+        legacy.contains("seed luck explains it")
+            && legacy.contains("drawn by an older kit's normal model alone"),
+        "{legacy}"
+    );
 }
 
 /// The reference fixture's LOSO folder copied to `DIR/loso`, seed 0's text passed through `edit`.

@@ -111,7 +111,7 @@ fn html_is_self_contained_and_shows_the_verdict_and_four_charts() {
         );
     }
     assert!(
-        page.contains("% interval from a normal model of the per-seed mean PLCC; 0.286 of 21 sets of these seeds pass"),
+        page.contains("% interval from three models of the per-seed mean PLCC; 0.286 of 21 sets of these seeds pass"),
         "6 of 21"
     );
     assert!(

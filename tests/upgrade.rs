@@ -205,7 +205,7 @@ fn a_bundle_made_before_revisions_were_recorded_verifies_and_retrains() {
             .assert()
             .success()
             .stdout(contains(
-                "made by ensemble-kit 0.1.0, recipe revision 3 (its key's; not recorded)",
+                "made by ensemble-kit 0.1.0, recipe revision 3 (its key's; not recorded), its stability interval from a normal model of the per-seed mean PLCC",
             ));
     }
     next_release()

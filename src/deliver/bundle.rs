@@ -94,7 +94,13 @@ fn current_verdict(
         .iter()
         .map(|&s| gate::read_seed(loso_dir, s))
         .collect::<Result<_>>()?;
-    if !gate::judgement(&seeds, gate::other_seeds(loso_dir, &verdict.seeds)?)?.matches(&verdict) {
+    if !gate::judgement(
+        &seeds,
+        gate::other_seeds(loso_dir, &verdict.seeds)?,
+        verdict.interval_model(),
+    )?
+    .matches(&verdict)
+    {
         return Err(Error::Input(format!(
             "{path} is stale: the LOSO results in {} no longer give that verdict (gate, per-source diagnosis or stability); re-run `ensemble-kit verdict`",
             verdict.loso_dir

@@ -119,7 +119,8 @@ pub fn verify_signed(
 }
 
 /// Which kit and recipe revision made a verified bundle, as its seed files record them (its
-/// verdict's experiment, which verify derived again from them).
+/// verdict's experiment, which verify derived again from them), and which model drew its
+/// stability interval.
 pub fn made_by(verdict: &VerdictFile) -> String {
     let Some(recipe) = verdict.experiment.as_ref().map(|e| &e.recipe) else {
         return "made by an unrecorded producer".into();
@@ -142,7 +143,13 @@ pub fn made_by(verdict: &VerdictFile) -> String {
         ),
         None => "no recorded recipe revision".into(),
     };
-    format!("made by {kit}, {revision}")
+    let interval = verdict.stability.as_ref().map_or(String::new(), |s| {
+        format!(
+            ", its stability interval from {}",
+            s.interval_model.describe()
+        )
+    });
+    format!("made by {kit}, {revision}{interval}")
 }
 
 /// A private folder in `dest`'s parent to extract into; `dest` must not hold anything yet, so

@@ -146,7 +146,7 @@ fn assess(judged: &[u64], done: &[LosoSeed]) -> Result<Option<crate::schema::Sta
     }
     let (judged_seeds, others): (Vec<LosoSeed>, Vec<LosoSeed>) =
         done.iter().cloned().partition(|s| judged.contains(&s.seed));
-    let judgement = gate::judgement(&judged_seeds, others)?;
+    let judgement = gate::judgement(&judged_seeds, others, crate::schema::IntervalModel::CURRENT)?;
     judgement.stability.map(Some).ok_or_else(|| {
         Error::Input(
             "--stability auto: the further seeds were not trained like the judged ones".into(),

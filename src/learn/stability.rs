@@ -13,7 +13,7 @@
 pub mod interval;
 
 use crate::progress::outside;
-use crate::schema::{FoldDiagnosis, LosoSeed, Stability, StabilityLabel, Verdict};
+use crate::schema::{FoldDiagnosis, IntervalModel, LosoSeed, Stability, StabilityLabel, Verdict};
 use crate::stats;
 use rand_core::{RngCore, SeedableRng};
 use std::collections::BTreeMap;
@@ -129,13 +129,13 @@ pub fn driving_sources(diagnosis: &[FoldDiagnosis]) -> Vec<String> {
 }
 
 /// The stability block: over all subsets of `judged.len()` seeds drawn from the judged and the
-/// further seeds (all of them when there are at most [`EXACT_SUBSETS_MAX`], else
-/// [`SAMPLED_SUBSETS`] drawn with a fixed-seed ChaCha generator, so the result is reproducible),
-/// the share that `passes` (the gate) accepts, with its [`interval`] and [`label`].
+/// further seeds (see [`count`]), the share that `passes` (the gate) accepts, with its
+/// [`interval`] and [`label`].
 pub fn estimate(
     judged: &[LosoSeed],
     further: &[LosoSeed],
     passes: impl Fn(&[(u64, f64)]) -> bool,
+    model: IntervalModel,
 ) -> Stability {
     let pooled: Vec<&LosoSeed> = judged.iter().chain(further).collect();
     let per_seed: Vec<(u64, f64)> = pooled
@@ -143,6 +143,41 @@ pub fn estimate(
         .map(|s| (s.seed, s.mean_plcc.unwrap_or(0.0)))
         .collect();
     let k = judged.len();
+    let counted = count(&per_seed, k, passes);
+    let p_promote = counted.passed as f64 / counted.evaluated.max(1) as f64;
+    let pooled_owned: Vec<LosoSeed> = pooled.into_iter().cloned().collect();
+    let values: Vec<f64> = per_seed.iter().map(|(_, p)| *p).collect();
+    let p_promote_interval = widened_interval(model, &values, k, p_promote, interval::DRAWS);
+    Stability {
+        seeds: per_seed.iter().map(|(s, _)| *s).collect(),
+        subset_size: k as u64,
+        subsets: counted.evaluated,
+        all_subsets: counted.exact,
+        p_promote,
+        p_promote_interval,
+        interval_model: model,
+        confidence: interval::CONFIDENCE,
+        per_seed_plcc_std: stats::sample_std(&values).unwrap_or(0.0),
+        label: label(p_promote_interval),
+        driving_sources: driving_sources(&diagnose(&pooled_owned)),
+    }
+}
+
+/// How many `k`-seed sets of `per_seed` were judged, and how many of them `passes` accepts.
+pub(crate) struct Counted {
+    pub passed: u64,
+    pub evaluated: u64,
+    /// Every set was judged (else [`SAMPLED_SUBSETS`] drawn ones).
+    pub exact: bool,
+}
+
+/// Judges every `k`-subset of `per_seed` when there are at most [`EXACT_SUBSETS_MAX`], else
+/// [`SAMPLED_SUBSETS`] drawn with a fixed-seed ChaCha generator, so the count is reproducible.
+pub(crate) fn count(
+    per_seed: &[(u64, f64)],
+    k: usize,
+    passes: impl Fn(&[(u64, f64)]) -> bool,
+) -> Counted {
     let total = n_choose_k(per_seed.len() as u64, k as u64);
     let exact = total <= EXACT_SUBSETS_MAX;
     let mut passed = 0u64;
@@ -167,25 +202,25 @@ pub fn estimate(
             judge(&indices[..k]);
         }
     }
-    let p_promote = passed as f64 / evaluated.max(1) as f64;
-    let pooled_owned: Vec<LosoSeed> = pooled.into_iter().cloned().collect();
-    let values: Vec<f64> = per_seed.iter().map(|(_, p)| *p).collect();
-    // The model's interval, widened to hold the counted share: where the normal model fits the
-    // seeds badly, the label can only become less sure.
-    let [lo, hi] = interval::credible_interval(&values, &interval::Rule::gate(k));
-    let p_promote_interval = [lo.min(p_promote), hi.max(p_promote)];
-    Stability {
-        seeds: per_seed.iter().map(|(s, _)| *s).collect(),
-        subset_size: k as u64,
-        subsets: evaluated,
-        all_subsets: exact,
-        p_promote,
-        p_promote_interval,
-        confidence: interval::CONFIDENCE,
-        per_seed_plcc_std: stats::sample_std(&values).unwrap_or(0.0),
-        label: label(p_promote_interval),
-        driving_sources: driving_sources(&diagnose(&pooled_owned)),
+    Counted {
+        passed,
+        evaluated,
+        exact,
     }
+}
+
+/// The interval a verdict carries: the models' interval of P(a `k`-seed set passes) from
+/// `draws` posterior draws each, widened to hold the counted share `p_promote`: where none of
+/// the models fits the seeds, the label can only become less sure.
+pub(crate) fn widened_interval(
+    model: IntervalModel,
+    values: &[f64],
+    k: usize,
+    p_promote: f64,
+    draws: usize,
+) -> [f64; 2] {
+    let [lo, hi] = interval::credible_interval_by(model, values, &interval::Rule::gate(k), draws);
+    [lo.min(p_promote), hi.max(p_promote)]
 }
 
 /// The label an interval of `p_promote` earns: robust only when all of it lies beyond 0.95 (or

@@ -50,7 +50,8 @@ pub use provenance::{
 };
 pub use request::{Request, RequestedRecipe};
 pub use verdict::{
-    FoldDiagnosis, Gate, Stability, StabilityLabel, Verdict, VerdictCorpus, VerdictFile,
+    FoldDiagnosis, Gate, IntervalModel, Stability, StabilityLabel, Verdict, VerdictCorpus,
+    VerdictFile,
 };
 
 use crate::error::{Error, Result};

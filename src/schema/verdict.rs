@@ -154,6 +154,16 @@ impl Document for VerdictFile {
     const SCHEMA: &'static str = "verdict";
 }
 
+impl VerdictFile {
+    /// The model its stability interval was drawn by, which re-deriving it must use: the
+    /// recorded one, or this kit's when it has no stability block.
+    pub fn interval_model(&self) -> IntervalModel {
+        self.stability
+            .as_ref()
+            .map_or(IntervalModel::CURRENT, |s| s.interval_model)
+    }
+}
+
 /// One source's fold PLCC across seeds: what makes the seeds agree or not.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FoldDiagnosis {
@@ -193,8 +203,13 @@ pub struct Stability {
     #[schemars(range(min = 0.0, max = 1.0))]
     pub p_promote: f64,
     /// Credible interval at `confidence` for the probability that a set of `subset_size` seeds
-    /// passes, from a normal model of the per-seed mean PLCC (widened to contain `p_promote`).
+    /// passes, drawn by `interval_model` and widened to contain `p_promote`.
     pub p_promote_interval: [f64; 2],
+    /// The model that drew `p_promote_interval`. Absent in verdicts written before issue 29
+    /// (the normal model alone): each kit re-derives a block with the model that wrote it, so
+    /// an older kit's bundle still verifies after the model improved.
+    #[serde(default, skip_serializing_if = "IntervalModel::is_normal")]
+    pub interval_model: IntervalModel,
     /// The interval's level (0.9).
     pub confidence: f64,
     /// Sample standard deviation of the per-seed mean PLCC over all pooled seeds.
@@ -204,6 +219,37 @@ pub struct Stability {
     pub label: StabilityLabel,
     /// The sources that explain most of the spread across the pooled seeds.
     pub driving_sources: Vec<String>,
+}
+
+/// Which model drew a stability block's `p_promote_interval`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IntervalModel {
+    /// A normal model of the per-seed mean PLCC alone: every verdict written before issue 29,
+    /// which names no model. Too narrow in the tails when a fragile fold skews the seeds.
+    #[default]
+    Normal,
+    /// The union of three models' intervals: the normal one (over the sorted values), a
+    /// fragile fold that sinks some seeds under the line, and the Bayesian bootstrap.
+    NormalFragileBootstrap,
+}
+
+impl IntervalModel {
+    /// The model this kit draws new intervals with.
+    pub const CURRENT: IntervalModel = IntervalModel::NormalFragileBootstrap;
+
+    /// Whether this is the legacy normal model (which verdicts write by leaving the field out).
+    pub fn is_normal(&self) -> bool {
+        *self == IntervalModel::Normal
+    }
+
+    /// The words outputs use for it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            IntervalModel::Normal => "a normal model of the per-seed mean PLCC",
+            IntervalModel::NormalFragileBootstrap => "three models of the per-seed mean PLCC",
+        }
+    }
 }
 
 /// How firmly the seeds decide the gate, read off the interval of `p_promote`.

@@ -177,10 +177,11 @@ fn stability_text(stability: Option<&Stability>, n_seeds: usize, n_judged: usize
     };
     let [lo, hi] = s.p_promote_interval;
     let mut parts = vec![format!(
-        "P(PROMOTE) for a {}-seed set <b>{lo:.2}–{hi:.2}</b> ({:.0} % interval from a normal \
-         model of the per-seed mean PLCC; {:.3} of {} {}sets of these seeds pass)",
+        "P(PROMOTE) for a {}-seed set <b>{lo:.2}–{hi:.2}</b> ({:.0} % interval from {}; \
+         {:.3} of {} {}sets of these seeds pass)",
         s.subset_size,
         100.0 * s.confidence,
+        s.interval_model.describe(),
         s.p_promote,
         s.subsets,
         if s.all_subsets { "" } else { "sampled " },

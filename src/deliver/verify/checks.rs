@@ -171,7 +171,7 @@ impl Contents {
         let (folder, seeds) = self.judged_seeds(verdict, name, problems)?;
         self.check_members(manifest, &folder, problems);
         let (judged, others) = seeds?;
-        match gate::judgement(&judged, others.clone()) {
+        match gate::judgement(&judged, others.clone(), verdict.interval_model()) {
             Ok(rejudged) if rejudged.matches(verdict) => {}
             Ok(rejudged) => problems.push(format!(
                 "stale: {name} does not match its LOSO files judged again ({}, mean PLCC {:.5}, spread {:.5}{})",

@@ -17,7 +17,8 @@ use crate::error::{Error, Result};
 use crate::learn::rule::judge;
 use crate::progress::outside;
 use crate::schema::{
-    self, Document, FoldDiagnosis, Gate, LosoSeed, Stability, VerdictFile, SCHEMA_VERSION,
+    self, Document, FoldDiagnosis, Gate, IntervalModel, LosoSeed, Stability, VerdictFile,
+    SCHEMA_VERSION,
 };
 use crate::{atomic, layout, learn::stability, timestamp};
 use camino::{Utf8Path, Utf8PathBuf};
@@ -100,7 +101,7 @@ pub fn assess(request: &VerdictRequest) -> Result<(VerdictFile, Vec<LosoSeed>)> 
         stability,
         recommendation,
         unverified_shards,
-    } = judgement(&seeds, others.clone())?;
+    } = judgement(&seeds, others.clone(), IntervalModel::CURRENT)?;
     let evidence = experiment::locate(dir, &seeds[0], &request.corpus);
     let experiment = experiment::derive(&seeds, &others, evidence.as_ref());
     let out_dir = request.out_dir.clone().unwrap_or_else(|| dir.clone());
@@ -152,8 +153,13 @@ impl Judgement {
 }
 
 /// Judges `judged` (which must come from one run: same corpus, folds and recipe) and, for the
-/// stability estimate, those of `others` trained the same way.
-pub fn judgement(judged: &[LosoSeed], others: Vec<LosoSeed>) -> Result<Judgement> {
+/// stability estimate, those of `others` trained the same way, its interval drawn by `model`
+/// (this kit's for a new verdict, the recorded one when re-deriving a verdict).
+pub fn judgement(
+    judged: &[LosoSeed],
+    others: Vec<LosoSeed>,
+    model: IntervalModel,
+) -> Result<Judgement> {
     let first = judged
         .first()
         .ok_or_else(|| Error::Input("--seeds needs at least one seed".into()))?;
@@ -195,7 +201,7 @@ pub fn judgement(judged: &[LosoSeed], others: Vec<LosoSeed>) -> Result<Judgement
         Vec::new()
     };
     let stability = (!further.is_empty())
-        .then(|| stability::estimate(judged, &further, |subset| judge(subset).passed));
+        .then(|| stability::estimate(judged, &further, |subset| judge(subset).passed, model));
     let unverified_shards: std::collections::BTreeSet<String> = judged
         .iter()
         .flat_map(|s| s.unverified_shards.iter().cloned())

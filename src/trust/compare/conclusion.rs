@@ -248,13 +248,21 @@ fn attribution(
 }
 
 /// Whether seed luck can explain a disagreement, from each side's stability: when neither side
-/// is robustly its own verdict, either could have come out the other way with other seeds.
+/// is robustly its own verdict, either could have come out the other way with other seeds. A
+/// block an older kit drew with the normal model alone says so: its label may be too sure.
 fn luck(a: &Side, b: &Side) -> String {
     let state = |s: &Side| {
-        s.verdict
-            .stability
-            .as_ref()
-            .map(|st| (stability::describe(st), st.label.backs(s.verdict.verdict)))
+        s.verdict.stability.as_ref().map(|st| {
+            let caveat = if st.interval_model.is_normal() {
+                " (its interval drawn by an older kit's normal model alone, which runs narrow in the tails)"
+            } else {
+                ""
+            };
+            (
+                format!("{}{caveat}", stability::describe(st)),
+                st.label.backs(s.verdict.verdict),
+            )
+        })
     };
     match (state(a), state(b)) {
         (Some((x, false)), Some((y, false))) => format!(

@@ -133,7 +133,7 @@ fn loose_grounds(path: &Utf8Path, verdict: &VerdictFile) -> Result<Grounds> {
         return Ok(judged_here(false));
     }
     let others = gate::other_seeds(&loso, &verdict.seeds)?;
-    if !gate::judgement(&judged, others)?.matches(verdict) {
+    if !gate::judgement(&judged, others, verdict.interval_model())?.matches(verdict) {
         return Err(contradicted(
             "/gate",
             format!("the LOSO files beside it ({loso}) judged again do not give this verdict"),
