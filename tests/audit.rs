@@ -657,7 +657,13 @@ fn an_honest_merged_corpus_passes_with_every_inner_choice_derived() {
         .stdout(contains(
             "audit: CQ read from the bitstream and equal to the rows' for 6 cell(s)",
         ))
-        .stdout(contains("/libx264/cq31 crf=31.0"));
+        .stdout(contains("/libx264/cq31 crf=31.0"))
+        // Every line says how its fact stands (issue 29): all of these were derived here.
+        .stdout(contains("shard.jsonl) [derived]\n"))
+        .stdout(predicates::function::function(|out: &str| {
+            let audit: Vec<&str> = out.lines().filter(|l| l.starts_with("audit: ")).collect();
+            audit.len() == 3 && audit.iter().all(|l| l.ends_with(" [derived]"))
+        }));
     // Each inner shard records the seed the owner derives.
     let m = merged_meta(&root.join("results"));
     let rows = rows(&root.join(MERGED));

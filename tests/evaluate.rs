@@ -120,6 +120,7 @@ fn own_models_on_their_corpus_reproduce_the_full_corpus_fit() {
     assert_eq!(members.len(), 2);
     for member in members {
         assert_eq!(member["fitted_on_this_corpus"], true);
+        assert_eq!(member["full_fit"], "derived", "{member}");
         let recorded = &member["recorded_full_fit"];
         let here = &member["scores"]["overall"];
         assert_eq!(recorded["n_rows"], here["n_rows"]);
@@ -141,7 +142,34 @@ fn own_models_on_their_corpus_reproduce_the_full_corpus_fit() {
         .stdout(contains("seed 1"))
         .stdout(contains("encoder libx264"))
         .stdout(contains("cq 37"))
-        .stdout(contains("seed 0 was fitted on this corpus"));
+        .stdout(contains("seed 0 was fitted on this corpus"))
+        .stdout(
+            predicates::str::is_match(
+                r"seed 0 was fitted on this corpus: .*; the ONNX runtime gives .* \[derived\]\n",
+            )
+            .unwrap(),
+        );
+}
+
+/// Issue 29: on a corpus it was not fitted on, a member's recorded fit cannot be reproduced:
+/// the evaluation says it is only claimed, and the reference's sidecar records none.
+#[test]
+fn a_recorded_fit_on_another_corpus_is_only_claimed() {
+    let s = Scratch::new();
+    let other = changed_shard(&s, |row| {
+        row["vmaf"] = (row["vmaf"].as_f64().unwrap() * 0.99).into();
+    });
+    let e = evaluation(&out_dir().join("models"), &other, &["--allow-missing-meta"]);
+    for member in e["members"].as_array().unwrap() {
+        assert_eq!(member["fitted_on_this_corpus"], false);
+        assert_eq!(member["full_fit"], "claimed", "{member}");
+        assert_eq!(member["recorded_full_fit"], Value::Null);
+    }
+    evaluate(&out_dir().join("models"), &other, &["--allow-missing-meta"])
+        .success()
+        .stdout(contains(
+            "seed 0's sidecar records its fit on another corpus, which this evaluation cannot reproduce [claimed]",
+        ));
 }
 
 #[test]
@@ -177,6 +205,7 @@ fn a_reference_format_sidecar_feeds_the_model_the_same_inputs() {
         own["members"][0]["scores"]
     );
     assert_eq!(reference["members"][0]["recorded_full_fit"], Value::Null);
+    assert!(reference["members"][0].get("full_fit").is_none());
 
     // With the reference's own scaling (another corpus's) it still runs, to other figures.
     let mut foreign = read_json(Utf8Path::new("tests/fixtures/reference-sidecar.json"));

@@ -55,7 +55,11 @@ fn a_fresh_bundle_retrains_identically_and_an_edited_one_does_not() {
         .success()
         .stdout(contains(
             "retrain identical (3 seed files, 12 folds, 2 models) in",
-        ));
+        ))
+        .stdout(
+            predicates::str::is_match(r"retrain identical \(.*\) in [0-9.]+ s \[derived\]\n")
+                .unwrap(),
+        );
 
     // Edit seed 1 consistently: fold 0's PLCC lowered, its summaries recomputed, the verdict
     // judged again and the bundle rebuilt.

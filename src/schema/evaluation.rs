@@ -5,6 +5,7 @@
 use super::document::Document;
 #[cfg(doc)]
 use super::document::SCHEMA_VERSION;
+use super::evidence::Evidence;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -134,6 +135,11 @@ pub struct EvaluatedMember {
     /// The full-corpus fit's figures the sidecar records, when the evaluated corpus is the one
     /// the model was fitted on: the runtime should reproduce them.
     pub recorded_full_fit: Option<Figures>,
+    /// How the sidecar's record of its full-corpus fit stands: `derived` when the runtime
+    /// reproduced it on this corpus (else evaluate refused the member, exit 2), `claimed` when
+    /// it was fitted on another corpus, absent when the sidecar records none (the reference's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_fit: Option<Evidence>,
 }
 
 /// `evaluate`'s result: a shipped ensemble run in an ONNX runtime on a corpus.

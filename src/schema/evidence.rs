@@ -2,6 +2,7 @@
 //! sender, or contradicted. One type for verify, compare, retrain, audit, evaluate and install,
 //! so that no check decides alone what it takes on trust.
 
+use crate::error::Error;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +28,47 @@ impl Evidence {
         } else {
             Evidence::Claimed
         }
+    }
+
+    /// The refusal of a contradicted fact (exit 2): `contradicted: ` and what was derived
+    /// against what was claimed. Every check words its contradictions through this.
+    pub fn contradiction(what: impl std::fmt::Display) -> Error {
+        Error::Input(format!("contradicted: {what}"))
+    }
+}
+
+/// One fact a check established, in the words its output uses, and how it stands: every line
+/// `verify --audit` and `--retrain` print ends in its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// How it stands.
+    pub evidence: Evidence,
+    /// What was found.
+    pub text: String,
+}
+
+impl Finding {
+    /// A fact re-computed here.
+    pub fn derived(text: impl Into<String>) -> Finding {
+        Finding {
+            evidence: Evidence::Derived,
+            text: text.into(),
+        }
+    }
+
+    /// A fact taken as the sender wrote it.
+    pub fn claimed(text: impl Into<String>) -> Finding {
+        Finding {
+            evidence: Evidence::Claimed,
+            text: text.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Finding {
+    /// `TEXT [derived]` or `TEXT [claimed]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} [{}]", self.text, self.evidence)
     }
 }
 

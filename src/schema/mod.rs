@@ -30,7 +30,7 @@ pub use evaluation::{
     ConsumerCorpus, ConsumerSidecar, CqFigures, EvaluatedMember, Evaluation, Figures, NamedFigures,
     Scores,
 };
-pub use evidence::{Evidence, Grounds};
+pub use evidence::{Evidence, Finding, Grounds};
 pub use experiment::{
     CompareReport, ComparedFact, ComparedReference, ComparedSide, Conclusion, EncoderRows,
     Experiment, ExperimentRecipe, ExperimentShard, ExperimentSource, Known, PlccDelta, Producer,

@@ -32,7 +32,7 @@ use crate::ingest::corpus::{
 use crate::ingest::merge::{self, MergeRules};
 use crate::layout::dir_of;
 use crate::progress::Progress;
-use crate::schema::{self, CorpusRow, Document, ImportedShardMeta, MergedMeta, ShardMeta};
+use crate::schema::{self, CorpusRow, Document, Finding, ImportedShardMeta, MergedMeta, ShardMeta};
 use crate::{digest, layout};
 use camino::{Utf8Path, Utf8PathBuf};
 use choice::{Findings, Rows};
@@ -57,33 +57,38 @@ pub struct Audited {
 }
 
 impl Audited {
-    /// What the audit proved, one line each, each ending in a newline.
-    pub fn report(&self) -> String {
-        let mut text = format!(
-            "audit: {} cell(s), {} frames re-scored; every feature and VMAF within {:.0e} of the rows ({})\n\
-             audit: the audit cells of {} shard(s) are the ones their rows choose ({})\n",
-            self.cells.len(),
-            self.frames,
-            TOLERANCE,
-            self.cells.join(", "),
-            self.derived.len(),
-            self.derived.join(", ")
-        );
+    /// What the audit established: the scores and the cell choice derived, each CQ read from
+    /// the bitstream or only claimed.
+    pub fn findings(&self) -> Vec<Finding> {
+        let mut findings = vec![
+            Finding::derived(format!(
+                "audit: {} cell(s), {} frames re-scored; every feature and VMAF within {:.0e} of the rows ({})",
+                self.cells.len(),
+                self.frames,
+                TOLERANCE,
+                self.cells.join(", ")
+            )),
+            Finding::derived(format!(
+                "audit: the audit cells of {} shard(s) are the ones their rows choose ({})",
+                self.derived.len(),
+                self.derived.join(", ")
+            )),
+        ];
         if !self.cq_read.is_empty() {
-            text += &format!(
-                "audit: CQ read from the bitstream and equal to the rows' for {} cell(s) ({})\n",
+            findings.push(Finding::derived(format!(
+                "audit: CQ read from the bitstream and equal to the rows' for {} cell(s) ({})",
                 self.cq_read.len(),
                 self.cq_read.join(", ")
-            );
+            )));
         }
         if !self.cq_claimed.is_empty() {
-            text += &format!(
-                "audit: CQ not recorded in the bitstream: taken as claimed for {} cell(s) ({}); only libx264 and libx265 write it\n",
+            findings.push(Finding::claimed(format!(
+                "audit: CQ not recorded in the bitstream: taken as claimed for {} cell(s) ({}); only libx264 and libx265 write it",
                 self.cq_claimed.len(),
                 self.cq_claimed.join(", ")
-            );
+            )));
         }
-        text
+        findings
     }
 }
 

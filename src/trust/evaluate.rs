@@ -15,8 +15,8 @@ pub mod runtime;
 use crate::error::{Error, Result};
 use crate::ingest::merge::{self, Corpus, MergeRules};
 use crate::schema::{
-    CorpusRow, CqFigures, Document, EvaluatedMember, Evaluation, Figures, NamedFigures, Scores,
-    SCHEMA_VERSION,
+    CorpusRow, CqFigures, Document, EvaluatedMember, Evaluation, Evidence, Figures, Finding,
+    NamedFigures, Scores, SCHEMA_VERSION,
 };
 use crate::trust::owner_checks::OwnerChecks;
 use crate::{layout, stats};
@@ -67,9 +67,14 @@ fn evaluate(
         sum.iter_mut().zip(&predicted).for_each(|(s, p)| *s += p);
         let fitted_on_this_corpus = member.sidecar.corpus.sha256 == corpus.sha256;
         let scores = scores(&corpus.rows, &predicted, &truth);
-        if let Some(recorded) = member.sidecar.full_fit.filter(|_| fitted_on_this_corpus) {
-            check_full_fit(&member.sidecar_file, &recorded, &scores.overall)?;
-        }
+        let full_fit = match member.sidecar.full_fit {
+            Some(recorded) if fitted_on_this_corpus => {
+                check_full_fit(&member.sidecar_file, &recorded, &scores.overall)?;
+                Some(Evidence::Derived)
+            }
+            Some(_) => Some(Evidence::Claimed),
+            None => None,
+        };
         evaluated.push(EvaluatedMember {
             seed: member.sidecar.seed,
             id: member.sidecar.id.clone(),
@@ -79,6 +84,7 @@ fn evaluate(
             fitted_on_this_corpus,
             scores,
             recorded_full_fit: member.sidecar.full_fit.filter(|_| fitted_on_this_corpus),
+            full_fit,
         });
     }
     let n = ensemble.members.len() as f64;
@@ -116,8 +122,8 @@ fn check_full_fit(sidecar: &str, recorded: &Figures, runtime: &Figures) -> Resul
         || off(recorded.srocc, runtime.srocc, srocc)
         || off(recorded.rmse, runtime.rmse, rmse)
     {
-        return Err(Error::Input(format!(
-            "contradicted: {sidecar} records its full-corpus fit at {} but the ONNX runtime gives {} on that corpus (tolerance PLCC {plcc:e}, SROCC {srocc:e}, RMSE {rmse:e}); the sidecar or the model is not what was fitted",
+        return Err(Evidence::contradiction(format!(
+            "{sidecar} records its full-corpus fit at {} but the ONNX runtime gives {} on that corpus (tolerance PLCC {plcc:e}, SROCC {srocc:e}, RMSE {rmse:e}); the sidecar or the model is not what was fitted",
             summary(recorded),
             summary(runtime)
         )));
@@ -235,14 +241,20 @@ pub fn render(evaluation: &Evaluation) -> String {
         ));
     }
     for member in &evaluation.members {
-        if let Some(recorded) = member.recorded_full_fit {
-            text.push_str(&format!(
-                "seed {} was fitted on this corpus: its sidecar records the full-corpus fit at {}; the ONNX runtime gives {}\n",
+        let finding = match (member.recorded_full_fit, member.full_fit) {
+            (Some(recorded), _) => Finding::derived(format!(
+                "seed {} was fitted on this corpus: its sidecar records the full-corpus fit at {}; the ONNX runtime gives {}",
                 member.seed,
                 summary(&recorded),
                 summary(&member.scores.overall)
-            ));
-        }
+            )),
+            (None, Some(_)) => Finding::claimed(format!(
+                "seed {}'s sidecar records its fit on another corpus, which this evaluation cannot reproduce",
+                member.seed
+            )),
+            (None, None) => continue,
+        };
+        text.push_str(&format!("{finding}\n"));
     }
     let blocks = std::iter::once(("ensemble mean".to_owned(), &evaluation.ensemble)).chain(
         evaluation

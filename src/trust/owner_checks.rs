@@ -18,6 +18,7 @@ use crate::host::tools::{ToolOverrides, Toolset};
 use crate::ingest::sources::request::RequestFile;
 use crate::layout;
 use crate::progress::Progress;
+use crate::schema::Finding;
 use camino::{Utf8Path, Utf8PathBuf};
 
 /// What the owner asks of a bundle beyond its own consistency.
@@ -160,7 +161,8 @@ pub fn run(
 }
 
 impl Passed {
-    /// `BUNDLE: ok (…)`, then the audit's and the re-training's lines, each ending in a newline.
+    /// `BUNDLE: ok (…)`, then the audit's and the re-training's findings, each ending in its
+    /// state and a newline.
     pub fn report(&self, bundle: &Utf8Path) -> String {
         let verified = &self.verified;
         let mut text = format!(
@@ -170,8 +172,12 @@ impl Passed {
             verify::made_by(&verified.verdict),
             verified.signature
         );
-        if let Some(audited) = &self.audited {
-            text.push_str(&audited.report());
+        for finding in self
+            .audited
+            .as_ref()
+            .map_or_else(Vec::new, Audited::findings)
+        {
+            text.push_str(&format!("{finding}\n"));
         }
         if let Some(request) = self.verified.request.as_ref().filter(|_| self.answered) {
             text.push_str(&format!(
@@ -182,10 +188,11 @@ impl Passed {
             ));
         }
         if let Some(done) = &self.retrained {
-            text.push_str(&format!(
-                "{bundle}: retrain identical ({} seed files, {} folds, {} models) in {:.1} s\n",
+            let finding = Finding::derived(format!(
+                "{bundle}: retrain identical ({} seed files, {} folds, {} models) in {:.1} s",
                 done.loso_files, done.folds, done.models, done.seconds
             ));
+            text.push_str(&format!("{finding}\n"));
         }
         text
     }

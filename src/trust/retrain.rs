@@ -24,7 +24,7 @@ use crate::host::temporary;
 use crate::ingest::merge::{self, Corpus, MergeRules};
 use crate::learn::train::{self, shape::DROPOUT, Dataset, Recipe};
 use crate::progress::Progress;
-use crate::schema::{self, LosoSeed, Sidecar, Verdict, VerdictFile};
+use crate::schema::{self, Evidence, LosoSeed, Sidecar, Verdict, VerdictFile};
 use crate::{atomic, deliver::export, layout};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::time::Instant;
@@ -217,7 +217,7 @@ impl Fitting<'_> {
         let model = name.with_file_name(&sidecar.onnx);
         let bundled = std::fs::read(&model).map_err(|e| Error::io(&model, e))?;
         if bytes != bundled {
-            return Err(Error::Input(format!(
+            return Err(Evidence::contradiction(format!(
             "retrain differs: {model} (seed {}) is not what the bundled corpus and recipe give (sha256 {}, retrained {})",
             sidecar.seed,
             crate::digest::sha256_bytes(&bundled),
@@ -227,7 +227,7 @@ impl Fitting<'_> {
         let bundled = std::fs::read(name).map_err(|e| Error::io(name, e))?;
         if atomic::json_bytes(&again) != bundled {
             let field = first_difference(sidecar, &again);
-            return Err(Error::Input(format!(
+            return Err(Evidence::contradiction(format!(
             "retrain differs: {name} (seed {}) is not the sidecar the bundled corpus, verdict and recipe give: {field} differs; the model is identical, so the sidecar was edited",
             sidecar.seed
         )));
@@ -362,7 +362,7 @@ fn compare_seed(name: &Utf8Path, bundled: &LosoSeed, again: LosoSeed) -> Result<
         return Ok(());
     }
     let differs = |what: String| {
-        Err(Error::Input(format!(
+        Err(Evidence::contradiction(format!(
             "retrain differs: {name} {what}; the bundled results do not follow from the bundled corpus and recipe"
         )))
     };

@@ -7,7 +7,7 @@
 use super::contents::Contents;
 use crate::learn::gate::experiment::{self, CorpusEvidence};
 use crate::learn::gate::is_reference;
-use crate::schema::{LosoSeed, VerdictFile};
+use crate::schema::{Evidence, LosoSeed, VerdictFile};
 use camino::Utf8Path;
 
 impl Contents {
@@ -67,9 +67,11 @@ impl Contents {
         }
         if evidence.sha256 != first.corpus_sha256 {
             problems.push(format!(
-                "contradicted: the bundled corpus (rows sha256 {}) is not the corpus the judged seeds were trained on ({}); \
+                "{}: the bundled corpus (rows sha256 {}) is not the corpus the judged seeds were trained on ({}); \
                  its rows, references and shards say nothing about this verdict",
-                evidence.sha256, first.corpus_sha256
+                Evidence::Contradicted,
+                evidence.sha256,
+                first.corpus_sha256
             ));
             return None;
         }

@@ -9,7 +9,7 @@ use crate::ingest::merge::Corpus;
 use crate::learn::gate::experiment::CorpusEvidence;
 use crate::learn::train::features::{CqRange, InputScaling, Standardiser};
 use crate::learn::train::{self, Dataset};
-use crate::schema::{LosoSeed, Sidecar, Verdict, VerdictFile};
+use crate::schema::{Evidence, LosoSeed, Sidecar, Verdict, VerdictFile};
 use camino::Utf8Path;
 use std::collections::BTreeMap;
 
@@ -85,7 +85,8 @@ impl Contents {
                 ));
             } else if let Some(field) = sidecar_contradiction(sidecar, verdict, scaled.as_ref()) {
                 problems.push(format!(
-                    "contradicted: {name}: `{field}` is not what the bundled {} give{}",
+                    "{}: {name}: `{field}` is not what the bundled {} give{}",
+                    Evidence::Contradicted,
                     if scaled.is_some() {
                         "verdict, LOSO files and corpus"
                     } else {

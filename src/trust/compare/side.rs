@@ -102,7 +102,10 @@ fn loose_grounds(path: &Utf8Path, verdict: &VerdictFile) -> Result<Grounds> {
         path: path.to_owned(),
         line: None,
         field: field.into(),
-        message: format!("contradicted: {message}; do not rely on this verdict file"),
+        message: format!(
+            "{}: {message}; do not rely on this verdict file",
+            Evidence::Contradicted
+        ),
     };
     let request = gate::VerdictRequest {
         loso_dir: loso.clone(),
