@@ -308,8 +308,11 @@ fn judged_seeds_from_different_runs_are_refused() {
         .stderr(contains("seed 3 was not trained like seed 0"));
 }
 
-#[test]
-fn a_bundle_whose_stability_block_was_edited_is_refused() {
+/// Writes SHAKY's verdict (a HOLD) into `results/`, passes its stability block through `edit`,
+/// and bundles it: the exit code and stderr of `bundle`.
+fn bundle_with_stability(
+    edit: impl Fn(&mut serde_json::Map<String, serde_json::Value>),
+) -> (Option<i32>, String) {
     let s = Scratch::new();
     fragile_loso(&s.join("results/loso"), 10);
     kit()
@@ -327,15 +330,29 @@ fn a_bundle_whose_stability_block_was_edited_is_refused() {
     let path = s.join("results/HOLD.json");
     let mut doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    doc["stability"]["label"] = "robust_hold".into();
-    doc["stability"]["p_promote"] = 0.0.into();
+    edit(doc["stability"].as_object_mut().unwrap());
     std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-    kit()
+    let out = kit()
         .current_dir(s.path())
         .args(["bundle", "--out-dir", "results"])
-        .assert()
-        .code(2)
-        .stderr(contains("is stale"));
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_bundle_whose_stability_block_was_edited_is_refused() {
+    let (code, stderr) = bundle_with_stability(|block| {
+        block["label"] = "robust_hold".into();
+        block["p_promote"] = 0.0.into();
+    });
+    assert!(
+        code == Some(2) && stderr.contains("is stale"),
+        "{code:?} {stderr}"
+    );
 }
 
 /// Issue 29: the interval's model changed, and a verdict is judged again by the model that drew
@@ -348,45 +365,19 @@ fn a_stability_block_is_judged_again_by_the_interval_model_that_drew_it() {
     // three models (see verdict-fragile.json); the upper ends agree.
     const NORMAL_LOW: f64 = 0.2693552540591315;
     const THREE_LOW: f64 = 0.26935525228762025;
-    let bundle_with = |model: Option<&str>, low: f64| {
-        let s = Scratch::new();
-        fragile_loso(&s.join("results/loso"), 10);
-        kit()
-            .current_dir(s.path())
-            .env("SOURCE_DATE_EPOCH", "1700000000")
-            .args([
-                "verdict",
-                "--loso-dir",
-                "results/loso",
-                "--out-dir",
-                "results",
-            ])
-            .assert()
-            .code(1);
-        let path = s.join("results/HOLD.json");
-        let mut doc: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let block = doc["stability"].as_object_mut().unwrap();
-        assert_eq!(block["interval_model"], "normal_fragile_bootstrap");
-        assert_eq!(block["p_promote_interval"][0], THREE_LOW);
-        match model {
-            Some(model) => block.insert("interval_model".into(), model.into()),
-            None => block.remove("interval_model"),
-        };
-        block["p_promote_interval"][0] = low.into();
-        std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
-        let out = kit()
-            .current_dir(s.path())
-            .args(["bundle", "--out-dir", "results"])
-            .output()
-            .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+    let relabelled = |model: Option<&str>, low: f64| {
+        bundle_with_stability(|block| {
+            assert_eq!(block["interval_model"], "normal_fragile_bootstrap");
+            assert_eq!(block["p_promote_interval"][0], THREE_LOW);
+            match model {
+                Some(model) => block.insert("interval_model".into(), model.into()),
+                None => block.remove("interval_model"),
+            };
+            block["p_promote_interval"][0] = low.into();
+        })
     };
     for (model, low) in [(None, NORMAL_LOW), (Some("normal"), NORMAL_LOW)] {
-        let (code, stderr) = bundle_with(model, low);
+        let (code, stderr) = relabelled(model, low);
         assert!(
             matches!(code, Some(0 | 1)) && !stderr.contains("stale"),
             "{model:?} with the normal model's interval: {code:?} {stderr}"
@@ -397,13 +388,13 @@ fn a_stability_block_is_judged_again_by_the_interval_model_that_drew_it() {
         (Some("normal"), THREE_LOW),
         (Some("normal_fragile_bootstrap"), NORMAL_LOW),
     ] {
-        let (code, stderr) = bundle_with(model, low);
+        let (code, stderr) = relabelled(model, low);
         assert!(
             code == Some(2) && stderr.contains("is stale"),
             "{model:?} relabelled: {code:?} {stderr}"
         );
     }
-    let (code, stderr) = bundle_with(Some("bootstrap_only"), THREE_LOW);
+    let (code, stderr) = relabelled(Some("bootstrap_only"), THREE_LOW);
     assert!(
         code == Some(2) && stderr.contains("/stability") && stderr.contains("bootstrap_only"),
         "an unknown model: {code:?} {stderr}"
