@@ -74,7 +74,7 @@ impl Drop for Lock {
 /// it when its holder dies, however it dies. When another process holds it, the error is
 /// `busy` followed by that process's pid.
 pub fn lock_exclusive(lock_path: &Utf8Path, busy: impl FnOnce() -> String) -> Result<Lock> {
-    use std::io::{Read, Seek};
+    use std::io::Seek;
     if let Some(parent) = lock_path.parent().filter(|p| !p.as_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
@@ -85,10 +85,17 @@ pub fn lock_exclusive(lock_path: &Utf8Path, busy: impl FnOnce() -> String) -> Re
         .truncate(false)
         .open(lock_path)
         .map_err(|e| Error::io(lock_path, e))?;
-    let mut holder = String::new();
     let locked = file.try_lock();
-    let _ = file.read_to_string(&mut holder);
-    let pid = holder.trim().parse::<u32>().ok();
+    let mut pid = holder_of(&mut file);
+    // A holder that won the lock a moment ago names itself right after: wait briefly for it,
+    // so that two runs started together are told which pid holds the folder.
+    for _ in 0..NAMING_WAITS {
+        if locked.is_ok() || pid.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        pid = holder_of(&mut file);
+    }
     if locked.is_err() {
         let by = pid.map_or("a process that has not named itself".into(), |p| {
             format!("pid {p}")
@@ -112,9 +119,42 @@ pub fn lock_exclusive(lock_path: &Utf8Path, busy: impl FnOnce() -> String) -> Re
     })
 }
 
+/// How many times (10 ms apart) a refused run re-reads a lock file its holder has not named
+/// itself in yet.
+const NAMING_WAITS: usize = 50;
+
+/// The pid a lock file names, read from its start.
+fn holder_of(file: &mut std::fs::File) -> Option<u32> {
+    use std::io::{Read, Seek};
+    let mut holder = String::new();
+    file.rewind().ok()?;
+    file.read_to_string(&mut holder).ok()?;
+    holder.trim().parse::<u32>().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two runs started together: the loser may look before the winner wrote its pid.
+    #[test]
+    fn a_run_refused_just_after_the_holder_won_is_told_its_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = camino::Utf8PathBuf::from_path_buf(dir.path().join("x.lock")).unwrap();
+        let holder = std::fs::File::create(&path).unwrap();
+        holder.try_lock().unwrap();
+        let named = path.clone();
+        let naming = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::fs::write(&named, "4194306\n").unwrap();
+        });
+        let err = lock_exclusive(&path, || "busy".into()).unwrap_err();
+        naming.join().unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!("busy ({path} is held by pid 4194306)")
+        );
+    }
 
     #[test]
     fn a_lock_names_its_holder_and_what_a_dead_one_left() {
