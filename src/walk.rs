@@ -1,10 +1,13 @@
 //! Walking a folder tree the one way the kit does: everything below a root, no symbolic link
 //! below it followed, every name UTF-8, and I/O errors naming the path they happened on.
-//! (A root that is itself a link is read as the folder it names.)
+//! (A root that is itself a link is read as the folder it names.) And reading one file the one
+//! way the kit does when its size bounds what it may be: never past the cap, whatever the file
+//! claims or grows to while read.
 
 use crate::error::{Error, Result};
 use camino::{Utf8Path, Utf8PathBuf};
 use std::fs::FileType;
+use std::io::Read;
 use walkdir::WalkDir;
 
 /// One entry below the root.
@@ -55,4 +58,14 @@ fn walk_error(root: &Utf8Path, e: walkdir::Error) -> Error {
         e.into_io_error()
             .unwrap_or_else(|| std::io::Error::other(text)),
     )
+}
+
+/// The bytes of `path` when it holds at most `max`, `None` when it holds more (read no further
+/// than `max + 1` bytes to tell); I/O errors name the path.
+pub fn read_capped(path: &Utf8Path, max: u64) -> Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(max.saturating_add(1)).read_to_end(&mut bytes))
+        .map_err(|e| Error::io(path, e))?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
 }

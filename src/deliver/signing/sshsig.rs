@@ -6,7 +6,6 @@ use crate::error::{Error, Result};
 use crate::progress::outside;
 use camino::Utf8Path;
 use ssh_key::{public::KeyData, HashAlg, PublicKey, SshSig};
-use std::io::Read;
 
 /// The SSHSIG namespace of a bundle signature, so that a signature made for anything else
 /// (a git commit, a file) with the same key cannot pass for one.
@@ -21,17 +20,11 @@ pub(super) const KEY_FILE_MAX: u64 = 1 << 20;
 
 /// Reads a small file whole, refusing one over `max` bytes (`what` names it in the error).
 pub(super) fn read_small(path: &Utf8Path, max: u64, what: &str) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut bytes = Vec::new();
-    file.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
-    if bytes.len() as u64 > max {
-        return Err(Error::Input(format!(
+    crate::walk::read_capped(path, max)?.ok_or_else(|| {
+        Error::Input(format!(
             "{path} is larger than {max} bytes; it is not {what}"
-        )));
-    }
-    Ok(bytes)
+        ))
+    })
 }
 
 /// The key's type and SHA-256 fingerprint, as `ssh-keygen -l` shows them.

@@ -128,14 +128,9 @@ fn json_kind(path: &Utf8Path, kinds: &[&str]) -> Option<String> {
 
 /// `path` as JSON, or why it is not JSON the kit could have written.
 fn json(path: &Utf8Path) -> std::result::Result<serde_json::Value, String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("it cannot be read: {e}"))?;
-    let mut bytes = Vec::new();
-    file.take(READ_MAX + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("it cannot be read: {e}"))?;
-    if bytes.len() as u64 > READ_MAX {
-        return Err("it is larger than any such file the kit writes".into());
-    }
+    let bytes = crate::walk::read_capped(path, READ_MAX)
+        .map_err(|e| format!("it cannot be read: {e}"))?
+        .ok_or("it is larger than any such file the kit writes")?;
     match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(value) if value.is_object() => Ok(value),
         _ => Err("it is not a JSON object".into()),

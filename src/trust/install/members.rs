@@ -8,7 +8,6 @@ use crate::digest::sha256_bytes;
 use crate::error::{Error, Result};
 use crate::schema::{self, Manifest, Sidecar};
 use camino::{Utf8Component, Utf8Path};
-use std::io::Read;
 
 /// The fork's registry id rule (`registry.schema.json`): `^[a-z0-9][a-z0-9_-]*$`, at most 64.
 pub const ID_MAX: usize = 64;
@@ -116,16 +115,12 @@ pub fn read(dir: &Utf8Path, manifest: &Manifest) -> Result<Ensemble> {
 fn read_listed(dir: &Utf8Path, member: &str, size: u64, sha256: &str) -> Result<Vec<u8>> {
     plain_member(member)?;
     let path = dir.join(member);
-    let mut bytes = Vec::new();
-    std::fs::File::open(&path)
-        .and_then(|f| f.take(size + 1).read_to_end(&mut bytes))
-        .map_err(|e| Error::io(&path, e))?;
-    if bytes.len() as u64 != size || sha256_bytes(&bytes) != sha256 {
-        return Err(Error::Input(format!(
+    match crate::walk::read_capped(&path, size)? {
+        Some(bytes) if bytes.len() as u64 == size && sha256_bytes(&bytes) == sha256 => Ok(bytes),
+        _ => Err(Error::Input(format!(
             "`{member}` changed after the bundle was verified; install nothing from it"
-        )));
+        ))),
     }
-    Ok(bytes)
 }
 
 /// Refuses a bundle path with anything but plain components (`..`, a root).

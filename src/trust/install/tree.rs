@@ -3,7 +3,6 @@
 
 use crate::error::{Error, Result};
 use camino::Utf8Path;
-use std::io::Read;
 
 /// Longest file name install writes or reads in MODEL_DIR (file systems cap names at 255 bytes).
 const NAME_MAX: usize = 255;
@@ -47,15 +46,10 @@ pub fn read_bounded(path: &Utf8Path, max: u64, what: &str) -> Result<Option<Vec<
     if meta.len() > max {
         return Err(too_big(meta.len()));
     }
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut bytes = Vec::new();
-    file.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, e))?;
-    if bytes.len() as u64 > max {
-        return Err(too_big(bytes.len() as u64));
+    match crate::walk::read_capped(path, max)? {
+        Some(bytes) => Ok(Some(bytes)),
+        None => Err(too_big(max + 1)),
     }
-    Ok(Some(bytes))
 }
 
 /// SHA-256 of the regular file at `path`, or `None` when nothing is there (links refused).
