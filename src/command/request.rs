@@ -2,7 +2,7 @@
 //! optionally the encoders and the recipe, a fresh nonce, the time and his name — for a
 //! collaborator to answer with `full --request`.
 
-use super::flags::{reference_inputs, EncoderArgs, ForceArgs, GeometryArgs, SignArgs};
+use super::flags::{reference_inputs, ForceArgs, GeometryArgs, SignArgs};
 use crate::deliver::signing;
 use crate::error::Result;
 use crate::ingest::sources::{self, request};
@@ -26,8 +26,10 @@ pub struct RequestArgs {
     /// address).
     #[arg(long, value_name = "PRINCIPAL")]
     pub owner: String,
-    #[command(flatten)]
-    pub encoders: EncoderArgs,
+    /// Ask for these encoders, comma-separated: an answer must have encoded with exactly
+    /// these (default: any; the collaborator's box chooses).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub encoders: Option<Vec<String>>,
     /// Ask for this many training epochs per fit (with --seeds, the recipe an answer must use).
     #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=crate::learn::train::EPOCHS_MAX as u64))]
     pub epochs: Option<usize>,
@@ -67,7 +69,7 @@ pub fn request(args: RequestArgs) -> Result<i32> {
     });
     let asked = request::Asked {
         owner: args.owner,
-        encoders: args.encoders.encoders,
+        encoders: args.encoders,
         recipe,
     };
     let made = request::make(references, asked)?;
