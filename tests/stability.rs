@@ -401,6 +401,134 @@ fn a_stability_block_is_judged_again_by_the_interval_model_that_drew_it() {
     );
 }
 
+/// Per-seed mean PLCCs of one block of the field report's shape (a fragile fold sinks about
+/// half the seeds under the line): the normal model alone calls it robust HOLD, this kit's
+/// three models undecided.
+const FIELD_BLOCK: [f64; 8] = [
+    0.9437095074736452,
+    0.9536563550980912,
+    0.9532661533270692,
+    0.9533029717812962,
+    0.9446540584844133,
+    0.942874233791757,
+    0.9543583634249797,
+    0.9429930788321237,
+];
+
+/// Issue 29, a hostile review: a new verdict whose block is relabelled as an older kit's (the
+/// normal model's narrower interval, honestly computed) still verifies — an older kit wrote
+/// exactly that — but wherever the seeds are at hand, verify and compare show and reason with
+/// this kit's label, naming the older one as the older kit's.
+#[test]
+fn an_older_kits_block_is_shown_beside_this_kits_label() {
+    use ensemble_kit::learn::gate;
+    use ensemble_kit::schema::IntervalModel;
+    let s = Scratch::new();
+    let loso = s.join("results/loso");
+    loso_of_means(&loso, &FIELD_BLOCK);
+    kit()
+        .current_dir(s.path())
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args([
+            "verdict",
+            "--loso-dir",
+            "results/loso",
+            "--out-dir",
+            "results",
+        ])
+        .assert()
+        .code(1);
+    let path = s.join("results/HOLD.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(doc["stability"]["label"], "undecided");
+    let judged: Vec<_> = (0..5)
+        .map(|seed| gate::read_seed(&loso, seed).unwrap())
+        .collect();
+    let others = gate::other_seeds(&loso, &[0, 1, 2, 3, 4]).unwrap();
+    let older = gate::judgement(&judged, others, IntervalModel::Normal).unwrap();
+    doc["stability"] = serde_json::to_value(&older.stability).unwrap();
+    doc["recommendation"] = older.recommendation.into();
+    assert_eq!(doc["stability"]["label"], "robust_hold");
+    assert!(doc["stability"].get("interval_model").is_none());
+    std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+    let out = kit()
+        .current_dir(s.path())
+        .args(["bundle", "--out-dir", "results"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let bundle = s.join(String::from_utf8(out.stdout).unwrap().trim());
+    kit()
+        .args(["verify", bundle.as_str()])
+        .assert()
+        .success()
+        .stdout(contains(
+        "its stability interval from a normal model of the per-seed mean PLCC (an older kit's, \
+             robust HOLD; this kit's three models of the per-seed mean PLCC: undecided 0.00–",
+    ));
+    for b in [bundle.as_str(), "results/HOLD.json"] {
+        let out = kit()
+            .current_dir(s.path())
+            .args(["compare", bundle.as_str(), b])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            stdout
+                .matches("(undecided (an older kit's block said robust HOLD))")
+                .count()
+                == 2,
+            "{b}: {stdout}"
+        );
+    }
+}
+
+/// A hostile review: a verdict file without its experiment was read as the reference kit's,
+/// whose stability block nothing re-derived; with its LOSO folder beside it, compare then
+/// reasoned with a made-up robust label and said it rested on derived seeds.
+#[test]
+fn a_stability_block_without_an_experiment_is_judged_again_too() {
+    let s = Scratch::new();
+    fragile_loso(&s.join("loso"), 10);
+    let honest = verdict(s.path());
+    let compare_with = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut doc = honest.clone();
+        doc.as_object_mut().unwrap().remove("experiment");
+        edit(&mut doc);
+        std::fs::write(
+            s.join("loso/HOLD.json"),
+            serde_json::to_string_pretty(&doc).unwrap(),
+        )
+        .unwrap();
+        kit()
+            .current_dir(s.path())
+            .args(["compare", "loso/HOLD.json", "loso"])
+            .output()
+            .unwrap()
+    };
+    let out = compare_with(&|_| {});
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = compare_with(&|doc| {
+        doc["stability"]["p_promote_interval"] = serde_json::json!([0.0, 0.01]);
+        doc["stability"]["p_promote"] = 0.0.into();
+        doc["stability"]["label"] = "robust_hold".into();
+    });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(2)
+            && stderr.contains("contradicted")
+            && stderr.contains("/stability"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn an_absurd_number_of_further_seeds_is_refused() {
     let s = Scratch::new();

@@ -20,7 +20,7 @@ use crate::archive::{self, SizeCap};
 use crate::deliver::signing::{self, Required, Signature};
 use crate::error::{Error, Result};
 use crate::layout;
-use crate::schema::{Grounds, Manifest, Request, VerdictFile};
+use crate::schema::{Grounds, Manifest, Request, Stability, VerdictFile};
 use camino::Utf8Path;
 use contents::Contents;
 
@@ -50,6 +50,9 @@ pub struct Verified {
     pub grounds: Grounds,
     /// The owner's request it answers (`request.json`, schema-checked), if it carries one.
     pub request: Option<Request>,
+    /// This kit's stability block over the bundled seeds, when the verdict's was drawn by an
+    /// older interval model (see [`IntervalModel`]): what `verify` and `compare` reason with.
+    pub stability_now: Option<Stability>,
 }
 
 /// Checks a bundle in one read and, if `extract` is given, extracts it there (a new or empty
@@ -101,7 +104,7 @@ pub fn verify_signed(
     })?;
     let manifest_bytes = std::mem::take(&mut contents.manifest_bytes);
     let signature = contents.signature.take();
-    let (manifest, verdict, grounds, request) = contents.judge(bundle)?;
+    let (manifest, checked, request) = contents.judge(bundle)?;
     let signature = signing::check(bundle, &manifest_bytes, signature.as_deref(), required)?;
     if let (Some(staging), Some(dest)) = (staging, extract) {
         move_into_place(Utf8Path::from_path(staging.path()).expect("UTF-8"), dest)?;
@@ -111,17 +114,19 @@ pub fn verify_signed(
     Ok(Verified {
         files: manifest.files.len(),
         manifest,
-        verdict,
+        verdict: checked.verdict,
         signature,
-        grounds,
+        grounds: checked.grounds,
+        stability_now: checked.stability_now,
         request,
     })
 }
 
 /// Which kit and recipe revision made a verified bundle, as its seed files record them (its
 /// verdict's experiment, which verify derived again from them), and which model drew its
-/// stability interval.
-pub fn made_by(verdict: &VerdictFile) -> String {
+/// stability interval — with this kit's label beside an older model's.
+pub fn made_by(verified: &Verified) -> String {
+    let verdict = &verified.verdict;
     let Some(recipe) = verdict.experiment.as_ref().map(|e| &e.recipe) else {
         return "made by an unrecorded producer".into();
     };
@@ -144,8 +149,20 @@ pub fn made_by(verdict: &VerdictFile) -> String {
         None => "no recorded recipe revision".into(),
     };
     let interval = verdict.stability.as_ref().map_or(String::new(), |s| {
+        let now = verified
+            .stability_now
+            .as_ref()
+            .map_or(String::new(), |now| {
+                let [lo, hi] = now.p_promote_interval;
+                format!(
+                    " (an older kit's, {}; this kit's {}: {} {lo:.2}–{hi:.2})",
+                    s.label,
+                    now.interval_model.describe(),
+                    now.label
+                )
+            });
         format!(
-            ", its stability interval from {}",
+            ", its stability interval from {}{now}",
             s.interval_model.describe()
         )
     });

@@ -169,7 +169,7 @@ impl Passed {
             "{bundle}: ok ({} files match the manifest; verdict {}; {}; {})\n",
             verified.files,
             verified.manifest.verdict,
-            verify::made_by(&verified.verdict),
+            verify::made_by(verified),
             verified.signature
         );
         for finding in self

@@ -7,9 +7,22 @@ use super::contents::Contents;
 use crate::error::{Error, Result};
 use crate::layout::{self, MANIFEST};
 use crate::learn::gate;
-use crate::schema::{Evidence, Grounds, LosoSeed, Manifest, Request, VerdictFile};
+use crate::schema::{
+    Evidence, Grounds, IntervalModel, LosoSeed, Manifest, Request, Stability, VerdictFile,
+};
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 use std::collections::BTreeMap;
+
+/// The bundle's one verdict as verify re-derived it.
+pub(super) struct CheckedVerdict {
+    /// The verdict, agreeing with its LOSO files under the interval model it names.
+    pub verdict: VerdictFile,
+    /// What it rests on.
+    pub grounds: Grounds,
+    /// This kit's stability block over the same seeds, when the verdict's was drawn by an
+    /// older model.
+    pub stability_now: Option<Stability>,
+}
 
 /// The plain components of a path (no `.`, root or prefix), to compare folders.
 fn plain_components(path: &Utf8Path) -> Vec<&str> {
@@ -51,7 +64,7 @@ impl Contents {
     pub(super) fn judge(
         mut self,
         bundle: &Utf8Path,
-    ) -> Result<(Manifest, VerdictFile, Grounds, Option<Request>)> {
+    ) -> Result<(Manifest, CheckedVerdict, Option<Request>)> {
         let Some(manifest) = self.manifest.clone() else {
             return Err(Error::Input(format!(
                 "{bundle} has no {MANIFEST}; it is not a results bundle"
@@ -102,9 +115,7 @@ impl Contents {
         };
         let judged = self.check_verdict(&manifest, &mut problems);
         match judged {
-            Some((verdict, grounds)) if problems.is_empty() => {
-                Ok((manifest, verdict, grounds, request))
-            }
+            Some(checked) if problems.is_empty() => Ok((manifest, checked, request)),
             // One problem, one line: member names are the archive's to spell.
             _ => Err(Error::Input(format!(
                 "{bundle} fails verification:\n  {}",
@@ -124,7 +135,7 @@ impl Contents {
         &self,
         manifest: &Manifest,
         problems: &mut Vec<String>,
-    ) -> Option<(VerdictFile, Grounds)> {
+    ) -> Option<CheckedVerdict> {
         let (name, parsed) = match self.verdicts.as_slice() {
             [one] => one,
             [] => {
@@ -171,7 +182,8 @@ impl Contents {
         let (folder, seeds) = self.judged_seeds(verdict, name, problems)?;
         self.check_members(manifest, &folder, problems);
         let (judged, others) = seeds?;
-        match gate::judgement(&judged, others.clone(), verdict.interval_model()) {
+        let model = verdict.interval_model();
+        match gate::judgement(&judged, others.clone(), model) {
             Ok(rejudged) if rejudged.matches(verdict) => {}
             Ok(rejudged) => problems.push(format!(
                 "stale: {name} does not match its LOSO files judged again ({}, mean PLCC {:.5}, spread {:.5}{})",
@@ -192,7 +204,17 @@ impl Contents {
             corpus: found,
             judged_seeds: Evidence::Derived,
         };
-        Some((verdict.clone(), grounds))
+        // A block an older model drew is what that model gives; this kit's model is derived
+        // beside it, so that no one reads the older, narrower interval as today's.
+        let stability_now = (model != IntervalModel::CURRENT)
+            .then(|| gate::judgement(&judged, others, IntervalModel::CURRENT).ok())
+            .flatten()
+            .and_then(|now| now.stability);
+        Some(CheckedVerdict {
+            verdict: verdict.clone(),
+            grounds,
+            stability_now,
+        })
     }
 
     /// A bundle holds exactly the kit's files ([`layout::is_bundle_member`]): anything else

@@ -2,7 +2,6 @@
 //! disagreement, what explains it: seed luck, the sources and encoders that moved, the inputs.
 
 use super::facts::{deltas, facts, per_encoder, per_source, references, Role};
-use super::rejudge::stability_label;
 use super::side::Side;
 use crate::learn::stability;
 use crate::schema::{
@@ -185,8 +184,11 @@ fn compared_side(s: &Side) -> ComparedSide {
         verdict: s.verdict.verdict.to_string(),
         mean_plcc: s.verdict.gate.mean_plcc,
         plcc_spread: s.verdict.gate.plcc_spread,
-        stability: stability_label(&s.verdict),
-        p_promote: s.verdict.stability.as_ref().map(|st| st.p_promote),
+        stability: s.stability().map(|st| match s.older_stability() {
+            Some(older) => format!("{} (an older kit's block said {})", st.label, older.label),
+            None => st.label.to_string(),
+        }),
+        p_promote: s.stability().map(|st| st.p_promote),
         experiment: s.experiment.clone(),
         grounds: s.grounds,
         signed: s.signed.clone(),
@@ -248,15 +250,19 @@ fn attribution(
 }
 
 /// Whether seed luck can explain a disagreement, from each side's stability: when neither side
-/// is robustly its own verdict, either could have come out the other way with other seeds. A
-/// block an older kit drew with the normal model alone says so: its label may be too sure.
+/// is robustly its own verdict, either could have come out the other way with other seeds. The
+/// stability is this kit's wherever the seeds are at hand; an older kit's block is named as
+/// such, beside this kit's label or alone when only the verdict is at hand.
 fn luck(a: &Side, b: &Side) -> String {
     let state = |s: &Side| {
-        s.verdict.stability.as_ref().map(|st| {
-            let caveat = if st.interval_model.is_normal() {
-                " (its interval drawn by an older kit's normal model alone, which runs narrow in the tails)"
-            } else {
-                ""
+        s.stability().map(|st| {
+            let caveat = match s.older_stability() {
+                Some(older) => format!(
+                    " (by this kit's interval model; the older kit's block, by its normal model alone, said {})",
+                    older.label
+                ),
+                None if st.interval_model.is_normal() => " (its interval drawn by an older kit's normal model alone, which runs narrow in the tails)".into(),
+                None => String::new(),
             };
             (
                 format!("{}{caveat}", stability::describe(st)),

@@ -142,11 +142,6 @@ fn stability_state(s: &Stability) -> (String, bool) {
     )
 }
 
-/// A side's stability label, when further seeds were trained.
-pub fn stability_label(v: &VerdictFile) -> Option<String> {
-    v.stability.as_ref().map(|s| stability_state(s).0)
-}
-
 fn stability_contradiction(s: &Stability) -> Option<String> {
     let (label, consistent) = stability_state(s);
     (!consistent).then(|| {

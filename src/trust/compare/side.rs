@@ -5,7 +5,8 @@ use super::rejudge::rejudge;
 use crate::error::{Error, Result};
 use crate::learn::gate::experiment;
 use crate::schema::{
-    Evidence, Experiment, ExperimentRecipe, Grounds, Known, Producer, VerdictFile,
+    Evidence, Experiment, ExperimentRecipe, Grounds, IntervalModel, Known, Producer, Stability,
+    VerdictFile,
 };
 use crate::trust::owner_checks::{self, OwnerChecks};
 use crate::{layout, learn::gate, learn::train, schema};
@@ -26,6 +27,27 @@ pub struct Side {
     pub grounds: Grounds,
     /// Who signed it, or why it carries no signature.
     pub signed: String,
+    /// This kit's stability block over its seeds, when its verdict's was drawn by an older
+    /// interval model and the seeds are at hand.
+    pub stability_now: Option<Stability>,
+}
+
+impl Side {
+    /// The stability block compare reasons with: this kit's derivation when there is one, else
+    /// the verdict's.
+    pub fn stability(&self) -> Option<&Stability> {
+        self.stability_now
+            .as_ref()
+            .or(self.verdict.stability.as_ref())
+    }
+
+    /// The verdict's own block, when compare reasons with this kit's instead: an older kit's
+    /// claim.
+    pub fn older_stability(&self) -> Option<&Stability> {
+        self.stability_now
+            .as_ref()
+            .and(self.verdict.stability.as_ref())
+    }
 }
 
 /// Reads one side: a LOSO folder is judged (nothing written), a bundle verified in one read
@@ -41,10 +63,10 @@ pub fn load(path: &Utf8Path, checks: &OwnerChecks) -> Result<Side> {
         )));
     }
     let mut signed = "not a bundle: carries no signature".to_string();
-    let (read_as, verdict, grounds) = if path.is_dir() {
+    let (read_as, verdict, grounds, stability_now) = if path.is_dir() {
         let verdict = assess(path)?;
         let found = verdict.experiment.as_ref().is_some_and(|e| e.corpus_found);
-        ("LOSO folder", verdict, judged_here(found))
+        ("LOSO folder", verdict, judged_here(found), None)
     } else if !path.exists() {
         return Err(Error::Input(format!(
             "`{path}` does not exist; give a {}/{}, a results bundle or a LOSO folder",
@@ -54,13 +76,18 @@ pub fn load(path: &Utf8Path, checks: &OwnerChecks) -> Result<Side> {
     } else if is_bundle {
         let verified = owner_checks::verified(path, None, checks)?;
         signed = verified.signature.to_string();
-        ("bundle", verified.verdict, verified.grounds)
+        (
+            "bundle",
+            verified.verdict,
+            verified.grounds,
+            verified.stability_now,
+        )
     } else {
         let verdict: VerdictFile = schema::read_json(path)?;
         // Its own numbers first, so a file that contradicts itself is named by its field.
         rejudge(&verdict, path)?;
-        let grounds = loose_grounds(path, &verdict)?;
-        ("verdict file", verdict, grounds)
+        let (grounds, stability_now) = loose_grounds(path, &verdict)?;
+        ("verdict file", verdict, grounds, stability_now)
     };
     rejudge(&verdict, path)?;
     let experiment = match &verdict.experiment {
@@ -75,6 +102,7 @@ pub fn load(path: &Utf8Path, checks: &OwnerChecks) -> Result<Side> {
         experiment,
         grounds,
         signed,
+        stability_now,
     })
 }
 
@@ -92,11 +120,12 @@ fn judged_here(corpus_found: bool) -> Grounds {
 /// A loose verdict file is only claims, unless its LOSO folder lies beside it: then the verdict
 /// must be what those files give (gate, diagnosis, stability and — for the kit's verdicts — the
 /// experiment, with the corpus they name when it is found), or it is contradicted (exit 2).
-fn loose_grounds(path: &Utf8Path, verdict: &VerdictFile) -> Result<Grounds> {
+/// With the grounds comes this kit's stability block when the verdict's is an older model's.
+fn loose_grounds(path: &Utf8Path, verdict: &VerdictFile) -> Result<(Grounds, Option<Stability>)> {
     let loso = gate::loso_dir_of(path, verdict);
     let has_seeds = loso.is_dir() && gate::seed_numbers(&loso).is_ok_and(|s| !s.is_empty());
     if !has_seeds {
-        return Ok(Grounds::CLAIMED);
+        return Ok((Grounds::CLAIMED, None));
     }
     let contradicted = |field: &str, message: String| Error::Invalid {
         path: path.to_owned(),
@@ -116,8 +145,20 @@ fn loose_grounds(path: &Utf8Path, verdict: &VerdictFile) -> Result<Grounds> {
         corpus: Vec::new(),
     };
     let (again, judged) = gate::assess(&request)?;
+    let others = gate::other_seeds(&loso, &verdict.seeds)?;
+    let model = verdict.interval_model();
     if verdict.experiment.is_none() {
-        // The reference kit's verdict: its per-seed PLCCs must be its LOSO files'.
+        // The reference kit's verdict (or a kit's from before verdicts recorded their
+        // experiment): its per-seed PLCCs must be its LOSO files', and a stability block what
+        // they give.
+        if verdict.stability.is_some()
+            && gate::judgement(&judged, others.clone(), model)?.stability != verdict.stability
+        {
+            return Err(contradicted(
+                "/stability",
+                format!("the LOSO files beside it ({loso}) judged again do not give this stability block"),
+            ));
+        }
         for seed in &judged {
             let stated = verdict.gate.per_seed_plccs.get(&seed.seed.to_string());
             if stated
@@ -133,10 +174,9 @@ fn loose_grounds(path: &Utf8Path, verdict: &VerdictFile) -> Result<Grounds> {
                 ));
             }
         }
-        return Ok(judged_here(false));
+        return Ok((judged_here(false), None));
     }
-    let others = gate::other_seeds(&loso, &verdict.seeds)?;
-    if !gate::judgement(&judged, others, verdict.interval_model())?.matches(verdict) {
+    if !gate::judgement(&judged, others.clone(), model)?.matches(verdict) {
         return Err(contradicted(
             "/gate",
             format!("the LOSO files beside it ({loso}) judged again do not give this verdict"),
@@ -159,7 +199,12 @@ fn loose_grounds(path: &Utf8Path, verdict: &VerdictFile) -> Result<Grounds> {
             ),
         ));
     }
-    Ok(judged_here(derived.corpus_found))
+    let stability_now = if model == IntervalModel::CURRENT {
+        None
+    } else {
+        gate::judgement(&judged, others, IntervalModel::CURRENT)?.stability
+    };
+    Ok((judged_here(derived.corpus_found), stability_now))
 }
 
 /// Judges a LOSO folder over the gate's default seeds, writing nothing.

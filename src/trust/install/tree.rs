@@ -38,17 +38,18 @@ pub fn read_bounded(path: &Utf8Path, max: u64, what: &str) -> Result<Option<Vec<
     let Some(meta) = regular_file(path)? else {
         return Ok(None);
     };
-    let too_big = |size: u64| {
+    let too_big = |size: String| {
         Error::Input(format!(
             "`{path}` is {size} bytes; install reads {what} only up to {max} bytes, so this is not one it should rewrite"
         ))
     };
     if meta.len() > max {
-        return Err(too_big(meta.len()));
+        return Err(too_big(meta.len().to_string()));
     }
+    // It may grow while read: then its size is known only to be over the cap.
     match crate::walk::read_capped(path, max)? {
         Some(bytes) => Ok(Some(bytes)),
-        None => Err(too_big(max + 1)),
+        None => Err(too_big(format!("more than {max}"))),
     }
 }
 
