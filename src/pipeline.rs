@@ -193,13 +193,14 @@ pub fn run(
         // Shards bring their sources' hashes in their rows (checked against their metadata).
         let found = corpus
             .rows
+            .sources()
             .iter()
-            .map(|row| {
+            .map(|(name, sha256)| {
                 let found = sources::request::Found {
-                    sha256: &row.src_sha256,
+                    sha256,
                     geometry: None,
                 };
-                (row.src.as_str(), found)
+                (name.as_str(), found)
             })
             .collect();
         sources::request::check(asked, &found)?;

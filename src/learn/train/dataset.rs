@@ -34,7 +34,12 @@ pub struct Dataset {
 impl Dataset {
     /// Builds the dataset; fewer than two sources is an input error.
     pub fn new(corpus: &Corpus) -> Result<Dataset> {
-        let mut sources: Vec<String> = corpus.rows.iter().map(|r| r.src.clone()).collect();
+        let columns = &corpus.rows;
+        let mut sources: Vec<String> = columns
+            .sources()
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect();
         sources.sort();
         sources.dedup();
         if sources.len() < 2 {
@@ -49,15 +54,24 @@ impl Dataset {
                 sources.len()
             )));
         }
-        let rows = corpus
-            .rows
+        // Per source and encoder of the corpus's tables, its fold and its vocabulary slot.
+        let folds: Vec<u32> = columns
+            .sources()
             .iter()
-            .map(|r| Row {
-                features: features::raw_features(r),
-                target: r.vmaf as f32,
-                cq: r.cq,
-                source: sources.binary_search(&r.src).expect("listed") as u32,
-                slot: features::encoder_slot(&r.encoder) as u8,
+            .map(|(name, _)| sources.binary_search(name).expect("listed") as u32)
+            .collect();
+        let slots: Vec<u8> = columns
+            .encoders()
+            .iter()
+            .map(|e| features::encoder_slot(e) as u8)
+            .collect();
+        let rows = (0..columns.len())
+            .map(|i| Row {
+                features: columns.features(i),
+                target: columns.vmaf(i) as f32,
+                cq: columns.cq(i),
+                source: folds[columns.source_id(i)],
+                slot: slots[columns.encoder_id(i)],
             })
             .collect();
         Ok(Dataset::of(rows, sources))
