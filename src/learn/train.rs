@@ -172,21 +172,20 @@ pub fn run(request: &TrainRequest, corpus: &Corpus, progress: &Progress) -> Resu
     });
 
     let pinned = crate::timestamp::pinned();
+    // Each seed's folds are moved into its file, not copied: at 10⁶ rows the held-out
+    // predictions are 16 MB per seed.
+    let mut results = results.into_iter().peekable();
     let mut out = Vec::new();
     for (&seed, reused) in request.seeds.iter().zip(finished) {
         let loso = match reused {
             Some(loso) => loso,
             None => {
-                let folds: Vec<FoldResult> = results
-                    .iter()
-                    .filter(|(s, _, _)| *s == seed)
-                    .map(|(_, f, _)| f.clone())
-                    .collect();
-                let wall: f64 = results
-                    .iter()
-                    .filter(|(s, _, _)| *s == seed)
-                    .map(|(_, _, t)| t)
-                    .sum();
+                let mut folds = Vec::new();
+                let mut wall = 0.0;
+                while let Some((_, fold, t)) = results.next_if(|(s, _, _)| *s == seed) {
+                    folds.push(fold);
+                    wall += t;
+                }
                 let loso = summarise(
                     seed,
                     folds,

@@ -138,8 +138,21 @@ impl Dataset {
     }
 
     /// The rows of fold `fold`: (training rows — every other source's —, the held-out source's).
+    /// Each list is allocated at its final size: grown by doubling, the two lists of a 10⁶-row
+    /// fold would leave megabytes of freed blocks behind in the allocator.
     pub fn fold_rows(&self, fold: usize) -> (Vec<usize>, Vec<usize>) {
-        (0..self.len()).partition(|&i| self.rows[i].source as usize != fold)
+        let held_out = |i: &usize| self.rows[*i].source as usize == fold;
+        let n_val = (0..self.len()).filter(held_out).count();
+        let mut train = Vec::with_capacity(self.len() - n_val);
+        let mut val = Vec::with_capacity(n_val);
+        for i in 0..self.len() {
+            if held_out(&i) {
+                val.push(i);
+            } else {
+                train.push(i);
+            }
+        }
+        (train, val)
     }
 
     /// The scaling fitted on the given rows: a fold's training rows, or all rows for export.
