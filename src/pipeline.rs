@@ -227,7 +227,9 @@ pub fn run(
         )?)
     };
     remove_seeds_but(&possible)?;
-    let trained =
+    // The dataset lives only while the seeds train.
+    let trained = {
+        let data = train::Dataset::new(&corpus)?;
         further_seeds::train_further(&request.seeds, request.further_seeds, progress, |seeds| {
             let train_request = train::TrainRequest {
                 out_dir: loso_dir.clone(),
@@ -235,8 +237,9 @@ pub fn run(
                 recipe: request.recipe,
                 jobs: request.jobs,
             };
-            train::run(&train_request, &corpus, progress)
-        })?;
+            train::run(&train_request, &corpus, &data, progress)
+        })?
+    };
     // Seeds an earlier, longer `auto` run left must not join this run's estimate.
     remove_seeds_but(&trained.iter().map(|s| s.seed).collect::<Vec<_>>())?;
 
