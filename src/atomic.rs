@@ -10,9 +10,13 @@ pub fn write(path: &Utf8Path, bytes: &[u8]) -> Result<()> {
     write_with(path, |w| w.write_all(bytes))
 }
 
-/// Writes `value` as pretty JSON with a trailing newline, atomically.
+/// Writes `value` as pretty JSON with a trailing newline, atomically. The text is streamed to
+/// the file, never held whole (a seed file of a 10⁶-row corpus is 30 MB).
 pub fn write_json<T: serde::Serialize>(path: &Utf8Path, value: &T) -> Result<()> {
-    write(path, &json_bytes(value))
+    write_with(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, value)?;
+        w.write_all(b"\n")
+    })
 }
 
 /// The bytes [`write_json`] writes for `value`.

@@ -193,13 +193,14 @@ pub fn run(
         // Shards bring their sources' hashes in their rows (checked against their metadata).
         let found = corpus
             .rows
+            .sources()
             .iter()
-            .map(|row| {
+            .map(|(name, sha256)| {
                 let found = sources::request::Found {
-                    sha256: &row.src_sha256,
+                    sha256,
                     geometry: None,
                 };
-                (row.src.as_str(), found)
+                (name.as_str(), found)
             })
             .collect();
         sources::request::check(asked, &found)?;
@@ -226,7 +227,9 @@ pub fn run(
         )?)
     };
     remove_seeds_but(&possible)?;
-    let trained =
+    // The dataset lives only while the seeds train.
+    let trained = {
+        let data = train::Dataset::new(&corpus)?;
         further_seeds::train_further(&request.seeds, request.further_seeds, progress, |seeds| {
             let train_request = train::TrainRequest {
                 out_dir: loso_dir.clone(),
@@ -234,8 +237,9 @@ pub fn run(
                 recipe: request.recipe,
                 jobs: request.jobs,
             };
-            train::run(&train_request, &corpus, progress)
-        })?;
+            train::run(&train_request, &corpus, &data, progress)
+        })?
+    };
     // Seeds an earlier, longer `auto` run left must not join this run's estimate.
     remove_seeds_but(&trained.iter().map(|s| s.seed).collect::<Vec<_>>())?;
 

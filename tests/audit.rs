@@ -493,7 +493,7 @@ fn rechoose(rows: &[Value], meta: &Value) -> (String, Vec<CellId>) {
             own.insert(key(&row), row);
         }
     }
-    let seed = rows_sha256(&own.into_values().collect::<Vec<_>>());
+    let seed = rows_sha256(own.into_values());
     let ids: BTreeSet<CellId> = cells.into_keys().collect();
     let k = meta["settings"]["audit_cells"].as_u64().unwrap() as usize;
     let chosen = choose(&seed, &ids, k);

@@ -4,6 +4,11 @@
 //! a conflict naming both shards. Shards scored by different libvmaf versions are refused unless
 //! explicitly allowed. `merge` writes the union with every input's provenance.
 
+mod columns;
+mod seen;
+
+pub use columns::Columns;
+
 use crate::error::{Error, Result};
 use crate::ingest::corpus::identity::timeless;
 pub use crate::ingest::corpus::identity::{key, rows_sha256, RowKey};
@@ -37,7 +42,7 @@ pub struct Corpus {
     /// recorded by `write`).
     pub file_sha256: Vec<String>,
     /// Unique rows, sorted by key.
-    pub rows: Vec<CorpusRow>,
+    pub rows: Columns,
     /// SHA-256 of the rows (timings excluded) in key order: the corpus's identity.
     pub sha256: String,
     /// The libvmaf versions that scored it (from the shards' metadata, when present).
@@ -56,12 +61,12 @@ pub struct Corpus {
 impl Corpus {
     /// Rows already merged (sorted by key, unique), with their identity: a bundle's corpus as
     /// training read it. No file stands behind them; the label is empty.
-    pub fn of_rows(rows: Vec<CorpusRow>, sha256: String) -> Corpus {
+    pub fn of_rows(rows: impl IntoIterator<Item = CorpusRow>, sha256: String) -> Corpus {
         Corpus {
             files: Vec::new(),
             file_rows: Vec::new(),
             file_sha256: Vec::new(),
-            rows,
+            rows: rows.into_iter().collect(),
             sha256,
             vmaf_versions: Vec::new(),
             duplicates: 0,
@@ -139,7 +144,8 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
             "no corpus given; pass one or more .jsonl shards".into(),
         ));
     }
-    let mut rows: BTreeMap<RowKey, (CorpusRow, usize)> = BTreeMap::new();
+    let mut rows = Columns::default();
+    let mut seen = seen::Seen::default();
     let mut duplicates = 0u64;
     let mut file_rows = Vec::new();
     let mut file_sha256 = Vec::new();
@@ -161,7 +167,6 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
                 field: "/src".into(),
                 message,
             })?;
-            let row_key = key(&row);
             match videos.get(&row.src) {
                 Some((sha, from)) if *sha != row.src_sha256 => {
                     let marker = crate::ingest::import::unknown_source_marker(&row.src);
@@ -190,8 +195,9 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
             }
             // Each key's entry remembers the last shard that had it, so a key seen twice in
             // one shard is found without a set of keys per shard.
-            match rows.get_mut(&row_key) {
-                Some((_, from)) if *from == index => {
+            let row_key = rows.key_of(&row);
+            match seen.find(&rows, row_key) {
+                Some(entry) if entry.shard() == index => {
                     return Err(Error::Invalid {
                         path: file.clone(),
                         line: Some(line),
@@ -202,19 +208,20 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
                         ),
                     });
                 }
-                Some((existing, from)) if timeless(existing) == timeless(&row) => {
+                Some(entry) if timeless(&rows.row(entry.row())) == timeless(&row) => {
                     duplicates += 1;
-                    *from = index;
+                    entry.seen_in(index);
                 }
-                Some((existing, from)) => {
+                Some(entry) => {
                     return Err(Error::Input(format!(
                         "conflicting rows for {}/{}/cq{}/frame {}: `{}` and `{file}` (line {line}) disagree (vmaf {} vs {}); \
                          these shards were not scored the same way and cannot be merged",
-                        row.src, row.encoder, row.cq, row.frame_index, files[*from], existing.vmaf, row.vmaf
+                        row.src, row.encoder, row.cq, row.frame_index, files[entry.shard()], rows.vmaf(entry.row()), row.vmaf
                     )));
                 }
                 None => {
-                    rows.insert(row_key, (row, index));
+                    let merged = rows.push(&row);
+                    seen.insert(&rows, merged, index);
                 }
             }
             Ok(())
@@ -259,7 +266,8 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
             list.join(", ")
         )));
     }
-    let rows: Vec<CorpusRow> = rows.into_values().map(|(row, _)| row).collect();
+    drop(seen);
+    let rows = rows.sorted_by_key();
     Ok(Corpus {
         label: files
             .iter()
@@ -269,7 +277,7 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
         files: files.to_vec(),
         file_rows,
         file_sha256,
-        sha256: rows_sha256(&rows),
+        sha256: rows_sha256(rows.iter()),
         rows,
         vmaf_versions: versions.into_keys().collect(),
         duplicates,
@@ -312,8 +320,8 @@ pub fn write(corpus: &Corpus, out: &Utf8Path) -> Result<MergedMeta> {
     }
     let pinned = timestamp::pinned();
     atomic::write_with(out, |w| {
-        for row in &corpus.rows {
-            serde_json::to_writer(&mut *w, &if pinned { timeless(row) } else { row.clone() })?;
+        for row in corpus.rows.iter() {
+            serde_json::to_writer(&mut *w, &if pinned { timeless(&row) } else { row })?;
             w.write_all(b"\n")?;
         }
         Ok(())

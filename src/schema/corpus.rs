@@ -124,6 +124,20 @@ impl Document for CorpusRow {
     const SCHEMA: &'static str = "corpus-row";
 }
 
+impl CorpusRow {
+    /// The six model features in SPEC order: adm2, vif_scale0..3, motion2.
+    pub fn features(&self) -> [f64; 6] {
+        [
+            self.adm2,
+            self.vif_scale0,
+            self.vif_scale1,
+            self.vif_scale2,
+            self.vif_scale3,
+            self.motion2,
+        ]
+    }
+}
+
 /// Everything a cell's result depends on; its hash is the cell's cache key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CellKeyInputs {

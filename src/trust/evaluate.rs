@@ -58,15 +58,17 @@ fn evaluate(
             corpus.label
         )));
     }
-    let unknown_encoder_rows = check_encoders(ensemble, corpus, allow_unknown_encoders)?;
-    let truth: Vec<f64> = corpus.rows.iter().map(|r| r.vmaf).collect();
+    // Every member reads every row several times: rebuild them once.
+    let rows: Vec<CorpusRow> = corpus.rows.iter().collect();
+    let unknown_encoder_rows = check_encoders(ensemble, &rows, allow_unknown_encoders)?;
+    let truth: Vec<f64> = rows.iter().map(|r| r.vmaf).collect();
     let mut sum = vec![0.0; truth.len()];
     let mut evaluated = Vec::new();
     for member in &ensemble.members {
-        let predicted = member.runtime.predict(&corpus.rows)?;
+        let predicted = member.runtime.predict(&rows)?;
         sum.iter_mut().zip(&predicted).for_each(|(s, p)| *s += p);
         let fitted_on_this_corpus = member.sidecar.corpus.sha256 == corpus.sha256;
-        let scores = scores(&corpus.rows, &predicted, &truth);
+        let scores = scores(&rows, &predicted, &truth);
         let full_fit = match member.sidecar.full_fit {
             Some(recorded) if fitted_on_this_corpus => {
                 check_full_fit(&member.sidecar_file, &recorded, &scores.overall)?;
@@ -99,7 +101,7 @@ fn evaluate(
         corpus_sha256: corpus.sha256.clone(),
         n_rows: corpus.rows.len() as u64,
         unknown_encoder_rows,
-        ensemble: scores(&corpus.rows, &mean, &truth),
+        ensemble: scores(&rows, &mean, &truth),
         members: evaluated,
     })
 }
@@ -135,11 +137,11 @@ fn check_full_fit(sidecar: &str, recorded: &Figures, runtime: &Figures) -> Resul
 /// member has an `unknown` slot); returns how many rows go through that slot.
 fn check_encoders(
     ensemble: &Ensemble,
-    corpus: &Corpus,
+    rows: &[CorpusRow],
     allow_unknown_encoders: bool,
 ) -> Result<u64> {
     let mut per_encoder: BTreeMap<&str, u64> = BTreeMap::new();
-    for row in &corpus.rows {
+    for row in rows {
         *per_encoder.entry(row.encoder.as_str()).or_default() += 1;
     }
     let mut unknown = BTreeSet::new();

@@ -142,7 +142,7 @@ fn retrain(
             recipe,
             jobs: limits.jobs,
         };
-        let retrained = train::run(&request, &corpus, progress)?;
+        let retrained = train::run(&request, &corpus, &data, progress)?;
         for ((name, bundled), again) in files.iter().zip(retrained) {
             folds += again.folds.len();
             compare_seed(name, bundled, again)?;

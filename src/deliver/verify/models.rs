@@ -170,7 +170,7 @@ fn sidecar_contradiction(
 
 /// The bundled corpus as training read it, with the scaler of a full-corpus fit.
 fn scaled_corpus(evidence: &CorpusEvidence, judged: &[LosoSeed]) -> Option<(Corpus, InputScaling)> {
-    let mut corpus = Corpus::of_rows(evidence.rows.clone(), evidence.sha256.clone());
+    let mut corpus = Corpus::of_rows(evidence.rows.iter().cloned(), evidence.sha256.clone());
     corpus.label = judged.first().map(|s| s.corpus.clone()).unwrap_or_default();
     let data = Dataset::new(&corpus).ok()?;
     let scaling = data.scaling(&(0..data.len()).collect::<Vec<_>>());

@@ -6,6 +6,7 @@ use crate::digest;
 use crate::error::Result;
 use crate::schema::{self, CorpusRow};
 use camino::Utf8Path;
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 /// The identity of a row across shards: (`src_sha256`, `encoder`, `cq`, `frame_index`).
@@ -31,10 +32,10 @@ pub fn timeless(row: &CorpusRow) -> CorpusRow {
 
 /// The identity of unique rows sorted by [`key`]: SHA-256 of their JSON lines with timings
 /// excluded.
-pub fn rows_sha256(rows: &[CorpusRow]) -> String {
+pub fn rows_sha256<R: Borrow<CorpusRow>>(rows: impl IntoIterator<Item = R>) -> String {
     digest::sha256_written(|canonical| {
         for row in rows {
-            serde_json::to_writer(&mut *canonical, &timeless(row))?;
+            serde_json::to_writer(&mut *canonical, &timeless(row.borrow()))?;
             canonical.write_all(b"\n")?;
         }
         Ok(())

@@ -43,7 +43,7 @@ impl CorpusEvidence {
             .map(|f| Some((file_name(f.as_str()), merge::provenance(f).ok()?)))
             .collect::<Option<_>>()?;
         Some(CorpusEvidence {
-            rows: corpus.rows,
+            rows: corpus.rows.iter().collect(),
             sha256: corpus.sha256,
             files,
         })

@@ -4,8 +4,6 @@
 //! standardisation and the CQ range come from the fitted rows only (a fold's training rows, or the
 //! whole corpus for export), so nothing of a held-out source leaks into its fold.
 
-use crate::schema::CorpusRow;
-
 /// The six features, in model order.
 pub const FEATURE_ORDER: [&str; 6] = [
     "adm2",
@@ -68,18 +66,6 @@ pub fn is_unknown(encoder: &str) -> bool {
 /// Whether a vocabulary slot is `unknown`'s.
 pub fn is_unknown_slot(slot: usize) -> bool {
     slot == ENCODER_VOCAB_V2.len() - 1
-}
-
-/// The raw six features of a row.
-pub fn raw_features(row: &CorpusRow) -> [f64; 6] {
-    [
-        row.adm2,
-        row.vif_scale0,
-        row.vif_scale1,
-        row.vif_scale2,
-        row.vif_scale3,
-        row.motion2,
-    ]
 }
 
 /// The names of the codec block's 14 columns, as the reference's sidecar lists them:

@@ -25,10 +25,11 @@ pub fn fit(
     recipe: &Recipe,
     rng: &mut ChaCha8Rng,
 ) -> Mlp {
-    fit_with(data, rows, scaling, recipe, rng, Gemm::Fixed)
+    fit_with(data, rows.to_vec(), scaling, recipe, rng, Gemm::Fixed)
 }
 
-/// [`fit`] with the matrix products computed by `gemm` (`bench train` times both).
+/// [`fit`] with the matrix products computed by `gemm` (`bench train` times both), shuffling
+/// `rows` in place as each epoch's order (so a fold's training rows exist once).
 ///
 /// Each batch is gathered from the shared rows and standardised on the way (no copy of the
 /// rows per fit); the next batch's rows are prefetched while this one trains, since they are
@@ -37,7 +38,7 @@ pub fn fit(
 /// loss's sums, and so the bits of every model (see README, "Same bits everywhere").
 pub fn fit_with(
     data: &Dataset,
-    rows: &[usize],
+    mut order: Vec<usize>,
     scaling: &InputScaling,
     recipe: &Recipe,
     rng: &mut ChaCha8Rng,
@@ -48,7 +49,6 @@ pub fn fit_with(
         let mut adam = Adam::new(recipe.adam);
         let mut ws = Workspace::new(recipe.batch_size);
         ws.gemm = gemm;
-        let mut order = rows.to_vec();
         let mut xb = Array2::zeros((recipe.batch_size, INPUT));
         let mut yb = Array1::zeros(recipe.batch_size);
         for _ in 0..recipe.epochs {
@@ -104,9 +104,10 @@ pub fn run_fold(
 ) -> FoldResult {
     let (train, val) = data.fold_rows(fold);
     let scaling = data.scaling(&train);
+    let n_train = train.len() as u64;
     let model = fit_with(
         data,
-        &train,
+        train,
         &scaling,
         recipe,
         &mut rng_for(seed, fold as u64),
@@ -121,7 +122,7 @@ pub fn run_fold(
     let truth: Vec<f64> = y_val.iter().map(|&v| f64::from(v)).collect();
     FoldResult {
         held_out: data.sources[fold].clone(),
-        n_train: train.len() as u64,
+        n_train,
         n_val: val.len() as u64,
         plcc: stats::plcc(&predicted, &truth),
         srocc: stats::srocc(&predicted, &truth),

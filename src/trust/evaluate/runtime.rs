@@ -8,7 +8,7 @@
 mod screen;
 
 use crate::error::{Error, Result};
-use crate::learn::train::features::{raw_features, FEATURE_ORDER, MIN_CQ_RANGE};
+use crate::learn::train::features::{FEATURE_ORDER, MIN_CQ_RANGE};
 use crate::schema::{ConsumerSidecar, CorpusRow};
 use camino::Utf8Path;
 use std::sync::Arc;
@@ -40,7 +40,7 @@ enum Column {
 /// How one member turns a corpus row into its two inputs, read from its sidecar.
 #[derive(Debug, Clone)]
 pub struct Inputs {
-    /// Index into [`raw_features`] of each `feature_order` entry.
+    /// Index into [`CorpusRow::features`] of each `feature_order` entry.
     features: Vec<usize>,
     mean: Vec<f64>,
     std: Vec<f64>,
@@ -166,7 +166,7 @@ impl Inputs {
         let mut features = Vec::with_capacity(rows.len() * self.features.len());
         let mut codec = Vec::with_capacity(rows.len() * self.columns.len());
         for row in rows {
-            let raw = raw_features(row);
+            let raw = row.features();
             for (k, &index) in self.features.iter().enumerate() {
                 features.push(((raw[index] - self.mean[k]) / self.std[k]) as f32);
             }
