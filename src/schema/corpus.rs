@@ -122,6 +122,32 @@ pub struct CorpusRow {
 
 impl Document for CorpusRow {
     const SCHEMA: &'static str = "corpus-row";
+    const CHECKED_BY_TYPE: bool = true;
+
+    /// The schema's bounds (see the field attributes): names not empty, the SHA-256 as 64
+    /// lower-case hex digits, `cq` at most 255, every score within its range (inclusive).
+    fn within_schema(&self) -> bool {
+        let within = |v: f64, max: f64| (0.0..=max).contains(&v);
+        !self.src.is_empty()
+            && !self.encoder.is_empty()
+            && self.src_sha256.len() == 64
+            && self
+                .src_sha256
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && self.cq <= 255
+            && within(self.vmaf, 100.0)
+            && [
+                self.adm2,
+                self.vif_scale0,
+                self.vif_scale1,
+                self.vif_scale2,
+                self.vif_scale3,
+            ]
+            .iter()
+            .all(|&v| within(v, 2.0))
+            && within(self.motion2, 255.0)
+    }
 }
 
 impl CorpusRow {

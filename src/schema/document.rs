@@ -34,4 +34,17 @@ pub fn build_as(version: &'static str) {
 pub trait Document: DeserializeOwned + JsonSchema {
     /// The schema's name: `ensemble-kit schema NAME` and `schemas/NAME.schema.json`.
     const SCHEMA: &'static str;
+
+    /// Whether [`Document::within_schema`] holds every constraint of the schema that the type
+    /// itself does not, so that a JSON Lines reader may decode a line straight into the type
+    /// and skip the validator when it holds (a corpus has millions of rows).
+    const CHECKED_BY_TYPE: bool = false;
+
+    /// For a type with [`Document::CHECKED_BY_TYPE`]: whether a value decoded straight from
+    /// its bytes (unknown and duplicate fields already refused by the decoder) is one the
+    /// schema accepts. A line that fails goes through the validator, so every refusal keeps
+    /// the validator's words.
+    fn within_schema(&self) -> bool {
+        false
+    }
 }
