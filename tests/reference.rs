@@ -176,7 +176,9 @@ fn a_disagreement_is_called_luck_or_real() {
     assert!(real.contains("the source that moved most is d"), "{real}");
     assert!(!luck.contains("older kit"), "{luck}");
     // The same HOLD as an older kit wrote it: its interval by the normal model alone (the
-    // lower end b3ec481 wrote for these seeds), naming no model. compare says so.
+    // lower end b3ec481 wrote for these seeds), naming no model. With its LOSO folder beside
+    // it, compare reasons with this kit's block and names the older one; alone, it can only
+    // say that the older block runs narrow.
     kit()
         .current_dir(s.path())
         .env("SOURCE_DATE_EPOCH", "1700000000")
@@ -193,8 +195,18 @@ fn a_disagreement_is_called_luck_or_real() {
     let legacy = compare("hold/HOLD.json", "promote");
     assert!(
         legacy.contains("seed luck explains it")
-            && legacy.contains("drawn by an older kit's normal model alone"),
+            && legacy.contains(
+                "(by this kit's interval model; the older kit's block, by its normal model alone, said undecided)"
+            ),
         "{legacy}"
+    );
+    std::fs::create_dir(s.join("alone")).unwrap();
+    std::fs::copy(&path, s.join("alone/HOLD.json")).unwrap();
+    let alone = compare("alone/HOLD.json", "promote");
+    assert!(
+        alone.contains("seed luck explains it")
+            && alone.contains("drawn by an older kit's normal model alone, which runs narrow"),
+        "{alone}"
     );
 }
 
