@@ -308,13 +308,8 @@ fn judged_seeds_from_different_runs_are_refused() {
         .stderr(contains("seed 3 was not trained like seed 0"));
 }
 
-/// Writes SHAKY's verdict (a HOLD) into `results/`, passes its stability block through `edit`,
-/// and bundles it: the exit code and stderr of `bundle`.
-fn bundle_with_stability(
-    edit: impl Fn(&mut serde_json::Map<String, serde_json::Value>),
-) -> (Option<i32>, String) {
-    let s = Scratch::new();
-    fragile_loso(&s.join("results/loso"), 10);
+/// Judges `results/loso` into `results/` (a HOLD) and returns the verdict's path and document.
+fn hold_in_results(s: &Scratch) -> (camino::Utf8PathBuf, serde_json::Value) {
     kit()
         .current_dir(s.path())
         .env("SOURCE_DATE_EPOCH", "1700000000")
@@ -328,8 +323,18 @@ fn bundle_with_stability(
         .assert()
         .code(1);
     let path = s.join("results/HOLD.json");
-    let mut doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let doc = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    (path, doc)
+}
+
+/// Writes SHAKY's verdict (a HOLD) into `results/`, passes its stability block through `edit`,
+/// and bundles it: the exit code and stderr of `bundle`.
+fn bundle_with_stability(
+    edit: impl Fn(&mut serde_json::Map<String, serde_json::Value>),
+) -> (Option<i32>, String) {
+    let s = Scratch::new();
+    fragile_loso(&s.join("results/loso"), 10);
+    let (path, mut doc) = hold_in_results(&s);
     edit(doc["stability"].as_object_mut().unwrap());
     std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
     let out = kit()
@@ -426,21 +431,7 @@ fn an_older_kits_block_is_shown_beside_this_kits_label() {
     let s = Scratch::new();
     let loso = s.join("results/loso");
     loso_of_means(&loso, &FIELD_BLOCK);
-    kit()
-        .current_dir(s.path())
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .args([
-            "verdict",
-            "--loso-dir",
-            "results/loso",
-            "--out-dir",
-            "results",
-        ])
-        .assert()
-        .code(1);
-    let path = s.join("results/HOLD.json");
-    let mut doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let (path, mut doc) = hold_in_results(&s);
     assert_eq!(doc["stability"]["label"], "undecided");
     let judged: Vec<_> = (0..5)
         .map(|seed| gate::read_seed(&loso, seed).unwrap())
