@@ -284,6 +284,37 @@ fn validate_names_file_line_and_field() {
         .stderr(contains("180.0"));
 }
 
+/// A row written as an array holds its values by position only; the schema says "object", and
+/// the typed fast path of the reader must not take it (a parity review of the column corpus).
+#[test]
+fn a_row_written_as_an_array_is_refused_by_validate_and_merge() {
+    let s = Scratch::new();
+    let shard = s.join("array.jsonl");
+    let good = r#"{"src":"a","src_sha256":"0000000000000000000000000000000000000000000000000000000000000000","encoder":"libx264","cq":25,"frame_index":0,"enc_bytes":10,"enc_time_ms":1,"vmaf":80.0,"adm2":0.9,"vif_scale0":0.5,"vif_scale1":0.6,"vif_scale2":0.7,"vif_scale3":0.8,"motion2":1.5}"#;
+    let next: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&good.replace("\"frame_index\":0", "\"frame_index\":1")).unwrap();
+    let array: Vec<&serde_json::Value> = next.values().collect();
+    let array = serde_json::to_string(&array).unwrap();
+    std::fs::write(&shard, format!("{good}\n{array}\n")).unwrap();
+    kit()
+        .args(["validate", shard.as_str()])
+        .assert()
+        .code(2)
+        .stderr(contains(format!("{shard}:2: /:")))
+        .stderr(contains("is not of type \"object\""));
+    kit()
+        .args([
+            "merge",
+            "--allow-missing-meta",
+            "--out",
+            s.join("m.jsonl").as_str(),
+            shard.as_str(),
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("is not of type \"object\""));
+}
+
 #[test]
 fn validate_refuses_unknown_documents() {
     let s = Scratch::new();
