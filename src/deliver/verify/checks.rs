@@ -7,9 +7,7 @@ use super::contents::Contents;
 use crate::error::{Error, Result};
 use crate::layout::{self, MANIFEST};
 use crate::learn::gate;
-use crate::schema::{
-    Evidence, Grounds, IntervalModel, LosoSeed, Manifest, Request, Stability, VerdictFile,
-};
+use crate::schema::{Evidence, Grounds, LosoSeed, Manifest, Request, Stability, VerdictFile};
 use camino::{Utf8Component, Utf8Path, Utf8PathBuf};
 use std::collections::BTreeMap;
 
@@ -204,12 +202,10 @@ impl Contents {
             corpus: found,
             judged_seeds: Evidence::Derived,
         };
-        // A block an older model drew is what that model gives; this kit's model is derived
-        // beside it, so that no one reads the older, narrower interval as today's.
-        let stability_now = (model != IntervalModel::CURRENT)
-            .then(|| gate::judgement(&judged, others, IntervalModel::CURRENT).ok())
-            .flatten()
-            .and_then(|now| now.stability);
+        // A judgement that failed was reported above.
+        let stability_now = gate::current_stability(&judged, others, model)
+            .ok()
+            .flatten();
         Some(CheckedVerdict {
             verdict: verdict.clone(),
             grounds,

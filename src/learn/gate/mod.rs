@@ -220,6 +220,20 @@ pub fn judgement(
     })
 }
 
+/// This kit's stability block over `judged` and `others` when a verdict's was drawn by `model`,
+/// an older interval model: what a re-derivation shows beside the older block, so that no one
+/// reads its narrower interval as today's. `None` when `model` is this kit's.
+pub fn current_stability(
+    judged: &[LosoSeed],
+    others: Vec<LosoSeed>,
+    model: IntervalModel,
+) -> Result<Option<Stability>> {
+    if model == IntervalModel::CURRENT {
+        return Ok(None);
+    }
+    Ok(judgement(judged, others, IntervalModel::CURRENT)?.stability)
+}
+
 /// Whether two seeds recorded the same, non-empty per-row predictions on every fold.
 fn same_predictions(a: &LosoSeed, b: &LosoSeed) -> bool {
     a.folds.iter().any(|f| !f.predicted_vmaf.is_empty())

@@ -5,8 +5,7 @@ use super::rejudge::rejudge;
 use crate::error::{Error, Result};
 use crate::learn::gate::experiment;
 use crate::schema::{
-    Evidence, Experiment, ExperimentRecipe, Grounds, IntervalModel, Known, Producer, Stability,
-    VerdictFile,
+    Evidence, Experiment, ExperimentRecipe, Grounds, Known, Producer, Stability, VerdictFile,
 };
 use crate::trust::owner_checks::{self, OwnerChecks};
 use crate::{layout, learn::gate, learn::train, schema};
@@ -199,11 +198,7 @@ fn loose_grounds(path: &Utf8Path, verdict: &VerdictFile) -> Result<(Grounds, Opt
             ),
         ));
     }
-    let stability_now = if model == IntervalModel::CURRENT {
-        None
-    } else {
-        gate::judgement(&judged, others, IntervalModel::CURRENT)?.stability
-    };
+    let stability_now = gate::current_stability(&judged, others, model)?;
     Ok((judged_here(derived.corpus_found), stability_now))
 }
 
