@@ -220,7 +220,7 @@ pub fn load(files: &[Utf8PathBuf], rules: MergeRules) -> Result<Corpus> {
                     )));
                 }
                 None => {
-                    let merged = rows.push(&row);
+                    let merged = rows.push_keyed(&row, row_key);
                     seen.insert(&rows, merged, index);
                 }
             }

@@ -107,7 +107,15 @@ impl Columns {
 
     /// Appends `row` and returns its index.
     pub fn push(&mut self, row: &CorpusRow) -> usize {
-        let (source, encoder) = self.names_of(row);
+        let key = self.key_of(row);
+        self.push_keyed(row, key)
+    }
+
+    /// Appends `row`, whose key [`Columns::key_of`] just gave, and returns its index: a merge
+    /// looks the key up first and need not intern the row's names twice.
+    pub fn push_keyed(&mut self, row: &CorpusRow, key: CompactKey) -> usize {
+        let (source, encoder, cq, frame_index) = key;
+        debug_assert!((cq, frame_index) == (row.cq, row.frame_index), "the row's own key");
         let cell = Cell {
             source,
             encoder,
