@@ -110,18 +110,24 @@ fn seed_files_of_another_corpus_are_not_pooled() {
     assert!(doc.get("stability").is_none(), "{doc}");
 }
 
+/// Uniform draws in [0, 1) from a fixed-seed linear congruential generator (Knuth's MMIX
+/// constants): test data that is the same on every machine.
+fn uniform_from(seed: u64) -> impl FnMut() -> f64 {
+    let mut state = seed;
+    move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
 /// A corpus where VMAF follows one quality curve through the features for three sources, and
 /// the fourth has features that contradict each other and noisy scores: near-random for a
 /// model trained on the others, so its fold PLCC depends on the seed.
 fn corpus_with_a_random_source(dir: &Utf8Path) -> camino::Utf8PathBuf {
     let mut text = String::new();
-    let mut noise = 12345u64;
-    let mut uniform = move || {
-        noise = noise
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (noise >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut uniform = uniform_from(12345);
     for (s, src) in ["calm_a", "calm_b", "calm_c", "random"].iter().enumerate() {
         for cq in [20u32, 26, 32, 38, 44] {
             for frame in 0..8u64 {
@@ -646,13 +652,7 @@ fn forty_clearly_separated_seeds_are_robust() {
 #[test]
 fn blocks_of_eight_seeds_with_a_fragile_fold_hold_the_true_probability() {
     const TRUE_P: f64 = 0.045;
-    let mut state = 29u64;
-    let mut uniform = move || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut uniform = uniform_from(29);
     let clips: Vec<String> = (0..10).map(|c| format!("clip{c}")).collect();
     let mut held = Vec::new();
     for _ in 0..5 {

@@ -115,7 +115,10 @@ impl Columns {
     /// looks the key up first and need not intern the row's names twice.
     pub fn push_keyed(&mut self, row: &CorpusRow, key: CompactKey) -> usize {
         let (source, encoder, cq, frame_index) = key;
-        debug_assert!((cq, frame_index) == (row.cq, row.frame_index), "the row's own key");
+        debug_assert!(
+            (cq, frame_index) == (row.cq, row.frame_index),
+            "the row's own key"
+        );
         let cell = Cell {
             source,
             encoder,
