@@ -127,14 +127,19 @@ pub fn lock_exclusive(lock_path: &Utf8Path, busy: impl FnOnce() -> String) -> Re
 /// itself in yet.
 const NAMING_WAITS: usize = 50;
 
-/// The pid a lock file names, read from its start.
+/// The pid a lock file names, read from its start: at most [`HOLDER_MAX`] bytes, since the
+/// refused run re-reads it while it waits and a file grown by something else must not size a
+/// buffer.
 fn holder_of(file: &mut std::fs::File) -> Option<u32> {
     use std::io::{Read, Seek};
     let mut holder = String::new();
     file.rewind().ok()?;
-    file.read_to_string(&mut holder).ok()?;
+    file.take(HOLDER_MAX).read_to_string(&mut holder).ok()?;
     holder.trim().parse::<u32>().ok()
 }
+
+/// The most of a lock file read for its holder's pid (the kit writes one number and a newline).
+const HOLDER_MAX: u64 = 64;
 
 #[cfg(test)]
 mod tests {
