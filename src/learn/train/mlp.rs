@@ -5,6 +5,10 @@
 //! forward pass is `x · w1`. All buffers of a training step live in [`Workspace`], so the inner
 //! loop allocates nothing.
 
+mod adam;
+
+pub use adam::{Adam, AdamConfig};
+
 use super::kernel::{self, Gemm, Operand};
 use super::mathf::gelu_forward;
 use super::shape::{DROPOUT, HIDDEN, INPUT};
@@ -323,120 +327,6 @@ super::simd::per_path! {
             } else {
                 keep
             };
-        }
-    }
-}
-
-/// Adam hyper-parameters of SPEC §6.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AdamConfig {
-    /// Learning rate.
-    pub lr: f32,
-    /// L2 penalty added to the gradient.
-    pub weight_decay: f32,
-}
-
-/// Adam's state: first and second moments per parameter and the step count.
-#[derive(Debug, Clone)]
-pub struct Adam {
-    config: AdamConfig,
-    step: i32,
-    m: Grads,
-    v: Grads,
-}
-
-impl Adam {
-    /// Fresh optimiser state.
-    pub fn new(config: AdamConfig) -> Adam {
-        Adam {
-            config,
-            step: 0,
-            m: Grads::zeros(),
-            v: Grads::zeros(),
-        }
-    }
-
-    /// `torch.optim.Adam.step` (β = 0.9, 0.999, ε = 1e-8, L2 decay, no amsgrad).
-    fn step(&mut self, p: &mut Mlp, g: &Grads) {
-        const B1: f32 = 0.9;
-        const B2: f32 = 0.999;
-        self.step += 1;
-        let bc1 = 1.0 - B1.powi(self.step);
-        let bc2_sqrt = (1.0 - B2.powi(self.step)).sqrt();
-        let step_size = self.config.lr / bc1;
-        let wd = self.config.weight_decay;
-        let update = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
-            adam_update(
-                p,
-                g,
-                m,
-                v,
-                AdamStep {
-                    step_size,
-                    inv_bc2_sqrt: 1.0 / bc2_sqrt,
-                    wd,
-                },
-            );
-        };
-        let (m, v) = (&mut self.m, &mut self.v);
-        update(
-            flat_mut(&mut p.w1),
-            flat(&g.w1),
-            flat_mut(&mut m.w1),
-            flat_mut(&mut v.w1),
-        );
-        update(
-            flat1_mut(&mut p.b1),
-            flat1(&g.b1),
-            flat1_mut(&mut m.b1),
-            flat1_mut(&mut v.b1),
-        );
-        update(
-            flat_mut(&mut p.w2),
-            flat(&g.w2),
-            flat_mut(&mut m.w2),
-            flat_mut(&mut v.w2),
-        );
-        update(
-            flat1_mut(&mut p.b2),
-            flat1(&g.b2),
-            flat1_mut(&mut m.b2),
-            flat1_mut(&mut v.b2),
-        );
-        update(
-            flat1_mut(&mut p.w3),
-            flat1(&g.w3),
-            flat1_mut(&mut m.w3),
-            flat1_mut(&mut v.w3),
-        );
-        update(
-            std::slice::from_mut(&mut p.b3),
-            &[g.b3],
-            std::slice::from_mut(&mut m.b3),
-            std::slice::from_mut(&mut v.b3),
-        );
-    }
-}
-
-/// The per-step constants of an Adam update.
-#[derive(Clone, Copy)]
-struct AdamStep {
-    step_size: f32,
-    inv_bc2_sqrt: f32,
-    wd: f32,
-}
-
-super::simd::per_path! {
-    /// One Adam update of a parameter slice with L2 decay added to the gradient.
-    fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: AdamStep) {
-        const B1: f32 = 0.9;
-        const B2: f32 = 0.999;
-        const EPS: f32 = 1e-8;
-        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-            let g = g + k.wd * *p;
-            *m = B1 * *m + (1.0 - B1) * g;
-            *v = B2 * *v + (1.0 - B2) * g * g;
-            *p -= k.step_size * *m / (v.sqrt() * k.inv_bc2_sqrt + EPS);
         }
     }
 }
