@@ -12,7 +12,7 @@
 //! the proof still holds; its second moment still decays by β₂, exactly as the full update
 //! would decay it. The proof is in [`rests`].
 
-use super::{flat1_mut, flat_mut, Grads, Mlp};
+use super::{flat, flat1, flat1_mut, flat_mut, Grads, Mlp};
 
 const B1: f32 = 0.9;
 const B2: f32 = 0.999;
@@ -52,9 +52,9 @@ impl Adam {
     /// Fresh optimiser state.
     pub fn new(config: AdamConfig) -> Adam {
         let zeros = Grads::zeros();
-        let chunks = tensor_lengths(&zeros)
+        let chunks = tensors(&zeros)
             .iter()
-            .map(|len| len.div_ceil(LANES))
+            .map(|t| t.len().div_ceil(LANES))
             .sum();
         Adam {
             config,
@@ -68,68 +68,54 @@ impl Adam {
     /// `torch.optim.Adam.step` (β = 0.9, 0.999, ε = 1e-8, L2 decay, no amsgrad).
     pub(super) fn step(&mut self, p: &mut Mlp, g: &Grads) {
         self.step += 1;
-        let bc1 = 1.0 - B1.powi(self.step);
-        let bc2_sqrt = (1.0 - B2.powi(self.step)).sqrt();
-        let k = AdamStep {
-            step_size: self.config.lr / bc1,
-            inv_bc2_sqrt: 1.0 / bc2_sqrt,
-            wd: self.config.weight_decay,
-        };
-        let (m, v) = (&mut self.m, &mut self.v);
+        let k = AdamStep::at(self.step, self.config);
         let mut resting = self.resting.as_mut_slice();
-        let mut update = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
+        let tensors = weights_mut(p).into_iter().zip(tensors(g)).zip(
+            tensors_mut(&mut self.m)
+                .into_iter()
+                .zip(tensors_mut(&mut self.v)),
+        );
+        for ((p, g), (m, v)) in tensors {
             let (mine, others) = std::mem::take(&mut resting).split_at_mut(p.len().div_ceil(LANES));
             resting = others;
             update_tensor(p, g, m, v, mine, k);
-        };
-        update(
-            flat_mut(&mut p.w1),
-            super::flat(&g.w1),
-            flat_mut(&mut m.w1),
-            flat_mut(&mut v.w1),
-        );
-        update(
-            flat1_mut(&mut p.b1),
-            super::flat1(&g.b1),
-            flat1_mut(&mut m.b1),
-            flat1_mut(&mut v.b1),
-        );
-        update(
-            flat_mut(&mut p.w2),
-            super::flat(&g.w2),
-            flat_mut(&mut m.w2),
-            flat_mut(&mut v.w2),
-        );
-        update(
-            flat1_mut(&mut p.b2),
-            super::flat1(&g.b2),
-            flat1_mut(&mut m.b2),
-            flat1_mut(&mut v.b2),
-        );
-        update(
-            flat1_mut(&mut p.w3),
-            super::flat1(&g.w3),
-            flat1_mut(&mut m.w3),
-            flat1_mut(&mut v.w3),
-        );
-        update(
-            std::slice::from_mut(&mut p.b3),
-            &[g.b3],
-            std::slice::from_mut(&mut m.b3),
-            std::slice::from_mut(&mut v.b3),
-        );
+        }
     }
 }
 
-/// The number of parameters in each tensor, in the order [`Adam::step`] updates them.
-fn tensor_lengths(g: &Grads) -> [usize; 6] {
+/// The network's six tensors as flat slices, in the order [`Adam::step`] updates them.
+fn weights_mut(p: &mut Mlp) -> [&mut [f32]; 6] {
     [
-        g.w1.len(),
-        g.b1.len(),
-        g.w2.len(),
-        g.b2.len(),
-        g.w3.len(),
-        1,
+        flat_mut(&mut p.w1),
+        flat1_mut(&mut p.b1),
+        flat_mut(&mut p.w2),
+        flat1_mut(&mut p.b2),
+        flat1_mut(&mut p.w3),
+        std::slice::from_mut(&mut p.b3),
+    ]
+}
+
+/// Gradients or moments as flat slices, in the same order.
+fn tensors(g: &Grads) -> [&[f32]; 6] {
+    [
+        flat(&g.w1),
+        flat1(&g.b1),
+        flat(&g.w2),
+        flat1(&g.b2),
+        flat1(&g.w3),
+        std::slice::from_ref(&g.b3),
+    ]
+}
+
+/// The same, to write.
+fn tensors_mut(g: &mut Grads) -> [&mut [f32]; 6] {
+    [
+        flat_mut(&mut g.w1),
+        flat1_mut(&mut g.b1),
+        flat_mut(&mut g.w2),
+        flat1_mut(&mut g.b2),
+        flat1_mut(&mut g.w3),
+        std::slice::from_mut(&mut g.b3),
     ]
 }
 
@@ -139,6 +125,19 @@ struct AdamStep {
     step_size: f32,
     inv_bc2_sqrt: f32,
     wd: f32,
+}
+
+impl AdamStep {
+    /// The constants of step `step` (counted from 1), with torch's bias corrections.
+    fn at(step: i32, config: AdamConfig) -> AdamStep {
+        let bc1 = 1.0 - B1.powi(step);
+        let bc2_sqrt = (1.0 - B2.powi(step)).sqrt();
+        AdamStep {
+            step_size: config.lr / bc1,
+            inv_bc2_sqrt: 1.0 / bc2_sqrt,
+            wd: config.weight_decay,
+        }
+    }
 }
 
 /// One tensor's update: runs of active chunks go to [`adam_update`] whole; a chunk whose

@@ -7,69 +7,18 @@ use rand_core::SeedableRng;
 
 /// The update without the shortcut: every tensor whole, every step (the kit before it).
 fn plain_step(step: i32, config: AdamConfig, p: &mut Mlp, g: &Grads, m: &mut Grads, v: &mut Grads) {
-    let bc1 = 1.0 - B1.powi(step);
-    let bc2_sqrt = (1.0 - B2.powi(step)).sqrt();
-    let k = AdamStep {
-        step_size: config.lr / bc1,
-        inv_bc2_sqrt: 1.0 / bc2_sqrt,
-        wd: config.weight_decay,
-    };
-    adam_update(
-        flat_mut(&mut p.w1),
-        super::super::flat(&g.w1),
-        flat_mut(&mut m.w1),
-        flat_mut(&mut v.w1),
-        k,
-    );
-    adam_update(
-        flat1_mut(&mut p.b1),
-        super::super::flat1(&g.b1),
-        flat1_mut(&mut m.b1),
-        flat1_mut(&mut v.b1),
-        k,
-    );
-    adam_update(
-        flat_mut(&mut p.w2),
-        super::super::flat(&g.w2),
-        flat_mut(&mut m.w2),
-        flat_mut(&mut v.w2),
-        k,
-    );
-    adam_update(
-        flat1_mut(&mut p.b2),
-        super::super::flat1(&g.b2),
-        flat1_mut(&mut m.b2),
-        flat1_mut(&mut v.b2),
-        k,
-    );
-    adam_update(
-        flat1_mut(&mut p.w3),
-        super::super::flat1(&g.w3),
-        flat1_mut(&mut m.w3),
-        flat1_mut(&mut v.w3),
-        k,
-    );
-    adam_update(
-        std::slice::from_mut(&mut p.b3),
-        &[g.b3],
-        std::slice::from_mut(&mut m.b3),
-        std::slice::from_mut(&mut v.b3),
-        k,
-    );
+    let k = AdamStep::at(step, config);
+    let all = weights_mut(p).into_iter().zip(tensors(g));
+    for ((p, g), (m, v)) in all.zip(tensors_mut(m).into_iter().zip(tensors_mut(v))) {
+        adam_update(p, g, m, v, k);
+    }
 }
 
 fn bits(g: &Grads) -> Vec<u32> {
-    let mut out: Vec<u32> = [
-        super::super::flat(&g.w1),
-        super::super::flat1(&g.b1),
-        super::super::flat(&g.w2),
-    ]
-    .iter()
-    .chain([super::super::flat1(&g.b2), super::super::flat1(&g.w3)].iter())
-    .flat_map(|a| a.iter().map(|v| v.to_bits()))
-    .collect();
-    out.push(g.b3.to_bits());
-    out
+    tensors(g)
+        .iter()
+        .flat_map(|t| t.iter().map(|v| v.to_bits()))
+        .collect()
 }
 
 fn params(p: &Mlp) -> Grads {
