@@ -199,11 +199,8 @@ fn update_and_test(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], k: Ad
         *b = (p, m);
     }
     adam_update(p, g, m, v, k);
-    let all = p.iter().zip(m.iter()).zip(&before);
-    if all
-        .clone()
-        .all(|((&p, &m), &(p0, m0))| rests(p0, m0, p, m, k))
-    {
+    let mut all = p.iter().zip(m.iter()).zip(&before);
+    if all.all(|((&p, &m), &(p0, m0))| rests(p0, m0, p, m, k)) {
         k.step_size
     } else {
         0.0

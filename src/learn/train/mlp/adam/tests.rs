@@ -32,13 +32,17 @@ fn params(p: &Mlp) -> Grads {
     }
 }
 
-/// A gradient like a corpus with dead inputs gives: rows 3–13 of the first layer +0 (11 encoder
-/// columns no row holds), row 14 +0 for the first [`WAKE`] steps and live after (a column that
-/// wakes: its chunks must leave their rest), row 15 −0 (not a rest: only +0 is), one lane of row
-/// 16 live in every step (a chunk rests only whole), the rest random; b3 +0.
 /// The step after which row 14's gradient is live (the dead rows come to rest by step ~4,500).
 const WAKE: i32 = 5000;
 
+/// How many steps row 14 stays live before it is +0 again.
+const AWAKE: i32 = 300;
+
+/// A gradient like a corpus with dead inputs gives: rows 3–13 of the first layer +0 (11 encoder
+/// columns no row holds), row 14 +0 but for [`AWAKE`] steps after [`WAKE`] (a column that wakes:
+/// its chunks must leave their rest, and prove a new one once it is +0 again), row 15 −0 (not a
+/// rest: only +0 is), one lane of row 16 live in every step (a chunk rests only whole), the rest
+/// random; b3 +0.
 fn gradient(rng: &mut ChaCha8Rng, step: i32) -> Grads {
     let mut g = Grads::zeros();
     let mut draw = |scale: f32| (uniform01(rng) * 2.0 - 1.0) * scale;
@@ -46,7 +50,7 @@ fn gradient(rng: &mut ChaCha8Rng, step: i32) -> Grads {
         let row = i / 64;
         *v = match row {
             3..=13 => 0.0,
-            14 if step <= WAKE => 0.0,
+            14 if step <= WAKE || step > WAKE + AWAKE => 0.0,
             15 => -0.0,
             16 if i % 64 != 5 => 0.0,
             _ => draw(1e-2),
