@@ -130,26 +130,16 @@ pub fn rejudge(verdict: &VerdictFile, path: &Utf8Path) -> Result<()> {
     Ok(())
 }
 
-/// The stability label of a side as `compare` reads it, and whether the block is consistent:
-/// its label is the one its interval of `p_promote` gives, and its `p_promote` lies inside that
-/// interval (the estimate widens the interval to take in the counted share). The one place
-/// that knows how stability is labelled.
-fn stability_state(s: &Stability) -> (String, bool) {
-    let [lo, hi] = s.p_promote_interval;
-    (
-        s.label.to_string(),
-        s.label == stability::label(s.p_promote_interval) && (lo..=hi).contains(&s.p_promote),
-    )
-}
-
+/// Why a stability block contradicts itself, if it does: its label must be the one its interval
+/// of `p_promote` gives, and its `p_promote` must lie inside that interval (the estimate widens
+/// the interval to take in the counted share).
 fn stability_contradiction(s: &Stability) -> Option<String> {
-    let (label, consistent) = stability_state(s);
-    (!consistent).then(|| {
-        let [lo, hi] = s.p_promote_interval;
+    let [lo, hi] = s.p_promote_interval;
+    let given = stability::label(s.p_promote_interval);
+    (s.label != given || !(lo..=hi).contains(&s.p_promote)).then(|| {
         format!(
-            "says {label} with p_promote {} and its interval {lo}–{hi}, but that interval gives {} and must hold p_promote",
-            s.p_promote,
-            stability::label(s.p_promote_interval)
+            "says {} with p_promote {} and its interval {lo}–{hi}, but that interval gives {given} and must hold p_promote",
+            s.label, s.p_promote
         )
     })
 }
